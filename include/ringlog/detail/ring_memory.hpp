@@ -1,0 +1,75 @@
+// The mapping that holds a ring's bytes, and the geometry both ring flavours place records with.
+#pragma once
+
+#include <ringlog/detail/framing.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+namespace ringlog::detail {
+
+// Two lines, not one: the adjacent-line prefetcher pulls cache lines in pairs.
+inline constexpr std::size_t cache_line_pair = 128;
+
+// An anonymous, prefaulted mapping that is unmapped when its owner goes away.
+class RingMemory {
+ public:
+  RingMemory() noexcept = default;
+  RingMemory(std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
+  RingMemory(RingMemory&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+  RingMemory& operator=(RingMemory&& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+    return *this;
+  }
+  ~RingMemory();
+
+  std::byte* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Positions are byte counts since the ring was created; they never wrap in practice (2^64 bytes),
+// so `head - tail` is the number of bytes in use and `pos & mask` the offset in memory.
+struct RingGeometry {
+  std::byte* base = nullptr;
+  std::uint64_t mask = 0;
+
+  std::uint64_t capacity() const noexcept { return mask + 1; }
+  std::byte* at(std::uint64_t pos) const noexcept { return base + (pos & mask); }
+
+  // Where a record of `size` bytes written at `head` starts: at head, or at the next lap when
+  // it would cross the end of the ring.
+  std::uint64_t record_start(std::uint64_t head, std::size_t size) const noexcept {
+    const std::uint64_t to_end = capacity() - (head & mask);
+    return to_end < size ? head + to_end : head;
+  }
+
+  // Marks [head, start) as padding; a gap too short for a header needs no marker.
+  void write_padding(std::uint64_t head, std::uint64_t start) const noexcept {
+    if (start - head >= event::EventHeader::SIZE) store_header(at(head), padding_header());
+  }
+
+  // The position of the record at or after `pos`, skipping padding. Padding is only ever
+  // published together with the record that follows it, so there is always one.
+  std::uint64_t skip_padding(std::uint64_t pos) const noexcept {
+    const std::uint64_t to_end = capacity() - (pos & mask);
+    if (to_end < event::EventHeader::SIZE || is_framing(load_header(at(pos)))) return pos + to_end;
+    return pos;
+  }
+};
+
+// The two indices the producer and consumer threads exchange, each on its own cache-line pair
+// so that a store by one side never invalidates the line the other side spins on.
+struct SharedIndices {
+  alignas(cache_line_pair) std::atomic<std::uint64_t> head{0};  // written by the producer only
+  alignas(cache_line_pair) std::atomic<std::uint64_t> tail{0};  // written by the consumer only
+};
+
+}  // namespace ringlog::detail

@@ -1,0 +1,296 @@
+// Rings of framed events: RingBuffer for one thread, SpscRingBuffer for a producer thread and a
+// consumer thread.
+//
+// Threads: a RingBuffer is used by one thread at a time. An SpscRingBuffer is split() once into a
+// Producer, used by exactly one thread, and a Consumer, used by exactly one (other) thread; the
+// SpscRingBuffer must outlive both. Hot-path calls (write_event, try_claim/commit, read_event,
+// poll) never block, allocate, throw or make a system call.
+//
+// Memory ordering: the producer writes a record's bytes and then publishes its new head with a
+// release store; the consumer loads the head with acquire before reading those bytes. In the
+// other direction the consumer publishes its tail with release once it is done with the bytes
+// below it, and the producer loads it with acquire before overwriting them. Each side caches the
+// other's index and reloads it only when the ring looks full (producer) or empty (consumer), and
+// the consumer releases space in batches, so the shared cache lines move rarely.
+#pragma once
+
+#include <ringlog/detail/ring_memory.hpp>
+#include <ringlog/event.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace ringlog::ring {
+
+struct NotEnoughSpace { std::size_t required; std::size_t available; };
+struct InvalidCapacity { std::size_t capacity; std::string_view reason; };
+struct PayloadTooLarge { std::size_t payload_len; std::size_t max_len; };
+// header.payload_len disagrees with the payload handed in.
+struct LengthMismatch { std::size_t header_len; std::size_t payload_len; };
+// The caller set flags bit 7, which marks the library's own framing records.
+struct ReservedFlag { std::uint8_t flags; };
+// The ring's memory could not be obtained as MemoryOptions asked.
+struct MemoryUnavailable { std::size_t bytes; int os_error; std::string_view what; };
+
+using RingError = std::variant<NotEnoughSpace, InvalidCapacity, PayloadTooLarge, LengthMismatch,
+                               ReservedFlag, MemoryUnavailable>;
+
+std::string to_string(const RingError&);
+
+struct MemoryOptions {
+  enum class HugePages { Never, Try, Always } huge_pages = HugePages::Try;
+  int numa_node = -1;  // -1: the node of the calling thread
+  bool lock = false;   // mlock the region
+};
+
+inline constexpr std::size_t min_capacity = 64;
+
+// The largest payload a ring of `capacity` bytes accepts. Records are capped at half the ring so
+// that a record plus the padding in front of it always fits once the ring has drained.
+constexpr std::size_t max_payload_len(std::size_t capacity) noexcept {
+  const std::size_t by_capacity = capacity / 2 - event::EventHeader::SIZE;
+  return by_capacity < UINT16_MAX ? by_capacity : UINT16_MAX;
+}
+
+namespace detail {
+
+// Everything that makes an event unwritable regardless of free space, or nothing.
+inline std::optional<RingError> check_event(const event::EventHeader& header,
+                                            std::size_t capacity) noexcept {
+  if (ringlog::detail::is_framing(header)) return ReservedFlag{header.flags};
+  if (header.payload_len > max_payload_len(capacity)) {
+    return PayloadTooLarge{header.payload_len, max_payload_len(capacity)};
+  }
+  return std::nullopt;
+}
+
+std::expected<ringlog::detail::RingMemory, RingError> map_ring_memory(std::size_t capacity,
+                                                                      const MemoryOptions&);
+
+}  // namespace detail
+
+// A ring used by a single thread. A read releases the event's bytes at once, so the view it
+// returns stays valid until the next write_event() or read_event().
+class RingBuffer {
+ public:
+  // capacity: a power of two, at least min_capacity bytes.
+  static std::expected<RingBuffer, RingError> create(std::size_t capacity);
+
+  std::expected<void, RingError> write_event(const event::EventHeader& header,
+                                             std::span<const std::byte> payload) noexcept {
+    if (header.payload_len != payload.size()) {
+      return std::unexpected(LengthMismatch{header.payload_len, payload.size()});
+    }
+    auto claimed = try_claim(header);
+    if (!claimed) return std::unexpected(claimed.error());
+    if (!payload.empty()) std::memcpy(claimed->data(), payload.data(), payload.size());
+    commit();
+    return {};
+  }
+
+  // Zero-copy write: stores the header and returns header.payload_len bytes to fill in place.
+  // The event becomes readable at commit(); abort() or the next try_claim() drops it.
+  std::expected<std::span<std::byte>, RingError> try_claim(
+      const event::EventHeader& header) noexcept {
+    claimed_head_ = head_;
+    if (auto invalid = detail::check_event(header, capacity())) return std::unexpected(*invalid);
+    const std::size_t size = ringlog::detail::record_size(header.payload_len);
+    const std::uint64_t start = geometry_.record_start(head_, size);
+    if (start + size - tail_ > capacity()) {
+      return std::unexpected(NotEnoughSpace{static_cast<std::size_t>(start + size - head_),
+                                            available()});
+    }
+    geometry_.write_padding(head_, start);
+    ringlog::detail::store_header(geometry_.at(start), header);
+    claimed_head_ = start + size;
+    return std::span<std::byte>(geometry_.at(start) + event::EventHeader::SIZE,
+                                header.payload_len);
+  }
+  void commit() noexcept { head_ = claimed_head_; }
+  void abort() noexcept { claimed_head_ = head_; }
+
+  std::optional<event::EventView> read_event() noexcept {
+    if (tail_ == head_) return std::nullopt;
+    tail_ = geometry_.skip_padding(tail_);
+    const event::EventView view = ringlog::detail::view_at(geometry_.at(tail_));
+    tail_ += ringlog::detail::record_size(view.header.payload_len);
+    return view;
+  }
+
+  std::size_t capacity() const noexcept { return geometry_.capacity(); }
+  std::size_t used() const noexcept { return head_ - tail_; }
+  std::size_t available() const noexcept { return capacity() - used(); }
+  bool is_empty() const noexcept { return head_ == tail_; }
+
+ private:
+  explicit RingBuffer(ringlog::detail::RingMemory memory) noexcept;
+
+  ringlog::detail::RingMemory memory_;
+  ringlog::detail::RingGeometry geometry_;
+  std::uint64_t head_ = 0;
+  std::uint64_t tail_ = 0;
+  std::uint64_t claimed_head_ = 0;  // head once the claimed record is committed
+};
+
+class SpscRingBuffer;
+
+class alignas(ringlog::detail::cache_line_pair) Producer {
+ public:
+  Producer(Producer&&) noexcept = default;
+  Producer& operator=(Producer&&) noexcept = default;
+
+  // False when the event does not fit right now, or never can (see try_claim); nothing written.
+  [[nodiscard]] bool write_event(const event::EventHeader& header,
+                                 std::span<const std::byte> payload) noexcept {
+    if (header.payload_len != payload.size()) return false;
+    auto claimed = try_claim(header);
+    if (!claimed) return false;
+    if (!payload.empty()) std::memcpy(claimed->data(), payload.data(), payload.size());
+    commit();
+    return true;
+  }
+
+  // Zero-copy write: stores the header and returns header.payload_len bytes to fill in place;
+  // nullopt when the ring has no room now, or when the event can never be written (bit 7 of
+  // flags set, payload over max_payload()). The consumer sees the event at commit(); abort() or
+  // the next try_claim() drops it.
+  [[nodiscard]] std::optional<std::span<std::byte>> try_claim(
+      const event::EventHeader& header) noexcept {
+    claimed_head_ = head_;
+    if (detail::check_event(header, geometry_.capacity())) return std::nullopt;
+    const std::size_t size = ringlog::detail::record_size(header.payload_len);
+    const std::uint64_t start = geometry_.record_start(head_, size);
+    if (start + size - cached_tail_ > geometry_.capacity()) {
+      cached_tail_ = indices_->tail.load(std::memory_order_acquire);  // bytes below it are free
+      if (start + size - cached_tail_ > geometry_.capacity()) return std::nullopt;
+    }
+    geometry_.write_padding(head_, start);
+    ringlog::detail::store_header(geometry_.at(start), header);
+    claimed_head_ = start + size;
+    return std::span<std::byte>(geometry_.at(start) + event::EventHeader::SIZE,
+                                header.payload_len);
+  }
+  void commit() noexcept {
+    head_ = claimed_head_;
+    indices_->head.store(head_, std::memory_order_release);  // publishes the record's bytes
+  }
+  void abort() noexcept { claimed_head_ = head_; }
+
+  std::size_t max_payload() const noexcept { return max_payload_len(geometry_.capacity()); }
+
+ private:
+  friend class SpscRingBuffer;
+  Producer(ringlog::detail::RingGeometry geometry, ringlog::detail::SharedIndices* indices) noexcept
+      : geometry_(geometry), indices_(indices) {}
+
+  ringlog::detail::RingGeometry geometry_;
+  ringlog::detail::SharedIndices* indices_;
+  std::uint64_t head_ = 0;
+  std::uint64_t claimed_head_ = 0;
+  std::uint64_t cached_tail_ = 0;
+};
+
+class alignas(ringlog::detail::cache_line_pair) Consumer {
+ public:
+  Consumer(Consumer&&) noexcept = default;
+  Consumer& operator=(Consumer&&) noexcept = default;
+
+  // The next event in FIFO order. The view stays valid until the next read_event() or poll().
+  std::optional<event::EventView> read_event() noexcept {
+    finish_lent_event();
+    if (tail_ == cached_head_) {
+      cached_head_ = indices_->head.load(std::memory_order_acquire);  // records below it are whole
+      if (tail_ == cached_head_) {
+        release();  // drained: hand every byte back so the producer sees the whole ring
+        return std::nullopt;
+      }
+    }
+    if (tail_ - released_tail_ >= release_every_bytes_) release();
+    tail_ = geometry_.skip_padding(tail_);
+    const event::EventView view = ringlog::detail::view_at(geometry_.at(tail_));
+    lent_bytes_ = ringlog::detail::record_size(view.header.payload_len);
+    return view;
+  }
+
+  // Calls on_event(const event::EventView&) for up to `limit` events in order; returns how many.
+  // The views are valid during the call only. Space is released to the producer on return.
+  template <class F>
+  std::size_t poll(F&& on_event, std::size_t limit = SIZE_MAX) {
+    std::size_t count = 0;
+    while (count < limit) {
+      const std::optional<event::EventView> view = read_event();
+      if (!view) return count;
+      on_event(*view);
+      ++count;
+    }
+    finish_lent_event();
+    release();
+    return count;
+  }
+
+  bool is_empty() const noexcept {
+    return tail_ + lent_bytes_ == indices_->head.load(std::memory_order_acquire);
+  }
+
+ private:
+  friend class SpscRingBuffer;
+  Consumer(ringlog::detail::RingGeometry geometry, ringlog::detail::SharedIndices* indices) noexcept
+      : geometry_(geometry),
+        indices_(indices),
+        release_every_bytes_(geometry.capacity() / release_fraction) {}
+
+  // Space goes back to the producer in steps of 1/8 of the ring: often enough that a writer
+  // rarely finds the ring full for lack of a release, rarely enough to keep the tail's cache line
+  // still.
+  static constexpr std::size_t release_fraction = 8;
+
+  void finish_lent_event() noexcept { tail_ += std::exchange(lent_bytes_, 0); }
+  void release() noexcept {
+    if (released_tail_ == tail_) return;
+    released_tail_ = tail_;
+    indices_->tail.store(tail_, std::memory_order_release);  // we are done with bytes below it
+  }
+
+  ringlog::detail::RingGeometry geometry_;
+  ringlog::detail::SharedIndices* indices_;
+  std::uint64_t release_every_bytes_;
+  std::uint64_t tail_ = 0;           // start of the next unread record (or of padding)
+  std::uint64_t released_tail_ = 0;  // the tail the producer has been shown
+  std::uint64_t cached_head_ = 0;
+  std::uint64_t lent_bytes_ = 0;     // size of the record the last view points into
+};
+
+class SpscRingBuffer {
+ public:
+  // capacity: a power of two, at least min_capacity bytes.
+  static std::expected<SpscRingBuffer, RingError> create(std::size_t capacity,
+                                                         MemoryOptions = {});
+
+  // Once; a second call throws std::logic_error.
+  std::pair<Producer, Consumer> split();
+
+  // True when the consumer has released everything written. The consumer releases in batches,
+  // and at the latest when it finds the ring empty or a poll() returns.
+  bool is_empty() const noexcept {
+    return indices_->head.load(std::memory_order_acquire) ==
+           indices_->tail.load(std::memory_order_acquire);
+  }
+  std::size_t capacity() const noexcept { return memory_.size(); }
+
+ private:
+  explicit SpscRingBuffer(ringlog::detail::RingMemory memory);
+
+  ringlog::detail::RingMemory memory_;
+  std::unique_ptr<ringlog::detail::SharedIndices> indices_;  // stays put when the ring moves
+  bool split_ = false;
+};
+
+}  // namespace ringlog::ring

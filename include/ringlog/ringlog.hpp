@@ -1,0 +1,7 @@
+// Everything in ringlog's public API.
+#pragma once
+
+#include <ringlog/consumer.hpp>
+#include <ringlog/event.hpp>
+#include <ringlog/ring.hpp>
+#include <ringlog/storage.hpp>

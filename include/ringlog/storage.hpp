@@ -1,0 +1,178 @@
+// Log files: one preallocated, memory-mapped file of framed events behind a 64-byte FileHeader.
+//
+// Format: the FileHeader at offset 0, then records framed exactly as in a ring (see
+// detail/framing.hpp), 8-byte aligned. In a file, each record's header.reserved holds the
+// CRC-32C of its first 12 header bytes followed by its payload, so a reader can tell an intact
+// event from a torn or corrupted one. Unwritten space is zero. The header's event_count and
+// write_offset are a checkpoint: they only ever cover events made durable by a completed sync.
+//
+// Threads: an MmapWriter is used by one thread. Any number of MmapReaders may map a file,
+// also while a writer appends to it; each sees the intact events present when it was opened.
+#pragma once
+
+#include <ringlog/detail/framing.hpp>
+#include <ringlog/event.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+
+namespace ringlog::storage {
+
+// Why a file is refused, beyond what the OS reports.
+enum class LogErrc {
+  not_a_log = 1,          // wrong magic
+  unsupported_version,
+  truncated,              // shorter than its header
+  damaged_durable_data,   // a record the checkpoint calls durable fails its checksum
+  capacity_too_small,
+  writer_failed,          // an earlier flush failed; the writer accepts nothing more
+};
+const std::error_category& log_category() noexcept;
+std::error_code make_error_code(LogErrc) noexcept;
+
+struct Error {
+  std::error_code code;
+  std::string context;   // e.g. "mmap /var/log/x.evtl (1073741824 bytes)"
+  std::string message() const;  // "<context>: <code.message()>"
+};
+
+struct FileHeader {
+  char magic[4];               // "EVTL"
+  std::uint32_t version;       // 1
+  std::int64_t created_at;     // unix seconds
+  std::uint64_t event_count;   // checkpoint: events below write_offset, all durable
+  std::uint64_t write_offset;  // checkpoint: first byte not yet known durable
+  std::byte reserved[32];
+  static constexpr std::size_t SIZE = 64;
+};
+static_assert(sizeof(FileHeader) == FileHeader::SIZE);
+
+inline constexpr char file_magic[4] = {'E', 'V', 'T', 'L'};
+inline constexpr std::uint32_t file_version = 1;
+
+// What a scan of a file's records found.
+struct ScanResult {
+  std::size_t end_offset = FileHeader::SIZE;  // just past the last intact record
+  std::uint64_t event_count = 0;              // intact events, framing records not counted
+  bool damaged = false;  // the scan stopped at bytes that are neither a record nor unwritten
+};
+
+class MmapWriter {
+ public:
+  // Makes (or truncates) the file and preallocates `capacity` bytes on disk.
+  static std::expected<MmapWriter, Error> create(const std::filesystem::path&,
+                                                 std::size_t capacity);
+  // Reopens an existing log and appends after its last intact event; a torn or corrupt tail
+  // past the durable checkpoint is cleared (recovery() says what was found).
+  static std::expected<MmapWriter, Error> open(const std::filesystem::path&);
+
+  MmapWriter(MmapWriter&&) noexcept;
+  MmapWriter& operator=(MmapWriter&&) noexcept;
+  ~MmapWriter();
+
+  // False when the file is full, the event is malformed (payload_len differs from the payload,
+  // flags bit 7 set) or an earlier flush failed; nothing is written then.
+  bool write_event(const event::EventHeader&, std::span<const std::byte> payload) noexcept;
+
+  // Returns when every written event is durable.
+  std::expected<void, Error> sync();
+  // Starts a flush of everything written so far through io_uring and returns at once. At most
+  // one flush is in flight; each call also collects a finished one. Without io_uring it syncs.
+  void sync_async() noexcept;
+
+  std::uint64_t event_count() const noexcept;
+  std::size_t write_offset() const noexcept;
+  std::size_t capacity() const noexcept;
+  std::size_t available() const noexcept;
+  std::size_t durable_offset() const noexcept;  // what completed flushes have made durable
+  bool async_flush_supported() const noexcept;  // io_uring was available at open
+  const ScanResult& recovery() const noexcept;  // what open() found; create(): an empty file
+  const std::optional<Error>& failure() const noexcept;  // the flush error that stopped it
+
+ private:
+  struct State;
+  explicit MmapWriter(std::unique_ptr<State>) noexcept;
+  std::unique_ptr<State> state_;
+};
+
+class MmapReader {
+ public:
+  // A file that is not a ringlog log (bad magic or version, too short) is an Error.
+  static std::expected<MmapReader, Error> open(const std::filesystem::path&);
+
+  MmapReader(MmapReader&&) noexcept;
+  MmapReader& operator=(MmapReader&&) noexcept;
+  ~MmapReader();
+
+  class iterator {
+   public:
+    using iterator_concept = std::forward_iterator_tag;
+    using iterator_category = std::input_iterator_tag;
+    using value_type = event::EventView;
+    using difference_type = std::ptrdiff_t;
+
+    iterator() noexcept = default;
+    iterator(const std::byte* at, const std::byte* end) noexcept : at_(at), end_(end) {
+      skip_framing();
+    }
+    event::EventView operator*() const noexcept { return detail::view_at(at_); }
+    iterator& operator++() noexcept {
+      at_ += detail::record_size(detail::load_header(at_).payload_len);
+      skip_framing();
+      return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator before = *this;
+      ++*this;
+      return before;
+    }
+    bool operator==(const iterator& other) const noexcept { return at_ == other.at_; }
+
+   private:
+    void skip_framing() noexcept {
+      while (at_ != end_ && detail::is_framing(detail::load_header(at_))) {
+        at_ += detail::record_size(detail::load_header(at_).payload_len);
+      }
+    }
+    const std::byte* at_ = nullptr;
+    const std::byte* end_ = nullptr;
+  };
+
+  iterator begin() const noexcept { return {data_ + FileHeader::SIZE, data_ + scan_.end_offset}; }
+  iterator end() const noexcept { return {data_ + scan_.end_offset, data_ + scan_.end_offset}; }
+
+  // on_event(const event::EventView&) for every intact event in order; returns the count.
+  template <class F>
+  std::uint64_t replay(F&& on_event) const {
+    std::uint64_t count = 0;
+    for (const event::EventView& view : *this) {
+      on_event(view);
+      ++count;
+    }
+    return count;
+  }
+
+  std::uint64_t event_count() const noexcept { return scan_.event_count; }
+  const ScanResult& scan() const noexcept { return scan_; }
+  FileHeader header() const noexcept;  // as the file holds it now
+
+ private:
+  MmapReader(const std::byte* data, std::size_t size, ScanResult scan) noexcept
+      : data_(data), size_(size), scan_(scan) {}
+  const std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+  ScanResult scan_;
+};
+
+}  // namespace ringlog::storage
+
+template <>
+struct std::is_error_code_enum<ringlog::storage::LogErrc> : std::true_type {};

@@ -1,0 +1,81 @@
+#include <ringlog/consumer.hpp>
+
+namespace ringlog::consumer {
+
+namespace {
+
+double ratio_delivered(std::uint64_t delivered, std::uint64_t failed) {
+  const std::uint64_t attempts = delivered + failed;
+  return attempts == 0 ? 1.0 : static_cast<double>(delivered) / static_cast<double>(attempts);
+}
+
+// The RingBuffer counterpart of ring::Consumer::poll().
+template <class Deliver>
+void read_up_to(ring::RingBuffer& ring, std::size_t limit, Deliver&& deliver) {
+  for (std::size_t count = 0; count < limit; ++count) {
+    const std::optional<event::EventView> view = ring.read_event();
+    if (!view) return;
+    deliver(*view);
+  }
+}
+
+}  // namespace
+
+double DrainStats::success_rate() const noexcept {
+  return ratio_delivered(events_delivered, events_failed);
+}
+
+double ConsumerTotals::success_rate() const noexcept { return ratio_delivered(delivered, failed); }
+
+EventConsumer& EventDispatcher::add_consumer(std::unique_ptr<EventConsumer> consumer) {
+  consumers_.push_back(Registered{std::move(consumer)});
+  return *consumers_.back().consumer;
+}
+
+void EventDispatcher::deliver(const event::EventView& view, DrainStats& stats) {
+  ++stats.events_read;
+  for (Registered& registered : consumers_) {
+    if (registered.consumer->consume(view.header, view.payload)) {
+      ++registered.delivered;
+      ++stats.events_delivered;
+    } else {
+      ++registered.failed;
+      ++stats.events_failed;
+    }
+  }
+}
+
+void EventDispatcher::flush_all() {
+  for (Registered& registered : consumers_) registered.consumer->flush();
+}
+
+DrainStats EventDispatcher::drain(ring::RingBuffer& ring) { return drain_batch(ring, SIZE_MAX); }
+
+DrainStats EventDispatcher::drain(ring::Consumer& ring) { return drain_batch(ring, SIZE_MAX); }
+
+DrainStats EventDispatcher::drain_batch(ring::RingBuffer& ring, std::size_t limit) {
+  DrainStats stats;
+  read_up_to(ring, limit, [&](const event::EventView& view) { deliver(view, stats); });
+  flush_all();
+  return stats;
+}
+
+DrainStats EventDispatcher::drain_batch(ring::Consumer& ring, std::size_t limit) {
+  DrainStats stats;
+  ring.poll([&](const event::EventView& view) { deliver(view, stats); }, limit);
+  flush_all();
+  return stats;
+}
+
+std::size_t EventDispatcher::consumer_count() const noexcept { return consumers_.size(); }
+
+std::vector<ConsumerTotals> EventDispatcher::totals() const {
+  std::vector<ConsumerTotals> result;
+  result.reserve(consumers_.size());
+  for (const Registered& registered : consumers_) {
+    result.push_back({registered.consumer->name(), registered.delivered, registered.failed});
+  }
+  return result;
+}
+
+}  // namespace ringlog::consumer

@@ -1,0 +1,130 @@
+#include <ringlog/ring.hpp>
+
+#include <fmt/format.h>
+#include <sys/mman.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace ringlog {
+
+namespace detail {
+
+RingMemory::~RingMemory() {
+  if (data_ != nullptr) ::munmap(data_, size_);
+}
+
+}  // namespace detail
+
+namespace ring {
+
+namespace {
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+
+std::optional<RingError> check_capacity(std::size_t capacity) {
+  if (capacity < min_capacity) {
+    return InvalidCapacity{capacity, "must be at least 64 bytes"};
+  }
+  if (!std::has_single_bit(capacity)) return InvalidCapacity{capacity, "must be a power of two"};
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string to_string(const RingError& error) {
+  return std::visit(
+      Overloaded{
+          [](const NotEnoughSpace& e) {
+            return fmt::format("not enough space in ring: event needs {} bytes, {} available",
+                               e.required, e.available);
+          },
+          [](const InvalidCapacity& e) {
+            return fmt::format("invalid ring capacity {}: {}", e.capacity, e.reason);
+          },
+          [](const PayloadTooLarge& e) {
+            return fmt::format("payload of {} bytes is larger than this ring's maximum of {}",
+                               e.payload_len, e.max_len);
+          },
+          [](const LengthMismatch& e) {
+            return fmt::format("header says payload_len {} but the payload has {} bytes",
+                               e.header_len, e.payload_len);
+          },
+          [](const ReservedFlag& e) {
+            return fmt::format("event flags {:#04x} set bit 7, which is reserved for ringlog",
+                               e.flags);
+          },
+          [](const MemoryUnavailable& e) {
+            if (e.os_error == 0) {
+              return fmt::format("ring memory of {} bytes unavailable: {}", e.bytes, e.what);
+            }
+            return fmt::format("ring memory of {} bytes unavailable: {}: {}", e.bytes, e.what,
+                               std::strerror(e.os_error));
+          },
+      },
+      error);
+}
+
+namespace detail {
+
+std::expected<ringlog::detail::RingMemory, RingError> map_ring_memory(
+    std::size_t capacity, const MemoryOptions& options) {
+  if (auto invalid = check_capacity(capacity)) return std::unexpected(*invalid);
+  // Explicit hugepages and NUMA binding come with the placement work; until then a request
+  // that cannot be honoured fails instead of being quietly ignored.
+  if (options.huge_pages == MemoryOptions::HugePages::Always) {
+    return std::unexpected(MemoryUnavailable{
+        capacity, 0, "HugePages::Always is not supported yet; use Try or Never"});
+  }
+  if (options.numa_node != -1) {
+    return std::unexpected(MemoryUnavailable{
+        capacity, 0, "binding to a chosen NUMA node is not supported yet; use numa_node = -1"});
+  }
+  // MAP_POPULATE prefaults every page now, so the hot path never takes a first-touch fault.
+  void* data = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (data == MAP_FAILED) return std::unexpected(MemoryUnavailable{capacity, errno, "mmap"});
+  ringlog::detail::RingMemory memory(static_cast<std::byte*>(data), capacity);
+  if (options.lock && ::mlock(data, capacity) != 0) {
+    return std::unexpected(
+        MemoryUnavailable{capacity, errno, "mlock (raise RLIMIT_MEMLOCK, see ulimit -l)"});
+  }
+  return memory;
+}
+
+}  // namespace detail
+
+RingBuffer::RingBuffer(ringlog::detail::RingMemory memory) noexcept
+    : memory_(std::move(memory)), geometry_{memory_.data(), memory_.size() - 1} {}
+
+std::expected<RingBuffer, RingError> RingBuffer::create(std::size_t capacity) {
+  MemoryOptions options;
+  options.huge_pages = MemoryOptions::HugePages::Never;
+  auto memory = detail::map_ring_memory(capacity, options);
+  if (!memory) return std::unexpected(memory.error());
+  return RingBuffer(std::move(*memory));
+}
+
+SpscRingBuffer::SpscRingBuffer(ringlog::detail::RingMemory memory)
+    : memory_(std::move(memory)), indices_(std::make_unique<ringlog::detail::SharedIndices>()) {}
+
+std::expected<SpscRingBuffer, RingError> SpscRingBuffer::create(std::size_t capacity,
+                                                                MemoryOptions options) {
+  auto memory = detail::map_ring_memory(capacity, options);
+  if (!memory) return std::unexpected(memory.error());
+  return SpscRingBuffer(std::move(*memory));
+}
+
+std::pair<Producer, Consumer> SpscRingBuffer::split() {
+  if (std::exchange(split_, true)) throw std::logic_error("SpscRingBuffer::split() called twice");
+  const ringlog::detail::RingGeometry geometry{memory_.data(), memory_.size() - 1};
+  return {Producer(geometry, indices_.get()), Consumer(geometry, indices_.get())};
+}
+
+}  // namespace ring
+}  // namespace ringlog

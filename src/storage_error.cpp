@@ -1,0 +1,36 @@
+#include <ringlog/storage.hpp>
+
+namespace ringlog::storage {
+
+namespace {
+
+class LogCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "ringlog.storage"; }
+  std::string message(int value) const override {
+    switch (static_cast<LogErrc>(value)) {
+      case LogErrc::not_a_log: return "not a ringlog log file";
+      case LogErrc::unsupported_version: return "unsupported ringlog log format version";
+      case LogErrc::truncated: return "truncated ringlog log file";
+      case LogErrc::damaged_durable_data: return "durable events are damaged";
+      case LogErrc::capacity_too_small: return "log capacity too small";
+      case LogErrc::writer_failed: return "log writer stopped after a failed flush";
+    }
+    return "unknown ringlog storage error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& log_category() noexcept {
+  static const LogCategory category;
+  return category;
+}
+
+std::error_code make_error_code(LogErrc value) noexcept {
+  return {static_cast<int>(value), log_category()};
+}
+
+std::string Error::message() const { return context + ": " + code.message(); }
+
+}  // namespace ringlog::storage
