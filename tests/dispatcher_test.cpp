@@ -1,0 +1,151 @@
+#include <ringlog/consumer.hpp>
+
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+using namespace ringlog;
+using consumer::EventDispatcher;
+using test::header_for;
+using test::make_payload;
+
+namespace {
+
+// Records what it sees; fails every event whose timestamp is divisible by `fail_every`.
+class Recording final : public consumer::EventConsumer {
+ public:
+  explicit Recording(std::vector<std::uint64_t>* seen, std::uint64_t fail_every = 0)
+      : seen_(seen), fail_every_(fail_every) {}
+  bool consume(const event::EventHeader& header, std::span<const std::byte> payload) override {
+    EXPECT_EQ(payload.size(), header.payload_len);
+    seen_->push_back(header.timestamp);
+    return fail_every_ == 0 || header.timestamp % fail_every_ != 0;
+  }
+  void flush() override { ++flushes; }
+  std::string_view name() const override { return "recording"; }
+  int flushes = 0;
+
+ private:
+  std::vector<std::uint64_t>* seen_;
+  std::uint64_t fail_every_;
+};
+
+ring::RingBuffer ring_with(std::uint64_t events) {
+  auto ring = ring::RingBuffer::create(1 << 16);
+  if (!ring) throw std::runtime_error(ring::to_string(ring.error()));
+  for (std::uint64_t seq = 1; seq <= events; ++seq) {
+    if (!ring->write_event(header_for(seq, 8), make_payload(seq, 8))) {
+      throw std::runtime_error("ring full");
+    }
+  }
+  return std::move(*ring);
+}
+
+}  // namespace
+
+TEST(dispatcher, drain_empty_buffer) {
+  EventDispatcher dispatcher;
+  std::vector<std::uint64_t> seen;
+  Recording& recording = dispatcher.add_consumer(Recording(&seen));
+  auto ring = ring_with(0);
+  const auto stats = dispatcher.drain(ring);
+  EXPECT_EQ(stats.events_read, 0u);
+  EXPECT_EQ(stats.events_delivered, 0u);
+  EXPECT_EQ(stats.events_failed, 0u);
+  EXPECT_TRUE(seen.empty());
+  EXPECT_EQ(recording.flushes, 1);
+}
+
+TEST(dispatcher, drain_delivers_to_consumer) {
+  EventDispatcher dispatcher;
+  std::vector<std::uint64_t> seen;
+  dispatcher.add_consumer(Recording(&seen));
+  auto ring = ring_with(10);
+  const auto stats = dispatcher.drain(ring);
+  EXPECT_EQ(stats.events_read, 10u);
+  EXPECT_EQ(stats.events_delivered, 10u);
+  EXPECT_EQ(stats.events_failed, 0u);
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  EXPECT_TRUE(ring.is_empty());
+}
+
+TEST(dispatcher, drain_tracks_failures) {
+  EventDispatcher dispatcher;
+  std::vector<std::uint64_t> seen;
+  dispatcher.add_consumer(Recording(&seen, 3));
+  auto ring = ring_with(10);
+  const auto stats = dispatcher.drain(ring);
+  EXPECT_EQ(stats.events_read, 10u);
+  EXPECT_EQ(stats.events_delivered, 7u);
+  EXPECT_EQ(stats.events_failed, 3u);  // 3, 6 and 9
+}
+
+TEST(dispatcher, drain_batch_respects_limit) {
+  EventDispatcher dispatcher;
+  std::vector<std::uint64_t> seen;
+  dispatcher.add_consumer(Recording(&seen));
+  auto ring = ring_with(10);
+  EXPECT_EQ(dispatcher.drain_batch(ring, 4).events_read, 4u);
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(dispatcher.drain_batch(ring, 4).events_read, 4u);
+  EXPECT_EQ(dispatcher.drain_batch(ring, 4).events_read, 2u);
+  EXPECT_EQ(dispatcher.drain_batch(ring, 4).events_read, 0u);
+  EXPECT_EQ(seen.size(), 10u);
+}
+
+TEST(dispatcher, multiple_consumers) {
+  EventDispatcher dispatcher;
+  std::vector<std::uint64_t> first_seen;
+  std::vector<std::uint64_t> second_seen;
+  dispatcher.add_consumer(Recording(&first_seen));
+  dispatcher.add_consumer(std::make_unique<Recording>(&second_seen, 2));
+  EXPECT_EQ(dispatcher.consumer_count(), 2u);
+  auto ring = ring_with(6);
+  const auto stats = dispatcher.drain(ring);
+  EXPECT_EQ(stats.events_read, 6u);
+  EXPECT_EQ(stats.events_delivered, 6u + 3u);
+  EXPECT_EQ(stats.events_failed, 3u);
+  EXPECT_EQ(first_seen, second_seen);
+
+  const auto totals = dispatcher.totals();
+  ASSERT_EQ(totals.size(), 2u);
+  EXPECT_EQ(totals[0].name, "recording");
+  EXPECT_EQ(totals[0].delivered, 6u);
+  EXPECT_EQ(totals[0].failed, 0u);
+  EXPECT_EQ(totals[1].delivered, 3u);
+  EXPECT_EQ(totals[1].failed, 3u);
+  EXPECT_DOUBLE_EQ(totals[1].success_rate(), 0.5);
+}
+
+TEST(dispatcher, success_rate_calculation) {
+  consumer::DrainStats stats;
+  stats.events_delivered = 3;
+  stats.events_failed = 1;
+  EXPECT_DOUBLE_EQ(stats.success_rate(), 0.75);
+  stats.events_delivered = 0;
+  EXPECT_DOUBLE_EQ(stats.success_rate(), 0.0);
+}
+
+TEST(dispatcher, success_rate_empty) {
+  EXPECT_DOUBLE_EQ(consumer::DrainStats{}.success_rate(), 1.0);
+}
+
+TEST(dispatcher, drains_an_spsc_consumer) {
+  auto ring = ring::SpscRingBuffer::create(4096);
+  ASSERT_TRUE(ring.has_value());
+  auto [producer, ring_consumer] = ring->split();
+  for (std::uint64_t seq = 1; seq <= 30; ++seq) {
+    ASSERT_TRUE(producer.write_event(header_for(seq, 8), make_payload(seq, 8)));
+  }
+  EventDispatcher dispatcher;
+  std::vector<std::uint64_t> seen;
+  Recording& recording = dispatcher.add_consumer(Recording(&seen));
+  EXPECT_EQ(dispatcher.drain_batch(ring_consumer, 10).events_read, 10u);
+  EXPECT_EQ(dispatcher.drain(ring_consumer).events_read, 20u);
+  EXPECT_EQ(seen.size(), 30u);
+  EXPECT_EQ(seen.back(), 30u);
+  EXPECT_EQ(recording.flushes, 2);
+  EXPECT_TRUE(ring->is_empty());
+}

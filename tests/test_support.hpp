@@ -1,0 +1,74 @@
+// Helpers shared by the test files: a scratch directory and deterministic payloads.
+#pragma once
+
+#include <ringlog/event.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace ringlog::test {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "ringlog-test-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Byte i of event `sequence`'s payload: every byte differs between neighbouring events.
+inline std::byte payload_byte(std::uint64_t sequence, std::size_t i) {
+  return static_cast<std::byte>((sequence * 131 + i * 7 + 1) & 0xFF);
+}
+
+inline std::vector<std::byte> make_payload(std::uint64_t sequence, std::size_t size) {
+  std::vector<std::byte> payload(size);
+  for (std::size_t i = 0; i < size; ++i) payload[i] = payload_byte(sequence, i);
+  return payload;
+}
+
+inline bool payload_matches(std::uint64_t sequence, std::span<const std::byte> payload) {
+  for (std::size_t i = 0; i < payload.size(); ++i) {
+    if (payload[i] != payload_byte(sequence, i)) return false;
+  }
+  return true;
+}
+
+inline event::EventHeader header_for(std::uint64_t sequence, std::size_t payload_size,
+                                     std::uint8_t event_type = 1) {
+  return event::EventHeader(sequence, event_type, static_cast<std::uint16_t>(payload_size));
+}
+
+}  // namespace ringlog::test
+
+#include <fstream>
+#include <iterator>
+
+namespace ringlog::test {
+
+inline std::vector<char> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline void write_file(const std::filesystem::path& path, const std::vector<char>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+}  // namespace ringlog::test
