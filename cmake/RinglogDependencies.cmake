@@ -4,3 +4,9 @@ include(GNUInstallDirs)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(liburing REQUIRED IMPORTED_TARGET liburing>=2.3)
 find_package(fmt REQUIRED)
+
+# Placement (core pinning, NUMA binding) builds on these; found here so that a host missing
+# them fails at configure time rather than in a later step.
+pkg_check_modules(hwloc REQUIRED IMPORTED_TARGET hwloc>=2.9)
+find_path(NUMA_INCLUDE_DIR numa.h REQUIRED)
+find_library(NUMA_LIBRARY numa REQUIRED)

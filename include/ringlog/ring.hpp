@@ -284,6 +284,11 @@ class SpscRingBuffer {
            indices_->tail.load(std::memory_order_acquire);
   }
   std::size_t capacity() const noexcept { return memory_.size(); }
+  // Bytes written and not yet released by the consumer: a monitoring figure, read from any thread.
+  std::size_t used() const noexcept {
+    return indices_->head.load(std::memory_order_acquire) -
+           indices_->tail.load(std::memory_order_acquire);
+  }
 
  private:
   explicit SpscRingBuffer(ringlog::detail::RingMemory memory);

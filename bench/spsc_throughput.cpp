@@ -1,0 +1,249 @@
+// SPSC throughput of 80-byte events (16-byte header + 64-byte payload) between two pinned
+// threads: ringlog against boost::lockfree::spsc_queue, in the same binary and the same run, so
+// that the ratio printed at the end compares like with like.
+//
+// CPUs: RINGLOG_BENCH_CPUS="producer,consumer" (default: the first two this process may use).
+// Every event carries its sequence number; the consumer checks each one, so a benchmark that
+// loses or reorders events fails instead of reporting a number.
+#include <ringlog/ring.hpp>
+
+#include <benchmark/benchmark.h>
+#include <boost/lockfree/spsc_queue.hpp>
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr std::size_t payload_bytes = 64;
+constexpr std::uint64_t events_per_iteration = 1 << 20;
+
+struct Record {  // what boost's queue carries: the same 80 bytes ringlog frames
+  ringlog::event::EventHeader header;
+  std::byte payload[payload_bytes];
+};
+static_assert(sizeof(Record) == 80);
+
+void cpu_relax() noexcept { __builtin_ia32_pause(); }
+
+std::vector<int> bench_cpus() {
+  std::vector<int> cpus;
+  if (const char* listed = std::getenv("RINGLOG_BENCH_CPUS")) {
+    for (const char* at = listed; *at != '\0';) {
+      char* end = nullptr;
+      cpus.push_back(static_cast<int>(std::strtol(at, &end, 10)));
+      at = *end == ',' ? end + 1 : end;
+      if (end == at && *end != '\0') break;
+    }
+  } else {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    sched_getaffinity(0, sizeof allowed, &allowed);
+    for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < 2; ++cpu) {
+      if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+    }
+  }
+  return cpus;
+}
+
+bool pin_this_thread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+// The consumer thread: checks sequence numbers and publishes how many events it has taken.
+class ConsumerThread {
+ public:
+  template <class Drain>
+  ConsumerThread(int cpu, Drain drain)
+      : thread_([this, cpu, drain]() mutable {
+          pin_this_thread(cpu);
+          std::uint64_t expected = 0;
+          while (!stop_.load(std::memory_order_relaxed)) {
+            const std::uint64_t taken = drain(expected);
+            if (taken == 0) {
+              cpu_relax();
+              continue;
+            }
+            consumed_.store(expected, std::memory_order_release);
+          }
+        }) {}
+  ~ConsumerThread() {
+    stop_.store(true, std::memory_order_relaxed);
+    thread_.join();
+  }
+  void wait_for(std::uint64_t count) const {
+    while (consumed_.load(std::memory_order_acquire) < count) cpu_relax();
+  }
+  std::atomic<bool> out_of_order{false};
+
+ private:
+  alignas(128) std::atomic<std::uint64_t> consumed_{0};
+  alignas(128) std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+std::uint64_t sequence_of(const std::byte* payload) {
+  std::uint64_t sequence;
+  std::memcpy(&sequence, payload, sizeof sequence);
+  return sequence;
+}
+
+// Read once, before any benchmark pins this thread and narrows what sched_getaffinity reports.
+const std::vector<int> chosen_cpus = bench_cpus();
+
+bool pin_pair(benchmark::State& state, std::vector<int>& cpus) {
+  cpus = chosen_cpus;
+  if (cpus.size() < 2) {
+    state.SkipWithError("needs two CPUs (set RINGLOG_BENCH_CPUS=producer,consumer)");
+    return false;
+  }
+  pin_this_thread(cpus[0]);
+  return true;
+}
+
+void report(benchmark::State& state, const ConsumerThread& consumer) {
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * events_per_iteration));
+  state.SetBytesProcessed(
+      static_cast<std::int64_t>(state.iterations() * events_per_iteration * sizeof(Record)));
+  if (consumer.out_of_order) state.SkipWithError("events arrived out of order");
+}
+
+// Capacity in bytes for every queue, so each gets the same memory.
+void BM_ringlog_write_event(benchmark::State& state) {
+  std::vector<int> cpus;
+  if (!pin_pair(state, cpus)) return;
+  auto ring = ringlog::ring::SpscRingBuffer::create(static_cast<std::size_t>(state.range(0)));
+  if (!ring) {
+    state.SkipWithError(ringlog::ring::to_string(ring.error()).c_str());
+    return;
+  }
+  auto [producer, consumer] = ring->split();
+  ConsumerThread draining(cpus[1], [&consumer = consumer, &draining](std::uint64_t& expected) {
+    return consumer.poll([&](const ringlog::event::EventView& view) {
+      if (sequence_of(view.payload.data()) != expected++) draining.out_of_order = true;
+    }, 256);
+  });
+  std::byte payload[payload_bytes] = {};
+  std::uint64_t sequence = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < events_per_iteration; ++i, ++sequence) {
+      std::memcpy(payload, &sequence, sizeof sequence);
+      const ringlog::event::EventHeader header(sequence, 1, payload_bytes);
+      while (!producer.write_event(header, payload)) cpu_relax();
+    }
+    draining.wait_for(sequence);
+  }
+  report(state, draining);
+}
+
+void BM_ringlog_claim_commit(benchmark::State& state) {
+  std::vector<int> cpus;
+  if (!pin_pair(state, cpus)) return;
+  auto ring = ringlog::ring::SpscRingBuffer::create(static_cast<std::size_t>(state.range(0)));
+  if (!ring) {
+    state.SkipWithError(ringlog::ring::to_string(ring.error()).c_str());
+    return;
+  }
+  auto [producer, consumer] = ring->split();
+  ConsumerThread draining(cpus[1], [&consumer = consumer, &draining](std::uint64_t& expected) {
+    return consumer.poll([&](const ringlog::event::EventView& view) {
+      if (sequence_of(view.payload.data()) != expected++) draining.out_of_order = true;
+    }, 256);
+  });
+  std::uint64_t sequence = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < events_per_iteration; ++i, ++sequence) {
+      const ringlog::event::EventHeader header(sequence, 1, payload_bytes);
+      std::optional<std::span<std::byte>> claimed;
+      while (!(claimed = producer.try_claim(header))) cpu_relax();
+      std::memset(claimed->data(), 0, payload_bytes);
+      std::memcpy(claimed->data(), &sequence, sizeof sequence);
+      producer.commit();
+    }
+    draining.wait_for(sequence);
+  }
+  report(state, draining);
+}
+
+void BM_boost_spsc_queue(benchmark::State& state) {
+  std::vector<int> cpus;
+  if (!pin_pair(state, cpus)) return;
+  boost::lockfree::spsc_queue<Record> queue(static_cast<std::size_t>(state.range(0)) /
+                                            sizeof(Record));
+  ConsumerThread draining(cpus[1], [&queue, &draining](std::uint64_t& expected) {
+    return queue.consume_all([&](const Record& record) {
+      if (sequence_of(record.payload) != expected++) draining.out_of_order = true;
+    });
+  });
+  Record record{};
+  record.header = ringlog::event::EventHeader(0, 1, payload_bytes);
+  std::uint64_t sequence = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < events_per_iteration; ++i, ++sequence) {
+      record.header.timestamp = sequence;
+      std::memcpy(record.payload, &sequence, sizeof sequence);
+      while (!queue.push(record)) cpu_relax();
+    }
+    draining.wait_for(sequence);
+  }
+  report(state, draining);
+}
+
+constexpr std::int64_t kib = 1024;
+#define RINGLOG_CAPACITIES ->Arg(64 * kib)->Arg(1024 * kib)->Arg(16 * 1024 * kib)
+BENCHMARK(BM_ringlog_write_event) RINGLOG_CAPACITIES->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ringlog_claim_commit) RINGLOG_CAPACITIES->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_boost_spsc_queue) RINGLOG_CAPACITIES->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Collects events/s per benchmark (the median where runs are repeated) to print the ratios.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred || !run.counters.contains("items_per_second")) continue;
+      if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median") continue;
+      rates_[run.run_name.function_name][run.run_name.args] = run.counters.at("items_per_second");
+    }
+  }
+  void print_ratios() const {
+    const auto peer = rates_.find("BM_boost_spsc_queue");
+    if (peer == rates_.end()) return;
+    std::printf("\nevents/s against boost::lockfree::spsc_queue, same run, same capacity:\n");
+    for (const auto& [name, by_capacity] : rates_) {
+      if (name == peer->first) continue;
+      for (const auto& [capacity, rate] : by_capacity) {
+        const auto base = peer->second.find(capacity);
+        if (base == peer->second.end()) continue;
+        std::printf("  %-28s capacity %-9s %7.2f M/s vs %6.2f M/s  = %.2fx\n", name.c_str(),
+                    capacity.c_str(), rate / 1e6, base->second / 1e6, rate / base->second);
+      }
+    }
+  }
+
+ private:
+  std::map<std::string, std::map<std::string, double>> rates_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.print_ratios();
+  benchmark::Shutdown();
+  return 0;
+}

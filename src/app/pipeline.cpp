@@ -1,0 +1,243 @@
+#include "pipeline.hpp"
+
+#include "rolling_log.hpp"
+
+#include <ringlog/consumer.hpp>
+#include <ringlog/ring.hpp>
+#include <ringlog/storage.hpp>
+
+#include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+namespace ringlog::app {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void cpu_relax() noexcept { __builtin_ia32_pause(); }
+
+std::uint64_t wall_clock_ns() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(now.tv_nsec);
+}
+
+class CountingConsumer final : public consumer::EventConsumer {
+ public:
+  bool consume(const event::EventHeader&, std::span<const std::byte>) override {
+    count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return true;
+  }
+  std::string_view name() const override { return "counter"; }
+  std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> count_{0};  // read by the reporting thread
+};
+
+// What the three threads share. Each field is written by one thread only.
+struct Progress {
+  std::atomic<bool> stop_producing{false};     // reporting thread
+  std::atomic<bool> producer_done{false};      // producer
+  std::atomic<std::uint64_t> written{0};       // producer
+  std::atomic<std::uint64_t> ring_full_waits{0};
+};
+
+void produce(ring::Producer& producer, const EventSource& source, double events_per_second,
+             Progress& progress) {
+  const auto start = Clock::now();
+  const double ns_per_event = events_per_second > 0 ? 1e9 / events_per_second : 0;
+  std::uint64_t sequence = 0;
+  std::uint64_t waits = 0;
+  while (!progress.stop_producing.load(std::memory_order_relaxed)) {
+    if (ns_per_event > 0) {
+      // Paced from the intended send time, so a stall is caught up rather than forgotten.
+      const auto due = start + std::chrono::nanoseconds(
+                                   static_cast<std::int64_t>(double(sequence) * ns_per_event));
+      while (Clock::now() < due) cpu_relax();
+    }
+    const event::EventHeader header(
+        source.wall_clock_timestamps ? wall_clock_ns() : sequence, source.event_type(sequence),
+        source.payload_len);
+    std::optional<std::span<std::byte>> payload;
+    while (!(payload = producer.try_claim(header))) {
+      ++waits;  // the ring is full: wait for the consumer, never drop
+      cpu_relax();
+    }
+    source.fill(sequence, *payload);
+    producer.commit();
+    ++sequence;
+    progress.written.store(sequence, std::memory_order_relaxed);
+  }
+  progress.ring_full_waits.store(waits, std::memory_order_relaxed);
+  progress.producer_done.store(true, std::memory_order_release);  // every write is published
+}
+
+void consume(ring::Consumer& consumer, consumer::EventDispatcher& dispatcher,
+             Progress& progress) {
+  constexpr std::size_t batch = 4096;
+  for (;;) {
+    if (dispatcher.drain_batch(consumer, batch).events_read != 0) continue;
+    // Empty: finished only once the producer has stopped and the ring is still empty.
+    if (progress.producer_done.load(std::memory_order_acquire) && consumer.is_empty()) break;
+    cpu_relax();
+  }
+}
+
+// Replays the files this run wrote and compares each event with what the source generates.
+void verify(const std::vector<std::filesystem::path>& files, const EventSource& source,
+            PipelineReport& report) {
+  std::vector<std::byte> expected(source.payload_len);
+  std::uint64_t sequence = 0;
+  for (const auto& path : files) {
+    auto reader = storage::MmapReader::open(path);
+    if (!reader) {
+      report.error = reader.error().message();
+      return;
+    }
+    reader->replay([&](const event::EventView& view) {
+      source.fill(sequence, expected);
+      const bool same = view.header.event_type == source.event_type(sequence) &&
+                        view.payload.size() == expected.size() &&
+                        std::memcmp(view.payload.data(), expected.data(), expected.size()) == 0;
+      ++(same ? report.persisted : report.mismatched);
+      ++sequence;
+    });
+  }
+}
+
+std::string human_count(double value) {
+  if (value >= 1e9) return fmt::format("{:.2f}G", value / 1e9);
+  if (value >= 999.5e3) return fmt::format("{:.2f}M", value / 1e6);
+  if (value >= 1e3) return fmt::format("{:.1f}k", value / 1e3);
+  return fmt::format("{:.0f}", value);
+}
+
+// SIGINT and SIGTERM are taken synchronously by the reporting thread (sigtimedwait), so no
+// handler runs on the producer or consumer threads.
+class StopSignals {
+ public:
+  StopSignals() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, &previous_);
+  }
+  ~StopSignals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  // True when a stop signal arrived within `timeout`.
+  bool wait(std::chrono::nanoseconds timeout) {
+    timeout = std::max(timeout, std::chrono::nanoseconds(0));
+    const timespec limit{static_cast<time_t>(timeout.count() / 1'000'000'000),
+                         static_cast<long>(timeout.count() % 1'000'000'000)};
+    return ::sigtimedwait(&set_, nullptr, &limit) > 0;
+  }
+
+ private:
+  sigset_t set_{};
+  sigset_t previous_{};
+};
+
+}  // namespace
+
+void print_report(const PipelineReport& report, std::size_t record_bytes) {
+  const double seconds = std::max(report.seconds, 1e-9);
+  fmt::print("written    {:>13} events  {:>8} events/s  {:.0f} MB/s of {}-byte records\n",
+             report.written, human_count(double(report.written) / seconds),
+             double(report.written * record_bytes) / seconds / 1e6, record_bytes);
+  fmt::print("persisted  {:>13} events  (replayed from the journal: intact, in order, "
+             "byte-exact)\n", report.persisted);
+  fmt::print("lost       {:>13} events\n", report.lost());
+  if (report.mismatched != 0) {
+    fmt::print("MISMATCHED {:>13} events differ from what was written\n", report.mismatched);
+  }
+  if (report.failed != 0) fmt::print("FAILED     {:>13} deliveries refused\n", report.failed);
+  fmt::print("journal    {:.1f} MB in {} file(s); a full file rolls over to the next, and a full "
+             "ring holds the producer back ({} waits)\n",
+             double(report.journal_bytes) / 1e6, report.files, report.ring_full_waits);
+  if (report.error) fmt::print("ERROR      {}\n", *report.error);
+}
+
+bool succeeded(const PipelineReport& report) {
+  return !report.error && report.lost() == 0 && report.mismatched == 0 && report.failed == 0 &&
+         report.counted == report.written;
+}
+
+PipelineReport run_pipeline(const PipelineOptions& options, const EventSource& source) {
+  PipelineReport report;
+  auto ring = ring::SpscRingBuffer::create(options.ring_bytes);
+  if (!ring) {
+    report.error = ring::to_string(ring.error());
+    return report;
+  }
+  auto opened = RollingLog::open(options.journal_dir, options.file_prefix, options.file_bytes);
+  if (!opened) {
+    report.error = opened.error().message();
+    return report;
+  }
+  consumer::EventDispatcher dispatcher;
+  RollingLog* journal = opened->get();
+  dispatcher.add_consumer(std::move(*opened));
+  auto counting = std::make_unique<CountingConsumer>();
+  const CountingConsumer& counter = *counting;
+  dispatcher.add_consumer(std::move(counting));
+
+  StopSignals signals;  // blocked before the threads start, so they inherit the mask
+  Progress progress;
+  auto [producer, consumer] = ring->split();
+  const auto start = Clock::now();
+  std::thread producing([&, &producer = producer] {
+    produce(producer, source, options.events_per_second, progress);
+  });
+  std::thread consuming([&, &consumer = consumer] { consume(consumer, dispatcher, progress); });
+
+  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(options.duration);
+  auto next_status = start + std::chrono::seconds(1);
+  std::uint64_t last_count = 0;
+  while (Clock::now() < deadline) {
+    if (signals.wait(std::min(deadline, next_status) - Clock::now())) {
+      report.interrupted = true;
+      break;
+    }
+    if (Clock::now() < next_status) continue;
+    const std::uint64_t count = counter.count();
+    if (options.show_status) {
+      fmt::print("[{:5.1f}s] events {:>9}  {:>8}/s  ring {:5.1f}% used  journal {:.1f} MB\n",
+                 std::chrono::duration<double>(Clock::now() - start).count(),
+                 human_count(double(count)), human_count(double(count - last_count)),
+                 100.0 * double(ring->used()) / double(ring->capacity()),
+                 double(journal->bytes_written()) / 1e6);
+      std::fflush(stdout);
+    }
+    last_count = count;
+    next_status += std::chrono::seconds(1);
+  }
+  progress.stop_producing.store(true, std::memory_order_relaxed);
+  producing.join();
+  consuming.join();
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  if (auto closed = journal->close(); !closed) report.error = closed.error().message();
+  report.written = progress.written.load();
+  report.ring_full_waits = progress.ring_full_waits.load();
+  for (const consumer::ConsumerTotals& totals : dispatcher.totals()) {
+    report.failed += totals.failed;
+    if (totals.name == journal->name()) report.journaled = totals.delivered;
+  }
+  report.counted = counter.count();
+  report.journal_bytes = journal->bytes_written();
+  report.files = journal->files().size();
+  verify(journal->files(), source, report);
+  return report;
+}
+
+}  // namespace ringlog::app
