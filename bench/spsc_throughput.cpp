@@ -112,15 +112,24 @@ bool pin_pair(benchmark::State& state, std::vector<int>& cpus) {
   return true;
 }
 
-void report(benchmark::State& state, const ConsumerThread& consumer) {
+// The timed loop every benchmark shares: `write_one(sequence)` for each event of an iteration,
+// then a wait until the consumer has checked them all.
+template <class WriteOne>
+void measure(benchmark::State& state, const ConsumerThread& consumer, WriteOne write_one) {
+  std::uint64_t sequence = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < events_per_iteration; ++i, ++sequence) write_one(sequence);
+    consumer.wait_for(sequence);
+  }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * events_per_iteration));
   state.SetBytesProcessed(
       static_cast<std::int64_t>(state.iterations() * events_per_iteration * sizeof(Record)));
   if (consumer.out_of_order) state.SkipWithError("events arrived out of order");
 }
 
-// Capacity in bytes for every queue, so each gets the same memory.
-void BM_ringlog_write_event(benchmark::State& state) {
+// A ringlog ring of state.range(0) bytes, drained by a checking consumer thread.
+template <class WriteOne>
+void run_ringlog(benchmark::State& state, WriteOne write_one) {
   std::vector<int> cpus;
   if (!pin_pair(state, cpus)) return;
   auto ring = ringlog::ring::SpscRingBuffer::create(static_cast<std::size_t>(state.range(0)));
@@ -134,48 +143,30 @@ void BM_ringlog_write_event(benchmark::State& state) {
       if (sequence_of(view.payload.data()) != expected++) draining.out_of_order = true;
     }, 256);
   });
+  measure(state, draining, [&](std::uint64_t sequence) { write_one(producer, sequence); });
+}
+
+void BM_ringlog_write_event(benchmark::State& state) {
   std::byte payload[payload_bytes] = {};
-  std::uint64_t sequence = 0;
-  for (auto _ : state) {
-    for (std::uint64_t i = 0; i < events_per_iteration; ++i, ++sequence) {
-      std::memcpy(payload, &sequence, sizeof sequence);
-      const ringlog::event::EventHeader header(sequence, 1, payload_bytes);
-      while (!producer.write_event(header, payload)) cpu_relax();
-    }
-    draining.wait_for(sequence);
-  }
-  report(state, draining);
+  run_ringlog(state, [&](ringlog::ring::Producer& producer, std::uint64_t sequence) {
+    std::memcpy(payload, &sequence, sizeof sequence);
+    const ringlog::event::EventHeader header(sequence, 1, payload_bytes);
+    while (!producer.write_event(header, payload)) cpu_relax();
+  });
 }
 
 void BM_ringlog_claim_commit(benchmark::State& state) {
-  std::vector<int> cpus;
-  if (!pin_pair(state, cpus)) return;
-  auto ring = ringlog::ring::SpscRingBuffer::create(static_cast<std::size_t>(state.range(0)));
-  if (!ring) {
-    state.SkipWithError(ringlog::ring::to_string(ring.error()).c_str());
-    return;
-  }
-  auto [producer, consumer] = ring->split();
-  ConsumerThread draining(cpus[1], [&consumer = consumer, &draining](std::uint64_t& expected) {
-    return consumer.poll([&](const ringlog::event::EventView& view) {
-      if (sequence_of(view.payload.data()) != expected++) draining.out_of_order = true;
-    }, 256);
+  run_ringlog(state, [](ringlog::ring::Producer& producer, std::uint64_t sequence) {
+    const ringlog::event::EventHeader header(sequence, 1, payload_bytes);
+    std::optional<std::span<std::byte>> claimed;
+    while (!(claimed = producer.try_claim(header))) cpu_relax();
+    std::memset(claimed->data(), 0, payload_bytes);
+    std::memcpy(claimed->data(), &sequence, sizeof sequence);
+    producer.commit();
   });
-  std::uint64_t sequence = 0;
-  for (auto _ : state) {
-    for (std::uint64_t i = 0; i < events_per_iteration; ++i, ++sequence) {
-      const ringlog::event::EventHeader header(sequence, 1, payload_bytes);
-      std::optional<std::span<std::byte>> claimed;
-      while (!(claimed = producer.try_claim(header))) cpu_relax();
-      std::memset(claimed->data(), 0, payload_bytes);
-      std::memcpy(claimed->data(), &sequence, sizeof sequence);
-      producer.commit();
-    }
-    draining.wait_for(sequence);
-  }
-  report(state, draining);
 }
 
+// Capacity in bytes for every queue, so each gets the same memory.
 void BM_boost_spsc_queue(benchmark::State& state) {
   std::vector<int> cpus;
   if (!pin_pair(state, cpus)) return;
@@ -188,16 +179,11 @@ void BM_boost_spsc_queue(benchmark::State& state) {
   });
   Record record{};
   record.header = ringlog::event::EventHeader(0, 1, payload_bytes);
-  std::uint64_t sequence = 0;
-  for (auto _ : state) {
-    for (std::uint64_t i = 0; i < events_per_iteration; ++i, ++sequence) {
-      record.header.timestamp = sequence;
-      std::memcpy(record.payload, &sequence, sizeof sequence);
-      while (!queue.push(record)) cpu_relax();
-    }
-    draining.wait_for(sequence);
-  }
-  report(state, draining);
+  measure(state, draining, [&](std::uint64_t sequence) {
+    record.header.timestamp = sequence;
+    std::memcpy(record.payload, &sequence, sizeof sequence);
+    while (!queue.push(record)) cpu_relax();
+  });
 }
 
 constexpr std::int64_t kib = 1024;

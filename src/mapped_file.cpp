@@ -21,21 +21,14 @@ FileDescriptor::~FileDescriptor() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-FileMapping::~FileMapping() {
-  if (data_ != nullptr) ::munmap(data_, size_);
-}
-
-std::expected<FileMapping, Error> FileMapping::map(int fd, std::size_t size, bool writable,
-                                                   const std::string& path) {
+std::expected<ringlog::detail::Mapping, Error> map_file(int fd, std::size_t size, bool writable,
+                                                        const std::string& path) {
   const int protection = writable ? PROT_READ | PROT_WRITE : PROT_READ;
   void* data = ::mmap(nullptr, size, protection, MAP_SHARED, fd, 0);
   if (data == MAP_FAILED) {
     return std::unexpected(os_error(errno, fmt::format("mmap {} ({} bytes)", path, size)));
   }
-  FileMapping mapping;
-  mapping.data_ = static_cast<std::byte*>(data);
-  mapping.size_ = size;
-  return mapping;
+  return ringlog::detail::Mapping(static_cast<std::byte*>(data), size);
 }
 
 std::expected<FileDescriptor, Error> open_file(const std::string& path, int flags) {
@@ -52,7 +45,7 @@ std::expected<std::size_t, Error> file_size(int fd, const std::string& path) {
   return static_cast<std::size_t>(status.st_size);
 }
 
-std::expected<FileMapping, Error> map_existing_log(int fd, bool writable,
+std::expected<ringlog::detail::Mapping, Error> map_existing_log(int fd, bool writable,
                                                    const std::string& path) {
   auto size = file_size(fd, path);
   if (!size) return std::unexpected(size.error());
@@ -64,7 +57,7 @@ std::expected<FileMapping, Error> map_existing_log(int fd, bool writable,
                                        path)) {
     return std::unexpected(*invalid);
   }
-  return FileMapping::map(fd, *size, writable, path);
+  return map_file(fd, *size, writable, path);
 }
 
 }  // namespace ringlog::storage::detail

@@ -1,7 +1,8 @@
-// Owning handles for a file descriptor and a file mapping, and the OS-error helper the storage
-// code reports through.
+// An owning file descriptor, file mapping helpers, and the OS-error helper the storage code
+// reports through.
 #pragma once
 
+#include <ringlog/detail/mapping.hpp>
 #include <ringlog/storage.hpp>
 
 #include <cstddef>
@@ -29,38 +30,14 @@ class FileDescriptor {
   int fd_ = -1;
 };
 
-class FileMapping {
- public:
-  FileMapping() noexcept = default;
-  FileMapping(FileMapping&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
-  FileMapping& operator=(FileMapping&& other) noexcept {
-    std::swap(data_, other.data_);
-    std::swap(size_, other.size_);
-    return *this;
-  }
-  ~FileMapping();
-
-  // The whole file, shared with the page cache: writes reach the file.
-  static std::expected<FileMapping, Error> map(int fd, std::size_t size, bool writable,
-                                               const std::string& path);
-  std::byte* data() const noexcept { return data_; }
-  std::size_t size() const noexcept { return size_; }
-  // Hands the pages to the caller, who unmaps them.
-  std::byte* release() noexcept {
-    size_ = 0;
-    return std::exchange(data_, nullptr);
-  }
-
- private:
-  std::byte* data_ = nullptr;
-  std::size_t size_ = 0;
-};
+// The whole file, shared with the page cache: writes reach the file.
+std::expected<ringlog::detail::Mapping, Error> map_file(int fd, std::size_t size, bool writable,
+                                                        const std::string& path);
 
 std::expected<FileDescriptor, Error> open_file(const std::string& path, int flags);
 std::expected<std::size_t, Error> file_size(int fd, const std::string& path);
 
 // Maps an existing log after checking its header; nothing in a file that fails is touched.
-std::expected<FileMapping, Error> map_existing_log(int fd, bool writable, const std::string& path);
+std::expected<ringlog::detail::Mapping, Error> map_existing_log(int fd, bool writable, const std::string& path);
 
 }  // namespace ringlog::storage::detail

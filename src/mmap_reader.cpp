@@ -4,7 +4,6 @@
 #include "mapped_file.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 
 #include <cstring>
 
@@ -14,33 +13,16 @@ std::expected<MmapReader, Error> MmapReader::open(const std::filesystem::path& p
   const std::string name = path.string();
   auto file = detail::open_file(name, O_RDONLY);
   if (!file) return std::unexpected(file.error());
+  // The descriptor closes on return; the mapping stays valid without it.
   auto mapping = detail::map_existing_log(file->get(), false, name);
   if (!mapping) return std::unexpected(mapping.error());
-  // The descriptor closes on return; the mapping stays valid without it.
   const ScanResult scan = detail::scan_records({mapping->data(), mapping->size()});
-  const std::size_t size = mapping->size();
-  return MmapReader(mapping->release(), size, scan);
-}
-
-MmapReader::MmapReader(MmapReader&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      scan_(other.scan_) {}
-
-MmapReader& MmapReader::operator=(MmapReader&& other) noexcept {
-  std::swap(data_, other.data_);
-  std::swap(size_, other.size_);
-  std::swap(scan_, other.scan_);
-  return *this;
-}
-
-MmapReader::~MmapReader() {
-  if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
+  return MmapReader(std::move(*mapping), scan);
 }
 
 FileHeader MmapReader::header() const noexcept {
   FileHeader header;
-  std::memcpy(&header, data_, sizeof header);
+  std::memcpy(&header, mapping_.data(), sizeof header);
   return header;
 }
 

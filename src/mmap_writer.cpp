@@ -19,7 +19,7 @@ using detail::os_error;
 struct MmapWriter::State {
   std::string path;
   detail::FileDescriptor file;
-  detail::FileMapping mapping;
+  ringlog::detail::Mapping mapping;
   std::size_t write_offset = FileHeader::SIZE;
   std::uint64_t event_count = 0;
   std::size_t durable_offset = FileHeader::SIZE;
@@ -109,7 +109,7 @@ std::expected<MmapWriter, Error> MmapWriter::create(const std::filesystem::path&
     return std::unexpected(
         os_error(error, fmt::format("preallocate {} ({} bytes)", state->path, capacity)));
   }
-  auto mapping = detail::FileMapping::map(state->file.get(), capacity, true, state->path);
+  auto mapping = detail::map_file(state->file.get(), capacity, true, state->path);
   if (!mapping) return std::unexpected(mapping.error());
   state->mapping = std::move(*mapping);
 

@@ -10,14 +10,6 @@
 
 namespace ringlog {
 
-namespace detail {
-
-RingMemory::~RingMemory() {
-  if (data_ != nullptr) ::munmap(data_, size_);
-}
-
-}  // namespace detail
-
 namespace ring {
 
 namespace {
@@ -72,7 +64,7 @@ std::string to_string(const RingError& error) {
 
 namespace detail {
 
-std::expected<ringlog::detail::RingMemory, RingError> map_ring_memory(
+std::expected<ringlog::detail::Mapping, RingError> map_ring_memory(
     std::size_t capacity, const MemoryOptions& options) {
   if (auto invalid = check_capacity(capacity)) return std::unexpected(*invalid);
   // Explicit hugepages and NUMA binding come with the placement work; until then a request
@@ -89,7 +81,7 @@ std::expected<ringlog::detail::RingMemory, RingError> map_ring_memory(
   void* data = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (data == MAP_FAILED) return std::unexpected(MemoryUnavailable{capacity, errno, "mmap"});
-  ringlog::detail::RingMemory memory(static_cast<std::byte*>(data), capacity);
+  ringlog::detail::Mapping memory(static_cast<std::byte*>(data), capacity);
   if (options.lock && ::mlock(data, capacity) != 0) {
     return std::unexpected(
         MemoryUnavailable{capacity, errno, "mlock (raise RLIMIT_MEMLOCK, see ulimit -l)"});
@@ -99,7 +91,7 @@ std::expected<ringlog::detail::RingMemory, RingError> map_ring_memory(
 
 }  // namespace detail
 
-RingBuffer::RingBuffer(ringlog::detail::RingMemory memory) noexcept
+RingBuffer::RingBuffer(ringlog::detail::Mapping memory) noexcept
     : memory_(std::move(memory)), geometry_{memory_.data(), memory_.size() - 1} {}
 
 std::expected<RingBuffer, RingError> RingBuffer::create(std::size_t capacity) {
@@ -110,7 +102,7 @@ std::expected<RingBuffer, RingError> RingBuffer::create(std::size_t capacity) {
   return RingBuffer(std::move(*memory));
 }
 
-SpscRingBuffer::SpscRingBuffer(ringlog::detail::RingMemory memory)
+SpscRingBuffer::SpscRingBuffer(ringlog::detail::Mapping memory)
     : memory_(std::move(memory)), indices_(std::make_unique<ringlog::detail::SharedIndices>()) {}
 
 std::expected<SpscRingBuffer, RingError> SpscRingBuffer::create(std::size_t capacity,

@@ -51,6 +51,14 @@ std::vector<std::uint64_t> replay(const std::filesystem::path& path) {
   return seen;
 }
 
+// XORs one byte of the file with `mask`; returns the file's bytes as they are now.
+std::vector<char> flip(const std::filesystem::path& path, std::size_t offset, char mask) {
+  auto bytes = test::read_file(path);
+  bytes.at(offset) = static_cast<char>(bytes.at(offset) ^ mask);
+  test::write_file(path, bytes);
+  return bytes;
+}
+
 std::vector<std::uint64_t> sequence(std::uint64_t first, std::uint64_t end) {
   std::vector<std::uint64_t> result;
   for (std::uint64_t seq = first; seq < end; ++seq) result.push_back(seq);
@@ -70,9 +78,7 @@ TEST(storage_damage, torn_tail_is_not_handed_out) {
 TEST(storage_damage, flipped_payload_byte_stops_the_reader_there) {
   test::TempDir dir;
   const auto path = make_log(dir, 10, 0);
-  auto bytes = test::read_file(path);
-  bytes[offset_of(4) + 16 + 30] ^= 0x01;
-  test::write_file(path, bytes);
+  flip(path, offset_of(4) + 16 + 30, 0x01);
   const auto reader = MmapReader::open(path);
   ASSERT_TRUE(reader.has_value());
   EXPECT_TRUE(reader->scan().damaged);
@@ -83,18 +89,14 @@ TEST(storage_damage, flipped_payload_byte_stops_the_reader_there) {
 TEST(storage_damage, flipped_header_byte_stops_the_reader_there) {
   test::TempDir dir;
   const auto path = make_log(dir, 10, 0);
-  auto bytes = test::read_file(path);
-  bytes[offset_of(6) + 10] ^= 0x40;  // payload_len: would misframe every later event
-  test::write_file(path, bytes);
+  flip(path, offset_of(6) + 10, 0x40);  // payload_len: would misframe every later event
   EXPECT_EQ(replay(path), sequence(0, 6));
 }
 
 TEST(storage_damage, reopen_clears_a_damaged_tail_and_appends_after_the_intact_events) {
   test::TempDir dir;
   const auto path = make_log(dir, 10, 3);
-  auto bytes = test::read_file(path);
-  bytes[offset_of(5) + 20] ^= 0xFF;
-  test::write_file(path, bytes);
+  flip(path, offset_of(5) + 20, static_cast<char>(0xFF));
   {
     auto writer = MmapWriter::open(path);
     ASSERT_TRUE(writer.has_value()) << writer.error().message();
@@ -131,9 +133,7 @@ TEST(storage_damage, a_lost_page_never_resurrects_later_events) {
 TEST(storage_damage, damage_below_the_durable_checkpoint_refuses_to_append) {
   test::TempDir dir;
   const auto path = make_log(dir, 10, 8);
-  auto bytes = test::read_file(path);
-  bytes[offset_of(3) + 40] ^= 0x10;
-  test::write_file(path, bytes);
+  const auto bytes = flip(path, offset_of(3) + 40, 0x10);
   const auto writer = MmapWriter::open(path);
   ASSERT_FALSE(writer.has_value());
   EXPECT_EQ(writer.error().code, storage::LogErrc::damaged_durable_data);

@@ -14,7 +14,8 @@
 // the consumer releases space in batches, so the shared cache lines move rarely.
 #pragma once
 
-#include <ringlog/detail/ring_memory.hpp>
+#include <ringlog/detail/mapping.hpp>
+#include <ringlog/detail/ring_geometry.hpp>
 #include <ringlog/event.hpp>
 
 #include <cstdint>
@@ -72,7 +73,7 @@ inline std::optional<RingError> check_event(const event::EventHeader& header,
   return std::nullopt;
 }
 
-std::expected<ringlog::detail::RingMemory, RingError> map_ring_memory(std::size_t capacity,
+std::expected<ringlog::detail::Mapping, RingError> map_ring_memory(std::size_t capacity,
                                                                       const MemoryOptions&);
 
 }  // namespace detail
@@ -131,9 +132,9 @@ class RingBuffer {
   bool is_empty() const noexcept { return head_ == tail_; }
 
  private:
-  explicit RingBuffer(ringlog::detail::RingMemory memory) noexcept;
+  explicit RingBuffer(ringlog::detail::Mapping memory) noexcept;
 
-  ringlog::detail::RingMemory memory_;
+  ringlog::detail::Mapping memory_;
   ringlog::detail::RingGeometry geometry_;
   std::uint64_t head_ = 0;
   std::uint64_t tail_ = 0;
@@ -291,9 +292,9 @@ class SpscRingBuffer {
   }
 
  private:
-  explicit SpscRingBuffer(ringlog::detail::RingMemory memory);
+  explicit SpscRingBuffer(ringlog::detail::Mapping memory);
 
-  ringlog::detail::RingMemory memory_;
+  ringlog::detail::Mapping memory_;
   std::unique_ptr<ringlog::detail::SharedIndices> indices_;  // stays put when the ring moves
   bool split_ = false;
 };

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <ringlog/detail/framing.hpp>
+#include <ringlog/detail/mapping.hpp>
 #include <ringlog/event.hpp>
 
 #include <cstddef>
@@ -108,10 +109,6 @@ class MmapReader {
   // A file that is not a ringlog log (bad magic or version, too short) is an Error.
   static std::expected<MmapReader, Error> open(const std::filesystem::path&);
 
-  MmapReader(MmapReader&&) noexcept;
-  MmapReader& operator=(MmapReader&&) noexcept;
-  ~MmapReader();
-
   class iterator {
    public:
     using iterator_concept = std::forward_iterator_tag;
@@ -146,8 +143,12 @@ class MmapReader {
     const std::byte* end_ = nullptr;
   };
 
-  iterator begin() const noexcept { return {data_ + FileHeader::SIZE, data_ + scan_.end_offset}; }
-  iterator end() const noexcept { return {data_ + scan_.end_offset, data_ + scan_.end_offset}; }
+  iterator begin() const noexcept {
+    return {mapping_.data() + FileHeader::SIZE, mapping_.data() + scan_.end_offset};
+  }
+  iterator end() const noexcept {
+    return {mapping_.data() + scan_.end_offset, mapping_.data() + scan_.end_offset};
+  }
 
   // on_event(const event::EventView&) for every intact event in order; returns the count.
   template <class F>
@@ -165,10 +166,9 @@ class MmapReader {
   FileHeader header() const noexcept;  // as the file holds it now
 
  private:
-  MmapReader(const std::byte* data, std::size_t size, ScanResult scan) noexcept
-      : data_(data), size_(size), scan_(scan) {}
-  const std::byte* data_ = nullptr;
-  std::size_t size_ = 0;
+  MmapReader(ringlog::detail::Mapping mapping, ScanResult scan) noexcept
+      : mapping_(std::move(mapping)), scan_(scan) {}
+  ringlog::detail::Mapping mapping_;  // read-only pages of the whole file
   ScanResult scan_;
 };
 

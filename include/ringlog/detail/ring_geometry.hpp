@@ -1,4 +1,4 @@
-// The mapping that holds a ring's bytes, and the geometry both ring flavours place records with.
+// The geometry both ring flavours place records with, and the indices an SPSC ring shares.
 #pragma once
 
 #include <ringlog/detail/framing.hpp>
@@ -6,34 +6,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <utility>
 
 namespace ringlog::detail {
 
 // Two lines, not one: the adjacent-line prefetcher pulls cache lines in pairs.
 inline constexpr std::size_t cache_line_pair = 128;
-
-// An anonymous, prefaulted mapping that is unmapped when its owner goes away.
-class RingMemory {
- public:
-  RingMemory() noexcept = default;
-  RingMemory(std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
-  RingMemory(RingMemory&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
-  RingMemory& operator=(RingMemory&& other) noexcept {
-    std::swap(data_, other.data_);
-    std::swap(size_, other.size_);
-    return *this;
-  }
-  ~RingMemory();
-
-  std::byte* data() const noexcept { return data_; }
-  std::size_t size() const noexcept { return size_; }
-
- private:
-  std::byte* data_ = nullptr;
-  std::size_t size_ = 0;
-};
 
 // Positions are byte counts since the ring was created; they never wrap in practice (2^64 bytes),
 // so `head - tail` is the number of bytes in use and `pos & mask` the offset in memory.
