@@ -11,6 +11,7 @@
 #include <boost/lockfree/spsc_queue.hpp>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdio>
@@ -33,6 +34,13 @@ struct Record {  // what boost's queue carries: the same 80 bytes ringlog frames
 static_assert(sizeof(Record) == 80);
 
 void cpu_relax() noexcept { __builtin_ia32_pause(); }
+
+// Minor page faults the whole process (both threads) has taken so far.
+std::int64_t process_minor_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
 
 std::vector<int> bench_cpus() {
   std::vector<int> cpus;
@@ -113,14 +121,19 @@ bool pin_pair(benchmark::State& state, std::vector<int>& cpus) {
 }
 
 // The timed loop every benchmark shares: `write_one(sequence)` for each event of an iteration,
-// then a wait until the consumer has checked them all.
+// then a wait until the consumer has checked them all. Counts the minor page faults both threads
+// take in steady state, after a warm-up lap that may touch the queue's pages for the first time.
 template <class WriteOne>
 void measure(benchmark::State& state, const ConsumerThread& consumer, WriteOne write_one) {
   std::uint64_t sequence = 0;
+  for (; sequence < events_per_iteration; ++sequence) write_one(sequence);
+  consumer.wait_for(sequence);
+  const std::int64_t faults_before = process_minor_faults();
   for (auto _ : state) {
     for (std::uint64_t i = 0; i < events_per_iteration; ++i, ++sequence) write_one(sequence);
     consumer.wait_for(sequence);
   }
+  state.counters["page_faults"] = static_cast<double>(process_minor_faults() - faults_before);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * events_per_iteration));
   state.SetBytesProcessed(
       static_cast<std::int64_t>(state.iterations() * events_per_iteration * sizeof(Record)));
