@@ -38,6 +38,7 @@ std::expected<FileDescriptor, Error> open_file(const std::string& path, int flag
 std::expected<std::size_t, Error> file_size(int fd, const std::string& path);
 
 // Maps an existing log after checking its header; nothing in a file that fails is touched.
-std::expected<ringlog::detail::Mapping, Error> map_existing_log(int fd, bool writable, const std::string& path);
+std::expected<ringlog::detail::Mapping, Error> map_existing_log(int fd, bool writable,
+                                                                const std::string& path);
 
 }  // namespace ringlog::storage::detail

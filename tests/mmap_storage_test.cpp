@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -167,6 +169,32 @@ TEST(mmap_storage, create_reports_what_and_where) {
   ASSERT_FALSE(nowhere.has_value());
   EXPECT_EQ(nowhere.error().code, std::errc::no_such_file_or_directory);
   EXPECT_NE(nowhere.error().message().find("no/such/dir.evtl"), std::string::npos);
+}
+
+TEST(mmap_storage, failed_preallocation_is_reported_and_leaves_other_logs_intact) {
+  test::TempDir dir;
+  {
+    MmapWriter writer = create_writer(dir / "a.evtl", 1 << 16);
+    write_events(writer, 0, 10);
+    ASSERT_TRUE(writer.sync().has_value());
+  }
+  // A file-size limit makes preallocation fail the way a full disk does, without root.
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &before), 0);
+  rlimit small = before;
+  small.rlim_cur = 1 << 20;
+  const auto previous_handler = ::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const auto too_big = MmapWriter::create(dir / "b.evtl", 8 << 20);
+  ::setrlimit(RLIMIT_FSIZE, &before);
+  ::signal(SIGXFSZ, previous_handler);
+
+  ASSERT_FALSE(too_big.has_value());
+  EXPECT_EQ(too_big.error().code, std::errc::file_too_large);
+  EXPECT_EQ(too_big.error().context,
+            "preallocate " + (dir / "b.evtl").string() + " (8388608 bytes)");
+  EXPECT_FALSE(std::filesystem::exists(dir / "b.evtl")) << "no half-made log is left behind";
+  EXPECT_EQ(open_reader(dir / "a.evtl").event_count(), 10u);
 }
 
 TEST(mmap_storage, sync_makes_events_durable_and_checkpoints_them) {

@@ -109,11 +109,8 @@ class RingBuffer {
       return std::unexpected(NotEnoughSpace{static_cast<std::size_t>(start + size - head_),
                                             available()});
     }
-    geometry_.write_padding(head_, start);
-    ringlog::detail::store_header(geometry_.at(start), header);
     claimed_head_ = start + size;
-    return std::span<std::byte>(geometry_.at(start) + event::EventHeader::SIZE,
-                                header.payload_len);
+    return geometry_.place(head_, start, header);
   }
   void commit() noexcept { head_ = claimed_head_; }
   void abort() noexcept { claimed_head_ = head_; }
@@ -173,11 +170,8 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
       cached_tail_ = indices_->tail.load(std::memory_order_acquire);  // bytes below it are free
       if (start + size - cached_tail_ > geometry_.capacity()) return std::nullopt;
     }
-    geometry_.write_padding(head_, start);
-    ringlog::detail::store_header(geometry_.at(start), header);
     claimed_head_ = start + size;
-    return std::span<std::byte>(geometry_.at(start) + event::EventHeader::SIZE,
-                                header.payload_len);
+    return geometry_.place(head_, start, header);
   }
   void commit() noexcept {
     head_ = claimed_head_;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace ringlog::detail {
 
@@ -28,9 +29,13 @@ struct RingGeometry {
     return to_end < size ? head + to_end : head;
   }
 
-  // Marks [head, start) as padding; a gap too short for a header needs no marker.
-  void write_padding(std::uint64_t head, std::uint64_t start) const noexcept {
+  // Writes the record's header at `start`, marking [head, start) as padding first (a gap too
+  // short for a header needs no marker), and returns the record's payload bytes.
+  std::span<std::byte> place(std::uint64_t head, std::uint64_t start,
+                             const event::EventHeader& header) const noexcept {
     if (start - head >= event::EventHeader::SIZE) store_header(at(head), padding_header());
+    store_header(at(start), header);
+    return {at(start) + event::EventHeader::SIZE, header.payload_len};
   }
 
   // The position of the record at or after `pos`, skipping padding. Padding is only ever
