@@ -172,18 +172,13 @@ bool succeeded(const PipelineReport& report) {
          report.counted == report.written;
 }
 
-PipelineReport run_pipeline(const PipelineOptions& options, const EventSource& source) {
-  PipelineReport report;
+std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& options,
+                                                         const EventSource& source) {
   auto ring = ring::SpscRingBuffer::create(options.ring_bytes);
-  if (!ring) {
-    report.error = ring::to_string(ring.error());
-    return report;
-  }
+  if (!ring) return std::unexpected(ring::to_string(ring.error()));
   auto opened = RollingLog::open(options.journal_dir, options.file_prefix, options.file_bytes);
-  if (!opened) {
-    report.error = opened.error().message();
-    return report;
-  }
+  if (!opened) return std::unexpected(opened.error().message());
+  PipelineReport report;
   consumer::EventDispatcher dispatcher;
   RollingLog* journal = opened->get();
   dispatcher.add_consumer(std::move(*opened));

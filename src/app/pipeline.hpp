@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <expected>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -46,12 +47,14 @@ struct PipelineReport {
   std::size_t files = 0;
   double seconds = 0;                // from the first write to the last event drained
   bool interrupted = false;          // stopped by SIGINT or SIGTERM
-  std::optional<std::string> error;  // set up or journal failure
+  std::optional<std::string> error;  // the journal failed during the run
 
   std::uint64_t lost() const noexcept { return written - persisted; }
 };
 
-PipelineReport run_pipeline(const PipelineOptions&, const EventSource&);
+// A set-up failure (the ring, the journal directory) is the error; everything after is reported.
+std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions&,
+                                                         const EventSource&);
 
 // The report as the programs print it.
 void print_report(const PipelineReport&, std::size_t record_bytes);

@@ -79,7 +79,12 @@ int main(int argc, char** argv) {
              options.journal_dir.string(),
              duration_s > 0 ? fmt::format("{:g} s", duration_s) : std::string("until stopped"));
   std::fflush(stdout);
-  const auto report = ringlog::app::run_pipeline(options, ticks);
+  const auto ran = ringlog::app::run_pipeline(options, ticks);
+  if (!ran) {
+    fmt::print(stderr, "ringlog: {}\n", ran.error());
+    return 2;
+  }
+  const ringlog::app::PipelineReport& report = *ran;
   fmt::print("\nstopped{}: {:.2f} s\n", report.interrupted ? " by signal" : "", report.seconds);
   ringlog::app::print_report(report, ringlog::event::EventHeader::SIZE + sizeof(Tick));
   return ringlog::app::succeeded(report) ? 0 : 1;

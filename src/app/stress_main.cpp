@@ -72,7 +72,12 @@ int main(int argc, char** argv) {
              duration_s, payload_bytes, options.ring_bytes, options.file_bytes,
              options.journal_dir.string());
   std::fflush(stdout);
-  const auto report = ringlog::app::run_pipeline(options, pattern);
+  const auto ran = ringlog::app::run_pipeline(options, pattern);
+  if (!ran) {
+    fmt::print(stderr, "stress: {}\n", ran.error());
+    return 2;
+  }
+  const ringlog::app::PipelineReport& report = *ran;
   ringlog::app::print_report(report, record_bytes);
   if (json) {
     fmt::print("{{\"seconds\":{:.3f},\"payload_bytes\":{},\"written\":{},\"persisted\":{},"
