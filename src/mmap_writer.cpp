@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/falloc.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -26,6 +28,7 @@ struct MmapWriter::State {
   std::size_t flushing_offset = 0;     // what the flush in flight covers, taken before it started
   std::uint64_t flushing_count = 0;
   std::unique_ptr<detail::UringFlusher> flusher;  // null where io_uring is unavailable
+  std::size_t prepared_until = 0;  // pages below this offset are mapped writable
   ScanResult recovery;
   std::optional<Error> failure;
 
@@ -120,7 +123,9 @@ std::expected<MmapWriter, Error> MmapWriter::create(const std::filesystem::path&
   }
   if (auto synced = fsync_parent_directory(path); !synced) return std::unexpected(synced.error());
   state->start_async_flush();
-  return MmapWriter(std::move(state));
+  MmapWriter writer(std::move(state));
+  writer.prepare_pages();
+  return writer;
 }
 
 std::expected<MmapWriter, Error> MmapWriter::open(const std::filesystem::path& path) {
@@ -157,7 +162,9 @@ std::expected<MmapWriter, Error> MmapWriter::open(const std::filesystem::path& p
   state->durable_offset = header.write_offset;
   state->recovery = scan;
   state->start_async_flush();
-  return MmapWriter(std::move(state));
+  MmapWriter writer(std::move(state));
+  writer.prepare_pages();
+  return writer;
 }
 
 bool MmapWriter::write_event(const event::EventHeader& header,
@@ -209,6 +216,20 @@ void MmapWriter::sync_async() noexcept {
   s.flushing_offset = s.write_offset;
   s.flushing_count = s.event_count;
   if (s.flusher->start() < 0) (void)sync();  // could not queue it: flush the plain way
+}
+
+void MmapWriter::prepare_pages() noexcept {
+  State& s = *state_;
+  // Top the window up only once half of it is used: one call per 2 MiB of appends.
+  const std::size_t wanted = std::min(s.mapping.size(), s.write_offset + prepare_ahead_bytes);
+  if (s.prepared_until >= std::min(wanted, s.write_offset + prepare_ahead_bytes / 2)) return;
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t from = std::max(s.prepared_until, s.write_offset) / page * page;
+  if (::madvise(s.mapping.data() + from, wanted - from, MADV_POPULATE_WRITE) == 0) {
+    s.prepared_until = wanted;
+  } else if (errno == EINVAL) {
+    s.prepared_until = s.mapping.size();  // an older kernel: pages fault in one by one instead
+  }
 }
 
 std::uint64_t MmapWriter::event_count() const noexcept { return state_->event_count; }

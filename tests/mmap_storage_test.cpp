@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -195,6 +196,44 @@ TEST(mmap_storage, failed_preallocation_is_reported_and_leaves_other_logs_intact
             "preallocate " + (dir / "b.evtl").string() + " (8388608 bytes)");
   EXPECT_FALSE(std::filesystem::exists(dir / "b.evtl")) << "no half-made log is left behind";
   EXPECT_EQ(open_reader(dir / "a.evtl").event_count(), 10u);
+}
+
+namespace {
+
+bool kernel_populates_writable() {
+  void* probe = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const bool supported = ::madvise(probe, 4096, MADV_POPULATE_WRITE) == 0;
+  ::munmap(probe, 4096);
+  return supported;
+}
+
+long thread_minor_faults() {
+  rusage usage{};
+  ::getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_minflt;
+}
+
+}  // namespace
+
+TEST(mmap_storage, prepared_pages_take_no_fault_when_written) {
+  if (!kernel_populates_writable()) GTEST_SKIP() << "the kernel lacks MADV_POPULATE_WRITE (5.14+)";
+  test::TempDir dir;
+  MmapWriter writer = create_writer(dir / "a.evtl", 64 << 20);
+  const auto payload = make_payload(0, 64);
+  const std::uint64_t events = MmapWriter::prepare_ahead_bytes / 2 / 80;
+  const long faults_before = thread_minor_faults();
+  for (std::uint64_t seq = 0; seq < events; ++seq) {
+    ASSERT_TRUE(writer.write_event(header_for(seq, 64), payload));
+  }
+  EXPECT_EQ(thread_minor_faults() - faults_before, 0) << "create() prepared the first window";
+
+  // Past the window, each new page faults unless prepare_pages() moves the window on.
+  writer.prepare_pages();
+  const long faults_after_prepare = thread_minor_faults();
+  for (std::uint64_t seq = 0; seq < events; ++seq) {
+    ASSERT_TRUE(writer.write_event(header_for(seq, 64), payload));
+  }
+  EXPECT_EQ(thread_minor_faults() - faults_after_prepare, 0);
 }
 
 TEST(mmap_storage, sync_makes_events_durable_and_checkpoints_them) {

@@ -89,6 +89,12 @@ class MmapWriter {
   // one flush is in flight; each call also collects a finished one. Without io_uring it syncs.
   void sync_async() noexcept;
 
+  // Maps the pages of the next prepare_ahead_bytes past the write offset writable, in one call,
+  // so that write_event takes no page fault there. A system call: make it off the hot path, for
+  // example with every flush. Where the kernel lacks MADV_POPULATE_WRITE it does nothing.
+  void prepare_pages() noexcept;
+  static constexpr std::size_t prepare_ahead_bytes = std::size_t{4} << 20;
+
   std::uint64_t event_count() const noexcept;
   std::size_t write_offset() const noexcept;
   std::size_t capacity() const noexcept;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
@@ -32,6 +33,12 @@ std::uint64_t wall_clock_ns() noexcept {
          static_cast<std::uint64_t>(now.tv_nsec);
 }
 
+std::int64_t thread_minor_faults() noexcept {
+  rusage usage{};
+  ::getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_minflt;
+}
+
 class CountingConsumer final : public consumer::EventConsumer {
  public:
   bool consume(const event::EventHeader&, std::span<const std::byte>) override {
@@ -51,10 +58,13 @@ struct Progress {
   std::atomic<bool> producer_done{false};      // producer
   std::atomic<std::uint64_t> written{0};       // producer
   std::atomic<std::uint64_t> ring_full_waits{0};
+  std::atomic<std::int64_t> producer_faults{0};  // producer, once done
+  std::atomic<std::int64_t> consumer_faults{0};  // consumer, once done
 };
 
 void produce(ring::Producer& producer, const EventSource& source, double events_per_second,
              Progress& progress) {
+  const std::int64_t faults_before = thread_minor_faults();
   const auto start = Clock::now();
   const double ns_per_event = events_per_second > 0 ? 1e9 / events_per_second : 0;
   std::uint64_t sequence = 0;
@@ -80,18 +90,21 @@ void produce(ring::Producer& producer, const EventSource& source, double events_
     progress.written.store(sequence, std::memory_order_relaxed);
   }
   progress.ring_full_waits.store(waits, std::memory_order_relaxed);
+  progress.producer_faults.store(thread_minor_faults() - faults_before, std::memory_order_relaxed);
   progress.producer_done.store(true, std::memory_order_release);  // every write is published
 }
 
 void consume(ring::Consumer& consumer, consumer::EventDispatcher& dispatcher,
              Progress& progress) {
   constexpr std::size_t batch = 4096;
+  const std::int64_t faults_before = thread_minor_faults();
   for (;;) {
     if (dispatcher.drain_batch(consumer, batch).events_read != 0) continue;
     // Empty: finished only once the producer has stopped and the ring is still empty.
     if (progress.producer_done.load(std::memory_order_acquire) && consumer.is_empty()) break;
     cpu_relax();
   }
+  progress.consumer_faults.store(thread_minor_faults() - faults_before, std::memory_order_relaxed);
 }
 
 // Replays the files this run wrote and compares each event with what the source generates.
@@ -164,6 +177,8 @@ void print_report(const PipelineReport& report, std::size_t record_bytes) {
   fmt::print("journal    {:.1f} MB in {} file(s); a full file rolls over to the next, and a full "
              "ring holds the producer back ({} waits)\n",
              double(report.journal_bytes) / 1e6, report.files, report.ring_full_waits);
+  fmt::print("faults     producer {} minor page faults, consumer {} (preparing pages ahead)\n",
+             report.producer_faults, report.consumer_faults);
   if (report.error) fmt::print("ERROR      {}\n", *report.error);
 }
 
@@ -224,6 +239,8 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   if (auto closed = journal->close(); !closed) report.error = closed.error().message();
   report.written = progress.written.load();
   report.ring_full_waits = progress.ring_full_waits.load();
+  report.producer_faults = progress.producer_faults.load();
+  report.consumer_faults = progress.consumer_faults.load();
   for (const consumer::ConsumerTotals& totals : dispatcher.totals()) {
     report.failed += totals.failed;
     if (totals.name == journal->name()) report.journaled = totals.delivered;

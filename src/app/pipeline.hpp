@@ -43,6 +43,8 @@ struct PipelineReport {
   std::uint64_t persisted = 0;       // found intact, in order and byte-exact by the replay
   std::uint64_t mismatched = 0;      // replayed events that differ from what was written
   std::uint64_t ring_full_waits = 0; // writes that found the ring full and waited (back-pressure)
+  std::int64_t producer_faults = 0;  // minor page faults the producer thread took while writing
+  std::int64_t consumer_faults = 0;  // the same for the consumer thread, prepare_pages included
   std::uint64_t journal_bytes = 0;
   std::size_t files = 0;
   double seconds = 0;                // from the first write to the last event drained

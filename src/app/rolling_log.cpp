@@ -91,7 +91,9 @@ bool RollingLog::consume(const event::EventHeader& header, std::span<const std::
 }
 
 void RollingLog::flush() {
-  if (current_) current_->sync_async();
+  if (!current_) return;
+  current_->prepare_pages();
+  current_->sync_async();
 }
 
 std::expected<void, storage::Error> RollingLog::close() {

@@ -82,10 +82,12 @@ int main(int argc, char** argv) {
   if (json) {
     fmt::print("{{\"seconds\":{:.3f},\"payload_bytes\":{},\"written\":{},\"persisted\":{},"
                "\"lost\":{},\"mismatched\":{},\"events_per_second\":{:.0f},"
-               "\"journal_bytes\":{},\"files\":{},\"ring_full_waits\":{}}}\n",
+               "\"journal_bytes\":{},\"files\":{},\"ring_full_waits\":{},\"producer_faults\":{},"
+               "\"consumer_faults\":{}}}\n",
                report.seconds, payload_bytes, report.written, report.persisted, report.lost(),
                report.mismatched, double(report.written) / std::max(report.seconds, 1e-9),
-               report.journal_bytes, report.files, report.ring_full_waits);
+               report.journal_bytes, report.files, report.ring_full_waits,
+               report.producer_faults, report.consumer_faults);
   }
   if (temporary && !keep) std::filesystem::remove_all(options.journal_dir);
   return ringlog::app::succeeded(report) ? 0 : 1;
