@@ -4,6 +4,7 @@ include(GNUInstallDirs)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(liburing REQUIRED IMPORTED_TARGET liburing>=2.3)
 find_package(fmt REQUIRED)
+find_package(Threads REQUIRED)
 
 # Placement (core pinning, NUMA binding) builds on these; found here so that a host missing
 # them fails at configure time rather than in a later step.

@@ -2,6 +2,7 @@
 
 #include "log_format.hpp"
 #include "mapped_file.hpp"
+#include "thread_flusher.hpp"
 #include "uring_flusher.hpp"
 
 #include <fcntl.h>
@@ -27,7 +28,9 @@ struct MmapWriter::State {
   std::size_t durable_offset = FileHeader::SIZE;
   std::size_t flushing_offset = 0;     // what the flush in flight covers, taken before it started
   std::uint64_t flushing_count = 0;
-  std::unique_ptr<detail::UringFlusher> flusher;  // null where io_uring is unavailable
+  std::unique_ptr<detail::AsyncFlusher> flusher;
+  FlushBackend backend = FlushBackend::thread;
+  std::string backend_note;
   std::size_t prepared_until = 0;  // pages below this offset are mapped writable
   ScanResult recovery;
   std::optional<Error> failure;
@@ -50,9 +53,27 @@ struct MmapWriter::State {
     }
   }
 
-  void start_async_flush() {
-    flusher = nullptr;
-    if (auto made = detail::UringFlusher::create(file.get())) flusher = std::move(*made);
+  // Probes io_uring as the options allow, and falls back to a flusher thread.
+  std::expected<void, Error> start_flusher(FlushBackend wanted) {
+    if (wanted != FlushBackend::thread) {
+      auto uring = detail::UringFlusher::create(file.get());
+      if (uring) {
+        flusher = std::move(*uring);
+        backend = FlushBackend::io_uring;
+        backend_note = "flushes through io_uring (IORING_OP_FSYNC, datasync)";
+        return {};
+      }
+      if (wanted == FlushBackend::io_uring) {
+        return std::unexpected(os_error(uring.error(), fmt::format("io_uring for {}", path)));
+      }
+      backend_note = fmt::format("io_uring unavailable ({}): flushes with fdatasync on a "
+                                 "flusher thread", std::strerror(uring.error()));
+    } else {
+      backend_note = "flushes with fdatasync on a flusher thread (as configured)";
+    }
+    flusher = std::make_unique<detail::ThreadFlusher>(file.get());
+    backend = FlushBackend::thread;
+    return {};
   }
 };
 
@@ -94,7 +115,7 @@ MmapWriter& MmapWriter::operator=(MmapWriter&&) noexcept = default;
 MmapWriter::~MmapWriter() = default;
 
 std::expected<MmapWriter, Error> MmapWriter::create(const std::filesystem::path& path,
-                                                    std::size_t capacity) {
+                                                    std::size_t capacity, WriterOptions options) {
   auto state = std::make_unique<State>();
   state->path = path.string();
   if (capacity < min_file_capacity) {
@@ -122,13 +143,16 @@ std::expected<MmapWriter, Error> MmapWriter::create(const std::filesystem::path&
     return std::unexpected(os_error(errno, fmt::format("fdatasync {}", state->path)));
   }
   if (auto synced = fsync_parent_directory(path); !synced) return std::unexpected(synced.error());
-  state->start_async_flush();
+  if (auto started = state->start_flusher(options.flush_backend); !started) {
+    return std::unexpected(started.error());
+  }
   MmapWriter writer(std::move(state));
   writer.prepare_pages();
   return writer;
 }
 
-std::expected<MmapWriter, Error> MmapWriter::open(const std::filesystem::path& path) {
+std::expected<MmapWriter, Error> MmapWriter::open(const std::filesystem::path& path,
+                                                  WriterOptions options) {
   auto state = std::make_unique<State>();
   state->path = path.string();
   auto opened = detail::open_file(state->path, O_RDWR);
@@ -161,7 +185,9 @@ std::expected<MmapWriter, Error> MmapWriter::open(const std::filesystem::path& p
   state->event_count = scan.event_count;
   state->durable_offset = header.write_offset;
   state->recovery = scan;
-  state->start_async_flush();
+  if (auto started = state->start_flusher(options.flush_backend); !started) {
+    return std::unexpected(started.error());
+  }
   MmapWriter writer(std::move(state));
   writer.prepare_pages();
   return writer;
@@ -187,7 +213,7 @@ bool MmapWriter::write_event(const event::EventHeader& header,
 
 std::expected<void, Error> MmapWriter::sync() {
   State& s = *state_;
-  if (s.flusher && s.flusher->in_flight()) s.settle_flush(s.flusher->wait());
+  if (s.flusher->in_flight()) s.settle_flush(s.flusher->wait());
   if (s.failure) return std::unexpected(*s.failure);
   const std::size_t offset = s.write_offset;
   const std::uint64_t count = s.event_count;
@@ -202,10 +228,6 @@ std::expected<void, Error> MmapWriter::sync() {
 void MmapWriter::sync_async() noexcept {
   State& s = *state_;
   if (s.failure) return;
-  if (!s.flusher) {
-    (void)sync();  // the failure, if any, is kept and reported by the next sync()
-    return;
-  }
   if (s.flusher->in_flight()) {
     const std::optional<int> finished = s.flusher->poll();
     if (!finished) return;
@@ -239,7 +261,10 @@ std::size_t MmapWriter::available() const noexcept {
   return state_->mapping.size() - state_->write_offset;
 }
 std::size_t MmapWriter::durable_offset() const noexcept { return state_->durable_offset; }
-bool MmapWriter::async_flush_supported() const noexcept { return state_->flusher != nullptr; }
+FlushBackend MmapWriter::flush_backend() const noexcept { return state_->backend; }
+const std::string& MmapWriter::flush_backend_note() const noexcept {
+  return state_->backend_note;
+}
 const ScanResult& MmapWriter::recovery() const noexcept { return state_->recovery; }
 const std::optional<Error>& MmapWriter::failure() const noexcept { return state_->failure; }
 

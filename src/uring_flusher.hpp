@@ -1,5 +1,7 @@
-// Asynchronous fdatasync of one file through io_uring: at most one flush in flight.
+// AsyncFlusher through io_uring: IORING_OP_FSYNC with IORING_FSYNC_DATASYNC.
 #pragma once
+
+#include "async_flusher.hpp"
 
 #include <liburing.h>
 
@@ -9,22 +11,19 @@
 
 namespace ringlog::storage::detail {
 
-class UringFlusher {
+class UringFlusher final : public AsyncFlusher {
  public:
   // errno when io_uring cannot be used here (old kernel, disabled by sysctl, seccomp) or lacks
   // IORING_OP_FSYNC.
   static std::expected<std::unique_ptr<UringFlusher>, int> create(int fd);
-  ~UringFlusher();
+  ~UringFlusher() override;
   UringFlusher(const UringFlusher&) = delete;
   UringFlusher& operator=(const UringFlusher&) = delete;
 
-  // Queues IORING_OP_FSYNC with IORING_FSYNC_DATASYNC and enters the kernel once; 0 or -errno.
-  int start() noexcept;
-  bool in_flight() const noexcept { return in_flight_; }
-  // The flush's result (0 or -errno) if it has finished; never blocks.
-  std::optional<int> poll() noexcept;
-  // Blocks until the flush in flight finishes; its result.
-  int wait() noexcept;
+  int start() noexcept override;  // one system call: queues the fsync and enters the kernel
+  bool in_flight() const noexcept override { return in_flight_; }
+  std::optional<int> poll() noexcept override;
+  int wait() noexcept override;
 
  private:
   explicit UringFlusher(int fd) noexcept : fd_(fd) {}

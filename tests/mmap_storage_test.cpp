@@ -250,10 +250,19 @@ TEST(mmap_storage, sync_makes_events_durable_and_checkpoints_them) {
   EXPECT_EQ(std::string_view(header.magic, 4), "EVTL");
 }
 
-TEST(mmap_storage, sync_async_completes_through_io_uring) {
+namespace {
+
+// Appends, starts a flush and collects it: the durable offset and the checkpoint advance.
+void check_async_flush(storage::FlushBackend backend) {
   test::TempDir dir;
-  MmapWriter writer = create_writer(dir / "a.evtl", 1 << 16);
-  if (!writer.async_flush_supported()) GTEST_SKIP() << "io_uring is not available on this host";
+  auto created = MmapWriter::create(dir / "a.evtl", 1 << 16, {.flush_backend = backend});
+  if (!created && backend == storage::FlushBackend::io_uring) {
+    GTEST_SKIP() << "io_uring is not available here: " << created.error().message();
+  }
+  ASSERT_TRUE(created.has_value()) << created.error().message();
+  MmapWriter& writer = *created;
+  EXPECT_EQ(writer.flush_backend(), backend);
+  EXPECT_FALSE(writer.flush_backend_note().empty());
   write_events(writer, 0, 25);
   const std::size_t target = writer.write_offset();
   writer.sync_async();
@@ -265,4 +274,21 @@ TEST(mmap_storage, sync_async_completes_through_io_uring) {
   EXPECT_EQ(writer.durable_offset(), target);
   EXPECT_FALSE(writer.failure().has_value());
   EXPECT_EQ(open_reader(dir / "a.evtl").header().write_offset, target);
+
+  // A flush still in flight is finished by sync(), and everything after it made durable too.
+  write_events(writer, 25, 10);
+  writer.sync_async();
+  write_events(writer, 35, 10);
+  ASSERT_TRUE(writer.sync().has_value());
+  EXPECT_EQ(writer.durable_offset(), writer.write_offset());
+}
+
+}  // namespace
+
+TEST(mmap_storage, sync_async_completes_through_io_uring) {
+  check_async_flush(storage::FlushBackend::io_uring);
+}
+
+TEST(mmap_storage, sync_async_falls_back_to_a_flusher_thread) {
+  check_async_flush(storage::FlushBackend::thread);
 }

@@ -66,14 +66,25 @@ struct ScanResult {
   bool damaged = false;  // the scan stopped at bytes that are neither a record nor unwritten
 };
 
+// How sync_async() reaches the disk.
+enum class FlushBackend {
+  automatic,  // io_uring where the kernel allows it, else a flusher thread
+  io_uring,   // io_uring or an Error at create/open
+  thread,     // fdatasync on a flusher thread of the writer's own
+};
+
+struct WriterOptions {
+  FlushBackend flush_backend = FlushBackend::automatic;
+};
+
 class MmapWriter {
  public:
   // Makes (or truncates) the file and preallocates `capacity` bytes on disk.
   static std::expected<MmapWriter, Error> create(const std::filesystem::path&,
-                                                 std::size_t capacity);
+                                                 std::size_t capacity, WriterOptions = {});
   // Reopens an existing log and appends after its last intact event; a torn or corrupt tail
   // past the durable checkpoint is cleared (recovery() says what was found).
-  static std::expected<MmapWriter, Error> open(const std::filesystem::path&);
+  static std::expected<MmapWriter, Error> open(const std::filesystem::path&, WriterOptions = {});
 
   MmapWriter(MmapWriter&&) noexcept;
   MmapWriter& operator=(MmapWriter&&) noexcept;
@@ -85,8 +96,9 @@ class MmapWriter {
 
   // Returns when every written event is durable.
   std::expected<void, Error> sync();
-  // Starts a flush of everything written so far through io_uring and returns at once. At most
-  // one flush is in flight; each call also collects a finished one. Without io_uring it syncs.
+  // Starts a flush of everything written so far and returns at once: through io_uring, or on a
+  // flusher thread where io_uring is unavailable. At most one flush is in flight; each call also
+  // collects a finished one, which advances durable_offset().
   void sync_async() noexcept;
 
   // Maps the pages of the next prepare_ahead_bytes past the write offset writable, in one call,
@@ -100,7 +112,8 @@ class MmapWriter {
   std::size_t capacity() const noexcept;
   std::size_t available() const noexcept;
   std::size_t durable_offset() const noexcept;  // what completed flushes have made durable
-  bool async_flush_supported() const noexcept;  // io_uring was available at open
+  FlushBackend flush_backend() const noexcept;  // io_uring or thread: what it got
+  const std::string& flush_backend_note() const noexcept;  // why, for a start-up banner
   const ScanResult& recovery() const noexcept;  // what open() found; create(): an empty file
   const std::optional<Error>& failure() const noexcept;  // the flush error that stopped it
 

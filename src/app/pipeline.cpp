@@ -196,6 +196,8 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   PipelineReport report;
   consumer::EventDispatcher dispatcher;
   RollingLog* journal = opened->get();
+  fmt::print("journal    {}\n", journal->flush_backend_note());
+  std::fflush(stdout);
   dispatcher.add_consumer(std::move(*opened));
   auto counting = std::make_unique<CountingConsumer>();
   const CountingConsumer& counter = *counting;

@@ -30,6 +30,8 @@ class RollingLog final : public consumer::EventConsumer {
   std::expected<void, storage::Error> close();
 
   const std::vector<std::filesystem::path>& files() const noexcept { return files_; }
+  // How the files reach the disk (io_uring, or a flusher thread and why).
+  const std::string& flush_backend_note() const noexcept { return current_->flush_backend_note(); }
   const std::optional<storage::Error>& error() const noexcept { return error_; }
   // Readable from any thread while the log is being written.
   std::uint64_t bytes_written() const noexcept {

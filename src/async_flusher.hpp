@@ -1,0 +1,21 @@
+// Asynchronous fdatasync of one file, at most one in flight: through io_uring where the kernel
+// allows it, else on a thread of its own (ThreadFlusher).
+#pragma once
+
+#include <optional>
+
+namespace ringlog::storage::detail {
+
+class AsyncFlusher {
+ public:
+  virtual ~AsyncFlusher() = default;  // finishes a flush still in flight
+  // Starts an fdatasync of the file and returns at once; 0 or -errno.
+  virtual int start() noexcept = 0;
+  virtual bool in_flight() const noexcept = 0;
+  // The flush's result (0 or -errno) if it has finished; never blocks.
+  virtual std::optional<int> poll() noexcept = 0;
+  // Blocks until the flush in flight finishes; its result.
+  virtual int wait() noexcept = 0;
+};
+
+}  // namespace ringlog::storage::detail

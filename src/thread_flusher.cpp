@@ -1,0 +1,66 @@
+#include "thread_flusher.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace ringlog::storage::detail {
+
+ThreadFlusher::ThreadFlusher(int fd) : fd_(fd), thread_([this] { run(); }) {}
+
+ThreadFlusher::~ThreadFlusher() {
+  if (in_flight_) wait();
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  requested_or_stopping_.notify_one();
+  thread_.join();
+}
+
+int ThreadFlusher::start() noexcept {
+  {
+    const std::lock_guard lock(mutex_);
+    requested_ = true;
+  }
+  requested_or_stopping_.notify_one();
+  in_flight_ = true;
+  return 0;
+}
+
+std::optional<int> ThreadFlusher::poll() noexcept {
+  if (!in_flight_ || !done_hint_.load(std::memory_order_acquire)) return std::nullopt;
+  const std::lock_guard lock(mutex_);
+  return take_result();
+}
+
+int ThreadFlusher::wait() noexcept {
+  std::unique_lock lock(mutex_);
+  finished_.wait(lock, [this] { return done_; });
+  return take_result();
+}
+
+int ThreadFlusher::take_result() noexcept {
+  done_ = false;
+  done_hint_.store(false, std::memory_order_relaxed);
+  in_flight_ = false;
+  return result_;
+}
+
+void ThreadFlusher::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    requested_or_stopping_.wait(lock, [this] { return requested_ || stopping_; });
+    if (!requested_) return;  // stopping, nothing asked for
+    requested_ = false;
+    lock.unlock();
+    const int result = ::fdatasync(fd_) == 0 ? 0 : -errno;
+    lock.lock();
+    result_ = result;
+    done_ = true;
+    done_hint_.store(true, std::memory_order_release);
+    finished_.notify_one();
+  }
+}
+
+}  // namespace ringlog::storage::detail

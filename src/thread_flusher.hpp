@@ -1,0 +1,42 @@
+// AsyncFlusher on a thread of its own, for hosts where io_uring cannot be used.
+#pragma once
+
+#include "async_flusher.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace ringlog::storage::detail {
+
+class ThreadFlusher final : public AsyncFlusher {
+ public:
+  explicit ThreadFlusher(int fd);
+  ~ThreadFlusher() override;
+  ThreadFlusher(const ThreadFlusher&) = delete;
+  ThreadFlusher& operator=(const ThreadFlusher&) = delete;
+
+  int start() noexcept override;
+  bool in_flight() const noexcept override { return in_flight_; }
+  std::optional<int> poll() noexcept override;
+  int wait() noexcept override;
+
+ private:
+  void run();
+  int take_result() noexcept;  // with mutex_ held
+
+  int fd_;
+  bool in_flight_ = false;  // the owner's view; only the owning thread touches it
+  std::mutex mutex_;
+  std::condition_variable requested_or_stopping_;
+  std::condition_variable finished_;
+  bool requested_ = false;  // guarded by mutex_
+  bool stopping_ = false;   // guarded by mutex_
+  bool done_ = false;       // guarded by mutex_
+  int result_ = 0;          // guarded by mutex_
+  std::atomic<bool> done_hint_{false};  // lets poll() skip the mutex while the flush runs
+  std::thread thread_;
+};
+
+}  // namespace ringlog::storage::detail
