@@ -1,5 +1,7 @@
-// ringlog: the journal service. For now it runs its built-in demo: synthetic market data
-// through the ring and the dispatcher into a journal, with a live status line.
+// ringlog: the journal service and its tools. Without a subcommand it runs the built-in demo:
+// synthetic market data through the ring and the dispatcher into a journal, with a live status
+// line. `ringlog dump` and `ringlog verify` read log files.
+#include "log_tools.hpp"
 #include "pipeline.hpp"
 
 #include <ringlog/event.hpp>
@@ -57,7 +59,16 @@ int main(int argc, char** argv) {
   options.events_per_second = 1'000'000;
   double duration_s = 10;
 
-  CLI::App app{"ringlog: low-latency event journal. Runs the built-in market-data demo."};
+  CLI::App app{"ringlog: low-latency event journal. Without a subcommand: the built-in "
+               "market-data demo."};
+  std::filesystem::path log_path;
+  bool json = false;
+  CLI::App* dump = app.add_subcommand("dump", "print every intact event of a log file");
+  dump->add_option("file", log_path, "log file")->required()->check(CLI::ExistingFile);
+  dump->add_flag("--json", json, "one JSON object per line");
+  CLI::App* verify = app.add_subcommand("verify", "check every record of a log file; exit "
+                                        "status 0 intact, 1 damaged, 2 not a log");
+  verify->add_option("file", log_path, "log file")->required()->check(CLI::ExistingFile);
   app.add_option("--duration", duration_s, "seconds to run; 0 runs until SIGINT/SIGTERM")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -69,6 +80,8 @@ int main(int argc, char** argv) {
   app.add_option("--file-bytes", options.file_bytes, "size of each preallocated log file")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (dump->parsed()) return ringlog::app::dump_log(log_path, json, stdout);
+  if (verify->parsed()) return ringlog::app::verify_log(log_path, stdout);
   options.duration = std::chrono::duration<double>(duration_s > 0 ? duration_s : 1e9);
 
   const ringlog::app::EventSource ticks{sizeof(Tick), market_event_type, fill_tick, true};
