@@ -14,7 +14,6 @@ class LogCategory final : public std::error_category {
       case LogErrc::truncated: return "truncated ringlog log file";
       case LogErrc::damaged_durable_data: return "durable events are damaged";
       case LogErrc::capacity_too_small: return "log capacity too small";
-      case LogErrc::writer_failed: return "log writer stopped after a failed flush";
     }
     return "unknown ringlog storage error";
   }

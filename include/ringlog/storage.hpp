@@ -34,7 +34,6 @@ enum class LogErrc {
   truncated,              // shorter than its header
   damaged_durable_data,   // a record the checkpoint calls durable fails its checksum
   capacity_too_small,
-  writer_failed,          // an earlier flush failed; the writer accepts nothing more
 };
 const std::error_category& log_category() noexcept;
 std::error_code make_error_code(LogErrc) noexcept;
