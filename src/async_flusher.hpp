@@ -2,6 +2,7 @@
 // allows it, else on a thread of its own (ThreadFlusher).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 
 namespace ringlog::storage::detail {
@@ -9,8 +10,9 @@ namespace ringlog::storage::detail {
 class AsyncFlusher {
  public:
   virtual ~AsyncFlusher() = default;  // finishes a flush still in flight
-  // Starts an fdatasync of the file and returns at once; 0 or -errno.
-  virtual int start() noexcept = 0;
+  // Starts an fdatasync that covers at least the file's first `covered_bytes` and returns at
+  // once; 0 or -errno.
+  virtual int start(std::uint64_t covered_bytes) noexcept = 0;
   virtual bool in_flight() const noexcept = 0;
   // The flush's result (0 or -errno) if it has finished; never blocks.
   virtual std::optional<int> poll() noexcept = 0;

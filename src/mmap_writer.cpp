@@ -237,7 +237,7 @@ void MmapWriter::sync_async() noexcept {
   if (s.durable_offset == s.write_offset) return;
   s.flushing_offset = s.write_offset;
   s.flushing_count = s.event_count;
-  if (s.flusher->start() < 0) (void)sync();  // could not queue it: flush the plain way
+  if (s.flusher->start(s.write_offset) < 0) (void)sync();  // could not queue it: the plain way
 }
 
 void MmapWriter::prepare_pages() noexcept {

@@ -18,7 +18,7 @@ ThreadFlusher::~ThreadFlusher() {
   thread_.join();
 }
 
-int ThreadFlusher::start() noexcept {
+int ThreadFlusher::start(std::uint64_t /*covered_bytes: fdatasync has no range*/) noexcept {
   {
     const std::lock_guard lock(mutex_);
     requested_ = true;

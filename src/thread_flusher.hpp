@@ -17,7 +17,7 @@ class ThreadFlusher final : public AsyncFlusher {
   ThreadFlusher(const ThreadFlusher&) = delete;
   ThreadFlusher& operator=(const ThreadFlusher&) = delete;
 
-  int start() noexcept override;
+  int start(std::uint64_t covered_bytes) noexcept override;  // flushes the whole file
   bool in_flight() const noexcept override { return in_flight_; }
   std::optional<int> poll() noexcept override;
   int wait() noexcept override;

@@ -35,10 +35,13 @@ UringFlusher::~UringFlusher() {
   io_uring_queue_exit(&ring_);
 }
 
-int UringFlusher::start() noexcept {
+int UringFlusher::start(std::uint64_t covered_bytes) noexcept {
   io_uring_sqe* request = io_uring_get_sqe(&ring_);
   if (request == nullptr) return -EBUSY;
   io_uring_prep_fsync(request, fd_, IORING_FSYNC_DATASYNC);
+  // The kernel flushes [off, off + len); a length of 0, or one past 32 bits, means the whole file.
+  request->off = 0;
+  request->len = covered_bytes <= UINT32_MAX ? static_cast<std::uint32_t>(covered_bytes) : 0;
   if (int submitted = io_uring_submit(&ring_); submitted < 0) return submitted;
   in_flight_ = true;
   return 0;

@@ -20,7 +20,9 @@ class UringFlusher final : public AsyncFlusher {
   UringFlusher(const UringFlusher&) = delete;
   UringFlusher& operator=(const UringFlusher&) = delete;
 
-  int start() noexcept override;  // one system call: queues the fsync and enters the kernel
+  // One system call. Only the range is flushed, so pages prepared ahead of the writer stay
+  // unwritten and writable.
+  int start(std::uint64_t covered_bytes) noexcept override;
   bool in_flight() const noexcept override { return in_flight_; }
   std::optional<int> poll() noexcept override;
   int wait() noexcept override;
