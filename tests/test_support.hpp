@@ -1,10 +1,13 @@
-// Helpers shared by the test files: a scratch directory and deterministic payloads.
+// Helpers shared by the test files: a scratch directory, deterministic payloads, whole-file
+// reads and writes.
 #pragma once
 
 #include <ringlog/event.hpp>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <span>
 #include <string>
 #include <vector>
@@ -53,13 +56,6 @@ inline event::EventHeader header_for(std::uint64_t sequence, std::size_t payload
                                      std::uint8_t event_type = 1) {
   return event::EventHeader(sequence, event_type, static_cast<std::uint16_t>(payload_size));
 }
-
-}  // namespace ringlog::test
-
-#include <fstream>
-#include <iterator>
-
-namespace ringlog::test {
 
 inline std::vector<char> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
