@@ -1,4 +1,4 @@
-// Asynchronous fdatasync of one file, at most one in flight: through io_uring where the kernel
+// Asynchronous fdatasync, at most one in flight: through io_uring where the kernel
 // allows it, else on a thread of its own (ThreadFlusher).
 #pragma once
 
@@ -10,9 +10,9 @@ namespace ringlog::storage::detail {
 class AsyncFlusher {
  public:
   virtual ~AsyncFlusher() = default;  // finishes a flush still in flight
-  // Starts an fdatasync that covers at least the file's first `covered_bytes` and returns at
+  // Starts an fdatasync of `fd` that covers at least its first `covered_bytes` and returns at
   // once; 0 or -errno.
-  virtual int start(std::uint64_t covered_bytes) noexcept = 0;
+  virtual int start(int fd, std::uint64_t covered_bytes) noexcept = 0;
   virtual bool in_flight() const noexcept = 0;
   // The flush's result (0 or -errno) if it has finished; never blocks.
   virtual std::optional<int> poll() noexcept = 0;

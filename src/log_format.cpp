@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 #include <ctime>
 
 namespace ringlog::storage::detail {
@@ -13,17 +12,71 @@ namespace ringlog::storage::detail {
 namespace {
 
 constexpr std::size_t checksummed_header_bytes = offsetof(event::EventHeader, reserved);
+constexpr std::size_t segment_info_offset = offsetof(FileHeader, reserved);
 
-bool is_unwritten(std::span<const std::byte> bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+// The 8 payload bytes of a batch's framing record.
+struct BatchSummary {
+  std::uint32_t records_checksum;
+  std::uint32_t event_count;
+};
+static_assert(sizeof(BatchSummary) + event::EventHeader::SIZE == batch_header_bytes);
+
+bool is_batch(const event::EventHeader& header) noexcept {
+  return ringlog::detail::is_framing(header) &&
+         header.event_type == static_cast<std::uint8_t>(ringlog::detail::FramingKind::batch);
+}
+
+// The events in `records` when it is exactly a run of whole event records.
+std::optional<std::uint32_t> count_records(std::span<const std::byte> records) noexcept {
+  std::uint32_t events = 0;
+  std::size_t at = 0;
+  while (at < records.size()) {
+    if (records.size() - at < event::EventHeader::SIZE) return std::nullopt;
+    const event::EventHeader header = ringlog::detail::load_header(records.data() + at);
+    const std::size_t size = ringlog::detail::record_size(header.payload_len);
+    if (ringlog::detail::is_framing(header) || size > records.size() - at) return std::nullopt;
+    at += size;
+    ++events;
+  }
+  return events;
 }
 
 }  // namespace
 
+SegmentInfo segment_info(const std::byte* file) noexcept {
+  SegmentInfo info;
+  std::memcpy(&info, file + segment_info_offset, sizeof info);
+  return info;
+}
+
+void store_segment_info(std::byte* file, const SegmentInfo& info) noexcept {
+  std::memcpy(file + segment_info_offset, &info, sizeof info);
+}
+
+std::uint32_t segment_seed(std::uint64_t first_sequence) noexcept {
+  // Distinct first sequences give distinct seeds: CRC-32C is a bijection on 32-bit inputs, and
+  // segments of one journal lie far less than 2^32 events apart in practice.
+  return ringlog::detail::crc32c(0x52494E47, &first_sequence, sizeof first_sequence);
+}
+
 std::uint32_t record_checksum(const event::EventHeader& header,
-                              std::span<const std::byte> payload) {
-  const std::uint32_t over_header = ringlog::detail::crc32c(0, &header, checksummed_header_bytes);
+                              std::span<const std::byte> payload, std::uint32_t seed) {
+  const std::uint32_t over_header =
+      ringlog::detail::crc32c(seed, &header, checksummed_header_bytes);
   return ringlog::detail::crc32c(over_header, payload.data(), payload.size());
+}
+
+event::EventHeader batch_header(std::span<const std::byte> records, std::uint32_t event_count,
+                                std::uint32_t seed, std::byte* batch_payload) noexcept {
+  const BatchSummary summary{ringlog::detail::crc32c(seed, records.data(), records.size()),
+                             event_count};
+  std::memcpy(batch_payload, &summary, sizeof summary);
+  event::EventHeader header(records.size(),
+                            static_cast<std::uint8_t>(ringlog::detail::FramingKind::batch),
+                            sizeof summary);
+  header.flags = ringlog::detail::framing_flag;
+  header.reserved = record_checksum(header, {batch_payload, sizeof summary}, seed);
+  return header;
 }
 
 std::optional<Error> check_file_header(std::span<const std::byte> file, const std::string& path) {
@@ -46,23 +99,45 @@ std::optional<Error> check_file_header(std::span<const std::byte> file, const st
   return std::nullopt;
 }
 
-ScanResult scan_records(std::span<const std::byte> file) noexcept {
-  ScanResult result;
-  std::size_t at = FileHeader::SIZE;
-  while (file.size() - at >= event::EventHeader::SIZE) {
-    const event::EventHeader header = ringlog::detail::load_header(file.data() + at);
-    const std::size_t size = ringlog::detail::record_size(header.payload_len);
-    const bool fits = size <= file.size() - at;
-    const auto payload = file.subspan(at + event::EventHeader::SIZE,
-                                      fits ? header.payload_len : 0);
-    if (!fits || header.reserved != record_checksum(header, payload)) {
-      result.damaged = !is_unwritten(file.subspan(at, event::EventHeader::SIZE));
-      break;
-    }
-    if (!ringlog::detail::is_framing(header)) ++result.event_count;
-    at += size;
+std::optional<Unit> check_unit(std::span<const std::byte> file, std::size_t at,
+                               std::uint32_t seed) noexcept {
+  if (at > file.size() || file.size() - at < event::EventHeader::SIZE) return std::nullopt;
+  const event::EventHeader header = load_published_header(file.data() + at);
+  const std::size_t size = ringlog::detail::record_size(header.payload_len);
+  if (size > file.size() - at) return std::nullopt;
+  const auto payload = file.subspan(at + event::EventHeader::SIZE, header.payload_len);
+  if (header.reserved != record_checksum(header, payload, seed)) return std::nullopt;
+  if (!ringlog::detail::is_framing(header)) return Unit{size, 1};
+  if (!is_batch(header)) return Unit{size, 0};  // padding, or framing of a later version
+
+  BatchSummary summary;
+  if (payload.size() != sizeof summary) return std::nullopt;
+  std::memcpy(&summary, payload.data(), sizeof summary);
+  const std::uint64_t records_bytes = header.timestamp;
+  if (records_bytes > file.size() - at - size) return std::nullopt;
+  const auto records = file.subspan(at + size, records_bytes);
+  if (ringlog::detail::crc32c(seed, records.data(), records.size()) != summary.records_checksum ||
+      count_records(records) != summary.event_count) {
+    return std::nullopt;
   }
-  result.end_offset = at;
+  return Unit{size + records.size(), summary.event_count};
+}
+
+ScanResult scan_records(std::span<const std::byte> file, std::size_t from) noexcept {
+  ScanResult result;
+  if (file.size() < FileHeader::SIZE) return result;
+  const std::uint32_t seed = segment_info(file.data()).record_seed;
+  std::size_t at = std::max(from, FileHeader::SIZE);
+  while (const std::optional<Unit> unit = check_unit(file, at, seed)) {
+    result.event_count += unit->events;
+    at += unit->size;
+  }
+  if (at < file.size()) {
+    const auto rest = file.subspan(at, std::min(event::EventHeader::SIZE, file.size() - at));
+    result.damaged = !std::all_of(rest.begin(), rest.end(),
+                                  [](std::byte b) { return b == std::byte{0}; });
+  }
+  result.end_offset = std::min(at, file.size());
   return result;
 }
 

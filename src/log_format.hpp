@@ -1,23 +1,87 @@
-// The on-disk rules shared by MmapWriter and MmapReader: header checks, record checksums, and
-// the scan that finds where a file's intact records end.
+// The on-disk rules shared by log files and journal segments: header checks, the records'
+// checksums, how a writer publishes a record, and the scan that finds where intact records end.
+//
+// A file holds two kinds of units after its header: a single record, whose header.reserved is
+// the CRC-32C of its first 12 header bytes and its payload, and a batch: a framing record
+// (FramingKind::batch) whose 8-byte payload holds the CRC-32C and the event count of the run of
+// records that follows it, and whose timestamp field holds that run's length in bytes. Records
+// inside a batch carry whatever their reserved field held in the ring; the batch checksum covers
+// them. Every checksum starts from the file's record seed (SegmentInfo), so records left over in a
+// recycled segment never pass for new ones.
 #pragma once
 
 #include <ringlog/storage.hpp>
 
+#include <atomic>
+#include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 
 namespace ringlog::storage::detail {
 
-// The checksum a record carries in header.reserved: CRC-32C of the header's first 12 bytes
-// (everything but the checksum itself) followed by the payload.
-std::uint32_t record_checksum(const event::EventHeader&, std::span<const std::byte> payload);
+// What the library keeps in FileHeader::reserved. A plain log file leaves it zero.
+struct SegmentInfo {
+  std::uint64_t first_sequence = 0;  // the sequence number of the file's first event
+  std::uint32_t record_seed = 0;     // where every checksum in the file starts
+  std::uint32_t flags = 0;
+};
+static_assert(sizeof(SegmentInfo) <= sizeof(FileHeader::reserved));
+// Set once a journal has given the segment its first sequence number and started writing to it.
+inline constexpr std::uint32_t segment_in_use = 1;
+
+SegmentInfo segment_info(const std::byte* file) noexcept;
+void store_segment_info(std::byte* file, const SegmentInfo&) noexcept;
+// A seed no other segment of the same journal shares.
+std::uint32_t segment_seed(std::uint64_t first_sequence) noexcept;
+
+// The checksum a single record carries in header.reserved.
+std::uint32_t record_checksum(const event::EventHeader&, std::span<const std::byte> payload,
+                              std::uint32_t seed = 0);
+
+inline constexpr std::size_t batch_header_bytes = 24;  // a framing record with 8 payload bytes
+
+// The header of a batch that covers `records`, `event_count` events.
+event::EventHeader batch_header(std::span<const std::byte> records, std::uint32_t event_count,
+                                std::uint32_t seed, std::byte* batch_payload) noexcept;
+
+// Writes a record so that a reader on another thread or process sees it whole or not at all:
+// the timestamp and payload first, then the header's second half (type, flags, length, checksum)
+// with a release store. A reader loads that half with load_published_header() first.
+inline void publish_header(std::byte* at, const event::EventHeader& header) noexcept {
+  std::memcpy(at, &header.timestamp, sizeof header.timestamp);
+  std::uint64_t second_half;
+  std::memcpy(&second_half, reinterpret_cast<const std::byte*>(&header) + 8, sizeof second_half);
+  std::atomic_ref(*reinterpret_cast<std::uint64_t*>(at + 8))
+      .store(second_half, std::memory_order_release);
+}
+inline event::EventHeader load_published_header(const std::byte* at) noexcept {
+  const std::uint64_t second_half =
+      std::atomic_ref(*reinterpret_cast<std::uint64_t*>(const_cast<std::byte*>(at) + 8))
+          .load(std::memory_order_acquire);
+  event::EventHeader header;
+  std::memcpy(&header.timestamp, at, sizeof header.timestamp);
+  std::memcpy(reinterpret_cast<std::byte*>(&header) + 8, &second_half, sizeof second_half);
+  return header;
+}
 
 // An Error when `file` does not start with a ringlog header this version reads.
 std::optional<Error> check_file_header(std::span<const std::byte> file, const std::string& path);
 
-// Walks the records after the header and stops at the first one that is not intact.
-ScanResult scan_records(std::span<const std::byte> file) noexcept;
+// One intact unit: a record, or a batch with its records.
+struct Unit {
+  std::size_t size;      // bytes, batch header included
+  std::uint32_t events;  // events in it, framing not counted
+};
+// The unit at offset `at` of `file` if it is whole and intact, read as a concurrent writer
+// publishes it.
+std::optional<Unit> check_unit(std::span<const std::byte> file, std::size_t at,
+                               std::uint32_t seed) noexcept;
+
+// Walks the units from offset `from` (a unit boundary after the header) and stops at the first
+// that is not intact; event_count counts the events from `from` on.
+ScanResult scan_records(std::span<const std::byte> file,
+                        std::size_t from = FileHeader::SIZE) noexcept;
 
 FileHeader new_file_header() noexcept;
 

@@ -14,6 +14,8 @@ class LogCategory final : public std::error_category {
       case LogErrc::truncated: return "truncated ringlog log file";
       case LogErrc::damaged_durable_data: return "durable events are damaged";
       case LogErrc::capacity_too_small: return "log capacity too small";
+      case LogErrc::not_a_journal: return "not a ringlog journal directory";
+      case LogErrc::journal_gap: return "events missing between journal segments";
     }
     return "unknown ringlog storage error";
   }

@@ -3,10 +3,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 namespace ringlog::storage::detail {
 
-ThreadFlusher::ThreadFlusher(int fd) : fd_(fd), thread_([this] { run(); }) {}
+ThreadFlusher::ThreadFlusher() : thread_([this] { run(); }) {}
 
 ThreadFlusher::~ThreadFlusher() {
   if (in_flight_) wait();
@@ -18,10 +19,10 @@ ThreadFlusher::~ThreadFlusher() {
   thread_.join();
 }
 
-int ThreadFlusher::start(std::uint64_t /*covered_bytes: fdatasync has no range*/) noexcept {
+int ThreadFlusher::start(int fd, std::uint64_t /*covered_bytes: fdatasync has no range*/) noexcept {
   {
     const std::lock_guard lock(mutex_);
-    requested_ = true;
+    requested_fd_ = fd;
   }
   requested_or_stopping_.notify_one();
   in_flight_ = true;
@@ -50,11 +51,11 @@ int ThreadFlusher::take_result() noexcept {
 void ThreadFlusher::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    requested_or_stopping_.wait(lock, [this] { return requested_ || stopping_; });
-    if (!requested_) return;  // stopping, nothing asked for
-    requested_ = false;
+    requested_or_stopping_.wait(lock, [this] { return requested_fd_ >= 0 || stopping_; });
+    if (requested_fd_ < 0) return;  // stopping, nothing asked for
+    const int fd = std::exchange(requested_fd_, -1);
     lock.unlock();
-    const int result = ::fdatasync(fd_) == 0 ? 0 : -errno;
+    const int result = ::fdatasync(fd) == 0 ? 0 : -errno;
     lock.lock();
     result_ = result;
     done_ = true;

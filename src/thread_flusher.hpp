@@ -12,12 +12,12 @@ namespace ringlog::storage::detail {
 
 class ThreadFlusher final : public AsyncFlusher {
  public:
-  explicit ThreadFlusher(int fd);
+  ThreadFlusher();
   ~ThreadFlusher() override;
   ThreadFlusher(const ThreadFlusher&) = delete;
   ThreadFlusher& operator=(const ThreadFlusher&) = delete;
 
-  int start(std::uint64_t covered_bytes) noexcept override;  // flushes the whole file
+  int start(int fd, std::uint64_t covered_bytes) noexcept override;  // flushes the whole file
   bool in_flight() const noexcept override { return in_flight_; }
   std::optional<int> poll() noexcept override;
   int wait() noexcept override;
@@ -26,12 +26,11 @@ class ThreadFlusher final : public AsyncFlusher {
   void run();
   int take_result() noexcept;  // with mutex_ held
 
-  int fd_;
   bool in_flight_ = false;  // the owner's view; only the owning thread touches it
   std::mutex mutex_;
   std::condition_variable requested_or_stopping_;
   std::condition_variable finished_;
-  bool requested_ = false;  // guarded by mutex_
+  int requested_fd_ = -1;   // guarded by mutex_; -1: nothing asked for
   bool stopping_ = false;   // guarded by mutex_
   bool done_ = false;       // guarded by mutex_
   int result_ = 0;          // guarded by mutex_

@@ -19,8 +19,8 @@ bool supports_fsync(io_uring& ring) {
 
 }  // namespace
 
-std::expected<std::unique_ptr<UringFlusher>, int> UringFlusher::create(int fd) {
-  std::unique_ptr<UringFlusher> flusher(new UringFlusher(fd));
+std::expected<std::unique_ptr<UringFlusher>, int> UringFlusher::create() {
+  std::unique_ptr<UringFlusher> flusher(new UringFlusher());
   if (int result = io_uring_queue_init(queue_depth, &flusher->ring_, 0); result < 0) {
     flusher->ring_.ring_fd = -1;
     return std::unexpected(-result);
@@ -35,10 +35,10 @@ UringFlusher::~UringFlusher() {
   io_uring_queue_exit(&ring_);
 }
 
-int UringFlusher::start(std::uint64_t covered_bytes) noexcept {
+int UringFlusher::start(int fd, std::uint64_t covered_bytes) noexcept {
   io_uring_sqe* request = io_uring_get_sqe(&ring_);
   if (request == nullptr) return -EBUSY;
-  io_uring_prep_fsync(request, fd_, IORING_FSYNC_DATASYNC);
+  io_uring_prep_fsync(request, fd, IORING_FSYNC_DATASYNC);
   // The kernel flushes [off, off + len); a length of 0, or one past 32 bits, means the whole file.
   request->off = 0;
   request->len = covered_bytes <= UINT32_MAX ? static_cast<std::uint32_t>(covered_bytes) : 0;

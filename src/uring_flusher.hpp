@@ -15,24 +15,23 @@ class UringFlusher final : public AsyncFlusher {
  public:
   // errno when io_uring cannot be used here (old kernel, disabled by sysctl, seccomp) or lacks
   // IORING_OP_FSYNC.
-  static std::expected<std::unique_ptr<UringFlusher>, int> create(int fd);
+  static std::expected<std::unique_ptr<UringFlusher>, int> create();
   ~UringFlusher() override;
   UringFlusher(const UringFlusher&) = delete;
   UringFlusher& operator=(const UringFlusher&) = delete;
 
   // One system call. Only the range is flushed, so pages prepared ahead of the writer stay
   // unwritten and writable.
-  int start(std::uint64_t covered_bytes) noexcept override;
+  int start(int fd, std::uint64_t covered_bytes) noexcept override;
   bool in_flight() const noexcept override { return in_flight_; }
   std::optional<int> poll() noexcept override;
   int wait() noexcept override;
 
  private:
-  explicit UringFlusher(int fd) noexcept : fd_(fd) {}
+  UringFlusher() noexcept = default;
   int take(io_uring_cqe* completion) noexcept;
 
   io_uring ring_{};
-  int fd_;
   bool in_flight_ = false;
 };
 

@@ -3,5 +3,6 @@
 
 #include <ringlog/consumer.hpp>
 #include <ringlog/event.hpp>
+#include <ringlog/journal.hpp>
 #include <ringlog/ring.hpp>
 #include <ringlog/storage.hpp>

@@ -34,6 +34,8 @@ enum class LogErrc {
   truncated,              // shorter than its header
   damaged_durable_data,   // a record the checkpoint calls durable fails its checksum
   capacity_too_small,
+  not_a_journal,          // a directory holding files a journal never writes
+  journal_gap,            // a durable segment follows a gap in the sequence
 };
 const std::error_category& log_category() noexcept;
 std::error_code make_error_code(LogErrc) noexcept;
@@ -138,9 +140,9 @@ class MmapReader {
     iterator(const std::byte* at, const std::byte* end) noexcept : at_(at), end_(end) {
       skip_framing();
     }
-    event::EventView operator*() const noexcept { return detail::view_at(at_); }
+    event::EventView operator*() const noexcept { return ringlog::detail::view_at(at_); }
     iterator& operator++() noexcept {
-      at_ += detail::record_size(detail::load_header(at_).payload_len);
+      at_ += ringlog::detail::record_size(ringlog::detail::load_header(at_).payload_len);
       skip_framing();
       return *this;
     }
@@ -153,8 +155,8 @@ class MmapReader {
 
    private:
     void skip_framing() noexcept {
-      while (at_ != end_ && detail::is_framing(detail::load_header(at_))) {
-        at_ += detail::record_size(detail::load_header(at_).payload_len);
+      while (at_ != end_ && ringlog::detail::is_framing(ringlog::detail::load_header(at_))) {
+        at_ += ringlog::detail::record_size(ringlog::detail::load_header(at_).payload_len);
       }
     }
     const std::byte* at_ = nullptr;

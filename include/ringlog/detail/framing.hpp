@@ -17,6 +17,7 @@ inline constexpr std::uint8_t framing_flag = 0x80;  // set only on records the l
 
 enum class FramingKind : std::uint8_t {
   padding = 0,  // skip to the end of the ring
+  batch = 1,    // in log files: a checksum over the run of records that follows
 };
 
 constexpr std::size_t record_size(std::size_t payload_len) noexcept {

@@ -1,0 +1,174 @@
+// The journal: a directory of preallocated, memory-mapped segment files, each a log file (see
+// storage.hpp) named by the sequence number of its first event: 00000000000000000000.evtl, ...
+//
+// Sequence numbers count events from 0 across the whole journal. A segment's header records its
+// first sequence number and the seed its checksums start from, so that records left in a
+// recycled file are never read as new ones. Durability is group commit: at most one fdatasync in
+// flight (io_uring, or a flusher thread), covering what was written before it started; only its
+// completion advances durable_sequence(), segment by segment in order.
+//
+// Threads: a Journal is used by one thread (the one that appends); durable_sequence() and
+// next_sequence() may be read from any thread. Segments are created, named, recycled and removed
+// by a housekeeping thread of the journal's own, off the appending thread. A JournalReader is used
+// by one thread, and may run in another thread or process while the journal is appended to.
+#pragma once
+
+#include <ringlog/event.hpp>
+#include <ringlog/storage.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace ringlog::storage {
+
+// When the journal starts a flush on its own. Both zero: only on request (sync, sync_async).
+struct FlushPolicy {
+  std::size_t every_bytes = std::size_t{1} << 20;  // once this much was appended since the last
+  std::chrono::microseconds every{1000};           // once this long has passed (flush_if_due)
+  static constexpr FlushPolicy on_request() noexcept { return {0, std::chrono::microseconds{0}}; }
+};
+
+struct JournalOptions {
+  std::size_t segment_bytes = std::size_t{256} << 20;  // each file, preallocated in full
+  FlushPolicy flush{};
+  // 0 keeps every segment; otherwise at most this many stay, and the oldest goes once durable.
+  std::size_t keep_segments = 0;
+  bool recycle = true;  // a segment past keep_segments becomes the next one instead of deleted
+  FlushBackend flush_backend = FlushBackend::automatic;
+
+  static constexpr std::size_t min_segment_bytes = std::size_t{1} << 20;  // any event fits
+};
+
+// What Journal::open found and did.
+struct JournalRecovery {
+  std::size_t segments = 0;           // segment files found
+  std::uint64_t next_sequence = 0;    // appending continues here
+  // "<file> from offset <n>" when a torn or corrupt tail of the newest segment was cleared.
+  std::optional<std::string> cleared_tail;
+  std::vector<std::filesystem::path> set_aside;  // segments after a gap, renamed *.dropped
+  bool clean() const noexcept { return !cleared_tail && set_aside.empty(); }
+  std::string summary() const;        // one line
+};
+
+// What every journal reader hands out: the event and its place in the journal.
+struct JournalEvent {
+  std::uint64_t sequence;
+  event::EventView view;  // points into the segment's mapping
+};
+
+class Journal {
+ public:
+  // Creates the directory, or recovers the journal in it and continues after its last intact
+  // event. A directory holding anything but a journal's files is an Error and stays untouched.
+  static std::expected<Journal, Error> open(const std::filesystem::path& directory,
+                                            JournalOptions = {});
+
+  Journal(Journal&&) noexcept;
+  Journal& operator=(Journal&&) noexcept;
+  // Waits for the flush in flight and for the housekeeping thread; call sync() first to make
+  // everything durable.
+  ~Journal();
+
+  // False only when the journal cannot take the event: it is malformed (payload_len differs
+  // from the payload, flags bit 7 set), or the journal has failed (failure() says why).
+  bool append(const event::EventHeader&, std::span<const std::byte> payload) noexcept;
+
+  // Zero-copy append: header.payload_len bytes to fill in place, published by commit(); nullopt
+  // when append() would return false. abort() or the next try_claim() drops a claim.
+  [[nodiscard]] std::optional<std::span<std::byte>> try_claim(const event::EventHeader&) noexcept;
+  void commit() noexcept;
+  void abort() noexcept;
+
+  // Persists a contiguous run of ring records (framed as in a ring: each header, payload,
+  // padding to 8 bytes) with one copy and one checksum per segment it lands in. A ring padding
+  // record and anything after it ends the run. False as for append(), or when the run is not
+  // whole records; nothing of a refused run is written.
+  bool append_records(std::span<const std::byte> records) noexcept;
+
+  std::uint64_t next_sequence() const noexcept;
+  // Every event with a lower sequence number survives a crash of the process or the machine.
+  std::uint64_t durable_sequence() const noexcept;
+
+  // Blocks until everything appended is durable.
+  std::expected<void, Error> sync();
+  // Collects a finished flush and starts the next one, if there is anything to flush; returns at
+  // once. Also keeps pages ready ahead of the writer.
+  void sync_async() noexcept;
+  // The flush policy's timer: call it from the appending thread between batches or when idle
+  // (it reads the clock once).
+  void flush_if_due() noexcept;
+
+  const std::optional<Error>& failure() const noexcept;  // why the journal stopped
+  const JournalRecovery& recovery() const noexcept;
+  FlushBackend flush_backend() const noexcept;
+  const std::string& flush_backend_note() const noexcept;
+  const std::filesystem::path& directory() const noexcept;
+  std::size_t segment_count() const noexcept;  // segment files now in the directory
+
+ private:
+  struct State;
+  explicit Journal(std::unique_ptr<State>) noexcept;
+  std::unique_ptr<State> state_;
+};
+
+// Reads a journal from a cursor: replay from the start or from a sequence number, or follow
+// events as they are appended (poll() again after it returns 0).
+class JournalReader {
+ public:
+  // A directory that is not a journal is an Error; an empty one is an empty journal.
+  static std::expected<JournalReader, Error> open(const std::filesystem::path& directory);
+
+  JournalReader(JournalReader&&) noexcept;
+  JournalReader& operator=(JournalReader&&) noexcept;
+  ~JournalReader();
+
+  // on_event(const JournalEvent&) for every intact event from the first, in order; returns the
+  // count. Stops before the first damaged record or gap: nothing after one is handed out.
+  template <class F>
+  std::uint64_t replay(F&& on_event) {
+    seek(0);
+    return poll(on_event);
+  }
+  // The same from `sequence` on (from the oldest kept segment when `sequence` is older).
+  template <class F>
+  std::uint64_t replay_from(std::uint64_t sequence, F&& on_event) {
+    seek(sequence);
+    return poll(on_event);
+  }
+  // Up to `limit` events after the cursor: those appended since the last call, when tailing.
+  template <class F>
+  std::uint64_t poll(F&& on_event, std::uint64_t limit = UINT64_MAX) {
+    std::uint64_t count = 0;
+    while (count < limit) {
+      const std::optional<JournalEvent> next_event = next();
+      if (!next_event) break;
+      on_event(*next_event);
+      ++count;
+    }
+    return count;
+  }
+
+  // The next event, or nullopt when there is none yet. Its view stays valid until the next call.
+  std::optional<JournalEvent> next();
+  // Moves the cursor to the first event at or after `sequence`.
+  void seek(std::uint64_t sequence);
+  std::uint64_t position() const noexcept;  // the sequence number next() hands out next
+  // Where the cursor is stuck on bytes that are neither an intact record nor unwritten, while a
+  // later segment exists: "<file> offset <n>"; empty otherwise.
+  std::string damage() const;
+
+ private:
+  struct State;
+  explicit JournalReader(std::unique_ptr<State>) noexcept;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace ringlog::storage

@@ -1,0 +1,24 @@
+// Picks how a writer's flushes reach the disk: io_uring where the kernel allows it, else a
+// flusher thread, and says which and why.
+#pragma once
+
+#include "async_flusher.hpp"
+
+#include <ringlog/storage.hpp>
+
+#include <expected>
+#include <memory>
+#include <string>
+
+namespace ringlog::storage::detail {
+
+struct StartedFlusher {
+  std::unique_ptr<AsyncFlusher> flusher;
+  FlushBackend backend;
+  std::string note;  // one line for a start-up banner
+};
+
+// An Error only when io_uring was demanded and cannot be had; `what` names the file or journal.
+std::expected<StartedFlusher, Error> start_flusher(FlushBackend wanted, const std::string& what);
+
+}  // namespace ringlog::storage::detail

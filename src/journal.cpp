@@ -1,0 +1,490 @@
+#include <ringlog/journal.hpp>
+
+#include "flush_backend.hpp"
+#include "journal_directory.hpp"
+#include "log_file.hpp"
+#include "segment_housekeeper.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <deque>
+
+namespace ringlog::storage {
+
+using detail::LogFile;
+using detail::os_error;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Batches hold at most 2^32 - 1 events: segments this small guarantee it (16-byte records).
+constexpr std::size_t max_segment_bytes = std::size_t{1} << 36;
+
+struct Segment {
+  LogFile file;
+  std::uint64_t first_sequence;
+  // Its final name is durable (set by the housekeeper): only then may its events count as durable.
+  std::unique_ptr<std::atomic<bool>> named;
+
+  std::uint64_t end_sequence() const noexcept { return first_sequence + file.event_count(); }
+  bool all_durable() const noexcept { return file.durable_offset() == file.write_offset(); }
+};
+
+// The run of whole event records at the start of `records`, up to a ring padding record or a
+// tail too short for a header; nullopt when a record claims more bytes than the run holds.
+struct RecordRun {
+  std::size_t bytes = 0;
+  std::uint64_t events = 0;
+};
+std::optional<RecordRun> measure_run(std::span<const std::byte> records,
+                                     std::size_t byte_limit = SIZE_MAX) noexcept {
+  RecordRun run;
+  while (records.size() - run.bytes >= event::EventHeader::SIZE) {
+    const event::EventHeader header = ringlog::detail::load_header(records.data() + run.bytes);
+    if (ringlog::detail::is_framing(header)) break;
+    const std::size_t size = ringlog::detail::record_size(header.payload_len);
+    if (size > records.size() - run.bytes) return std::nullopt;
+    if (size > byte_limit - run.bytes) break;
+    run.bytes += size;
+    ++run.events;
+  }
+  return run;
+}
+
+// What a segment file that is not the newest holds, read without modifying it.
+struct SealedSummary {
+  std::uint64_t events = 0;          // intact events: the checkpoint's and those past it
+  std::uint64_t durable_events = 0;  // the checkpoint's
+};
+
+std::expected<SealedSummary, Error> summarize_segment(const detail::SegmentEntry& entry) {
+  const std::string path = entry.path.string();
+  auto file = detail::open_file(path, O_RDONLY);
+  if (!file) return std::unexpected(file.error());
+  auto mapping = detail::map_existing_log(file->get(), false, path);
+  if (!mapping) return std::unexpected(mapping.error());
+  const std::span<const std::byte> bytes(mapping->data(), mapping->size());
+  FileHeader header;
+  std::memcpy(&header, bytes.data(), sizeof header);
+  const detail::SegmentInfo info = detail::segment_info(bytes.data());
+  if ((info.flags & detail::segment_in_use) == 0) return SealedSummary{};  // named, never written
+  if (info.first_sequence != entry.first_sequence) {
+    return std::unexpected(Error{make_error_code(LogErrc::not_a_log),
+                                 fmt::format("open journal segment {}: its header says it starts "
+                                             "at sequence {}", path, info.first_sequence)});
+  }
+  // Everything below the checkpoint was made durable; scan only what follows it.
+  const std::size_t checkpoint = header.write_offset <= bytes.size() ? header.write_offset
+                                                                     : FileHeader::SIZE;
+  const ScanResult past_checkpoint = detail::scan_records(bytes, checkpoint);
+  const std::uint64_t durable = checkpoint == header.write_offset ? header.event_count : 0;
+  return SealedSummary{durable + past_checkpoint.event_count, durable};
+}
+
+std::uint64_t checkpointed_events(const std::filesystem::path& path) {
+  FileHeader header{};
+  auto file = detail::open_file(path.string(), O_RDONLY);
+  if (file && ::pread(file->get(), &header, sizeof header, 0) == sizeof header) {
+    return header.event_count;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string JournalRecovery::summary() const {
+  std::string text = fmt::format("{} segment(s), continuing at sequence {}", segments,
+                                 next_sequence);
+  if (cleared_tail) text += fmt::format("; cleared a torn or corrupt tail: {}", *cleared_tail);
+  for (const auto& path : set_aside) {
+    text += fmt::format("; set aside {} (it followed a gap)", path.string());
+  }
+  return text;
+}
+
+struct Journal::State {
+  std::filesystem::path directory;
+  JournalOptions options;
+  JournalRecovery recovery;
+  std::optional<Error> failure;
+
+  std::atomic<std::uint64_t> next_sequence{0};
+  std::atomic<std::uint64_t> durable_sequence{0};
+
+  std::deque<std::filesystem::path> kept;  // sealed segment files, oldest first
+  // Segments with events not yet durable, oldest first; back() is the one appended to.
+  std::deque<std::unique_ptr<Segment>> unsealed;
+
+  // Declared after the segments: destroyed first, so no flush or rename outlives its segment.
+  detail::StartedFlusher flushing;
+  struct InFlight {
+    Segment* segment = nullptr;
+    std::size_t offset = 0;
+    std::uint64_t events = 0;  // in the segment, below offset
+  } in_flight;
+  std::unique_ptr<detail::SegmentHousekeeper> housekeeper;
+
+  std::size_t unflushed_bytes = 0;  // appended since the last flush started
+  Clock::time_point last_flush_start = Clock::now();
+  bool next_segment_requested = false;
+  std::size_t claimed_size = 0;  // the record try_claim() placed, 0 when none
+
+  Segment& current() noexcept { return *unsealed.back(); }
+
+  void fail(Error error) noexcept {
+    if (!failure) failure = std::move(error);
+  }
+
+  void appended(std::size_t bytes, std::uint64_t events) noexcept {
+    next_sequence.store(next_sequence.load(std::memory_order_relaxed) + events,
+                        std::memory_order_relaxed);
+    unflushed_bytes += bytes;
+  }
+
+  bool flush_due_by_bytes() const noexcept {
+    return options.flush.every_bytes != 0 && unflushed_bytes >= options.flush.every_bytes;
+  }
+
+  // Pages ahead of the writer, and the next segment once the current one is half used.
+  void prepare_ahead() noexcept {
+    Segment& segment = current();
+    segment.file.prepare_pages();
+    if (!next_segment_requested && segment.file.write_offset() > segment.file.capacity() / 2) {
+      housekeeper->request_prepared();
+      next_segment_requested = true;
+    }
+  }
+
+  // Moves to the prepared segment; false when there is none to be had.
+  bool roll() noexcept {
+    const std::uint64_t first = next_sequence.load(std::memory_order_relaxed);
+    const std::filesystem::path path = directory / detail::segment_file_name(first);
+    auto named = std::make_unique<std::atomic<bool>>(false);
+    std::expected<LogFile, Error> file = housekeeper->take_prepared(path, named.get());
+    if (!file) {
+      fail(Error{file.error().code, fmt::format("{}; journal {} takes no more events",
+                                                file.error().message(), directory.string())});
+      return false;
+    }
+    file->start_segment(first);
+    file->set_path(path.string());
+    unsealed.push_back(std::make_unique<Segment>(Segment{std::move(*file), first,
+                                                         std::move(named)}));
+    next_segment_requested = false;
+    seal_durable_segments();
+    return true;
+  }
+
+  // A segment that is no longer appended to and fully durable is done: closed off the
+  // appending thread, and counted against retention.
+  void seal_durable_segments() {
+    while (unsealed.size() > 1 && unsealed.front()->all_durable() &&
+           in_flight.segment != unsealed.front().get()) {
+      kept.push_back(unsealed.front()->file.path());
+      housekeeper->close(std::move(unsealed.front()->file));
+      unsealed.pop_front();
+    }
+    apply_retention();
+  }
+
+  void apply_retention() {
+    if (options.keep_segments == 0) return;
+    while (!kept.empty() && kept.size() + unsealed.size() > options.keep_segments) {
+      housekeeper->retire(kept.front());
+      kept.pop_front();
+    }
+  }
+
+  void record_durable(Segment& segment, std::size_t offset, std::uint64_t events) noexcept {
+    segment.file.record_durable(offset, events);
+    durable_sequence.store(segment.first_sequence + events, std::memory_order_release);
+  }
+
+  void settle_flush(int result) noexcept {
+    Segment& segment = *std::exchange(in_flight.segment, nullptr);
+    if (result < 0) {
+      fail(os_error(-result, fmt::format("fdatasync of {} ({}); events from sequence {} on may "
+                                         "not be durable, and the journal takes no more",
+                                         segment.file.path(), flushing.note,
+                                         durable_sequence.load())));
+      return;
+    }
+    record_durable(segment, in_flight.offset, in_flight.events);
+    seal_durable_segments();
+  }
+
+  // Starts a flush of the oldest segment with events not yet durable.
+  void start_flush() noexcept {
+    if (housekeeper->failed()) fail(*housekeeper->error());
+    if (failure) return;
+    Segment& target = *unsealed.front();
+    if (target.all_durable() || !target.named->load(std::memory_order_acquire)) return;
+    in_flight = {&target, target.file.write_offset(), target.file.event_count()};
+    unflushed_bytes = 0;
+    last_flush_start = Clock::now();
+    if (int result = flushing.flusher->start(target.file.fd(), in_flight.offset); result < 0) {
+      in_flight.segment = nullptr;
+      fail(os_error(-result, fmt::format("start a flush of {}", target.file.path())));
+    }
+  }
+
+  // Takes the result of a finished flush without waiting; true when none is in flight now.
+  bool collect_flush() noexcept {
+    if (in_flight.segment == nullptr) return true;
+    const std::optional<int> finished = flushing.flusher->poll();
+    if (!finished) return false;
+    settle_flush(*finished);
+    return true;
+  }
+};
+
+Journal::Journal(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
+Journal::Journal(Journal&&) noexcept = default;
+Journal& Journal::operator=(Journal&&) noexcept = default;
+Journal::~Journal() = default;
+
+std::expected<Journal, Error> Journal::open(const std::filesystem::path& directory,
+                                            JournalOptions options) {
+  const std::string dir = directory.string();
+  if (options.segment_bytes < JournalOptions::min_segment_bytes ||
+      options.segment_bytes > max_segment_bytes) {
+    return std::unexpected(Error{make_error_code(LogErrc::capacity_too_small),
+                                 fmt::format("open journal {}: segment size {} is outside [{}, {}]",
+                                             dir, options.segment_bytes,
+                                             JournalOptions::min_segment_bytes,
+                                             max_segment_bytes)});
+  }
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) return std::unexpected(Error{error, fmt::format("create journal directory {}", dir)});
+  auto listing = detail::list_journal(directory);
+  if (!listing) return std::unexpected(listing.error());
+  std::vector<detail::SegmentEntry>& segments = listing->segments;
+
+  // Which segments continue each other without a gap; the first that does not starts the part
+  // recovery sets aside.
+  std::uint64_t expected = segments.empty() ? 0 : segments.front().first_sequence;
+  std::size_t continuous = 0;
+  for (; continuous < segments.size(); ++continuous) {
+    if (segments[continuous].first_sequence != expected) break;
+    auto summary = summarize_segment(segments[continuous]);
+    if (!summary) return std::unexpected(summary.error());
+    expected += summary->events;
+  }
+  for (std::size_t i = continuous; i < segments.size(); ++i) {
+    if (checkpointed_events(segments[i].path) != 0) {
+      return std::unexpected(Error{
+          make_error_code(LogErrc::journal_gap),
+          fmt::format("open journal {}: events end at sequence {}, but {} follows with durable "
+                      "events; refusing to append", dir, expected,
+                      segments[i].path.filename().string())});
+    }
+  }
+
+  auto state = std::make_unique<State>();
+  state->directory = directory;
+  state->options = options;
+  JournalRecovery& recovery = state->recovery;
+  for (std::size_t i = continuous; i < segments.size(); ++i) {
+    std::filesystem::path dropped = segments[i].path;
+    dropped += detail::dropped_suffix;
+    if (std::rename(segments[i].path.c_str(), dropped.c_str()) != 0) {
+      return std::unexpected(os_error(errno, fmt::format("set aside {}", dropped.string())));
+    }
+    recovery.set_aside.push_back(std::move(dropped));
+  }
+  segments.resize(continuous);
+
+  // A prepared segment already written to is the newest one (the process stopped before its
+  // rename); otherwise it, and a spare, are only preallocated space.
+  const std::filesystem::path prepared = directory / detail::prepared_segment_name;
+  if (listing->has_prepared) {
+    auto adopted = false;
+    if (auto file = detail::open_file(prepared.string(), O_RDONLY)) {
+      std::array<std::byte, FileHeader::SIZE> header{};
+      if (::pread(file->get(), header.data(), header.size(), 0) == ssize_t(header.size())) {
+        const detail::SegmentInfo info = detail::segment_info(header.data());
+        adopted = (info.flags & detail::segment_in_use) != 0 && info.first_sequence == expected;
+      }
+    }
+    if (adopted) {
+      const std::filesystem::path path = directory / detail::segment_file_name(expected);
+      if (std::rename(prepared.c_str(), path.c_str()) != 0) {
+        return std::unexpected(os_error(errno, fmt::format("rename {}", prepared.string())));
+      }
+      segments.push_back({expected, path});
+    } else {
+      ::unlink(prepared.c_str());
+    }
+  }
+  if (listing->has_spare) ::unlink((directory / detail::spare_segment_name).c_str());
+  if (auto synced = detail::fsync_directory(dir); !synced) return std::unexpected(synced.error());
+
+  // The newest segment is appended to: scanned whole, its tail cleared.
+  std::uint64_t first = 0;
+  std::expected<LogFile, Error> newest = std::unexpected(Error{});
+  if (segments.empty()) {
+    newest = LogFile::create((directory / detail::segment_file_name(0)).string(),
+                             options.segment_bytes);
+  } else {
+    first = segments.back().first_sequence;
+    newest = LogFile::open(segments.back().path.string());
+  }
+  if (!newest) return std::unexpected(newest.error());
+  if ((detail::segment_info(newest->data()).flags & detail::segment_in_use) == 0) {
+    newest->start_segment(first);
+  }
+  if (newest->recovery().damaged) {
+    recovery.cleared_tail = fmt::format("{} from offset {}", newest->path(),
+                                        newest->recovery().end_offset);
+  }
+  for (std::size_t i = 0; i + 1 < segments.size(); ++i) state->kept.push_back(segments[i].path);
+
+  auto started = detail::start_flusher(options.flush_backend, dir);
+  if (!started) return std::unexpected(started.error());
+  state->flushing = std::move(*started);
+  state->housekeeper = std::make_unique<detail::SegmentHousekeeper>(
+      directory, options.segment_bytes, options.recycle);
+  auto named = std::make_unique<std::atomic<bool>>(true);
+  state->unsealed.push_back(std::make_unique<Segment>(Segment{std::move(*newest), first,
+                                                              std::move(named)}));
+  const Segment& current = state->current();
+  state->next_sequence.store(current.end_sequence());
+  state->durable_sequence.store(first + current.file.durable_count());
+  recovery.segments = segments.empty() ? 1 : segments.size();
+  recovery.next_sequence = current.end_sequence();
+  state->apply_retention();
+  return Journal(std::move(state));
+}
+
+bool Journal::append(const event::EventHeader& header,
+                     std::span<const std::byte> payload) noexcept {
+  if (header.payload_len != payload.size()) return false;
+  const std::optional<std::span<std::byte>> claimed = try_claim(header);
+  if (!claimed) return false;
+  if (!payload.empty()) std::memcpy(claimed->data(), payload.data(), payload.size());
+  commit();
+  return true;
+}
+
+std::optional<std::span<std::byte>> Journal::try_claim(const event::EventHeader& header) noexcept {
+  State& s = *state_;
+  s.claimed_size = 0;
+  if (s.failure || ringlog::detail::is_framing(header)) return std::nullopt;
+  const std::size_t size = ringlog::detail::record_size(header.payload_len);
+  if (!s.current().file.fits(size) && !s.roll()) return std::nullopt;
+  std::optional<std::span<std::byte>> claimed = s.current().file.claim(header);
+  if (claimed) s.claimed_size = size;
+  return claimed;
+}
+
+void Journal::commit() noexcept {
+  State& s = *state_;
+  if (s.claimed_size == 0) return;
+  s.current().file.commit();
+  s.appended(std::exchange(s.claimed_size, 0), 1);
+  if (s.flush_due_by_bytes()) sync_async();
+}
+
+void Journal::abort() noexcept { state_->claimed_size = 0; }
+
+bool Journal::append_records(std::span<const std::byte> records) noexcept {
+  State& s = *state_;
+  if (s.failure) return false;
+  const std::optional<RecordRun> whole = measure_run(records);
+  if (!whole) return false;
+  std::span<const std::byte> rest = records.first(whole->bytes);
+  std::uint64_t events_left = whole->events;
+  while (!rest.empty()) {
+    Segment& segment = s.current();
+    const std::size_t room = segment.file.available();
+    RecordRun part{rest.size(), events_left};
+    if (room < detail::batch_header_bytes + rest.size()) {
+      // The part that fits here; the rest goes to the next segment.
+      part = room > detail::batch_header_bytes
+                 ? *measure_run(rest, room - detail::batch_header_bytes)
+                 : RecordRun{};
+      if (part.events == 0) {
+        if (!s.roll()) return false;
+        continue;
+      }
+    }
+    segment.file.write_batch(rest.first(part.bytes), static_cast<std::uint32_t>(part.events));
+    s.appended(detail::batch_header_bytes + part.bytes, part.events);
+    rest = rest.subspan(part.bytes);
+    events_left -= part.events;
+  }
+  if (s.flush_due_by_bytes()) sync_async();
+  return true;
+}
+
+std::uint64_t Journal::next_sequence() const noexcept {
+  return state_->next_sequence.load(std::memory_order_relaxed);
+}
+
+std::uint64_t Journal::durable_sequence() const noexcept {
+  return state_->durable_sequence.load(std::memory_order_acquire);
+}
+
+std::expected<void, Error> Journal::sync() {
+  State& s = *state_;
+  if (s.in_flight.segment != nullptr) s.settle_flush(s.flushing.flusher->wait());
+  for (const auto& segment : s.unsealed) {
+    if (s.failure) break;
+    s.housekeeper->wait_named(*segment->named);
+    if (s.housekeeper->failed()) {
+      s.fail(*s.housekeeper->error());
+      break;
+    }
+    if (segment->all_durable()) continue;
+    const std::size_t offset = segment->file.write_offset();
+    const std::uint64_t events = segment->file.event_count();
+    if (::fdatasync(segment->file.fd()) != 0) {
+      s.fail(os_error(errno, fmt::format("fdatasync {}; events from sequence {} on may not be "
+                                         "durable, and the journal takes no more",
+                                         segment->file.path(), s.durable_sequence.load())));
+      break;
+    }
+    s.record_durable(*segment, offset, events);
+  }
+  if (s.failure) return std::unexpected(*s.failure);
+  s.unflushed_bytes = 0;
+  s.seal_durable_segments();
+  return {};
+}
+
+void Journal::sync_async() noexcept {
+  State& s = *state_;
+  if (s.failure) return;
+  s.prepare_ahead();
+  if (s.collect_flush()) s.start_flush();
+}
+
+void Journal::flush_if_due() noexcept {
+  State& s = *state_;
+  if (s.failure) return;
+  const auto every = s.options.flush.every;
+  if (s.flush_due_by_bytes() ||
+      (every.count() != 0 && Clock::now() - s.last_flush_start >= every)) {
+    sync_async();
+    return;
+  }
+  s.prepare_ahead();
+  s.collect_flush();
+}
+
+const std::optional<Error>& Journal::failure() const noexcept { return state_->failure; }
+const JournalRecovery& Journal::recovery() const noexcept { return state_->recovery; }
+FlushBackend Journal::flush_backend() const noexcept { return state_->flushing.backend; }
+const std::string& Journal::flush_backend_note() const noexcept { return state_->flushing.note; }
+const std::filesystem::path& Journal::directory() const noexcept { return state_->directory; }
+std::size_t Journal::segment_count() const noexcept {
+  return state_->kept.size() + state_->unsealed.size();
+}
+
+}  // namespace ringlog::storage

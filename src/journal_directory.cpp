@@ -1,0 +1,65 @@
+#include "journal_directory.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace ringlog::storage::detail {
+
+namespace {
+
+constexpr std::size_t sequence_digits = 20;  // UINT64_MAX has 20 digits
+constexpr std::string_view segment_suffix = ".evtl";
+
+std::optional<std::uint64_t> parse_segment_name(std::string_view name) {
+  if (name.size() != sequence_digits + segment_suffix.size() || !name.ends_with(segment_suffix)) {
+    return std::nullopt;
+  }
+  std::uint64_t sequence = 0;
+  const char* last = name.data() + sequence_digits;
+  const auto [end, error] = std::from_chars(name.data(), last, sequence);
+  if (error != std::errc() || end != last) return std::nullopt;
+  return sequence;
+}
+
+bool is_journal_byproduct(std::string_view name) {
+  return name.ends_with(dropped_suffix) || name == "lost+found";  // the root of a file system
+}
+
+}  // namespace
+
+std::string segment_file_name(std::uint64_t first_sequence) {
+  return fmt::format("{:0{}}{}", first_sequence, sequence_digits, segment_suffix);
+}
+
+std::expected<JournalDirectory, Error> list_journal(const std::filesystem::path& directory) {
+  JournalDirectory listing;
+  std::error_code error;
+  std::filesystem::directory_iterator entries(directory, error);
+  for (; !error && entries != std::filesystem::directory_iterator(); entries.increment(error)) {
+    const std::string name = entries->path().filename().string();
+    if (const auto sequence = parse_segment_name(name)) {
+      listing.segments.push_back({*sequence, entries->path()});
+    } else if (name == prepared_segment_name) {
+      listing.has_prepared = true;
+    } else if (name == spare_segment_name) {
+      listing.has_spare = true;
+    } else if (!is_journal_byproduct(name)) {
+      return std::unexpected(Error{make_error_code(LogErrc::not_a_journal),
+                                   fmt::format("open journal {}: it holds \"{}\", which no ringlog "
+                                               "journal writes; refusing to touch it",
+                                               directory.string(), name)});
+    }
+  }
+  if (error) {
+    return std::unexpected(Error{error, fmt::format("list journal {}", directory.string())});
+  }
+  std::sort(listing.segments.begin(), listing.segments.end(),
+            [](const SegmentEntry& a, const SegmentEntry& b) {
+              return a.first_sequence < b.first_sequence;
+            });
+  return listing;
+}
+
+}  // namespace ringlog::storage::detail

@@ -1,0 +1,146 @@
+#include <ringlog/journal.hpp>
+
+#include "journal_directory.hpp"
+#include "log_format.hpp"
+#include "mapped_file.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace ringlog::storage {
+
+struct JournalReader::State {
+  std::filesystem::path directory;
+  ringlog::detail::Mapping segment;  // read-only, shared with the writer through the page cache
+  std::string segment_path;
+  std::uint32_t seed = 0;
+  std::size_t at = FileHeader::SIZE;  // the next unit, or record inside a batch
+  std::size_t batch_end = 0;          // end of the checked batch `at` is in; 0 outside one
+  std::uint64_t sequence = 0;         // of the event at `at`
+  std::uint64_t skip_until = 0;       // events below it are passed over (seek)
+
+  std::span<const std::byte> bytes() const noexcept { return {segment.data(), segment.size()}; }
+
+  // Maps the segment that starts at `first_sequence`; false when it is not there (yet).
+  bool enter(const std::filesystem::path& path, std::uint64_t first_sequence) {
+    const std::string name = path.string();
+    auto file = detail::open_file(name, O_RDONLY);
+    if (!file) return false;
+    auto mapping = detail::map_existing_log(file->get(), false, name);
+    if (!mapping) return false;
+    const detail::SegmentInfo info = detail::segment_info(mapping->data());
+    if ((info.flags & detail::segment_in_use) == 0 || info.first_sequence != first_sequence) {
+      return false;  // named but not yet started: its header is being written
+    }
+    segment = std::move(*mapping);
+    segment_path = name;
+    seed = info.record_seed;
+    at = FileHeader::SIZE;
+    batch_end = 0;
+    sequence = first_sequence;
+    return true;
+  }
+
+  // Maps the segment holding `skip_until` (or the oldest one); false in an empty journal.
+  bool locate() {
+    auto listing = detail::list_journal(directory);
+    if (!listing || listing->segments.empty()) return false;
+    const auto& segments = listing->segments;
+    auto holder = std::upper_bound(segments.begin(), segments.end(), skip_until,
+                                   [](std::uint64_t wanted, const detail::SegmentEntry& entry) {
+                                     return wanted < entry.first_sequence;
+                                   });
+    if (holder != segments.begin()) --holder;
+    return enter(holder->path, holder->first_sequence);
+  }
+
+  // The writer moved on when the segment after the last event here exists.
+  bool enter_next_segment() {
+    const std::filesystem::path next = directory / detail::segment_file_name(sequence);
+    if (next.string() == segment_path || ::access(next.c_str(), F_OK) != 0) return false;
+    // Records published before the writer rolled are visible now: read them first.
+    if (detail::check_unit(bytes(), at, seed)) return true;
+    return enter(next, sequence);
+  }
+
+  std::optional<JournalEvent> next() {
+    if (segment.data() == nullptr && !locate()) return std::nullopt;
+    for (;;) {
+      if (at < batch_end) {  // a record of a batch whose checksum was checked
+        const event::EventView view = ringlog::detail::view_at(segment.data() + at);
+        at += ringlog::detail::record_size(view.header.payload_len);
+        if (sequence++ >= skip_until) return JournalEvent{sequence - 1, view};
+        continue;
+      }
+      const std::optional<detail::Unit> unit = detail::check_unit(bytes(), at, seed);
+      if (!unit) {
+        if (!enter_next_segment()) return std::nullopt;
+        continue;
+      }
+      const event::EventHeader header = ringlog::detail::load_header(segment.data() + at);
+      if (!ringlog::detail::is_framing(header)) {
+        const event::EventView view = ringlog::detail::view_at(segment.data() + at);
+        at += unit->size;
+        if (sequence++ >= skip_until) return JournalEvent{sequence - 1, view};
+      } else if (unit->events > 0 && sequence + unit->events > skip_until) {
+        batch_end = at + unit->size;  // step into the batch
+        at += detail::batch_header_bytes;
+      } else {
+        at += unit->size;  // padding, or a batch wholly before skip_until
+        sequence += unit->events;
+      }
+    }
+  }
+};
+
+JournalReader::JournalReader(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
+JournalReader::JournalReader(JournalReader&&) noexcept = default;
+JournalReader& JournalReader::operator=(JournalReader&&) noexcept = default;
+JournalReader::~JournalReader() = default;
+
+std::expected<JournalReader, Error> JournalReader::open(const std::filesystem::path& directory) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(directory, error)) {
+    return std::unexpected(Error{error ? error : std::make_error_code(std::errc::not_a_directory),
+                                 fmt::format("open journal {}", directory.string())});
+  }
+  if (auto listing = detail::list_journal(directory); !listing) {
+    return std::unexpected(listing.error());
+  }
+  auto state = std::make_unique<State>();
+  state->directory = directory;
+  return JournalReader(std::move(state));
+}
+
+std::optional<JournalEvent> JournalReader::next() { return state_->next(); }
+
+void JournalReader::seek(std::uint64_t sequence) {
+  State& s = *state_;
+  s.segment = {};
+  s.segment_path.clear();
+  s.sequence = 0;
+  s.skip_until = sequence;
+}
+
+std::uint64_t JournalReader::position() const noexcept {
+  return std::max(state_->sequence, state_->skip_until);
+}
+
+std::string JournalReader::damage() const {
+  const State& s = *state_;
+  if (s.segment.data() == nullptr || s.at >= s.batch_end) {
+    const auto rest = s.bytes().subspan(std::min(s.at, s.bytes().size()));
+    const auto head = rest.first(std::min(rest.size(), event::EventHeader::SIZE));
+    const bool written = std::any_of(head.begin(), head.end(),
+                                      [](std::byte b) { return b != std::byte{0}; });
+    if (written && !detail::check_unit(s.bytes(), s.at, s.seed)) {
+      return fmt::format("{} offset {}", s.segment_path, s.at);
+    }
+  }
+  return {};
+}
+
+}  // namespace ringlog::storage

@@ -1,0 +1,207 @@
+#include "log_file.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/falloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace ringlog::storage::detail {
+
+namespace {
+
+constexpr std::size_t min_file_capacity = FileHeader::SIZE + event::EventHeader::SIZE;
+
+const std::size_t page_size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+
+std::string parent_directory(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? "." : parent.string();
+}
+
+}  // namespace
+
+std::expected<void, Error> fsync_directory(const std::string& directory) {
+  auto opened = open_file(directory, O_RDONLY | O_DIRECTORY);
+  if (!opened) return std::unexpected(opened.error());
+  if (::fsync(opened->get()) != 0) {
+    return std::unexpected(os_error(errno, fmt::format("fsync directory {}", directory)));
+  }
+  return {};
+}
+
+std::expected<void, Error> zero_range(int fd, std::size_t offset, std::size_t length,
+                                      const std::string& path) {
+  const auto off = static_cast<off_t>(offset);
+  const auto len = static_cast<off_t>(length);
+  if (::fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len) == 0) return {};
+  // tmpfs and some other file systems only punch holes; fill the hole again afterwards.
+  if (errno == EOPNOTSUPP &&
+      ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) == 0) {
+    const int error = ::posix_fallocate(fd, off, len);
+    if (error == 0) return {};
+    errno = error;
+  }
+  return std::unexpected(
+      os_error(errno, fmt::format("clear {} bytes of {} from offset {}", length, path, offset)));
+}
+
+std::expected<LogFile, Error> LogFile::create(const std::string& path, std::size_t capacity) {
+  if (capacity < min_file_capacity) {
+    return std::unexpected(Error{make_error_code(LogErrc::capacity_too_small),
+                                 fmt::format("create {}: capacity {} is below the minimum of {} "
+                                             "bytes", path, capacity, min_file_capacity)});
+  }
+  auto opened = open_file(path, O_RDWR | O_CREAT | O_TRUNC);
+  if (!opened) return std::unexpected(opened.error());
+  // Real blocks, not a sparse file: a full disk must fail here, not as SIGBUS inside a store.
+  if (int error = ::posix_fallocate(opened->get(), 0, static_cast<off_t>(capacity)); error != 0) {
+    ::unlink(path.c_str());
+    return std::unexpected(
+        os_error(error, fmt::format("preallocate {} ({} bytes)", path, capacity)));
+  }
+  return initialize(path, std::move(*opened), capacity);
+}
+
+std::expected<LogFile, Error> LogFile::recycle(const std::string& path, std::size_t capacity) {
+  auto opened = open_file(path, O_RDWR);
+  if (!opened) return std::unexpected(opened.error());
+  auto size = file_size(opened->get(), path);
+  if (!size) return std::unexpected(size.error());
+  if (*size != capacity) {  // made with another segment size: start afresh
+    return create(path, capacity);
+  }
+  // Zeroed extents read as zeros without disk reads, so the writer's page faults stay cheap;
+  // the blocks stay allocated, so recycling never runs out of space.
+  if (auto cleared = zero_range(opened->get(), 0, capacity, path); !cleared) {
+    return std::unexpected(cleared.error());
+  }
+  return initialize(path, std::move(*opened), capacity);
+}
+
+std::expected<LogFile, Error> LogFile::initialize(const std::string& path, FileDescriptor fd,
+                                                  std::size_t capacity) {
+  auto mapping = map_file(fd.get(), capacity, true, path);
+  if (!mapping) return std::unexpected(mapping.error());
+  LogFile file(path, std::move(fd), std::move(*mapping));
+  const FileHeader header = new_file_header();
+  std::memcpy(file.data(), &header, sizeof header);
+  if (::fdatasync(file.fd()) != 0) {
+    return std::unexpected(os_error(errno, fmt::format("fdatasync {}", path)));
+  }
+  if (auto synced = fsync_directory(parent_directory(path)); !synced) {
+    return std::unexpected(synced.error());
+  }
+  file.prepare_pages();
+  return file;
+}
+
+std::expected<LogFile, Error> LogFile::open(const std::string& path) {
+  auto opened = open_file(path, O_RDWR);
+  if (!opened) return std::unexpected(opened.error());
+  auto mapping = map_existing_log(opened->get(), true, path);
+  if (!mapping) return std::unexpected(mapping.error());
+  LogFile file(path, std::move(*opened), std::move(*mapping));
+
+  const std::span<const std::byte> bytes(file.data(), file.capacity());
+  FileHeader header;
+  std::memcpy(&header, bytes.data(), sizeof header);
+  const ScanResult scan = scan_records(bytes);
+  if (header.write_offset < FileHeader::SIZE || header.write_offset > scan.end_offset) {
+    // Events the checkpoint promised are gone or damaged: appending would bury the evidence.
+    return std::unexpected(Error{
+        make_error_code(LogErrc::damaged_durable_data),
+        fmt::format("open {}: intact records end at offset {}, but the checkpoint says offset {} "
+                    "is durable; refusing to append", path, scan.end_offset,
+                    header.write_offset)});
+  }
+  if (scan.end_offset < bytes.size()) {
+    if (auto cleared = zero_range(file.fd(), scan.end_offset, bytes.size() - scan.end_offset,
+                                  path);
+        !cleared) {
+      return std::unexpected(cleared.error());
+    }
+  }
+  file.seed_ = segment_info(bytes.data()).record_seed;
+  file.write_offset_ = scan.end_offset;
+  file.event_count_ = scan.event_count;
+  file.durable_offset_ = header.write_offset;
+  file.durable_count_ = header.event_count;
+  file.recovery_ = scan;
+  file.prepare_pages();
+  return file;
+}
+
+void LogFile::start_segment(std::uint64_t first_sequence) noexcept {
+  seed_ = segment_seed(first_sequence);
+  store_segment_info(data(), {first_sequence, seed_, segment_in_use});
+}
+
+bool LogFile::write_event(const event::EventHeader& header,
+                          std::span<const std::byte> payload) noexcept {
+  if (header.payload_len != payload.size()) return false;
+  const std::optional<std::span<std::byte>> claimed = claim(header);
+  if (!claimed) return false;
+  if (!payload.empty()) std::memcpy(claimed->data(), payload.data(), payload.size());
+  commit();
+  return true;
+}
+
+std::optional<std::span<std::byte>> LogFile::claim(const event::EventHeader& header) noexcept {
+  if (ringlog::detail::is_framing(header) ||
+      !fits(ringlog::detail::record_size(header.payload_len))) {
+    return std::nullopt;
+  }
+  claimed_ = header;
+  return std::span(data() + write_offset_ + event::EventHeader::SIZE, header.payload_len);
+}
+
+void LogFile::commit() noexcept {
+  std::byte* at = data() + write_offset_;
+  claimed_.reserved = record_checksum(
+      claimed_, {at + event::EventHeader::SIZE, claimed_.payload_len}, seed_);
+  publish_header(at, claimed_);
+  write_offset_ += ringlog::detail::record_size(claimed_.payload_len);
+  ++event_count_;
+}
+
+bool LogFile::write_batch(std::span<const std::byte> records, std::uint32_t event_count) noexcept {
+  if (!fits(batch_header_bytes + records.size())) return false;
+  std::byte* at = data() + write_offset_;
+  std::memcpy(at + batch_header_bytes, records.data(), records.size());
+  const event::EventHeader header =
+      batch_header({at + batch_header_bytes, records.size()}, event_count, seed_,
+                   at + event::EventHeader::SIZE);
+  publish_header(at, header);
+  write_offset_ += batch_header_bytes + records.size();
+  event_count_ += event_count;
+  return true;
+}
+
+void LogFile::record_durable(std::size_t offset, std::uint64_t count) noexcept {
+  durable_offset_ = offset;
+  durable_count_ = count;
+  // The checkpoint itself reaches the disk with the next flush.
+  std::memcpy(data() + offsetof(FileHeader, event_count), &count, sizeof count);
+  const std::uint64_t offset64 = offset;
+  std::memcpy(data() + offsetof(FileHeader, write_offset), &offset64, sizeof offset64);
+}
+
+void LogFile::prepare_pages() noexcept {
+  // Top the window up only once half of it is used: one call per 2 MiB of appends.
+  const std::size_t wanted = std::min(capacity(), write_offset_ + prepare_ahead_bytes);
+  if (prepared_until_ >= std::min(wanted, write_offset_ + prepare_ahead_bytes / 2)) return;
+  const std::size_t from = std::max(prepared_until_, write_offset_) / page_size * page_size;
+  if (::madvise(data() + from, wanted - from, MADV_POPULATE_WRITE) == 0) {
+    prepared_until_ = wanted;
+  } else if (errno == EINVAL) {
+    prepared_until_ = capacity();  // an older kernel: pages fault in one by one instead
+  }
+}
+
+}  // namespace ringlog::storage::detail

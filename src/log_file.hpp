@@ -1,0 +1,88 @@
+// One writable log file: the part of a writer that MmapWriter and each Journal segment share.
+// It places records, keeps the offsets, prepares pages ahead of the writer and moves the durable
+// checkpoint; when and how the file is flushed is up to its owner.
+#pragma once
+
+#include "log_format.hpp"
+#include "mapped_file.hpp"
+
+#include <ringlog/storage.hpp>
+
+#include <expected>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace ringlog::storage::detail {
+
+class LogFile {
+ public:
+  // Makes (or truncates) the file, preallocates `capacity` bytes on disk, writes the header and
+  // makes the new file durable (its directory entry too).
+  static std::expected<LogFile, Error> create(const std::string& path, std::size_t capacity);
+  // The same over an existing file whose blocks are kept: its content is cleared first.
+  static std::expected<LogFile, Error> recycle(const std::string& path, std::size_t capacity);
+  // Reopens a log: scans it whole, refuses damage below the checkpoint, and clears a torn or
+  // corrupt tail so that the next record follows the last intact one.
+  static std::expected<LogFile, Error> open(const std::string& path);
+
+  // Gives a fresh file its place in a journal: from now on its checksums start from the seed.
+  void start_segment(std::uint64_t first_sequence) noexcept;
+
+  // False when the record does not fit or is malformed; nothing is written then.
+  bool write_event(const event::EventHeader&, std::span<const std::byte> payload) noexcept;
+  // The payload bytes of a record placed at the write offset; commit() publishes it.
+  std::optional<std::span<std::byte>> claim(const event::EventHeader&) noexcept;
+  void commit() noexcept;
+  // Copies `records` (whole event records, `event_count` of them) behind one batch header.
+  bool write_batch(std::span<const std::byte> records, std::uint32_t event_count) noexcept;
+  // Whether a record of `size` bytes (or a batch of that many record bytes) fits.
+  bool fits(std::size_t size) const noexcept { return size <= available(); }
+
+  // A flush that covered the first `offset` bytes, holding `count` events, has completed.
+  void record_durable(std::size_t offset, std::uint64_t count) noexcept;
+  void prepare_pages() noexcept;
+  static constexpr std::size_t prepare_ahead_bytes = MmapWriter::prepare_ahead_bytes;
+  // Gives the file's pages back to the kernel (unmaps it); the descriptor stays for flushing.
+  void release_mapping() noexcept { mapping_ = {}; }
+
+  int fd() const noexcept { return file_.get(); }
+  const std::string& path() const noexcept { return path_; }
+  void set_path(std::string path) { path_ = std::move(path); }
+  std::byte* data() const noexcept { return mapping_.data(); }
+  std::size_t capacity() const noexcept { return mapping_.size(); }
+  std::size_t write_offset() const noexcept { return write_offset_; }
+  std::size_t available() const noexcept { return mapping_.size() - write_offset_; }
+  std::uint64_t event_count() const noexcept { return event_count_; }
+  std::size_t durable_offset() const noexcept { return durable_offset_; }
+  std::uint64_t durable_count() const noexcept { return durable_count_; }
+  const ScanResult& recovery() const noexcept { return recovery_; }
+
+ private:
+  LogFile(std::string path, FileDescriptor file, ringlog::detail::Mapping mapping) noexcept
+      : path_(std::move(path)), file_(std::move(file)), mapping_(std::move(mapping)) {}
+  // Maps a file whose `capacity` bytes are allocated and zero, and makes it an empty log.
+  static std::expected<LogFile, Error> initialize(const std::string& path, FileDescriptor,
+                                                  std::size_t capacity);
+
+  std::string path_;
+  FileDescriptor file_;
+  ringlog::detail::Mapping mapping_;
+  std::uint32_t seed_ = 0;
+  std::size_t write_offset_ = FileHeader::SIZE;
+  std::uint64_t event_count_ = 0;
+  std::size_t durable_offset_ = FileHeader::SIZE;
+  std::uint64_t durable_count_ = 0;
+  std::size_t prepared_until_ = 0;  // pages below this offset are mapped writable
+  event::EventHeader claimed_{};    // the record claim() placed, published by commit()
+  ScanResult recovery_;
+};
+
+// Clears [offset, offset + length) of a file and keeps its blocks allocated, so that neither a
+// torn record nor an old one is read as data there, and a page fault there reads nothing.
+std::expected<void, Error> zero_range(int fd, std::size_t offset, std::size_t length,
+                                      const std::string& path);
+
+std::expected<void, Error> fsync_directory(const std::string& directory);
+
+}  // namespace ringlog::storage::detail

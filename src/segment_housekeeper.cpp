@@ -1,0 +1,167 @@
+#include "segment_housekeeper.hpp"
+
+#include "journal_directory.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+namespace ringlog::storage::detail {
+
+SegmentHousekeeper::SegmentHousekeeper(std::filesystem::path directory, std::size_t segment_bytes,
+                                       bool recycle)
+    : directory_(std::move(directory)),
+      prepared_path_(directory_ / prepared_segment_name),
+      spare_path_(directory_ / spare_segment_name),
+      segment_bytes_(segment_bytes),
+      recycle_(recycle),
+      thread_([this] { run(); }) {}
+
+SegmentHousekeeper::~SegmentHousekeeper() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  work_or_stop_.notify_one();
+  thread_.join();
+}
+
+void SegmentHousekeeper::request_prepared() {
+  {
+    const std::lock_guard lock(mutex_);
+    if (prepare_requested_ || prepared_) return;
+    prepare_requested_ = true;
+  }
+  work_or_stop_.notify_one();
+}
+
+std::expected<LogFile, Error> SegmentHousekeeper::take_prepared(std::filesystem::path final_path,
+                                                                std::atomic<bool>* named) {
+  std::unique_lock lock(mutex_);
+  if (!prepared_ && !prepare_requested_) prepare_requested_ = true;
+  work_or_stop_.notify_one();
+  progress_.wait(lock, [this] { return prepared_.has_value(); });
+  std::expected<LogFile, Error> taken = std::move(*prepared_);
+  prepared_.reset();
+  if (taken) renames_.push_back({std::move(final_path), named});
+  lock.unlock();
+  work_or_stop_.notify_one();
+  return taken;
+}
+
+void SegmentHousekeeper::wait_named(const std::atomic<bool>& named) {
+  std::unique_lock lock(mutex_);
+  progress_.wait(lock, [&] { return named.load(std::memory_order_acquire) || error_; });
+}
+
+void SegmentHousekeeper::retire(std::filesystem::path segment) {
+  {
+    const std::lock_guard lock(mutex_);
+    retirements_.push_back(std::move(segment));
+  }
+  work_or_stop_.notify_one();
+}
+
+void SegmentHousekeeper::close(LogFile file) {
+  {
+    const std::lock_guard lock(mutex_);
+    closing_.push_back(std::move(file));
+  }
+  work_or_stop_.notify_one();
+}
+
+std::optional<Error> SegmentHousekeeper::error() const {
+  const std::lock_guard lock(mutex_);
+  return error_;
+}
+
+void SegmentHousekeeper::fail(Error error) {
+  if (!error_) error_ = std::move(error);
+  failed_.store(true, std::memory_order_release);
+  progress_.notify_all();
+}
+
+void SegmentHousekeeper::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    work_or_stop_.wait(lock, [this] {
+      return stopping_ || !renames_.empty() || !retirements_.empty() || !closing_.empty() ||
+             (prepare_requested_ && !prepared_);
+    });
+    // Renames first: the next segment is prepared under the name the last one still has.
+    if (!renames_.empty()) {
+      const Rename rename = renames_.front();
+      renames_.pop_front();
+      lock.unlock();
+      auto renamed = rename_now(prepared_path_, rename.final_path);
+      lock.lock();
+      if (renamed) {
+        rename.named->store(true, std::memory_order_release);
+        progress_.notify_all();
+      } else {
+        fail(renamed.error());
+      }
+    } else if (!closing_.empty()) {
+      std::deque<LogFile> closing = std::move(closing_);
+      closing_.clear();
+      lock.unlock();
+      closing.clear();
+      lock.lock();
+    } else if (!retirements_.empty()) {
+      const std::filesystem::path segment = retirements_.front();
+      retirements_.pop_front();
+      const bool to_spare = recycle_ && !has_spare_;
+      lock.unlock();
+      auto retired = retire_now(segment, to_spare);
+      lock.lock();
+      if (!retired) {
+        fail(retired.error());
+      } else if (to_spare) {
+        has_spare_ = true;
+      }
+    } else if (prepare_requested_ && !prepared_) {
+      const bool from_spare = has_spare_;
+      has_spare_ = false;
+      lock.unlock();
+      std::expected<LogFile, Error> made = prepare(from_spare);
+      lock.lock();
+      prepared_.emplace(std::move(made));
+      prepare_requested_ = false;
+      progress_.notify_all();
+    } else if (stopping_) {
+      return;
+    }
+  }
+}
+
+std::expected<LogFile, Error> SegmentHousekeeper::prepare(bool from_spare) {
+  if (from_spare) {
+    if (auto moved = rename_now(spare_path_, prepared_path_); !moved) {
+      return std::unexpected(moved.error());
+    }
+    return LogFile::recycle(prepared_path_.string(), segment_bytes_);
+  }
+  return LogFile::create(prepared_path_.string(), segment_bytes_);
+}
+
+std::expected<void, Error> SegmentHousekeeper::retire_now(const std::filesystem::path& segment,
+                                                          bool to_spare) {
+  if (to_spare) return rename_now(segment, spare_path_);
+  if (::unlink(segment.c_str()) != 0) {
+    return std::unexpected(os_error(errno, fmt::format("remove old segment {}", segment.string())));
+  }
+  return fsync_directory(directory_.string());
+}
+
+std::expected<void, Error> SegmentHousekeeper::rename_now(const std::filesystem::path& from,
+                                                          const std::filesystem::path& to) {
+  if (std::rename(from.c_str(), to.c_str()) != 0) {
+    return std::unexpected(
+        os_error(errno, fmt::format("rename {} to {}", from.string(), to.string())));
+  }
+  return fsync_directory(directory_.string());
+}
+
+}  // namespace ringlog::storage::detail

@@ -1,0 +1,80 @@
+// The journal's housekeeping thread: everything about segment files that takes system calls
+// and may wait on the disk, so that the appending thread never does. It prepares the next
+// segment (preallocated, header written and durable, first pages mapped writable), gives a
+// segment its final name once the journal has started writing to it, and retires segments that
+// retention no longer keeps: into the spare slot for recycling, or deleted.
+#pragma once
+
+#include "log_file.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace ringlog::storage::detail {
+
+class SegmentHousekeeper {
+ public:
+  SegmentHousekeeper(std::filesystem::path directory, std::size_t segment_bytes, bool recycle);
+  ~SegmentHousekeeper();  // finishes the renames and retirements asked for, then stops
+  SegmentHousekeeper(const SegmentHousekeeper&) = delete;
+  SegmentHousekeeper& operator=(const SegmentHousekeeper&) = delete;
+
+  // Starts preparing the next segment unless one is ready or on its way.
+  void request_prepared();
+  // The prepared segment, waiting for it if need be; an Error when it could not be made (a full
+  // disk, say). Its file is then renamed to `final_path`, the rename made durable, and `named`
+  // set. Until then the segment's events must not be called durable.
+  std::expected<LogFile, Error> take_prepared(std::filesystem::path final_path,
+                                              std::atomic<bool>* named);
+  // Blocks until `named` is set or naming failed.
+  void wait_named(const std::atomic<bool>& named);
+  // A durable segment that retention no longer keeps.
+  void retire(std::filesystem::path segment);
+  // Unmaps and closes a sealed segment here, where the unmapping's cost stalls nobody.
+  void close(LogFile file);
+
+  // The first error of a rename or retirement; the journal stops on it.
+  bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
+  std::optional<Error> error() const;
+
+ private:
+  struct Rename {
+    std::filesystem::path final_path;
+    std::atomic<bool>* named;
+  };
+  void run();
+  std::expected<LogFile, Error> prepare(bool from_spare);
+  std::expected<void, Error> retire_now(const std::filesystem::path& segment, bool to_spare);
+  std::expected<void, Error> rename_now(const std::filesystem::path& from,
+                                        const std::filesystem::path& to);
+  void fail(Error);  // with mutex_ held
+
+  const std::filesystem::path directory_;
+  const std::filesystem::path prepared_path_;
+  const std::filesystem::path spare_path_;
+  const std::size_t segment_bytes_;
+  const bool recycle_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_or_stop_;
+  std::condition_variable progress_;  // a segment prepared or named, or an error
+  // Guarded by mutex_:
+  bool prepare_requested_ = false;
+  std::optional<std::expected<LogFile, Error>> prepared_;
+  std::deque<Rename> renames_;
+  std::deque<std::filesystem::path> retirements_;
+  std::deque<LogFile> closing_;
+  bool has_spare_ = false;
+  bool stopping_ = false;
+  std::optional<Error> error_;
+
+  std::atomic<bool> failed_{false};
+  std::thread thread_;
+};
+
+}  // namespace ringlog::storage::detail

@@ -1,0 +1,397 @@
+// The segmented journal: appends across segments, batches, retention and recycling, readers
+// and tailers, and recovery from torn, corrupted and foreign directories.
+#include <ringlog/journal.hpp>
+#include <ringlog/ring.hpp>
+
+#include "journal_directory.hpp"
+#include "log_format.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+using namespace ringlog;
+using storage::FlushPolicy;
+using storage::Journal;
+using storage::JournalEvent;
+using storage::JournalOptions;
+using storage::JournalReader;
+
+namespace {
+
+constexpr std::size_t segment_bytes = JournalOptions::min_segment_bytes;
+
+JournalOptions small_segments(FlushPolicy flush = {}) {
+  JournalOptions options;
+  options.segment_bytes = segment_bytes;
+  options.flush = flush;
+  return options;
+}
+
+// Payload sizes vary with the sequence number, so that records of every alignment occur.
+std::size_t payload_size_of(std::uint64_t sequence) { return 8 + sequence % 113; }
+
+void append_events(Journal& journal, std::uint64_t count) {
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t seq = journal.next_sequence();
+    const auto payload = test::make_payload(seq, payload_size_of(seq));
+    ASSERT_TRUE(journal.append(test::header_for(seq, payload.size()), payload)) << "event " << seq;
+  }
+}
+
+// Replays the journal and checks that it holds exactly events [from, end), each byte-exact.
+void expect_events(const std::filesystem::path& dir, std::uint64_t from, std::uint64_t end) {
+  auto reader = JournalReader::open(dir);
+  ASSERT_TRUE(reader.has_value()) << reader.error().message();
+  std::uint64_t expected = from;
+  reader->replay_from(from, [&](const JournalEvent& event) {
+    ASSERT_EQ(event.sequence, expected);
+    ASSERT_EQ(event.view.header.timestamp, expected);
+    ASSERT_EQ(event.view.payload.size(), payload_size_of(expected));
+    ASSERT_TRUE(test::payload_matches(expected, event.view.payload)) << "event " << expected;
+    ++expected;
+  });
+  EXPECT_EQ(expected, end);
+}
+
+std::vector<std::string> file_names(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::filesystem::path> segment_paths(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> paths;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".evtl") paths.push_back(entry.path());
+  }
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+// Ring-framed records of events [first, first + count), as a ring's consumer would see them.
+std::vector<std::byte> ring_records(std::uint64_t first, std::uint64_t count) {
+  std::vector<std::byte> records;
+  for (std::uint64_t seq = first; seq < first + count; ++seq) {
+    const std::size_t size = payload_size_of(seq);
+    const std::size_t at = records.size();
+    records.resize(at + ringlog::detail::record_size(size));
+    ringlog::detail::store_header(records.data() + at, test::header_for(seq, size));
+    const auto payload = test::make_payload(seq, size);
+    std::memcpy(records.data() + at + event::EventHeader::SIZE, payload.data(), size);
+  }
+  return records;
+}
+
+}  // namespace
+
+TEST(journal, appends_across_segments_named_by_their_first_sequence) {
+  test::TempDir dir;
+  auto journal = Journal::open(dir.path(), small_segments());
+  ASSERT_TRUE(journal.has_value()) << journal.error().message();
+  append_events(*journal, 40'000);  // about 4 MiB: several 1 MiB segments
+  ASSERT_TRUE(journal->sync().has_value());
+  EXPECT_EQ(journal->durable_sequence(), 40'000u);
+  EXPECT_GE(journal->segment_count(), 4u);
+
+  // Each segment's name is the sequence number of its first event.
+  auto reader = JournalReader::open(dir.path());
+  ASSERT_TRUE(reader.has_value());
+  std::uint64_t first_in_next = 0;
+  for (const auto& path : segment_paths(dir.path())) {
+    EXPECT_EQ(path.filename().string(), storage::detail::segment_file_name(first_in_next));
+    auto file = storage::MmapReader::open(path);
+    ASSERT_TRUE(file.has_value()) << file.error().message();
+    first_in_next += file->event_count();
+  }
+  EXPECT_EQ(first_in_next, 40'000u);
+  expect_events(dir.path(), 0, 40'000);
+}
+
+TEST(journal, reopens_after_its_last_event_and_continues) {
+  test::TempDir dir;
+  {
+    auto journal = Journal::open(dir.path(), small_segments());
+    ASSERT_TRUE(journal.has_value());
+    append_events(*journal, 15'000);
+    ASSERT_TRUE(journal->sync().has_value());
+  }
+  auto journal = Journal::open(dir.path(), small_segments());
+  ASSERT_TRUE(journal.has_value()) << journal.error().message();
+  EXPECT_EQ(journal->next_sequence(), 15'000u);
+  EXPECT_TRUE(journal->recovery().clean()) << journal->recovery().summary();
+  append_events(*journal, 15'000);
+  ASSERT_TRUE(journal->sync().has_value());
+  expect_events(dir.path(), 0, 30'000);
+}
+
+TEST(journal, claim_commit_and_abort) {
+  test::TempDir dir;
+  auto journal = Journal::open(dir.path(), small_segments());
+  ASSERT_TRUE(journal.has_value());
+  for (std::uint64_t seq = 0; seq < 20'000; ++seq) {
+    const std::size_t size = payload_size_of(seq);
+    auto claimed = journal->try_claim(test::header_for(seq, size));
+    ASSERT_TRUE(claimed.has_value());
+    ASSERT_EQ(claimed->size(), size);
+    std::ranges::copy(test::make_payload(seq, size), claimed->begin());
+    journal->commit();
+    if (seq % 7 == 0) {  // an aborted claim leaves no trace
+      ASSERT_TRUE(journal->try_claim(test::header_for(999, 16)).has_value());
+      journal->abort();
+    }
+  }
+  event::EventHeader framing = test::header_for(0, 0);
+  framing.flags = ringlog::detail::framing_flag;
+  EXPECT_FALSE(journal->try_claim(framing).has_value()) << "flags bit 7 is the library's";
+  const auto payload = test::make_payload(0, 8);
+  EXPECT_FALSE(journal->append(test::header_for(0, 9), payload)) << "length mismatch";
+  ASSERT_TRUE(journal->sync().has_value());
+  expect_events(dir.path(), 0, 20'000);
+}
+
+TEST(journal, batches_of_ring_records_split_across_segments) {
+  test::TempDir dir;
+  auto journal = Journal::open(dir.path(), small_segments());
+  ASSERT_TRUE(journal.has_value());
+  std::uint64_t next = 0;
+  std::mt19937 random(7);
+  while (next < 60'000) {
+    const std::uint64_t count = 1 + random() % 3000;
+    std::vector<std::byte> run = ring_records(next, count);
+    // A ring hands out runs that may end in its wrap padding: it is not an event.
+    const std::size_t padded = run.size();
+    run.resize(padded + 48);
+    ringlog::detail::store_header(run.data() + padded, ringlog::detail::padding_header());
+    ASSERT_TRUE(journal->append_records(run));
+    next += count;
+    ASSERT_EQ(journal->next_sequence(), next);
+  }
+  ASSERT_TRUE(journal->sync().has_value());
+  EXPECT_GE(journal->segment_count(), 5u);
+  expect_events(dir.path(), 0, next);
+  // Every file on its own is a valid log, and a reader can start inside a batch.
+  for (const auto& path : segment_paths(dir.path())) {
+    auto file = storage::MmapReader::open(path);
+    ASSERT_TRUE(file.has_value());
+    EXPECT_FALSE(file->scan().damaged) << path;
+  }
+  expect_events(dir.path(), 12'345, next);
+}
+
+TEST(journal, refuses_a_run_that_is_not_whole_records) {
+  test::TempDir dir;
+  auto journal = Journal::open(dir.path(), small_segments());
+  ASSERT_TRUE(journal.has_value());
+  std::vector<std::byte> run = ring_records(0, 10);
+  run.resize(run.size() - 8);  // the last record claims bytes the run does not hold
+  EXPECT_FALSE(journal->append_records(run));
+  EXPECT_EQ(journal->next_sequence(), 0u);
+  EXPECT_FALSE(journal->failure().has_value()) << "a bad run is refused, not fatal";
+}
+
+TEST(journal, retention_keeps_the_newest_segments_and_recycles_the_oldest) {
+  test::TempDir dir;
+  JournalOptions options = small_segments();
+  options.keep_segments = 3;
+  std::uint64_t end = 0;
+  {
+    auto journal = Journal::open(dir.path(), options);
+    ASSERT_TRUE(journal.has_value());
+    for (int round = 0; round < 12; ++round) {
+      append_events(*journal, 10'000);
+      ASSERT_TRUE(journal->sync().has_value());
+    }
+    end = journal->next_sequence();
+    EXPECT_LE(journal->segment_count(), 3u);
+  }  // the housekeeper has finished its renames and retirements here
+  const auto names = file_names(dir.path());
+  const auto segments = segment_paths(dir.path());
+  EXPECT_LE(segments.size(), 3u);
+  const bool recycled = std::ranges::count(names, "recycled-segment.spare") == 1 ||
+                        std::ranges::count(names, "next-segment.prepared") == 1;
+  EXPECT_TRUE(recycled) << "no recycled segment waits for reuse";
+  // The kept segments hold the newest events, intact, though the files held older ones before.
+  const std::uint64_t oldest = std::stoull(segments.front().filename().string());
+  EXPECT_GT(oldest, 0u);
+  expect_events(dir.path(), oldest, end);
+}
+
+TEST(journal, reader_follows_a_writer_in_another_thread) {
+  test::TempDir dir;
+  auto journal = Journal::open(dir.path(), small_segments());
+  ASSERT_TRUE(journal.has_value());
+  constexpr std::uint64_t total = 50'000;
+  std::thread writer([&] {
+    for (std::uint64_t seq = 0; seq < total; ++seq) {
+      const auto payload = test::make_payload(seq, payload_size_of(seq));
+      if (!journal->append(test::header_for(seq, payload.size()), payload)) return;
+      if (seq % 512 == 0) journal->flush_if_due();
+    }
+  });
+  auto reader = JournalReader::open(dir.path());
+  ASSERT_TRUE(reader.has_value());
+  std::uint64_t expected = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (expected < total && std::chrono::steady_clock::now() < deadline) {
+    if (reader->poll([&](const JournalEvent& event) {
+          ASSERT_EQ(event.sequence, expected);
+          ASSERT_TRUE(test::payload_matches(expected, event.view.payload));
+          ++expected;
+        }) == 0) {
+      std::this_thread::yield();  // caught up with the writer
+    }
+  }
+  writer.join();
+  EXPECT_EQ(expected, total);
+}
+
+TEST(journal, reader_follows_a_writer_in_another_process) {
+  test::TempDir dir;
+  constexpr std::uint64_t total = 30'000;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto journal = Journal::open(dir.path(), small_segments());
+    if (!journal) _exit(2);
+    for (std::uint64_t seq = 0; seq < total; ++seq) {
+      const auto payload = test::make_payload(seq, payload_size_of(seq));
+      if (!journal->append(test::header_for(seq, payload.size()), payload)) _exit(3);
+    }
+    _exit(journal->sync() ? 0 : 4);
+  }
+  std::uint64_t expected = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::optional<JournalReader> reader;
+  while (expected < total && std::chrono::steady_clock::now() < deadline) {
+    if (!reader) {  // the child may not have made the directory yet
+      if (auto opened = JournalReader::open(dir.path())) reader.emplace(std::move(*opened));
+      continue;
+    }
+    reader->poll([&](const JournalEvent& event) {
+      ASSERT_EQ(event.sequence, expected);
+      ASSERT_TRUE(test::payload_matches(expected, event.view.payload));
+      ++expected;
+    });
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(expected, total);
+}
+
+TEST(journal, a_directory_that_is_not_a_journal_is_refused_untouched) {
+  test::TempDir dir;
+  test::write_file(dir / "notes.txt", {'h', 'i'});
+  auto journal = Journal::open(dir.path());
+  ASSERT_FALSE(journal.has_value());
+  EXPECT_EQ(journal.error().code, storage::make_error_code(storage::LogErrc::not_a_journal));
+  EXPECT_NE(journal.error().message().find("notes.txt"), std::string::npos)
+      << journal.error().message();
+  EXPECT_EQ(file_names(dir.path()), std::vector<std::string>{"notes.txt"});
+  EXPECT_FALSE(JournalReader::open(dir.path()).has_value());
+
+  // A segment-named file that is not a log: refused, and left as it was.
+  test::TempDir other;
+  const std::vector<char> junk(4096, 'x');
+  test::write_file(other / storage::detail::segment_file_name(0), junk);
+  auto opened = Journal::open(other.path());
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code, storage::make_error_code(storage::LogErrc::not_a_log));
+  EXPECT_EQ(test::read_file(other / storage::detail::segment_file_name(0)), junk);
+}
+
+TEST(journal, torn_and_corrupted_tails_recover_to_the_last_intact_event) {
+  std::mt19937 random(99);
+  for (int round = 0; round < 20; ++round) {
+    test::TempDir dir;
+    constexpr std::uint64_t total = 25'000;
+    {
+      // Flushes only on request and none requested: nothing is durable, any byte may be lost.
+      auto journal = Journal::open(dir.path(), small_segments(FlushPolicy::on_request()));
+      ASSERT_TRUE(journal.has_value());
+      append_events(*journal, total);
+    }
+    const auto segments = segment_paths(dir.path());
+    const auto& victim = segments[random() % segments.size()];
+    std::vector<char> bytes = test::read_file(victim);
+    const std::size_t offset =
+        storage::FileHeader::SIZE + random() % (bytes.size() / 2 - storage::FileHeader::SIZE);
+    if (round % 2 == 0) {
+      bytes[offset] = static_cast<char>(bytes[offset] ^ (1 + random() % 255));  // a flipped byte
+    } else {
+      std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.end(), 0);  // torn
+    }
+    test::write_file(victim, bytes);
+
+    // What a reader sees before recovery is what survives it: the events up to the damage.
+    std::uint64_t intact = 0;
+    JournalReader::open(dir.path())->replay([&](const JournalEvent& event) {
+      ASSERT_EQ(event.sequence, intact);
+      ASSERT_TRUE(test::payload_matches(intact, event.view.payload));
+      ++intact;
+    });
+    ASSERT_LT(intact, total) << "round " << round << ": the damage went unnoticed";
+
+    auto journal = Journal::open(dir.path(), small_segments(FlushPolicy::on_request()));
+    ASSERT_TRUE(journal.has_value()) << journal.error().message();
+    EXPECT_EQ(journal->next_sequence(), intact) << journal->recovery().summary();
+    // Zeros from a record boundary on at the end of the newest segment look like space never
+    // written to; anything else is reported.
+    if (round % 2 == 0 || victim != segments.back()) {
+      EXPECT_FALSE(journal->recovery().clean()) << journal->recovery().summary();
+    }
+    append_events(*journal, 100);
+    ASSERT_TRUE(journal->sync().has_value());
+    expect_events(dir.path(), 0, intact + 100);
+  }
+}
+
+TEST(journal, damage_below_the_durable_checkpoint_is_refused) {
+  test::TempDir dir;
+  {
+    auto journal = Journal::open(dir.path(), small_segments());
+    ASSERT_TRUE(journal.has_value());
+    append_events(*journal, 2'000);
+    ASSERT_TRUE(journal->sync().has_value());
+    append_events(*journal, 1);  // its flush carries the checkpoint of the ones before
+    ASSERT_TRUE(journal->sync().has_value());
+  }
+  const auto path = segment_paths(dir.path()).back();
+  std::vector<char> bytes = test::read_file(path);
+  bytes[storage::FileHeader::SIZE + 1000] ^= 0x40;
+  test::write_file(path, bytes);
+  auto journal = Journal::open(dir.path(), small_segments());
+  ASSERT_FALSE(journal.has_value());
+  EXPECT_EQ(journal.error().code,
+            storage::make_error_code(storage::LogErrc::damaged_durable_data));
+  EXPECT_EQ(test::read_file(path), bytes) << "a refused journal is left as it was";
+}
+
+TEST(journal, segments_after_a_gap_are_set_aside) {
+  test::TempDir dir;
+  {
+    auto journal = Journal::open(dir.path(), small_segments(FlushPolicy::on_request()));
+    ASSERT_TRUE(journal.has_value());
+    append_events(*journal, 40'000);
+  }
+  auto segments = segment_paths(dir.path());
+  ASSERT_GE(segments.size(), 3u);
+  std::filesystem::remove(segments[1]);  // a lost file: later events follow a gap
+  auto journal = Journal::open(dir.path(), small_segments(FlushPolicy::on_request()));
+  ASSERT_TRUE(journal.has_value()) << journal.error().message();
+  const std::uint64_t first_lost = std::stoull(segments[1].filename().string());
+  EXPECT_EQ(journal->next_sequence(), first_lost);
+  EXPECT_EQ(journal->recovery().set_aside.size(), segments.size() - 2);
+  EXPECT_TRUE(std::filesystem::exists(segments[2].string() + ".dropped"));
+  expect_events(dir.path(), 0, first_lost);
+}
