@@ -1,7 +1,8 @@
 // Crash tests: a child process appends with asynchronous flushes and reports, over a pipe, how
 // many events are durable; the parent SIGKILLs it at a random moment. After every kill the log
-// must hold every event reported durable, intact and in order, hand out nothing damaged, and
-// take further appends. Fifty rounds on one file, so each round recovers from the last.
+// (or journal) must hold every event reported durable, intact and in order, hand out nothing
+// damaged, and take further appends. Fifty rounds each, so each round recovers from the last.
+#include <ringlog/journal.hpp>
 #include <ringlog/storage.hpp>
 
 #include "test_support.hpp"
@@ -19,6 +20,8 @@
 #include <thread>
 
 using namespace ringlog;
+using storage::Journal;
+using storage::JournalReader;
 using storage::MmapReader;
 using storage::MmapWriter;
 
@@ -55,6 +58,69 @@ std::optional<std::uint64_t> next_report(int fd) {
   return durable;
 }
 
+// The journal's child: appends single events and batches with a flush policy of 64 KiB or
+// 200 us, and reports durable_sequence() whenever it has moved.
+[[noreturn]] void journal_append_until_killed(const std::filesystem::path& dir, int report_fd) {
+  storage::JournalOptions options;
+  options.segment_bytes = storage::JournalOptions::min_segment_bytes;  // rolls every few rounds
+  options.keep_segments = 0;
+  options.flush = {64 << 10, std::chrono::microseconds(200)};
+  auto journal = Journal::open(dir, options);
+  if (!journal) _exit(2);
+  std::uint64_t reported = journal->durable_sequence();
+  for (;;) {
+    const std::uint64_t seq = journal->next_sequence();
+    const auto payload = test::make_payload(seq, payload_size);
+    if (!journal->append(test::header_for(seq, payload_size), payload)) _exit(3);
+    if (seq % 64 == 0) journal->flush_if_due();
+    if (journal->failure()) _exit(5);
+    if (const std::uint64_t durable = journal->durable_sequence(); durable != reported) {
+      reported = durable;
+      if (write(report_fd, &reported, sizeof reported) != sizeof reported) _exit(4);
+    }
+  }
+}
+
+// Starts `child_main(report_fd)` in a child process, SIGKILLs it after a random number of
+// durability reports and a random 0-100 us more, and returns the last durable count reported.
+template <class ChildMain>
+std::optional<std::uint64_t> kill_at_random(ChildMain child_main, std::mt19937& random) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return std::nullopt;
+  const pid_t child = fork();
+  if (child < 0) return std::nullopt;
+  if (child == 0) {
+    close(pipe_fds[0]);
+    child_main(pipe_fds[1]);
+  }
+  close(pipe_fds[1]);
+  std::uint64_t durable = 0;
+  const int reports_before_kill = 1 + static_cast<int>(random() % 8);
+  for (int i = 0; i < reports_before_kill; ++i) {
+    const auto report = next_report(pipe_fds[0]);
+    if (!report) {
+      kill(child, SIGKILL);
+      waitpid(child, nullptr, 0);
+      ADD_FAILURE() << "the child stopped reporting";
+      return std::nullopt;
+    }
+    durable = *report;
+  }
+  std::this_thread::sleep_for(std::chrono::microseconds(random() % 100));
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (!WIFSIGNALED(status)) {
+    ADD_FAILURE() << "the child exited with " << WEXITSTATUS(status);
+    return std::nullopt;
+  }
+  for (std::uint64_t later; read(pipe_fds[0], &later, sizeof later) == sizeof later;) {
+    durable = later;  // reports sent before the kill landed
+  }
+  close(pipe_fds[0]);
+  return durable;
+}
+
 }  // namespace
 
 TEST(crash, sigkill_never_loses_a_durable_event_and_recovery_continues) {
@@ -66,38 +132,13 @@ TEST(crash, sigkill_never_loses_a_durable_event_and_recovery_continues) {
   int kills_past_durable = 0;  // the kill left events written but not yet durable
 
   for (int round = 0; round < 50; ++round) {
-    int pipe_fds[2];
-    ASSERT_EQ(pipe(pipe_fds), 0);
-    const pid_t child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      close(pipe_fds[0]);
-      append_until_killed(path, pipe_fds[1]);
-    }
-    close(pipe_fds[1]);
-    // Kill after a random number of durability reports and a random 0-100 us more: in the
-    // middle of a burst, or of the flush that follows it.
-    std::uint64_t durable = 0;
-    const int reports_before_kill = 1 + static_cast<int>(random() % 8);
-    for (int i = 0; i < reports_before_kill; ++i) {
-      const auto report = next_report(pipe_fds[0]);
-      ASSERT_TRUE(report.has_value()) << "round " << round << ": the child stopped reporting";
-      durable = *report;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(random() % 100));
-    kill(child, SIGKILL);
-    int status = 0;
-    waitpid(child, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "round " << round << ": child exited with "
-                                     << WEXITSTATUS(status);
-    for (std::uint64_t later; read(pipe_fds[0], &later, sizeof later) == sizeof later;) {
-      durable = later;  // reports sent before the kill landed
-    }
-    close(pipe_fds[0]);
+    const std::optional<std::uint64_t> durable =
+        kill_at_random([&](int report_fd) { append_until_killed(path, report_fd); }, random);
+    ASSERT_TRUE(durable.has_value()) << "round " << round;
 
     auto reader = MmapReader::open(path);
     ASSERT_TRUE(reader.has_value()) << reader.error().message();
-    ASSERT_GE(reader->event_count(), durable) << "round " << round << " lost durable events";
+    ASSERT_GE(reader->event_count(), *durable) << "round " << round << " lost durable events";
     std::uint64_t expected = 0;
     reader->replay([&](const event::EventView& view) {
       ASSERT_EQ(view.header.timestamp, expected);
@@ -105,7 +146,7 @@ TEST(crash, sigkill_never_loses_a_durable_event_and_recovery_continues) {
       ++expected;
     });
     torn_tails += reader->scan().damaged ? 1 : 0;
-    kills_past_durable += reader->event_count() > durable ? 1 : 0;
+    kills_past_durable += reader->event_count() > *durable ? 1 : 0;
   }
   // Reopening after the last kill still appends in order.
   auto writer = MmapWriter::open(path);
@@ -116,5 +157,40 @@ TEST(crash, sigkill_never_loses_a_durable_event_and_recovery_continues) {
   EXPECT_EQ(MmapReader::open(path)->event_count(), count + 1);
   std::printf("50 kills: %d with events past the durable mark, %d with a torn record\n",
               kills_past_durable, torn_tails);
+  EXPECT_GT(kills_past_durable, 0) << "no kill landed while appending: the test lost its point";
+}
+
+TEST(crash, journal_sigkill_never_loses_a_durable_event_and_recovery_continues) {
+  test::TempDir dir;
+  std::mt19937 random(1126);
+  int kills_past_durable = 0;
+  std::uint64_t max_durable = 0;
+  for (int round = 0; round < 50; ++round) {
+    const std::optional<std::uint64_t> durable = kill_at_random(
+        [&](int report_fd) { journal_append_until_killed(dir.path(), report_fd); }, random);
+    ASSERT_TRUE(durable.has_value()) << "round " << round;
+    ASSERT_GE(*durable, max_durable) << "durable_sequence went backwards across a restart";
+    max_durable = *durable;
+
+    auto reader = JournalReader::open(dir.path());
+    ASSERT_TRUE(reader.has_value()) << reader.error().message();
+    std::uint64_t expected = 0;
+    reader->replay([&](const storage::JournalEvent& event) {
+      ASSERT_EQ(event.sequence, expected);
+      ASSERT_EQ(event.view.header.timestamp, expected);
+      ASSERT_TRUE(test::payload_matches(expected, event.view.payload)) << "event " << expected;
+      ++expected;
+    });
+    ASSERT_GE(expected, *durable) << "round " << round << " lost durable events";
+    kills_past_durable += expected > *durable ? 1 : 0;
+  }
+  auto journal = Journal::open(dir.path());
+  ASSERT_TRUE(journal.has_value()) << journal.error().message();
+  const std::uint64_t next = journal->next_sequence();
+  ASSERT_TRUE(journal->append(test::header_for(next, 8), test::make_payload(next, 8)));
+  ASSERT_TRUE(journal->sync().has_value());
+  EXPECT_EQ(journal->durable_sequence(), next + 1);
+  std::printf("50 journal kills: %d with events past the durable mark, %zu segments\n",
+              kills_past_durable, journal->segment_count());
   EXPECT_GT(kills_past_durable, 0) << "no kill landed while appending: the test lost its point";
 }

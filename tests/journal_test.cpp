@@ -9,10 +9,17 @@
 
 #include <gtest/gtest.h>
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -394,4 +401,109 @@ TEST(journal, segments_after_a_gap_are_set_aside) {
   EXPECT_EQ(journal->recovery().set_aside.size(), segments.size() - 2);
   EXPECT_TRUE(std::filesystem::exists(segments[2].string() + ".dropped"));
   expect_events(dir.path(), 0, first_lost);
+}
+
+namespace {
+
+// Makes io_uring_setup fail with EPERM in this process from now on, as a container's seccomp
+// profile does; false when the filter cannot be installed.
+bool forbid_io_uring() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
+
+// A size-limited tmpfs mounted for one test, unmounted after it.
+class SmallFileSystem {
+ public:
+  explicit SmallFileSystem(std::size_t bytes) {
+    const std::string options = "size=" + std::to_string(bytes);
+    if (::mount("ringlog-test", dir_.path().c_str(), "tmpfs", 0, options.c_str()) == 0) {
+      mounted_ = true;
+    } else {
+      error_ = std::strerror(errno);
+    }
+  }
+  ~SmallFileSystem() {
+    if (mounted_) ::umount(dir_.path().c_str());
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  std::filesystem::path path() const { return dir_ / "journal"; }
+
+ private:
+  test::TempDir dir_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
+}  // namespace
+
+TEST(journal, falls_back_to_a_flusher_thread_where_io_uring_is_forbidden) {
+  test::TempDir dir;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (!forbid_io_uring()) _exit(10);
+    JournalOptions demanding = small_segments();
+    demanding.flush_backend = storage::FlushBackend::io_uring;
+    if (Journal::open(dir / "demanding", demanding).has_value()) _exit(11);  // must say no
+    auto journal = Journal::open(dir / "journal", small_segments());
+    if (!journal) _exit(12);
+    if (journal->flush_backend() != storage::FlushBackend::thread) _exit(13);
+    if (journal->flush_backend_note().find("io_uring unavailable") == std::string::npos) _exit(14);
+    for (std::uint64_t seq = 0; seq < 30'000; ++seq) {
+      const auto payload = test::make_payload(seq, payload_size_of(seq));
+      if (!journal->append(test::header_for(seq, payload.size()), payload)) _exit(15);
+    }
+    // The flusher thread, not sync(), makes everything durable.
+    while (journal->durable_sequence() != journal->next_sequence()) {
+      journal->sync_async();
+      if (journal->failure()) _exit(16);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 10) GTEST_SKIP() << "cannot install a seccomp filter here";
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "see the exit codes in the child above";
+  expect_events(dir / "journal", 0, 30'000);
+}
+
+TEST(journal, a_full_disk_stops_it_with_a_clear_error_and_keeps_what_was_written) {
+  SmallFileSystem disk(3 * segment_bytes + (256 << 10));
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a small tmpfs here: " << disk.error();
+  std::uint64_t appended = 0;
+  {
+    auto journal = Journal::open(disk.path(), small_segments());
+    ASSERT_TRUE(journal.has_value()) << journal.error().message();
+    for (;;) {
+      const std::uint64_t seq = journal->next_sequence();
+      const auto payload = test::make_payload(seq, payload_size_of(seq));
+      if (!journal->append(test::header_for(seq, payload.size()), payload)) break;
+      if (seq % 256 == 0) journal->flush_if_due();
+      ASSERT_LT(seq, 1'000'000u) << "the file system never filled";
+    }
+    ASSERT_TRUE(journal->failure().has_value());
+    EXPECT_EQ(journal->failure()->code, std::errc::no_space_on_device)
+        << journal->failure()->message();
+    EXPECT_NE(journal->failure()->message().find("takes no more events"), std::string::npos)
+        << journal->failure()->message();
+    appended = journal->next_sequence();
+    EXPECT_FALSE(journal->sync().has_value()) << "a failed journal does not claim durability";
+    const auto payload = test::make_payload(appended, 8);
+    EXPECT_FALSE(journal->append(test::header_for(appended, 8), payload));
+  }
+  ASSERT_GT(appended, 0u);
+  expect_events(disk.path(), 0, appended);
+  auto reopened = Journal::open(disk.path(), small_segments());
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().message();
+  EXPECT_EQ(reopened->next_sequence(), appended);
 }
