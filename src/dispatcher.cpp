@@ -21,6 +21,18 @@ void read_up_to(ring::RingBuffer& ring, std::size_t limit, Deliver&& deliver) {
 
 }  // namespace
 
+std::size_t EventConsumer::consume_records(std::span<const std::byte> records,
+                                           std::size_t event_count) {
+  std::size_t taken = 0;
+  const std::byte* at = records.data();
+  for (std::size_t i = 0; i < event_count; ++i) {
+    const event::EventView view = ringlog::detail::view_at(at);
+    taken += consume(view.header, view.payload) ? 1 : 0;
+    at += ringlog::detail::record_size(view.header.payload_len);
+  }
+  return taken;
+}
+
 double DrainStats::success_rate() const noexcept {
   return ratio_delivered(events_delivered, events_failed);
 }
@@ -45,6 +57,18 @@ void EventDispatcher::deliver(const event::EventView& view, DrainStats& stats) {
   }
 }
 
+void EventDispatcher::deliver_records(std::span<const std::byte> records,
+                                      std::size_t event_count, DrainStats& stats) {
+  stats.events_read += event_count;
+  for (Registered& registered : consumers_) {
+    const std::size_t taken = registered.consumer->consume_records(records, event_count);
+    registered.delivered += taken;
+    registered.failed += event_count - taken;
+    stats.events_delivered += taken;
+    stats.events_failed += event_count - taken;
+  }
+}
+
 void EventDispatcher::flush_all() {
   for (Registered& registered : consumers_) registered.consumer->flush();
 }
@@ -60,9 +84,18 @@ DrainStats EventDispatcher::drain_batch(ring::RingBuffer& ring, std::size_t limi
   return stats;
 }
 
+// Runs of records rather than single events: a consumer that persists records as they are
+// copies each run once.
 DrainStats EventDispatcher::drain_batch(ring::Consumer& ring, std::size_t limit) {
   DrainStats stats;
-  ring.poll([&](const event::EventView& view) { deliver(view, stats); }, limit);
+  while (stats.events_read < limit) {
+    const std::span<const std::byte> records = ring.peek_records();
+    if (records.empty()) break;
+    const ringlog::detail::RecordRun run =
+        ringlog::detail::measure_records(records, limit - stats.events_read);
+    deliver_records(records.first(run.bytes), run.events, stats);
+    ring.release_records(run.bytes);
+  }
   flush_all();
   return stats;
 }

@@ -35,27 +35,6 @@ struct Segment {
   bool all_durable() const noexcept { return file.durable_offset() == file.write_offset(); }
 };
 
-// The run of whole event records at the start of `records`, up to a ring padding record or a
-// tail too short for a header; nullopt when a record claims more bytes than the run holds.
-struct RecordRun {
-  std::size_t bytes = 0;
-  std::uint64_t events = 0;
-};
-std::optional<RecordRun> measure_run(std::span<const std::byte> records,
-                                     std::size_t byte_limit = SIZE_MAX) noexcept {
-  RecordRun run;
-  while (records.size() - run.bytes >= event::EventHeader::SIZE) {
-    const event::EventHeader header = ringlog::detail::load_header(records.data() + run.bytes);
-    if (ringlog::detail::is_framing(header)) break;
-    const std::size_t size = ringlog::detail::record_size(header.payload_len);
-    if (size > records.size() - run.bytes) return std::nullopt;
-    if (size > byte_limit - run.bytes) break;
-    run.bytes += size;
-    ++run.events;
-  }
-  return run;
-}
-
 // What a segment file that is not the newest holds, read without modifying it.
 struct SealedSummary {
   std::uint64_t events = 0;          // intact events: the checkpoint's and those past it
@@ -396,19 +375,20 @@ void Journal::abort() noexcept { state_->claimed_size = 0; }
 bool Journal::append_records(std::span<const std::byte> records) noexcept {
   State& s = *state_;
   if (s.failure) return false;
-  const std::optional<RecordRun> whole = measure_run(records);
-  if (!whole) return false;
-  std::span<const std::byte> rest = records.first(whole->bytes);
-  std::uint64_t events_left = whole->events;
+  const ringlog::detail::RecordRun whole = ringlog::detail::measure_records(records);
+  if (whole.overrun) return false;
+  std::span<const std::byte> rest = records.first(whole.bytes);
+  std::uint64_t events_left = whole.events;
   while (!rest.empty()) {
     Segment& segment = s.current();
     const std::size_t room = segment.file.available();
-    RecordRun part{rest.size(), events_left};
+    ringlog::detail::RecordRun part{rest.size(), events_left};
     if (room < detail::batch_header_bytes + rest.size()) {
       // The part that fits here; the rest goes to the next segment.
       part = room > detail::batch_header_bytes
-                 ? *measure_run(rest, room - detail::batch_header_bytes)
-                 : RecordRun{};
+                 ? ringlog::detail::measure_records(rest, UINT64_MAX,
+                                                    room - detail::batch_header_bytes)
+                 : ringlog::detail::RecordRun{};
       if (part.events == 0) {
         if (!s.roll()) return false;
         continue;

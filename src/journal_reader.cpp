@@ -144,3 +144,55 @@ std::string JournalReader::damage() const {
 }
 
 }  // namespace ringlog::storage
+
+namespace ringlog::storage {
+
+std::uint64_t JournalReader::end_sequence() const {
+  auto listing = detail::list_journal(state_->directory);
+  if (!listing || listing->segments.empty()) return 0;
+  const detail::SegmentEntry& newest = listing->segments.back();
+  auto segment = MmapReader::open(newest.path);
+  return newest.first_sequence + (segment ? segment->event_count() : 0);
+}
+
+std::expected<JournalCheck, Error> check_journal(const std::filesystem::path& directory) {
+  auto listing = detail::list_journal(directory);
+  if (!listing) return std::unexpected(listing.error());
+  JournalCheck check;
+  if (listing->segments.empty()) return check;
+  check.first_sequence = listing->segments.front().first_sequence;
+  std::uint64_t expected = check.first_sequence;
+  for (const detail::SegmentEntry& entry : listing->segments) {
+    auto reader = MmapReader::open(entry.path);
+    if (!reader) return std::unexpected(reader.error());
+    const SegmentCheck& segment = check.segments.emplace_back(
+        SegmentCheck{entry.path, entry.first_sequence, reader->scan(),
+                     static_cast<std::size_t>(reader->header().write_offset)});
+    if (!check.problem.empty()) continue;
+    const std::string name = entry.path.filename().string();
+    if (entry.first_sequence != expected) {
+      check.problem = fmt::format("events {} to {} are missing before {}; a writer reopening the "
+                                  "journal sets aside {} and the segments after it", expected,
+                                  entry.first_sequence - 1, name, name);
+      check.durable_data_damaged = segment.checkpoint > FileHeader::SIZE;
+      continue;
+    }
+    expected += segment.scan.event_count;
+    check.intact_events = expected - check.first_sequence;
+    check.durable_data_damaged = segment.checkpoint > segment.scan.end_offset;
+    if (segment.scan.damaged || check.durable_data_damaged) {
+      check.problem = fmt::format(
+          "{}: {} at offset {}; {}", name,
+          segment.scan.damaged ? "a record fails its checksum" : "intact records end",
+          segment.scan.end_offset,
+          check.durable_data_damaged
+              ? fmt::format("that is below the durable checkpoint at offset {}: events reported "
+                            "durable are damaged, and a writer refuses to append",
+                            segment.checkpoint)
+              : std::string("a writer reopening the journal truncates there"));
+    }
+  }
+  return check;
+}
+
+}  // namespace ringlog::storage

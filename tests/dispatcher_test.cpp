@@ -149,3 +149,58 @@ TEST(dispatcher, drains_an_spsc_consumer) {
   EXPECT_EQ(recording.flushes, 2);
   EXPECT_TRUE(ring->is_empty());
 }
+
+namespace {
+
+// Takes whole runs of ring records, as a journal does, and checks each record in them.
+class RunTaking final : public consumer::EventConsumer {
+ public:
+  bool consume(const event::EventHeader&, std::span<const std::byte>) override {
+    ADD_FAILURE() << "a run-taking consumer gets runs, not single events";
+    return false;
+  }
+  std::size_t consume_records(std::span<const std::byte> records, std::size_t count) override {
+    const ringlog::detail::RecordRun run = ringlog::detail::measure_records(records);
+    EXPECT_EQ(run.bytes, records.size()) << "a run is whole records, padding left out";
+    EXPECT_EQ(run.events, count);
+    for (std::size_t at = 0; at < records.size();) {
+      const event::EventView view = ringlog::detail::view_at(records.data() + at);
+      EXPECT_EQ(view.header.timestamp, next);
+      EXPECT_TRUE(test::payload_matches(next, view.payload));
+      ++next;
+      at += ringlog::detail::record_size(view.header.payload_len);
+    }
+    ++runs;
+    return count;
+  }
+  std::string_view name() const override { return "runs"; }
+  std::uint64_t next = 0;
+  int runs = 0;
+};
+
+}  // namespace
+
+TEST(dispatcher, hands_runs_of_records_to_consumers_that_take_them_whole) {
+  auto ring = ring::SpscRingBuffer::create(1024);  // small: the events wrap many times
+  ASSERT_TRUE(ring.has_value());
+  auto [producer, consumer] = ring->split();
+  EventDispatcher dispatcher;
+  RunTaking& runs = dispatcher.add_consumer(RunTaking{});
+  std::vector<std::uint64_t> seen;
+  dispatcher.add_consumer(Recording(&seen));
+  std::uint64_t written = 0;
+  for (int round = 0; round < 200; ++round) {
+    // Sizes vary, so that the wrap's padding falls at many offsets.
+    while (producer.write_event(header_for(written, written % 50),
+                                make_payload(written, written % 50))) {
+      ++written;
+    }
+    const consumer::DrainStats stats = dispatcher.drain_batch(consumer, 7 + round % 5);
+    EXPECT_LE(stats.events_read, 7u + round % 5);
+    dispatcher.drain(consumer);
+  }
+  EXPECT_EQ(runs.next, written);
+  EXPECT_EQ(seen.size(), written);
+  EXPECT_GT(runs.runs, 200);
+  EXPECT_EQ(dispatcher.totals()[0].delivered, written);
+}

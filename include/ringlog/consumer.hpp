@@ -22,6 +22,11 @@ class EventConsumer {
   virtual ~EventConsumer() = default;
   // True when the event was taken; false counts as a failed delivery for this consumer.
   virtual bool consume(const event::EventHeader&, std::span<const std::byte> payload) = 0;
+  // A contiguous run of `event_count` whole records, framed as in the ring. The default hands
+  // each event to consume(); a consumer that keeps records as they are (a journal) takes the run
+  // in one piece. Returns how many of the events it took.
+  virtual std::size_t consume_records(std::span<const std::byte> records,
+                                      std::size_t event_count);
   virtual void flush() {}
   virtual std::string_view name() const = 0;
 };
@@ -66,6 +71,7 @@ class EventDispatcher {
     std::uint64_t failed = 0;
   };
   void deliver(const event::EventView&, DrainStats&);
+  void deliver_records(std::span<const std::byte> records, std::size_t event_count, DrainStats&);
   void flush_all();
 
   std::vector<Registered> consumers_;

@@ -161,6 +161,8 @@ class JournalReader {
   // Moves the cursor to the first event at or after `sequence`.
   void seek(std::uint64_t sequence);
   std::uint64_t position() const noexcept;  // the sequence number next() hands out next
+  // The sequence number after the newest intact event now in the journal.
+  std::uint64_t end_sequence() const;
   // Where the cursor is stuck on bytes that are neither an intact record nor unwritten, while a
   // later segment exists: "<file> offset <n>"; empty otherwise.
   std::string damage() const;
@@ -170,5 +172,26 @@ class JournalReader {
   explicit JournalReader(std::unique_ptr<State>) noexcept;
   std::unique_ptr<State> state_;
 };
+
+// What check_journal() found in each segment file.
+struct SegmentCheck {
+  std::filesystem::path path;
+  std::uint64_t first_sequence = 0;  // from its name
+  ScanResult scan;                   // every record checked
+  std::size_t checkpoint = 0;        // the header's durable write offset
+};
+
+struct JournalCheck {
+  std::vector<SegmentCheck> segments;
+  std::uint64_t first_sequence = 0;
+  std::uint64_t intact_events = 0;  // from first_sequence on, up to the first problem
+  // The first problem and what a writer reopening the journal does about it; empty when intact.
+  std::string problem;
+  bool durable_data_damaged = false;  // the problem lies below a durable checkpoint
+};
+
+// Checks every record of every segment, in order, and their continuity. An Error when the
+// directory is not a journal or a segment is not a log file.
+std::expected<JournalCheck, Error> check_journal(const std::filesystem::path& directory);
 
 }  // namespace ringlog::storage

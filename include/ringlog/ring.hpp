@@ -235,6 +235,30 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
     return tail_ + lent_bytes_ == indices_->head.load(std::memory_order_acquire);
   }
 
+  // Zero-copy batch read: every record readable now in one contiguous stretch of ring memory (it
+  // ends at the end of the ring, where it may hold the wrap's padding), for a consumer that
+  // takes records as they are framed (Journal::append_records). Empty when there is nothing.
+  // The bytes stay valid, and unread by read_event(), until release_records().
+  std::span<const std::byte> peek_records() noexcept {
+    finish_lent_event();
+    if (tail_ == cached_head_) {
+      cached_head_ = indices_->head.load(std::memory_order_acquire);
+      if (tail_ == cached_head_) {
+        release();
+        return {};
+      }
+    }
+    tail_ = geometry_.skip_padding(tail_);
+    const std::uint64_t lap_end = (tail_ | geometry_.mask) + 1;
+    return {geometry_.at(tail_), std::min(cached_head_, lap_end) - tail_};
+  }
+  // Hands the first `bytes` of the last peek_records() back to the producer's side: whole
+  // records, all of them or as many as were used.
+  void release_records(std::size_t bytes) noexcept {
+    tail_ += bytes;
+    if (tail_ - released_tail_ >= release_every_bytes_ || tail_ == cached_head_) release();
+  }
+
  private:
   friend class SpscRingBuffer;
   Consumer(ringlog::detail::RingGeometry geometry, ringlog::detail::SharedIndices* indices) noexcept

@@ -1,18 +1,19 @@
 #include "log_tools.hpp"
 
+#include <ringlog/journal.hpp>
 #include <ringlog/storage.hpp>
 
 #include <fmt/format.h>
+#include <signal.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 namespace ringlog::app {
 
 namespace {
-
-constexpr int intact = 0;
-constexpr int damaged = 1;
-constexpr int unreadable = 2;
 
 std::string hex(std::span<const std::byte> bytes) {
   std::string text;
@@ -21,35 +22,35 @@ std::string hex(std::span<const std::byte> bytes) {
   return text;
 }
 
+void print_event(std::uint64_t sequence, const event::EventView& view, bool json,
+                 std::FILE* out) {
+  const auto& h = view.header;
+  if (json) {
+    fmt::print(out, "{{\"sequence\":{},\"timestamp\":{},\"event_type\":{},\"flags\":{},"
+                    "\"payload_len\":{},\"payload\":\"{}\"}}\n",
+               sequence, h.timestamp, h.event_type, h.flags, h.payload_len, hex(view.payload));
+  } else {
+    constexpr std::size_t shown = 32;
+    const auto head = view.payload.first(std::min(view.payload.size(), shown));
+    fmt::print(out, "{:>10}  ts {:>20}  type {:>3}  flags {:#04x}  len {:>5}  {}{}\n", sequence,
+               h.timestamp, h.event_type, h.flags, h.payload_len, hex(head),
+               view.payload.size() > shown ? "…" : "");
+  }
+}
+
 // Damage that a reader stops at: a torn or corrupt record, or a checkpoint past the intact end.
 bool is_damaged(const storage::MmapReader& reader) {
   return reader.scan().damaged || reader.header().write_offset > reader.scan().end_offset;
 }
 
-}  // namespace
-
-int dump_log(const std::filesystem::path& path, bool json, std::FILE* out) {
+int dump_file(const std::filesystem::path& path, bool json, std::FILE* out) {
   auto reader = storage::MmapReader::open(path);
   if (!reader) {
     fmt::print(stderr, "ringlog dump: {}\n", reader.error().message());
     return unreadable;
   }
   std::uint64_t sequence = 0;
-  reader->replay([&](const event::EventView& view) {
-    const auto& h = view.header;
-    if (json) {
-      fmt::print(out, "{{\"sequence\":{},\"timestamp\":{},\"event_type\":{},\"flags\":{},"
-                      "\"payload_len\":{},\"payload\":\"{}\"}}\n",
-                 sequence, h.timestamp, h.event_type, h.flags, h.payload_len, hex(view.payload));
-    } else {
-      constexpr std::size_t shown = 32;
-      const auto head = view.payload.first(std::min(view.payload.size(), shown));
-      fmt::print(out, "{:>10}  ts {:>20}  type {:>3}  flags {:#04x}  len {:>5}  {}{}\n", sequence,
-                 h.timestamp, h.event_type, h.flags, h.payload_len, hex(head),
-                 view.payload.size() > shown ? "…" : "");
-    }
-    ++sequence;
-  });
+  reader->replay([&](const event::EventView& view) { print_event(sequence++, view, json, out); });
   if (is_damaged(*reader)) {
     fmt::print(stderr, "ringlog dump: {}: damaged after event {} (offset {}); nothing past it "
                        "was shown\n", path.string(), sequence, reader->scan().end_offset);
@@ -58,7 +59,26 @@ int dump_log(const std::filesystem::path& path, bool json, std::FILE* out) {
   return intact;
 }
 
-int verify_log(const std::filesystem::path& path, std::FILE* out) {
+int dump_journal(const std::filesystem::path& path, bool json, std::FILE* out) {
+  auto reader = storage::JournalReader::open(path);
+  auto check = storage::check_journal(path);
+  if (!reader || !check) {
+    fmt::print(stderr, "ringlog dump: {}\n",
+               (reader ? check.error() : reader.error()).message());
+    return unreadable;
+  }
+  reader->replay([&](const storage::JournalEvent& event) {
+    print_event(event.sequence, event.view, json, out);
+  });
+  if (!check->problem.empty()) {
+    fmt::print(stderr, "ringlog dump: {}: {}; nothing past it was shown\n", path.string(),
+               check->problem);
+    return damaged;
+  }
+  return intact;
+}
+
+int verify_file(const std::filesystem::path& path, std::FILE* out) {
   auto reader = storage::MmapReader::open(path);
   if (!reader) {
     fmt::print(out, "{}: NOT A READABLE LOG: {}\n", path.string(), reader.error().message());
@@ -85,6 +105,70 @@ int verify_log(const std::filesystem::path& path, std::FILE* out) {
     fmt::print(out, "DAMAGED: {}; a writer reopening the file truncates there\n", where);
   }
   return damaged;
+}
+
+int verify_journal(const std::filesystem::path& path, std::FILE* out) {
+  auto check = storage::check_journal(path);
+  if (!check) {
+    fmt::print(out, "{}: NOT A READABLE JOURNAL: {}\n", path.string(), check.error().message());
+    return unreadable;
+  }
+  for (const storage::SegmentCheck& segment : check->segments) {
+    fmt::print(out, "  {}  {} events{}\n", segment.path.filename().string(),
+               segment.scan.event_count, segment.scan.damaged ? "  DAMAGED" : "");
+  }
+  fmt::print(out, "{}: {} intact events (sequences {} to {}) in {} segment(s)\n", path.string(),
+             check->intact_events, check->first_sequence,
+             check->first_sequence + check->intact_events, check->segments.size());
+  if (check->problem.empty()) {
+    fmt::print(out, "OK: every record is intact\n");
+    return intact;
+  }
+  fmt::print(out, "DAMAGED: {}\n", check->problem);
+  return damaged;
+}
+
+std::atomic<bool> stop_tailing{false};
+
+}  // namespace
+
+int dump_log(const std::filesystem::path& path, bool json, std::FILE* out) {
+  return std::filesystem::is_directory(path) ? dump_journal(path, json, out)
+                                             : dump_file(path, json, out);
+}
+
+int verify_log(const std::filesystem::path& path, std::FILE* out) {
+  return std::filesystem::is_directory(path) ? verify_journal(path, out) : verify_file(path, out);
+}
+
+int tail_journal(const std::filesystem::path& path, const TailOptions& options, std::FILE* out) {
+  auto reader = storage::JournalReader::open(path);
+  if (!reader) {
+    fmt::print(stderr, "ringlog tail: {}\n", reader.error().message());
+    return unreadable;
+  }
+  const std::uint64_t end = reader->end_sequence();
+  reader->seek(options.from.value_or(end - std::min(end, options.last)));
+  const auto print = [&](const storage::JournalEvent& event) {
+    print_event(event.sequence, event.view, options.json, out);
+  };
+  reader->poll(print);
+  std::fflush(out);
+  if (!options.follow) return intact;
+  // Followed until stopped: the handler only sets a flag the loop reads between polls.
+  struct sigaction stop {};
+  stop.sa_handler = [](int) { stop_tailing.store(true); };
+  sigaction(SIGINT, &stop, nullptr);
+  sigaction(SIGTERM, &stop, nullptr);
+  while (!stop_tailing.load()) {
+    if (reader->poll(print) != 0) {
+      std::fflush(out);
+    } else {
+      // Nothing new: poll the page cache again shortly rather than spin a core.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  return intact;
 }
 
 }  // namespace ringlog::app

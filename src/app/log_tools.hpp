@@ -1,17 +1,34 @@
-// The ringlog program's tools for log files: dump (text or JSON lines) and verify.
+// The ringlog program's tools for journals and single log files: dump (text or JSON lines),
+// verify, and tail.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 namespace ringlog::app {
 
-// Prints every intact event, one per line; a damaged tail is reported on stderr. Exit status:
-// 0 when the file is intact, 1 when it is damaged, 2 when it is not a readable ringlog log.
+// Exit statuses of dump and verify.
+inline constexpr int intact = 0;
+inline constexpr int damaged = 1;
+inline constexpr int unreadable = 2;  // not a journal or log file, or not readable
+
+// Prints every intact event of a journal directory or a log file, one per line; damage is
+// reported on stderr, and nothing past it is shown.
 int dump_log(const std::filesystem::path&, bool json, std::FILE* out);
 
-// Checks every record; prints what it found and, for a damaged file, where a writer reopening it
-// would truncate and how many bytes that drops. Exit status as for dump_log.
+// Checks every record; prints what it found and, where something is damaged, where a writer
+// reopening it would truncate (or why it refuses to).
 int verify_log(const std::filesystem::path&, std::FILE* out);
+
+struct TailOptions {
+  std::optional<std::uint64_t> from;  // the first sequence number to print
+  std::uint64_t last = 10;            // without `from`: this many of the newest events
+  bool follow = false;                // keep printing events as they are appended
+  bool json = false;
+};
+// Prints a journal's newest events and, with `follow`, the new ones until SIGINT or SIGTERM.
+int tail_journal(const std::filesystem::path&, const TailOptions&, std::FILE* out);
 
 }  // namespace ringlog::app

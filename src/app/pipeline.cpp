@@ -1,10 +1,10 @@
 #include "pipeline.hpp"
 
-#include "rolling_log.hpp"
+#include "journal_consumer.hpp"
 
 #include <ringlog/consumer.hpp>
 #include <ringlog/ring.hpp>
-#include <ringlog/storage.hpp>
+#include <ringlog/journal.hpp>
 
 #include <fmt/format.h>
 #include <pthread.h>
@@ -42,13 +42,20 @@ std::int64_t thread_minor_faults() noexcept {
 class CountingConsumer final : public consumer::EventConsumer {
  public:
   bool consume(const event::EventHeader&, std::span<const std::byte>) override {
-    count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    add(1);
     return true;
+  }
+  std::size_t consume_records(std::span<const std::byte>, std::size_t event_count) override {
+    add(event_count);
+    return event_count;
   }
   std::string_view name() const override { return "counter"; }
   std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
 
  private:
+  void add(std::uint64_t events) noexcept {
+    count_.store(count_.load(std::memory_order_relaxed) + events, std::memory_order_relaxed);
+  }
   std::atomic<std::uint64_t> count_{0};  // read by the reporting thread
 };
 
@@ -107,26 +114,24 @@ void consume(ring::Consumer& consumer, consumer::EventDispatcher& dispatcher,
   progress.consumer_faults.store(thread_minor_faults() - faults_before, std::memory_order_relaxed);
 }
 
-// Replays the files this run wrote and compares each event with what the source generates.
-void verify(const std::vector<std::filesystem::path>& files, const EventSource& source,
+// Replays this run's events from the journal and compares each with what the source generates.
+void verify(const std::filesystem::path& directory, const EventSource& source,
             PipelineReport& report) {
-  std::vector<std::byte> expected(source.payload_len);
-  std::uint64_t sequence = 0;
-  for (const auto& path : files) {
-    auto reader = storage::MmapReader::open(path);
-    if (!reader) {
-      report.error = reader.error().message();
-      return;
-    }
-    reader->replay([&](const event::EventView& view) {
-      source.fill(sequence, expected);
-      const bool same = view.header.event_type == source.event_type(sequence) &&
-                        view.payload.size() == expected.size() &&
-                        std::memcmp(view.payload.data(), expected.data(), expected.size()) == 0;
-      ++(same ? report.persisted : report.mismatched);
-      ++sequence;
-    });
+  auto reader = storage::JournalReader::open(directory);
+  if (!reader) {
+    report.error = reader.error().message();
+    return;
   }
+  std::vector<std::byte> expected(source.payload_len);
+  reader->replay_from(report.first_sequence, [&](const storage::JournalEvent& event) {
+    const std::uint64_t index = event.sequence - report.first_sequence;
+    const event::EventView& view = event.view;
+    source.fill(index, expected);
+    const bool same = view.header.event_type == source.event_type(index) &&
+                      view.payload.size() == expected.size() &&
+                      std::memcmp(view.payload.data(), expected.data(), expected.size()) == 0;
+    ++(same ? report.persisted : report.mismatched);
+  });
 }
 
 std::string human_count(double value) {
@@ -174,9 +179,10 @@ void print_report(const PipelineReport& report, std::size_t record_bytes) {
     fmt::print("MISMATCHED {:>13} events differ from what was written\n", report.mismatched);
   }
   if (report.failed != 0) fmt::print("FAILED     {:>13} deliveries refused\n", report.failed);
-  fmt::print("journal    {:.1f} MB in {} file(s); a full file rolls over to the next, and a full "
-             "ring holds the producer back ({} waits)\n",
-             double(report.journal_bytes) / 1e6, report.files, report.ring_full_waits);
+  fmt::print("journal    sequences {}..{} of the journal, {} durable, {} segment(s); a full ring "
+             "holds the producer back ({} waits)\n",
+             report.first_sequence, report.first_sequence + report.written, report.durable,
+             report.segments, report.ring_full_waits);
   fmt::print("faults     producer {} minor page faults, consumer {} (preparing pages ahead)\n",
              report.producer_faults, report.consumer_faults);
   if (report.error) fmt::print("ERROR      {}\n", *report.error);
@@ -191,14 +197,16 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
                                                          const EventSource& source) {
   auto ring = ring::SpscRingBuffer::create(options.ring_bytes);
   if (!ring) return std::unexpected(ring::to_string(ring.error()));
-  auto opened = RollingLog::open(options.journal_dir, options.file_prefix, options.file_bytes);
-  if (!opened) return std::unexpected(opened.error().message());
+  auto journal = storage::Journal::open(options.journal_dir, options.journal);
+  if (!journal) return std::unexpected(journal.error().message());
   PipelineReport report;
-  consumer::EventDispatcher dispatcher;
-  RollingLog* journal = opened->get();
-  fmt::print("journal    {}\n", journal->flush_backend_note());
+  report.first_sequence = journal->next_sequence();
+  report.flush_backend = journal->flush_backend_note();
+  fmt::print("journal    {}: {}; {}\n", options.journal_dir.string(),
+             journal->recovery().summary(), report.flush_backend);
   std::fflush(stdout);
-  dispatcher.add_consumer(std::move(*opened));
+  consumer::EventDispatcher dispatcher;
+  dispatcher.add_consumer(std::make_unique<JournalConsumer>(*journal));
   auto counting = std::make_unique<CountingConsumer>();
   const CountingConsumer& counter = *counting;
   dispatcher.add_consumer(std::move(counting));
@@ -223,11 +231,12 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
     if (Clock::now() < next_status) continue;
     const std::uint64_t count = counter.count();
     if (options.show_status) {
-      fmt::print("[{:5.1f}s] events {:>9}  {:>8}/s  ring {:5.1f}% used  journal {:.1f} MB\n",
+      const std::uint64_t appended = journal->next_sequence();
+      fmt::print("[{:5.1f}s] events {:>9}  {:>8}/s  ring {:5.1f}% used  durable lag {} events\n",
                  std::chrono::duration<double>(Clock::now() - start).count(),
                  human_count(double(count)), human_count(double(count - last_count)),
                  100.0 * double(ring->used()) / double(ring->capacity()),
-                 double(journal->bytes_written()) / 1e6);
+                 appended - std::min(appended, journal->durable_sequence()));
       std::fflush(stdout);
     }
     last_count = count;
@@ -238,19 +247,19 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   consuming.join();
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
-  if (auto closed = journal->close(); !closed) report.error = closed.error().message();
+  if (auto synced = journal->sync(); !synced) report.error = synced.error().message();
   report.written = progress.written.load();
   report.ring_full_waits = progress.ring_full_waits.load();
   report.producer_faults = progress.producer_faults.load();
   report.consumer_faults = progress.consumer_faults.load();
   for (const consumer::ConsumerTotals& totals : dispatcher.totals()) {
     report.failed += totals.failed;
-    if (totals.name == journal->name()) report.journaled = totals.delivered;
+    if (totals.name == "journal") report.journaled = totals.delivered;
   }
   report.counted = counter.count();
-  report.journal_bytes = journal->bytes_written();
-  report.files = journal->files().size();
-  verify(journal->files(), source, report);
+  report.durable = journal->durable_sequence() - report.first_sequence;
+  report.segments = journal->segment_count();
+  verify(options.journal_dir, source, report);
   return report;
 }
 

@@ -1,13 +1,15 @@
 // The producer → ring → dispatcher → journal pipeline that the ringlog demo and the stress
 // program run: a producer thread writes generated events, a consumer thread drains them through
-// the dispatcher into a RollingLog and a counting consumer, and the calling thread reports.
+// the dispatcher into the journal (runs of records, one copy each) and a counting consumer, and
+// the calling thread reports.
 #pragma once
+
+#include <ringlog/journal.hpp>
 
 #include <chrono>
 #include <expected>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -26,10 +28,9 @@ struct EventSource {
 };
 
 struct PipelineOptions {
-  std::filesystem::path journal_dir;
-  std::string file_prefix;
+  std::filesystem::path journal_dir;  // an existing journal is continued
   std::size_t ring_bytes = 1 << 20;
-  std::size_t file_bytes = std::size_t{1} << 30;
+  storage::JournalOptions journal;
   std::chrono::duration<double> duration{10.0};
   double events_per_second = 0;  // 0: as fast as the ring takes them
   bool show_status = true;       // a status line every second on stdout
@@ -45,8 +46,10 @@ struct PipelineReport {
   std::uint64_t ring_full_waits = 0; // writes that found the ring full and waited (back-pressure)
   std::int64_t producer_faults = 0;  // minor page faults the producer thread took while writing
   std::int64_t consumer_faults = 0;  // the same for the consumer thread, prepare_pages included
-  std::uint64_t journal_bytes = 0;
-  std::size_t files = 0;
+  std::uint64_t first_sequence = 0;  // the journal's sequence number of this run's first event
+  std::uint64_t durable = 0;         // events of this run the journal reports durable
+  std::size_t segments = 0;          // segment files in the journal
+  std::string flush_backend;
   double seconds = 0;                // from the first write to the last event drained
   bool interrupted = false;          // stopped by SIGINT or SIGTERM
   std::optional<std::string> error;  // the journal failed during the run

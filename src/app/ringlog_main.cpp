@@ -1,6 +1,6 @@
 // ringlog: the journal service and its tools. Without a subcommand it runs the built-in demo:
 // synthetic market data through the ring and the dispatcher into a journal, with a live status
-// line. `ringlog dump` and `ringlog verify` read log files.
+// line. `ringlog dump`, `ringlog verify` and `ringlog tail` read journals and log files.
 #include "log_tools.hpp"
 #include "pipeline.hpp"
 
@@ -54,8 +54,6 @@ void fill_tick(std::uint64_t sequence, std::span<std::byte> payload) noexcept {
 int main(int argc, char** argv) {
   ringlog::app::PipelineOptions options;
   options.journal_dir = "ringlog-journal";
-  options.file_prefix = "demo";
-  options.file_bytes = std::size_t{256} << 20;
   options.events_per_second = 1'000'000;
   double duration_s = 10;
 
@@ -63,12 +61,26 @@ int main(int argc, char** argv) {
                "market-data demo."};
   std::filesystem::path log_path;
   bool json = false;
-  CLI::App* dump = app.add_subcommand("dump", "print every intact event of a log file");
-  dump->add_option("file", log_path, "log file")->required()->check(CLI::ExistingFile);
+  CLI::App* dump = app.add_subcommand("dump", "print every intact event of a journal directory "
+                                      "or a log file");
+  dump->add_option("path", log_path, "journal directory or log file")->required()
+      ->check(CLI::ExistingPath);
   dump->add_flag("--json", json, "one JSON object per line");
-  CLI::App* verify = app.add_subcommand("verify", "check every record of a log file; exit "
-                                        "status 0 intact, 1 damaged, 2 not a log");
-  verify->add_option("file", log_path, "log file")->required()->check(CLI::ExistingFile);
+  CLI::App* verify = app.add_subcommand("verify", "check every record of a journal directory or "
+                                        "a log file; exit status 0 intact, 1 damaged, 2 not a "
+                                        "journal or log");
+  verify->add_option("path", log_path, "journal directory or log file")->required()
+      ->check(CLI::ExistingPath);
+  ringlog::app::TailOptions tail_options;
+  CLI::App* tail = app.add_subcommand("tail", "print the newest events of a journal; -f follows "
+                                      "new ones as they are appended");
+  tail->add_option("directory", log_path, "journal directory")->required()
+      ->check(CLI::ExistingDirectory);
+  tail->add_flag("-f,--follow", tail_options.follow, "keep printing new events until Ctrl-C");
+  tail->add_option("-n,--last", tail_options.last, "how many of the newest events")
+      ->capture_default_str();
+  tail->add_option("--from", tail_options.from, "start at this sequence number instead");
+  tail->add_flag("--json", tail_options.json, "one JSON object per line");
   app.add_option("--duration", duration_s, "seconds to run; 0 runs until SIGINT/SIGTERM")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -77,11 +89,12 @@ int main(int argc, char** argv) {
   app.add_option("--dir", options.journal_dir, "journal directory")->capture_default_str();
   app.add_option("--ring-bytes", options.ring_bytes, "ring capacity (a power of two)")
       ->capture_default_str();
-  app.add_option("--file-bytes", options.file_bytes, "size of each preallocated log file")
-      ->capture_default_str();
+  app.add_option("--segment-bytes", options.journal.segment_bytes,
+                 "size of each preallocated journal segment")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (dump->parsed()) return ringlog::app::dump_log(log_path, json, stdout);
   if (verify->parsed()) return ringlog::app::verify_log(log_path, stdout);
+  if (tail->parsed()) return ringlog::app::tail_journal(log_path, tail_options, stdout);
   options.duration = std::chrono::duration<double>(duration_s > 0 ? duration_s : 1e9);
 
   const ringlog::app::EventSource ticks{sizeof(Tick), market_event_type, fill_tick, true};

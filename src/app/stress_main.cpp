@@ -38,7 +38,6 @@ std::filesystem::path fresh_directory() {
 
 int main(int argc, char** argv) {
   ringlog::app::PipelineOptions options;
-  options.file_prefix = "stress";
   options.events_per_second = 0;
   options.show_status = false;
   double duration_s = 5;
@@ -54,8 +53,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(8, 4096))->capture_default_str();
   app.add_option("--ring-bytes", options.ring_bytes, "ring capacity (a power of two)")
       ->capture_default_str();
-  app.add_option("--file-bytes", options.file_bytes, "size of each preallocated log file")
-      ->capture_default_str();
+  app.add_option("--segment-bytes", options.journal.segment_bytes,
+                 "size of each preallocated journal segment")->capture_default_str();
   app.add_option("--dir", directory, "journal directory (default: a fresh temporary one)");
   app.add_flag("--keep", keep, "keep the journal files afterwards");
   app.add_flag("--json", json, "also print the results as one JSON line");
@@ -68,8 +67,8 @@ int main(int argc, char** argv) {
   const ringlog::app::EventSource pattern{payload_bytes, stress_event_type, fill_pattern, false};
   const std::size_t record_bytes = ringlog::event::EventHeader::SIZE + payload_bytes;
 
-  fmt::print("stress: {:g} s, {}-byte payloads, ring of {} bytes, files of {} bytes in {}\n",
-             duration_s, payload_bytes, options.ring_bytes, options.file_bytes,
+  fmt::print("stress: {:g} s, {}-byte payloads, ring of {} bytes, segments of {} bytes in {}\n",
+             duration_s, payload_bytes, options.ring_bytes, options.journal.segment_bytes,
              options.journal_dir.string());
   std::fflush(stdout);
   const auto ran = ringlog::app::run_pipeline(options, pattern);
@@ -82,11 +81,12 @@ int main(int argc, char** argv) {
   if (json) {
     fmt::print("{{\"seconds\":{:.3f},\"payload_bytes\":{},\"written\":{},\"persisted\":{},"
                "\"lost\":{},\"mismatched\":{},\"events_per_second\":{:.0f},"
-               "\"journal_bytes\":{},\"files\":{},\"ring_full_waits\":{},\"producer_faults\":{},"
-               "\"consumer_faults\":{}}}\n",
+               "\"mb_per_second\":{:.0f},\"durable\":{},\"segments\":{},\"ring_full_waits\":{},"
+               "\"producer_faults\":{},\"consumer_faults\":{}}}\n",
                report.seconds, payload_bytes, report.written, report.persisted, report.lost(),
                report.mismatched, double(report.written) / std::max(report.seconds, 1e-9),
-               report.journal_bytes, report.files, report.ring_full_waits,
+               double(report.written * record_bytes) / std::max(report.seconds, 1e-9) / 1e6,
+               report.durable, report.segments, report.ring_full_waits,
                report.producer_faults, report.consumer_faults);
   }
   if (temporary && !keep) std::filesystem::remove_all(options.journal_dir);

@@ -1,37 +1,70 @@
 #!/usr/bin/env bash
-# ringlog verify and dump on an intact log, a damaged one and a file that is no log at all.
+# ringlog verify, dump and tail on an intact journal, a damaged one, and things that are no
+# journal at all; tail -f following a demo while it writes.
 # usage: log_tools.sh <ringlog binary>
 set -euo pipefail
 ringlog=$1
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+tail_pid=
+trap '[ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null; rm -rf "$scratch"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+journal=$scratch/journal
 
-"$ringlog" --duration 0.3 --rate 100000 --file-bytes 4194304 --dir "$scratch/journal" >/dev/null
-log=$(ls "$scratch"/journal/*.evtl | head -n 1)
-
-status=0; "$ringlog" verify "$log" >"$scratch/verify" || status=$?
+"$ringlog" --duration 0.3 --rate 100000 --segment-bytes 1048576 --dir "$journal" >/dev/null
+status=0; "$ringlog" verify "$journal" >"$scratch/verify" || status=$?
 cat "$scratch/verify"
-[ "$status" -eq 0 ] || fail "verify of an intact log exited $status"
+[ "$status" -eq 0 ] || fail "verify of an intact journal exited $status"
 events=$(sed -nE 's/.*: ([0-9]+) intact events.*/\1/p' "$scratch/verify")
-[ "$events" -gt 1000 ] || fail "expected the demo's events, found '$events'"
-"$ringlog" dump --json "$log" >"$scratch/dump"
+[ "$events" -gt 10000 ] || fail "expected the demo's events, found '$events'"
+[ "$(grep -c '\.evtl' "$scratch/verify")" -gt 1 ] || fail "the demo filled only one segment"
+"$ringlog" dump --json "$journal" >"$scratch/dump"
 [ "$(grep -c '^{"sequence":' "$scratch/dump")" -eq "$events" ] || fail "dump and verify disagree"
-[ "$("$ringlog" dump "$log" | wc -l)" -eq "$events" ] || fail "text dump has the wrong length"
+[ "$(tail -n 1 "$scratch/dump" | sed -nE 's/^\{"sequence":([0-9]+).*/\1/p')" -eq $((events - 1)) ] ||
+  fail "the last event dumped is not the last sequence number"
+[ "$("$ringlog" tail -n 5 "$journal" | wc -l)" -eq 5 ] || fail "tail -n 5 printed another count"
 
-# Flip one payload byte of event 100 (48-byte records after the 64-byte header).
-printf '\xff' | dd of="$log" bs=1 seek=$((64 + 100 * 48 + 20)) conv=notrunc status=none
-status=0; "$ringlog" verify "$log" >"$scratch/verify" || status=$?
+# A single segment is a log file of its own.
+first=$journal/00000000000000000000.evtl
+"$ringlog" verify "$first" | grep -q "OK: every record is intact" || fail "verify of one segment"
+in_first=$("$ringlog" dump "$first" | wc -l)
+[ "$in_first" -gt 0 ] && [ "$in_first" -lt "$events" ] || fail "segment dump has $in_first events"
+
+# Flip one byte inside the first segment's records.
+printf '\xff' | dd of="$first" bs=1 seek=5000 conv=notrunc status=none
+status=0; "$ringlog" verify "$journal" >"$scratch/verify" || status=$?
 cat "$scratch/verify"
-[ "$status" -eq 1 ] || fail "verify of a damaged log exited $status"
-grep -q "DAMAGED: the record at offset $((64 + 100 * 48)) fails its checksum, below the durable" \
-  "$scratch/verify" ||
-  fail "verify did not name the damaged offset"
-status=0; "$ringlog" dump --json "$log" >"$scratch/dump" 2>/dev/null || status=$?
-[ "$status" -eq 1 ] || fail "dump of a damaged log exited $status"
-[ "$(wc -l <"$scratch/dump")" -eq 100 ] || fail "dump showed events past the damage"
+[ "$status" -eq 1 ] || fail "verify of a damaged journal exited $status"
+grep -q "DAMAGED: 00000000000000000000.evtl: a record fails its checksum at offset" \
+  "$scratch/verify" || fail "verify did not name the damaged segment and offset"
+status=0; "$ringlog" dump --json "$journal" >"$scratch/dump" 2>/dev/null || status=$?
+[ "$status" -eq 1 ] || fail "dump of a damaged journal exited $status"
+[ "$(wc -l <"$scratch/dump")" -lt "$in_first" ] || fail "dump showed events past the damage"
 
 head -c 4096 /dev/urandom >"$scratch/random.bin"
 status=0; "$ringlog" verify "$scratch/random.bin" || status=$?
 [ "$status" -eq 2 ] || fail "verify of a non-log exited $status"
-echo "PASS: verify and dump tell intact, damaged and foreign files apart"
+mkdir "$scratch/other" && echo hello >"$scratch/other/notes.txt"
+status=0; "$ringlog" verify "$scratch/other" || status=$?
+[ "$status" -eq 2 ] || fail "verify of a directory that is no journal exited $status"
+
+# tail -f follows a demo while it writes, and sees every event once, in order.
+live=$scratch/live
+"$ringlog" --duration 1 --rate 50000 --segment-bytes 1048576 --dir "$live" >"$scratch/demo" &
+demo_pid=$!
+for _ in $(seq 300); do [ -d "$live" ] && break; sleep 0.01; done
+"$ringlog" tail -f --from 0 --json "$live" >"$scratch/tailed" &
+tail_pid=$!
+wait "$demo_pid" || fail "the demo failed"
+written=$(sed -nE 's/^written +([0-9]+) events.*/\1/p' "$scratch/demo")
+for _ in $(seq 500); do
+  [ "$(wc -l <"$scratch/tailed")" -ge "$written" ] && break
+  sleep 0.01
+done
+kill -TERM "$tail_pid"
+wait "$tail_pid" || fail "tail -f did not exit cleanly on SIGTERM"
+tail_pid=
+[ "$(wc -l <"$scratch/tailed")" -eq "$written" ] ||
+  fail "tail -f printed $(wc -l <"$scratch/tailed") events of $written"
+sed -nE 's/^\{"sequence":([0-9]+).*/\1/p' "$scratch/tailed" | awk '$1 != NR - 1 { exit 1 }' ||
+  fail "tail -f printed events out of order"
+echo "PASS: verify, dump and tail tell intact, damaged and foreign journals apart; tail -f follows"

@@ -8,7 +8,9 @@
 
 #include <ringlog/event.hpp>
 
+#include <cstdint>
 #include <cstring>
+#include <span>
 
 namespace ringlog::detail {
 
@@ -45,6 +47,34 @@ inline event::EventHeader padding_header() noexcept {
   header.event_type = static_cast<std::uint8_t>(FramingKind::padding);
   header.flags = framing_flag;
   return header;
+}
+
+// A run of whole event records at the start of a span of ring or file bytes.
+struct RecordRun {
+  std::size_t bytes = 0;
+  std::uint64_t events = 0;
+  bool overrun = false;  // a record claims more bytes than the span holds
+};
+
+// Measures the records at the start of `records` up to a framing record (the ring's wrap
+// padding), a tail too short for a header, `max_events` events or `max_bytes` bytes.
+inline RecordRun measure_records(std::span<const std::byte> records,
+                                 std::uint64_t max_events = UINT64_MAX,
+                                 std::size_t max_bytes = SIZE_MAX) noexcept {
+  RecordRun run;
+  while (run.events < max_events && records.size() - run.bytes >= event::EventHeader::SIZE) {
+    const event::EventHeader header = load_header(records.data() + run.bytes);
+    if (is_framing(header)) break;
+    const std::size_t size = record_size(header.payload_len);
+    if (size > records.size() - run.bytes) {
+      run.overrun = true;
+      break;
+    }
+    if (size > max_bytes - run.bytes) break;
+    run.bytes += size;
+    ++run.events;
+  }
+  return run;
 }
 
 inline event::EventView view_at(const std::byte* at) noexcept {
