@@ -3,6 +3,7 @@
 include(GNUInstallDirs)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(liburing REQUIRED IMPORTED_TARGET liburing>=2.3)
+pkg_check_modules(isal REQUIRED IMPORTED_TARGET libisal)
 find_package(fmt REQUIRED)
 find_package(Threads REQUIRED)
 
