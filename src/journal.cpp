@@ -212,6 +212,12 @@ struct Journal::State {
     }
   }
 
+  // Collects a finished flush and starts the next. The appending calls use this alone: pages
+  // are prepared between batches (flush_if_due), where their faults cost no append.
+  void flush() noexcept {
+    if (!failure && collect_flush()) start_flush();
+  }
+
   // Takes the result of a finished flush without waiting; true when none is in flight now.
   bool collect_flush() noexcept {
     if (in_flight.segment == nullptr) return true;
@@ -367,7 +373,7 @@ void Journal::commit() noexcept {
   if (s.claimed_size == 0) return;
   s.current().file.commit();
   s.appended(std::exchange(s.claimed_size, 0), 1);
-  if (s.flush_due_by_bytes()) sync_async();
+  if (s.flush_due_by_bytes()) s.flush();
 }
 
 void Journal::abort() noexcept { state_->claimed_size = 0; }
@@ -399,7 +405,7 @@ bool Journal::append_records(std::span<const std::byte> records) noexcept {
     rest = rest.subspan(part.bytes);
     events_left -= part.events;
   }
-  if (s.flush_due_by_bytes()) sync_async();
+  if (s.flush_due_by_bytes()) s.flush();
   return true;
 }
 
@@ -442,7 +448,7 @@ void Journal::sync_async() noexcept {
   State& s = *state_;
   if (s.failure) return;
   s.prepare_ahead();
-  if (s.collect_flush()) s.start_flush();
+  s.flush();
 }
 
 void Journal::flush_if_due() noexcept {
