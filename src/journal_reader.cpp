@@ -129,20 +129,6 @@ std::uint64_t JournalReader::position() const noexcept {
   return std::max(state_->sequence, state_->skip_until);
 }
 
-std::string JournalReader::damage() const {
-  const State& s = *state_;
-  if (s.segment.data() == nullptr || s.at >= s.batch_end) {
-    const auto rest = s.bytes().subspan(std::min(s.at, s.bytes().size()));
-    const auto head = rest.first(std::min(rest.size(), event::EventHeader::SIZE));
-    const bool written = std::any_of(head.begin(), head.end(),
-                                      [](std::byte b) { return b != std::byte{0}; });
-    if (written && !detail::check_unit(s.bytes(), s.at, s.seed)) {
-      return fmt::format("{} offset {}", s.segment_path, s.at);
-    }
-  }
-  return {};
-}
-
 }  // namespace ringlog::storage
 
 namespace ringlog::storage {

@@ -43,8 +43,6 @@ class LogFile {
   void record_durable(std::size_t offset, std::uint64_t count) noexcept;
   void prepare_pages() noexcept;
   static constexpr std::size_t prepare_ahead_bytes = MmapWriter::prepare_ahead_bytes;
-  // Gives the file's pages back to the kernel (unmaps it); the descriptor stays for flushing.
-  void release_mapping() noexcept { mapping_ = {}; }
 
   int fd() const noexcept { return file_.get(); }
   const std::string& path() const noexcept { return path_; }

@@ -260,6 +260,7 @@ TEST(journal, reader_follows_a_writer_in_another_thread) {
   }
   writer.join();
   EXPECT_EQ(expected, total);
+  EXPECT_EQ(reader->position(), total);
 }
 
 TEST(journal, reader_follows_a_writer_in_another_process) {

@@ -163,9 +163,6 @@ class JournalReader {
   std::uint64_t position() const noexcept;  // the sequence number next() hands out next
   // The sequence number after the newest intact event now in the journal.
   std::uint64_t end_sequence() const;
-  // Where the cursor is stuck on bytes that are neither an intact record nor unwritten, while a
-  // later segment exists: "<file> offset <n>"; empty otherwise.
-  std::string damage() const;
 
  private:
   struct State;
