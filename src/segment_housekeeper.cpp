@@ -3,6 +3,7 @@
 #include "journal_directory.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -84,6 +85,7 @@ void SegmentHousekeeper::fail(Error error) {
 }
 
 void SegmentHousekeeper::run() {
+  pthread_setname_np(pthread_self(), "ringlog-segment");
   std::unique_lock lock(mutex_);
   for (;;) {
     work_or_stop_.wait(lock, [this] {

@@ -1,5 +1,6 @@
 #include "thread_flusher.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,6 +50,7 @@ int ThreadFlusher::take_result() noexcept {
 }
 
 void ThreadFlusher::run() {
+  pthread_setname_np(pthread_self(), "ringlog-flush");
   std::unique_lock lock(mutex_);
   for (;;) {
     requested_or_stopping_.wait(lock, [this] { return requested_fd_ >= 0 || stopping_; });

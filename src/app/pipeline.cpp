@@ -215,10 +215,15 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   Progress progress;
   auto [producer, consumer] = ring->split();
   const auto start = Clock::now();
+  // Named, so that top -H and perf tell the threads apart.
   std::thread producing([&, &producer = producer] {
+    pthread_setname_np(pthread_self(), "producer");
     produce(producer, source, options.events_per_second, progress);
   });
-  std::thread consuming([&, &consumer = consumer] { consume(consumer, dispatcher, progress); });
+  std::thread consuming([&, &consumer = consumer] {
+    pthread_setname_np(pthread_self(), "consumer");
+    consume(consumer, dispatcher, progress);
+  });
 
   const auto deadline = start + std::chrono::duration_cast<Clock::duration>(options.duration);
   auto next_status = start + std::chrono::seconds(1);

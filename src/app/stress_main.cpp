@@ -55,12 +55,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--segment-bytes", options.journal.segment_bytes,
                  "size of each preallocated journal segment")->capture_default_str();
+  std::int64_t flush_us = options.journal.flush.every.count();
+  app.add_option("--flush-bytes", options.journal.flush.every_bytes,
+                 "flush once this many bytes were appended (0: no byte trigger)")
+      ->capture_default_str();
+  app.add_option("--flush-us", flush_us, "flush once this many microseconds passed (0: no timer)")
+      ->capture_default_str();
   app.add_option("--dir", directory, "journal directory (default: a fresh temporary one)");
   app.add_flag("--keep", keep, "keep the journal files afterwards");
   app.add_flag("--json", json, "also print the results as one JSON line");
   app.add_flag("--status", options.show_status, "print a status line every second");
   CLI11_PARSE(app, argc, argv);
 
+  options.journal.flush.every = std::chrono::microseconds(flush_us);
   const bool temporary = directory.empty();
   options.journal_dir = temporary ? fresh_directory() : std::filesystem::path(directory);
   options.duration = std::chrono::duration<double>(duration_s);
