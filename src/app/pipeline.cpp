@@ -11,8 +11,11 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <limits>
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -33,10 +36,51 @@ std::uint64_t wall_clock_ns() noexcept {
          static_cast<std::uint64_t>(now.tv_nsec);
 }
 
-std::int64_t thread_minor_faults() noexcept {
+double seconds_of(const timeval& time) noexcept {
+  return double(time.tv_sec) + double(time.tv_usec) / 1e6;
+}
+
+ThreadUsage thread_usage() noexcept {
   rusage usage{};
   ::getrusage(RUSAGE_THREAD, &usage);
-  return usage.ru_minflt;
+  return {usage.ru_minflt, seconds_of(usage.ru_utime), seconds_of(usage.ru_stime)};
+}
+
+ThreadUsage operator-(const ThreadUsage& after, const ThreadUsage& before) noexcept {
+  return {after.minor_faults - before.minor_faults, after.user_seconds - before.user_seconds,
+          after.system_seconds - before.system_seconds};
+}
+
+// The number after `key` in a /proc file of "key value" lines; 0 when absent.
+double proc_value(const char* path, std::string_view key) {
+  std::ifstream in(path);
+  std::string name;
+  double value = 0;
+  while (in >> name >> value) {
+    if (name == key) return value;
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return 0;
+}
+
+double dirty_pages_mb() {
+  return (proc_value("/proc/meminfo", "Dirty:") + proc_value("/proc/meminfo", "Writeback:")) /
+         1024;
+}
+
+double written_back_mb() {
+  return proc_value("/proc/vmstat", "nr_written") * double(::sysconf(_SC_PAGESIZE)) / 1e6;
+}
+
+// vm.dirty_bytes, or vm.dirty_ratio of the memory the kernel counts as dirtyable (about the
+// available memory).
+double dirty_limit_mb() {
+  double bytes = 0;
+  double ratio = 0;
+  std::ifstream("/proc/sys/vm/dirty_bytes") >> bytes;
+  std::ifstream("/proc/sys/vm/dirty_ratio") >> ratio;
+  if (bytes > 0) return bytes / 1e6;
+  return proc_value("/proc/meminfo", "MemAvailable:") * 1024 * ratio / 100 / 1e6;
 }
 
 class CountingConsumer final : public consumer::EventConsumer {
@@ -65,13 +109,14 @@ struct Progress {
   std::atomic<bool> producer_done{false};      // producer
   std::atomic<std::uint64_t> written{0};       // producer
   std::atomic<std::uint64_t> ring_full_waits{0};
-  std::atomic<std::int64_t> producer_faults{0};  // producer, once done
-  std::atomic<std::int64_t> consumer_faults{0};  // consumer, once done
+  // Written by each thread as it ends, read after join().
+  ThreadUsage producer_usage;
+  ThreadUsage consumer_usage;
 };
 
 void produce(ring::Producer& producer, const EventSource& source, double events_per_second,
              Progress& progress) {
-  const std::int64_t faults_before = thread_minor_faults();
+  const ThreadUsage before = thread_usage();
   const auto start = Clock::now();
   const double ns_per_event = events_per_second > 0 ? 1e9 / events_per_second : 0;
   std::uint64_t sequence = 0;
@@ -97,21 +142,21 @@ void produce(ring::Producer& producer, const EventSource& source, double events_
     progress.written.store(sequence, std::memory_order_relaxed);
   }
   progress.ring_full_waits.store(waits, std::memory_order_relaxed);
-  progress.producer_faults.store(thread_minor_faults() - faults_before, std::memory_order_relaxed);
+  progress.producer_usage = thread_usage() - before;
   progress.producer_done.store(true, std::memory_order_release);  // every write is published
 }
 
 void consume(ring::Consumer& consumer, consumer::EventDispatcher& dispatcher,
              Progress& progress) {
   constexpr std::size_t batch = 4096;
-  const std::int64_t faults_before = thread_minor_faults();
+  const ThreadUsage before = thread_usage();
   for (;;) {
     if (dispatcher.drain_batch(consumer, batch).events_read != 0) continue;
     // Empty: finished only once the producer has stopped and the ring is still empty.
     if (progress.producer_done.load(std::memory_order_acquire) && consumer.is_empty()) break;
     cpu_relax();
   }
-  progress.consumer_faults.store(thread_minor_faults() - faults_before, std::memory_order_relaxed);
+  progress.consumer_usage = thread_usage() - before;
 }
 
 // Replays this run's events from the journal and compares each with what the source generates.
@@ -183,8 +228,15 @@ void print_report(const PipelineReport& report, std::size_t record_bytes) {
              "holds the producer back ({} waits)\n",
              report.first_sequence, report.first_sequence + report.written, report.durable,
              report.segments, report.ring_full_waits);
-  fmt::print("faults     producer {} minor page faults, consumer {} (preparing pages ahead)\n",
-             report.producer_faults, report.consumer_faults);
+  for (const auto& [name, usage] : {std::pair{"producer", report.producer},
+                                    std::pair{"consumer", report.consumer}}) {
+    fmt::print("{:<10} {:.2f} s user, {:.2f} s system, {} minor page faults\n", name,
+               usage.user_seconds, usage.system_seconds, usage.minor_faults);
+  }
+  fmt::print("writeback  {:.0f} MB written back by the kernel during the run, at most {:.0f} MB "
+             "dirty or under writeback (throttling starts near {:.0f} MB)\n",
+             report.writeback.written_back_mb, report.writeback.peak_dirty_mb,
+             report.writeback.dirty_limit_mb);
   if (report.error) fmt::print("ERROR      {}\n", *report.error);
 }
 
@@ -214,6 +266,8 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   StopSignals signals;  // blocked before the threads start, so they inherit the mask
   Progress progress;
   auto [producer, consumer] = ring->split();
+  const double written_back_at_start = written_back_mb();
+  report.writeback.dirty_limit_mb = dirty_limit_mb();
   const auto start = Clock::now();
   // Named, so that top -H and perf tell the threads apart.
   std::thread producing([&, &producer = producer] {
@@ -234,6 +288,7 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
       break;
     }
     if (Clock::now() < next_status) continue;
+    report.writeback.peak_dirty_mb = std::max(report.writeback.peak_dirty_mb, dirty_pages_mb());
     const std::uint64_t count = counter.count();
     if (options.show_status) {
       const std::uint64_t appended = journal->next_sequence();
@@ -255,8 +310,9 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   if (auto synced = journal->sync(); !synced) report.error = synced.error().message();
   report.written = progress.written.load();
   report.ring_full_waits = progress.ring_full_waits.load();
-  report.producer_faults = progress.producer_faults.load();
-  report.consumer_faults = progress.consumer_faults.load();
+  report.producer = progress.producer_usage;
+  report.consumer = progress.consumer_usage;
+  report.writeback.written_back_mb = written_back_mb() - written_back_at_start;
   for (const consumer::ConsumerTotals& totals : dispatcher.totals()) {
     report.failed += totals.failed;
     if (totals.name == "journal") report.journaled = totals.delivered;

@@ -36,6 +36,21 @@ struct PipelineOptions {
   bool show_status = true;       // a status line every second on stdout
 };
 
+// What one thread cost, from getrusage(RUSAGE_THREAD).
+struct ThreadUsage {
+  std::int64_t minor_faults = 0;
+  double user_seconds = 0;
+  double system_seconds = 0;  // in the kernel: page faults and population, system calls
+};
+
+// The host's page-cache writeback during the run, from /proc/vmstat and /proc/meminfo, to tell
+// whether dirty-page throttling or the disk held the run back.
+struct WritebackFigures {
+  double written_back_mb = 0;   // pages the kernel wrote back (nr_written)
+  double peak_dirty_mb = 0;     // Dirty + Writeback, sampled once a second
+  double dirty_limit_mb = 0;    // where the kernel starts throttling writers (vm.dirty_*)
+};
+
 struct PipelineReport {
   std::uint64_t written = 0;         // accepted by the ring
   std::uint64_t journaled = 0;       // accepted by the journal consumer
@@ -44,8 +59,9 @@ struct PipelineReport {
   std::uint64_t persisted = 0;       // found intact, in order and byte-exact by the replay
   std::uint64_t mismatched = 0;      // replayed events that differ from what was written
   std::uint64_t ring_full_waits = 0; // writes that found the ring full and waited (back-pressure)
-  std::int64_t producer_faults = 0;  // minor page faults the producer thread took while writing
-  std::int64_t consumer_faults = 0;  // the same for the consumer thread, prepare_pages included
+  ThreadUsage producer;              // while writing
+  ThreadUsage consumer;              // while draining, preparing pages ahead included
+  WritebackFigures writeback;
   std::uint64_t first_sequence = 0;  // the journal's sequence number of this run's first event
   std::uint64_t durable = 0;         // events of this run the journal reports durable
   std::size_t segments = 0;          // segment files in the journal

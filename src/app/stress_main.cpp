@@ -89,12 +89,19 @@ int main(int argc, char** argv) {
     fmt::print("{{\"seconds\":{:.3f},\"payload_bytes\":{},\"written\":{},\"persisted\":{},"
                "\"lost\":{},\"mismatched\":{},\"events_per_second\":{:.0f},"
                "\"mb_per_second\":{:.0f},\"durable\":{},\"segments\":{},\"ring_full_waits\":{},"
-               "\"producer_faults\":{},\"consumer_faults\":{}}}\n",
+               "\"producer_faults\":{},\"consumer_faults\":{},\"producer_user_s\":{:.2f},"
+               "\"producer_system_s\":{:.2f},\"consumer_user_s\":{:.2f},"
+               "\"consumer_system_s\":{:.2f},\"written_back_mb\":{:.0f},"
+               "\"peak_dirty_mb\":{:.0f},\"dirty_limit_mb\":{:.0f}}}\n",
                report.seconds, payload_bytes, report.written, report.persisted, report.lost(),
                report.mismatched, double(report.written) / std::max(report.seconds, 1e-9),
                double(report.written * record_bytes) / std::max(report.seconds, 1e-9) / 1e6,
                report.durable, report.segments, report.ring_full_waits,
-               report.producer_faults, report.consumer_faults);
+               report.producer.minor_faults, report.consumer.minor_faults,
+               report.producer.user_seconds, report.producer.system_seconds,
+               report.consumer.user_seconds, report.consumer.system_seconds,
+               report.writeback.written_back_mb, report.writeback.peak_dirty_mb,
+               report.writeback.dirty_limit_mb);
   }
   if (temporary && !keep) std::filesystem::remove_all(options.journal_dir);
   return ringlog::app::succeeded(report) ? 0 : 1;
