@@ -1,6 +1,7 @@
 // The segmented journal: appends across segments, batches, retention and recycling, readers
 // and tailers, and recovery from torn, corrupted and foreign directories.
 #include <ringlog/journal.hpp>
+#include <ringlog/journal_consumer.hpp>
 #include <ringlog/ring.hpp>
 
 #include "journal_directory.hpp"
@@ -193,6 +194,39 @@ TEST(journal, batches_of_ring_records_split_across_segments) {
     EXPECT_FALSE(file->scan().damaged) << path;
   }
   expect_events(dir.path(), 12'345, next);
+}
+
+TEST(journal, takes_events_from_the_dispatcher_in_runs_and_one_by_one) {
+  test::TempDir dir;
+  auto journal = Journal::open(dir.path(), small_segments());
+  ASSERT_TRUE(journal.has_value());
+  consumer::EventDispatcher dispatcher;
+  dispatcher.add_consumer(consumer::JournalConsumer(*journal));
+  // An SPSC ring's consumer hands runs of records over (append_records)...
+  auto spsc = ring::SpscRingBuffer::create(1 << 16);
+  ASSERT_TRUE(spsc.has_value());
+  auto [producer, ring_consumer] = spsc->split();
+  std::uint64_t written = 0;
+  while (written < 30'000) {
+    for (;; ++written) {
+      const auto payload = test::make_payload(written, payload_size_of(written));
+      if (!producer.write_event(test::header_for(written, payload.size()), payload)) break;
+    }
+    dispatcher.drain(ring_consumer);
+  }
+  // ...and a single-threaded ring one event at a time (append).
+  auto single = ring::RingBuffer::create(1 << 16);
+  ASSERT_TRUE(single.has_value());
+  for (std::uint64_t seq = written; seq < written + 100; ++seq) {
+    const auto payload = test::make_payload(seq, payload_size_of(seq));
+    ASSERT_TRUE(single->write_event(test::header_for(seq, payload.size()), payload).has_value());
+  }
+  dispatcher.drain(*single);
+  written += 100;
+  EXPECT_EQ(dispatcher.totals()[0].delivered, written);
+  EXPECT_EQ(dispatcher.totals()[0].failed, 0u);
+  ASSERT_TRUE(journal->sync().has_value());
+  expect_events(dir.path(), 0, written);
 }
 
 TEST(journal, refuses_a_run_that_is_not_whole_records) {

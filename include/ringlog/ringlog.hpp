@@ -4,5 +4,6 @@
 #include <ringlog/consumer.hpp>
 #include <ringlog/event.hpp>
 #include <ringlog/journal.hpp>
+#include <ringlog/journal_consumer.hpp>
 #include <ringlog/ring.hpp>
 #include <ringlog/storage.hpp>

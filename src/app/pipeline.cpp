@@ -1,10 +1,10 @@
 #include "pipeline.hpp"
 
-#include "journal_consumer.hpp"
 
 #include <ringlog/consumer.hpp>
 #include <ringlog/ring.hpp>
 #include <ringlog/journal.hpp>
+#include <ringlog/journal_consumer.hpp>
 
 #include <fmt/format.h>
 #include <pthread.h>
@@ -258,7 +258,7 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
              journal->recovery().summary(), report.flush_backend);
   std::fflush(stdout);
   consumer::EventDispatcher dispatcher;
-  dispatcher.add_consumer(std::make_unique<JournalConsumer>(*journal));
+  dispatcher.add_consumer(std::make_unique<consumer::JournalConsumer>(*journal));
   auto counting = std::make_unique<CountingConsumer>();
   const CountingConsumer& counter = *counting;
   dispatcher.add_consumer(std::move(counting));

@@ -1,14 +1,15 @@
 // The journal as one of the dispatcher's consumers: single events are appended, runs of ring
 // records are persisted in one copy (Journal::append_records), and every drain ends with the
-// journal's flush policy (Journal::flush_if_due).
+// journal's flush policy (Journal::flush_if_due). The journal must outlive it; both are used
+// on the dispatcher's thread.
 #pragma once
 
 #include <ringlog/consumer.hpp>
 #include <ringlog/journal.hpp>
 
-namespace ringlog::app {
+namespace ringlog::consumer {
 
-class JournalConsumer final : public consumer::EventConsumer {
+class JournalConsumer final : public EventConsumer {
  public:
   explicit JournalConsumer(storage::Journal& journal) noexcept : journal_(journal) {}
   bool consume(const event::EventHeader& header, std::span<const std::byte> payload) override {
@@ -25,4 +26,4 @@ class JournalConsumer final : public consumer::EventConsumer {
   storage::Journal& journal_;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::consumer
