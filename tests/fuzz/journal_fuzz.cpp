@@ -1,0 +1,101 @@
+// libFuzzer target: arbitrary bytes as the segment of a journal directory. Reading and recovering
+// must never crash, and the rules must hold: the reader hands out consecutive sequence numbers,
+// a journal that opens continues after exactly the events a reader saw before it, and a journal
+// that refuses to open leaves the directory as it was.
+//
+// The first input byte chooses the shape: bit 0 puts a valid segment header (in use, first
+// sequence 0, its seed) in front of the rest, so that the fuzzer works on records rather than on
+// finding the magic; the rest is the segment's bytes.
+#include <ringlog/journal.hpp>
+
+#include "journal_directory.hpp"
+#include "log_format.hpp"
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace storage = ringlog::storage;
+
+struct Replayed {
+  std::uint64_t count = 0;
+  std::vector<std::byte> bytes;  // every header and payload handed out, in order
+};
+
+Replayed replay(const std::filesystem::path& dir) {
+  Replayed result;
+  auto reader = storage::JournalReader::open(dir);
+  if (!reader) return result;
+  reader->replay([&](const storage::JournalEvent& event) {
+    if (event.sequence != result.count) std::abort();
+    if (event.view.payload.size() != event.view.header.payload_len) std::abort();
+    const auto* header = reinterpret_cast<const std::byte*>(&event.view.header);
+    result.bytes.insert(result.bytes.end(), header, header + sizeof event.view.header);
+    result.bytes.insert(result.bytes.end(), event.view.payload.begin(), event.view.payload.end());
+    ++result.count;
+  });
+  return result;
+}
+
+std::vector<char> read_all(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A directory on tmpfs where there is one: no disk traffic.
+std::filesystem::path scratch_root() {
+  const std::filesystem::path shm = "/dev/shm";
+  return std::filesystem::is_directory(shm) ? shm : std::filesystem::temp_directory_path();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  std::vector<std::byte> segment;
+  if ((data[0] & 1) != 0) {
+    storage::FileHeader header{};
+    std::memcpy(header.magic, storage::file_magic, 4);
+    header.version = storage::file_version;
+    header.write_offset = storage::FileHeader::SIZE;
+    segment.resize(sizeof header);
+    std::memcpy(segment.data(), &header, sizeof header);
+    storage::detail::store_segment_info(
+        segment.data(), {0, storage::detail::segment_seed(0), storage::detail::segment_in_use});
+  }
+  const auto* input = reinterpret_cast<const std::byte*>(data + 1);
+  segment.insert(segment.end(), input, input + size - 1);
+
+  std::string pattern = (scratch_root() / "ringlog-journal-fuzz-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) std::abort();
+  const std::filesystem::path dir = pattern;
+  const std::filesystem::path path = dir / storage::detail::segment_file_name(0);
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(segment.data()),
+              static_cast<std::streamsize>(segment.size()));
+  }
+
+  const Replayed before = replay(dir);
+  const std::vector<char> bytes_before = read_all(path);
+  if (auto journal = storage::Journal::open(dir)) {
+    if (journal->next_sequence() != before.count) std::abort();
+    const Replayed after = replay(dir);
+    if (after.count != before.count || after.bytes != before.bytes) std::abort();
+  } else if (read_all(path) != bytes_before ||
+             std::distance(std::filesystem::directory_iterator(dir),
+                           std::filesystem::directory_iterator()) != 1) {
+    std::abort();  // a refused journal must be left as it was
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
