@@ -111,6 +111,7 @@ struct Journal::State {
   std::size_t unflushed_bytes = 0;  // appended since the last flush started
   Clock::time_point last_flush_start = Clock::now();
   bool next_segment_requested = false;
+  std::size_t writeback_requested_until = 0;  // in the current segment
   std::size_t claimed_size = 0;  // the record try_claim() placed, 0 when none
 
   Segment& current() noexcept { return *unsealed.back(); }
@@ -129,10 +130,18 @@ struct Journal::State {
     return options.flush.every_bytes != 0 && unflushed_bytes >= options.flush.every_bytes;
   }
 
-  // Pages ahead of the writer, and the next segment once the current one is half used.
+  // Pages ahead of the writer, writeback behind it, and the next segment once the current one
+  // is half used.
   void prepare_ahead() noexcept {
     Segment& segment = current();
     segment.file.prepare_pages();
+    const std::size_t written = segment.file.write_offset();
+    const std::size_t pacing = options.writeback_every_bytes;
+    if (pacing != 0 && written - writeback_requested_until >= pacing) {
+      housekeeper->start_writeback(segment.file.fd(), writeback_requested_until,
+                                   written - writeback_requested_until);
+      writeback_requested_until = written;
+    }
     if (!next_segment_requested && segment.file.write_offset() > segment.file.capacity() / 2) {
       housekeeper->request_prepared();
       next_segment_requested = true;
@@ -155,6 +164,7 @@ struct Journal::State {
     unsealed.push_back(std::make_unique<Segment>(Segment{std::move(*file), first,
                                                          std::move(named)}));
     next_segment_requested = false;
+    writeback_requested_until = 0;
     seal_durable_segments();
     return true;
   }

@@ -2,6 +2,7 @@
 
 #include "journal_directory.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -73,6 +74,14 @@ void SegmentHousekeeper::close(LogFile file) {
   work_or_stop_.notify_one();
 }
 
+void SegmentHousekeeper::start_writeback(int fd, std::size_t offset, std::size_t length) {
+  {
+    const std::lock_guard lock(mutex_);
+    writebacks_.push_back({fd, offset, length});
+  }
+  work_or_stop_.notify_one();
+}
+
 std::optional<Error> SegmentHousekeeper::error() const {
   const std::lock_guard lock(mutex_);
   return error_;
@@ -90,6 +99,7 @@ void SegmentHousekeeper::run() {
   for (;;) {
     work_or_stop_.wait(lock, [this] {
       return stopping_ || !renames_.empty() || !retirements_.empty() || !closing_.empty() ||
+             !writebacks_.empty() ||
              (prepare_requested_ && !prepared_);
     });
     // Renames first: the next segment is prepared under the name the last one still has.
@@ -105,6 +115,15 @@ void SegmentHousekeeper::run() {
       } else {
         fail(renamed.error());
       }
+    } else if (!writebacks_.empty()) {
+      // Before closing: the descriptor belongs to a segment still open.
+      const Writeback range = writebacks_.front();
+      writebacks_.pop_front();
+      lock.unlock();
+      // Only a hint to the kernel: an error here shows up again, and counts, at the fdatasync.
+      ::sync_file_range(range.fd, static_cast<off64_t>(range.offset),
+                        static_cast<off64_t>(range.length), SYNC_FILE_RANGE_WRITE);
+      lock.lock();
     } else if (!closing_.empty()) {
       std::deque<LogFile> closing = std::move(closing_);
       closing_.clear();

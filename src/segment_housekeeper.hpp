@@ -37,6 +37,8 @@ class SegmentHousekeeper {
   void retire(std::filesystem::path segment);
   // Unmaps and closes a sealed segment here, where the unmapping's cost stalls nobody.
   void close(LogFile file);
+  // Starts writeback of [offset, offset + length) of a segment still open (sync_file_range).
+  void start_writeback(int fd, std::size_t offset, std::size_t length);
 
   // The first error of a rename or retirement; the journal stops on it.
   bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
@@ -69,6 +71,12 @@ class SegmentHousekeeper {
   std::deque<Rename> renames_;
   std::deque<std::filesystem::path> retirements_;
   std::deque<LogFile> closing_;
+  struct Writeback {
+    int fd;
+    std::size_t offset;
+    std::size_t length;
+  };
+  std::deque<Writeback> writebacks_;
   bool has_spare_ = false;
   bool stopping_ = false;
   std::optional<Error> error_;

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/mount.h>
@@ -541,4 +542,73 @@ TEST(journal, a_full_disk_stops_it_with_a_clear_error_and_keeps_what_was_written
   auto reopened = Journal::open(disk.path(), small_segments());
   ASSERT_TRUE(reopened.has_value()) << reopened.error().message();
   EXPECT_EQ(reopened->next_sequence(), appended);
+}
+
+namespace {
+
+// cachestat(2), Linux 6.5: how many of a file's cached pages are dirty. Declared here because
+// Debian bookworm's headers predate it.
+struct CacheStat {
+  std::uint64_t cached, dirty, writeback, evicted, recently_evicted;
+};
+std::optional<CacheStat> cache_stat(const std::filesystem::path& path) {
+  constexpr long cachestat_syscall = 451;  // x86_64 and the generic table
+  struct {
+    std::uint64_t offset, length;  // 0, 0: the whole file
+  } range{0, 0};
+  CacheStat stat{};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const long result = ::syscall(cachestat_syscall, fd, &range, &stat, 0);
+  ::close(fd);
+  if (result != 0) return std::nullopt;
+  return stat;
+}
+
+// Appends about `bytes` of events with flushes only on request, calling flush_if_due as a
+// consumer does between batches; returns the newest segment's path.
+std::filesystem::path append_without_flushing(const std::filesystem::path& dir,
+                                              std::size_t pacing, std::size_t bytes) {
+  JournalOptions options;
+  options.segment_bytes = std::size_t{64} << 20;
+  options.flush = FlushPolicy::on_request();
+  options.writeback_every_bytes = pacing;
+  auto journal = Journal::open(dir, options);
+  if (!journal) throw std::runtime_error(journal.error().message());
+  const auto payload = test::make_payload(0, 240);
+  for (std::size_t written = 0; written < bytes; written += 256) {
+    journal->append(test::header_for(written, payload.size()), payload);
+    if (written % (64 << 10) == 0) journal->flush_if_due();
+  }
+  return segment_paths(dir).back();
+}
+
+}  // namespace
+
+TEST(journal, writeback_pacing_keeps_dirty_pages_few) {
+  constexpr std::size_t appended = std::size_t{32} << 20;
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  test::TempDir unpaced_dir;
+  const auto unpaced = append_without_flushing(unpaced_dir.path(), 0, appended);
+  const std::optional<CacheStat> left_alone = cache_stat(unpaced);
+  if (!left_alone) GTEST_SKIP() << "no cachestat(2) here (Linux 6.5+): " << std::strerror(errno);
+  if (left_alone->dirty * page < appended / 2) {
+    GTEST_SKIP() << "this file system keeps few dirty pages anyway ("
+                 << left_alone->dirty * page / 1024 << " KiB of 32 MiB)";
+  }
+
+  test::TempDir paced_dir;
+  const auto paced = append_without_flushing(paced_dir.path(), 1 << 20, appended);
+  // What may stay dirty: the pages prepared ahead of the writer (written as zeros, not yet
+  // appended to) and the last megabyte or two appended since the last request.
+  const std::uint64_t allowed = storage::MmapWriter::prepare_ahead_bytes + (std::size_t{2} << 20);
+  // Writeback runs in the kernel after the request: wait for it, within reason.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::uint64_t dirty = UINT64_MAX;
+  while (std::chrono::steady_clock::now() < deadline) {
+    dirty = cache_stat(paced)->dirty * page;
+    if (dirty <= allowed) break;
+    std::this_thread::yield();
+  }
+  EXPECT_LE(dirty, allowed) << "writeback pacing left the pages dirty";
+  EXPECT_LT(dirty * 4, left_alone->dirty * page);
 }

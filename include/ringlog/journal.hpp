@@ -42,6 +42,11 @@ struct JournalOptions {
   // 0 keeps every segment; otherwise at most this many stay, and the oldest goes once durable.
   std::size_t keep_segments = 0;
   bool recycle = true;  // a segment past keep_segments becomes the next one instead of deleted
+  // Writeback pacing, 0 for none: once this many bytes were appended since the last request,
+  // the housekeeping thread asks the kernel to start writing them back (sync_file_range with
+  // SYNC_FILE_RANGE_WRITE). Dirty pages then stay few and each fdatasync finds little left to
+  // do. It promises nothing about a crash: only a completed flush moves durable_sequence().
+  std::size_t writeback_every_bytes = 0;
   FlushBackend flush_backend = FlushBackend::automatic;
 
   static constexpr std::size_t min_segment_bytes = std::size_t{1} << 20;  // any event fits

@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--flush-us", flush_us, "flush once this many microseconds passed (0: no timer)")
       ->capture_default_str();
+  app.add_option("--writeback-bytes", options.journal.writeback_every_bytes,
+                 "start writeback every this many bytes (sync_file_range; 0: none)")
+      ->capture_default_str();
   app.add_option("--dir", directory, "journal directory (default: a fresh temporary one)");
   app.add_flag("--keep", keep, "keep the journal files afterwards");
   app.add_flag("--json", json, "also print the results as one JSON line");
