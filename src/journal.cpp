@@ -135,6 +135,7 @@ struct Journal::State {
   void prepare_ahead() noexcept {
     Segment& segment = current();
     segment.file.prepare_pages();
+    segment.file.release_written_pages();
     const std::size_t written = segment.file.write_offset();
     const std::size_t pacing = options.writeback_every_bytes;
     if (pacing != 0 && written - writeback_requested_until >= pacing) {

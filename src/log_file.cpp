@@ -192,6 +192,15 @@ void LogFile::record_durable(std::size_t offset, std::uint64_t count) noexcept {
   std::memcpy(data() + offsetof(FileHeader, write_offset), &offset64, sizeof offset64);
 }
 
+void LogFile::release_written_pages() noexcept {
+  // Whole pages only, and never the first: the header's checkpoint is still written there.
+  const std::size_t until = write_offset_ / page_size * page_size;
+  const std::size_t from = std::max(released_until_, page_size);
+  if (until < from + release_behind_bytes) return;
+  // The data stays in the page cache; only this mapping's page-table entries go.
+  if (::madvise(data() + from, until - from, MADV_DONTNEED) == 0) released_until_ = until;
+}
+
 void LogFile::prepare_pages() noexcept {
   // Top the window up only once half of it is used: one call per 2 MiB of appends.
   const std::size_t wanted = std::min(capacity(), write_offset_ + prepare_ahead_bytes);

@@ -42,6 +42,12 @@ class LogFile {
   // A flush that covered the first `offset` bytes, holding `count` events, has completed.
   void record_durable(std::size_t offset, std::uint64_t count) noexcept;
   void prepare_pages() noexcept;
+  // Unmaps whole pages behind the write offset, in steps of release_behind_bytes. Writeback must
+  // write-protect every page that is still mapped writable, and on a multi-core host each of
+  // those is a TLB shootdown: an interrupt to every core the process runs on (the producer's
+  // too). Unmapped pages cost one shootdown per step instead.
+  void release_written_pages() noexcept;
+  static constexpr std::size_t release_behind_bytes = std::size_t{2} << 20;
   static constexpr std::size_t prepare_ahead_bytes = MmapWriter::prepare_ahead_bytes;
 
   int fd() const noexcept { return file_.get(); }
@@ -72,6 +78,7 @@ class LogFile {
   std::size_t durable_offset_ = FileHeader::SIZE;
   std::uint64_t durable_count_ = 0;
   std::size_t prepared_until_ = 0;  // pages below this offset are mapped writable
+  std::size_t released_until_ = 0;  // pages below this offset (but the first) are unmapped
   event::EventHeader claimed_{};    // the record claim() placed, published by commit()
   ScanResult recovery_;
 };
