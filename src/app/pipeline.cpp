@@ -7,7 +7,9 @@
 #include <ringlog/journal_consumer.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -186,6 +188,38 @@ std::string human_count(double value) {
   return fmt::format("{:.0f}", value);
 }
 
+// The producer's and the consumer's CPUs: those asked for, or the first two this process may
+// use; none where it may use only one. An error names a CPU it may not use.
+std::expected<std::vector<int>, std::string> choose_cpus(const std::vector<int>& asked) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return std::vector<int>{};
+  std::vector<int> usable;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed)) usable.push_back(cpu);
+  }
+  for (const int cpu : asked) {
+    if (std::find(usable.begin(), usable.end(), cpu) == usable.end()) {
+      return std::unexpected(fmt::format("CPU {} is not one this process may use ({})", cpu,
+                                         fmt::join(usable, ",")));
+    }
+  }
+  if (!asked.empty()) return asked;
+  if (usable.size() < 2) return std::vector<int>{};
+  return std::vector<int>{usable[0], usable[1]};
+}
+
+// Binds the calling thread to `cpu` and reads the binding back; false when it did not take.
+bool pin_this_thread(int cpu) {
+  cpu_set_t wanted;
+  CPU_ZERO(&wanted);
+  CPU_SET(cpu, &wanted);
+  cpu_set_t got;
+  CPU_ZERO(&got);
+  return pthread_setaffinity_np(pthread_self(), sizeof wanted, &wanted) == 0 &&
+         pthread_getaffinity_np(pthread_self(), sizeof got, &got) == 0 && CPU_EQUAL(&wanted, &got);
+}
+
 // SIGINT and SIGTERM are taken synchronously by the reporting thread (sigtimedwait), so no
 // handler runs on the producer or consumer threads.
 class StopSignals {
@@ -228,6 +262,7 @@ void print_report(const PipelineReport& report, std::size_t record_bytes) {
              "holds the producer back ({} waits)\n",
              report.first_sequence, report.first_sequence + report.written, report.durable,
              report.segments, report.ring_full_waits);
+  fmt::print("placement  {}\n", report.placement);
   for (const auto& [name, usage] : {std::pair{"producer", report.producer},
                                     std::pair{"consumer", report.consumer}}) {
     fmt::print("{:<10} {:.2f} s user, {:.2f} s system, {} minor page faults\n", name,
@@ -249,6 +284,9 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
                                                          const EventSource& source) {
   auto ring = ring::SpscRingBuffer::create(options.ring_bytes);
   if (!ring) return std::unexpected(ring::to_string(ring.error()));
+  const auto chosen = choose_cpus(options.cpus);
+  if (!chosen) return std::unexpected(chosen.error());
+  const std::vector<int>& cpus = *chosen;
   auto journal = storage::Journal::open(options.journal_dir, options.journal);
   if (!journal) return std::unexpected(journal.error().message());
   PipelineReport report;
@@ -269,13 +307,16 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   const double written_back_at_start = written_back_mb();
   report.writeback.dirty_limit_mb = dirty_limit_mb();
   const auto start = Clock::now();
-  // Named, so that top -H and perf tell the threads apart.
+  // Named, so that top -H and perf tell the threads apart; pinned before they start work.
+  bool pinned[2] = {true, true};  // written by each thread, read after join()
   std::thread producing([&, &producer = producer] {
     pthread_setname_np(pthread_self(), "producer");
+    if (!cpus.empty()) pinned[0] = pin_this_thread(cpus[0]);
     produce(producer, source, options.events_per_second, progress);
   });
   std::thread consuming([&, &consumer = consumer] {
     pthread_setname_np(pthread_self(), "consumer");
+    if (!cpus.empty()) pinned[1] = pin_this_thread(cpus[1]);
     consume(consumer, dispatcher, progress);
   });
 
@@ -310,6 +351,11 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   if (auto synced = journal->sync(); !synced) report.error = synced.error().message();
   report.written = progress.written.load();
   report.ring_full_waits = progress.ring_full_waits.load();
+  report.placement =
+      cpus.empty() ? std::string("unpinned: this process may use only one CPU")
+      : fmt::format("producer on CPU {}{}, consumer on CPU {}{}", cpus[0],
+                    pinned[0] ? "" : " (pinning FAILED)", cpus[1],
+                    pinned[1] ? "" : " (pinning FAILED)");
   report.producer = progress.producer_usage;
   report.consumer = progress.consumer_usage;
   report.writeback.written_back_mb = written_back_mb() - written_back_at_start;

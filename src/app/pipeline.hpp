@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace ringlog::app {
 
@@ -34,6 +35,9 @@ struct PipelineOptions {
   std::chrono::duration<double> duration{10.0};
   double events_per_second = 0;  // 0: as fast as the ring takes them
   bool show_status = true;       // a status line every second on stdout
+  // The CPUs the producer and the consumer run on; empty: the first two this process may use
+  // (unpinned where it may use only one).
+  std::vector<int> cpus;
 };
 
 // What one thread cost, from getrusage(RUSAGE_THREAD).
@@ -66,6 +70,7 @@ struct PipelineReport {
   std::uint64_t durable = 0;         // events of this run the journal reports durable
   std::size_t segments = 0;          // segment files in the journal
   std::string flush_backend;
+  std::string placement;             // where the producer and consumer ran, one line
   double seconds = 0;                // from the first write to the last event drained
   bool interrupted = false;          // stopped by SIGINT or SIGTERM
   std::optional<std::string> error;  // the journal failed during the run

@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--payload", payload_bytes, "payload bytes per event (at least 8)")
       ->check(CLI::Range(8, 4096))->capture_default_str();
+  app.add_option("--cpus", options.cpus, "the producer's and the consumer's CPU, e.g. 0,1 "
+                 "(default: the first two this process may use)")->delimiter(',')->expected(2);
   app.add_option("--ring-bytes", options.ring_bytes, "ring capacity (a power of two)")
       ->capture_default_str();
   app.add_option("--segment-bytes", options.journal.segment_bytes,
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
              options.journal_dir.string());
   std::fflush(stdout);
   const auto ran = ringlog::app::run_pipeline(options, pattern);
+  if (temporary && !keep) std::filesystem::remove_all(options.journal_dir);
   if (!ran) {
     fmt::print(stderr, "stress: {}\n", ran.error());
     return 2;
@@ -106,6 +109,5 @@ int main(int argc, char** argv) {
                report.writeback.written_back_mb, report.writeback.peak_dirty_mb,
                report.writeback.dirty_limit_mb);
   }
-  if (temporary && !keep) std::filesystem::remove_all(options.journal_dir);
   return ringlog::app::succeeded(report) ? 0 : 1;
 }
