@@ -208,13 +208,36 @@ struct Journal::State {
     seal_durable_segments();
   }
 
+  // How much of the segment being appended to a flush covers.
+  enum class Reach {
+    // Only the folios the writer has left, so that it never stores to a page writeback has
+    // protected; nothing when they hold nothing new. For flushes the appended bytes trigger:
+    // under load they always find something new there.
+    left_folios,
+    // The same where it flushes something new, else everything: for flushes the timer or the
+    // caller asks for, whose point is that what was appended becomes durable. Under light
+    // load the folio being written is then protected, and the writer's next store to each of
+    // its pages faults.
+    everything,
+  };
+
   // Starts a flush of the oldest segment with events not yet durable.
-  void start_flush() noexcept {
+  void start_flush(Reach reach) noexcept {
     if (housekeeper->failed()) fail(*housekeeper->error());
     if (failure) return;
     Segment& target = *unsealed.front();
     if (target.all_durable() || !target.named->load(std::memory_order_acquire)) return;
     in_flight = {&target, target.file.write_offset(), target.file.event_count()};
+    const LogFile& file = target.file;
+    if (&target == &current()) {
+      if (file.left_folios_offset() > file.durable_offset()) {
+        in_flight.offset = file.left_folios_offset();
+        in_flight.events = file.left_folios_count();
+      } else if (reach == Reach::left_folios) {
+        in_flight.segment = nullptr;
+        return;
+      }
+    }
     unflushed_bytes = 0;
     last_flush_start = Clock::now();
     if (int result = flushing.flusher->start(target.file.fd(), in_flight.offset); result < 0) {
@@ -225,8 +248,8 @@ struct Journal::State {
 
   // Collects a finished flush and starts the next. The appending calls use this alone: pages
   // are prepared between batches (flush_if_due), where their faults cost no append.
-  void flush() noexcept {
-    if (!failure && collect_flush()) start_flush();
+  void flush(Reach reach) noexcept {
+    if (!failure && collect_flush()) start_flush(reach);
   }
 
   // Takes the result of a finished flush without waiting; true when none is in flight now.
@@ -384,7 +407,7 @@ void Journal::commit() noexcept {
   if (s.claimed_size == 0) return;
   s.current().file.commit();
   s.appended(std::exchange(s.claimed_size, 0), 1);
-  if (s.flush_due_by_bytes()) s.flush();
+  if (s.flush_due_by_bytes()) s.flush(State::Reach::left_folios);
 }
 
 void Journal::abort() noexcept { state_->claimed_size = 0; }
@@ -416,7 +439,7 @@ bool Journal::append_records(std::span<const std::byte> records) noexcept {
     rest = rest.subspan(part.bytes);
     events_left -= part.events;
   }
-  if (s.flush_due_by_bytes()) s.flush();
+  if (s.flush_due_by_bytes()) s.flush(State::Reach::left_folios);
   return true;
 }
 
@@ -459,20 +482,21 @@ void Journal::sync_async() noexcept {
   State& s = *state_;
   if (s.failure) return;
   s.prepare_ahead();
-  s.flush();
+  s.flush(State::Reach::everything);
 }
 
 void Journal::flush_if_due() noexcept {
   State& s = *state_;
   if (s.failure) return;
   const auto every = s.options.flush.every;
-  if (s.flush_due_by_bytes() ||
-      (every.count() != 0 && Clock::now() - s.last_flush_start >= every)) {
-    sync_async();
-    return;
-  }
   s.prepare_ahead();
-  s.collect_flush();
+  if (every.count() != 0 && Clock::now() - s.last_flush_start >= every) {
+    s.flush(State::Reach::everything);
+  } else if (s.flush_due_by_bytes()) {
+    s.flush(State::Reach::left_folios);
+  } else {
+    s.collect_flush();
+  }
 }
 
 const std::optional<Error>& Journal::failure() const noexcept { return state_->failure; }

@@ -166,8 +166,7 @@ void LogFile::commit() noexcept {
   claimed_.reserved = record_checksum(
       claimed_, {at + event::EventHeader::SIZE, claimed_.payload_len}, seed_);
   publish_header(at, claimed_);
-  write_offset_ += ringlog::detail::record_size(claimed_.payload_len);
-  ++event_count_;
+  advance(ringlog::detail::record_size(claimed_.payload_len), 1);
 }
 
 bool LogFile::write_batch(std::span<const std::byte> records, std::uint32_t event_count) noexcept {
@@ -178,25 +177,39 @@ bool LogFile::write_batch(std::span<const std::byte> records, std::uint32_t even
       batch_header({at + batch_header_bytes, records.size()}, event_count, seed_,
                    at + event::EventHeader::SIZE);
   publish_header(at, header);
-  write_offset_ += batch_header_bytes + records.size();
-  event_count_ += event_count;
+  advance(batch_header_bytes + records.size(), event_count);
   return true;
+}
+
+void LogFile::advance(std::size_t size, std::uint64_t events) noexcept {
+  const std::size_t unit_start = write_offset_;
+  write_offset_ += size;
+  if (write_offset_ / largest_folio_bytes != unit_start / largest_folio_bytes) {
+    // The writer has left the folio the unit started in: everything before the unit (or the
+    // unit too, when it ends on the boundary) lies in folios it will not store to again.
+    const bool ends_on_boundary = write_offset_ % largest_folio_bytes == 0;
+    left_folios_offset_ = ends_on_boundary ? write_offset_ : unit_start;
+    left_folios_count_ = event_count_ + (ends_on_boundary ? events : 0);
+  }
+  event_count_ += events;
 }
 
 void LogFile::record_durable(std::size_t offset, std::uint64_t count) noexcept {
   durable_offset_ = offset;
   durable_count_ = count;
-  // The checkpoint itself reaches the disk with the next flush.
-  std::memcpy(data() + offsetof(FileHeader, event_count), &count, sizeof count);
-  const std::uint64_t offset64 = offset;
-  std::memcpy(data() + offsetof(FileHeader, write_offset), &offset64, sizeof offset64);
+  // Written through the file, not the mapping: every flush write-protects the header's page,
+  // and a store there would fault. The checkpoint reaches the disk with the next flush.
+  const std::uint64_t checkpoint[2] = {count, offset};
+  static_assert(offsetof(FileHeader, write_offset) == offsetof(FileHeader, event_count) + 8);
+  (void)::pwrite(fd(), checkpoint, sizeof checkpoint, offsetof(FileHeader, event_count));
 }
 
 void LogFile::release_written_pages() noexcept {
-  // Whole pages only, and never the first: the header's checkpoint is still written there.
-  const std::size_t until = write_offset_ / page_size * page_size;
+  // Up to a folio boundary: unmapping part of the folio being written made the writer fault
+  // once a folio (measured). Never the first page, where the header sits.
+  const std::size_t until = write_offset_ / largest_folio_bytes * largest_folio_bytes;
   const std::size_t from = std::max(released_until_, page_size);
-  if (until < from + release_behind_bytes) return;
+  if (until <= from) return;
   // The data stays in the page cache; only this mapping's page-table entries go.
   if (::madvise(data() + from, until - from, MADV_DONTNEED) == 0) released_until_ = until;
 }

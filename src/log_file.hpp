@@ -39,15 +39,24 @@ class LogFile {
   // Whether a record of `size` bytes (or a batch of that many record bytes) fits.
   bool fits(std::size_t size) const noexcept { return size <= available(); }
 
+  // The page cache keeps a file in folios of up to this size (x86-64), naturally aligned, and
+  // writeback write-protects a folio whole: every page of it that is mapped faults at its next
+  // store. So the writer is kept clear of folios that writeback touches, in both directions.
+  static constexpr std::size_t largest_folio_bytes = std::size_t{2} << 20;
+
+  // The end of the last whole unit before the largest_folio_bytes boundary the writer passed
+  // last, and the events below it: a flush up to there leaves the folio being written alone.
+  std::size_t left_folios_offset() const noexcept { return left_folios_offset_; }
+  std::uint64_t left_folios_count() const noexcept { return left_folios_count_; }
+
   // A flush that covered the first `offset` bytes, holding `count` events, has completed.
   void record_durable(std::size_t offset, std::uint64_t count) noexcept;
   void prepare_pages() noexcept;
-  // Unmaps whole pages behind the write offset, in steps of release_behind_bytes. Writeback must
-  // write-protect every page that is still mapped writable, and on a multi-core host each of
-  // those is a TLB shootdown: an interrupt to every core the process runs on (the producer's
-  // too). Unmapped pages cost one shootdown per step instead.
+  // Unmaps the pages behind the write offset, up to the last largest_folio_bytes boundary.
+  // Writeback must write-protect every page still mapped writable, and on a multi-core host
+  // each of those is a TLB shootdown: an interrupt to every core the process runs on (the
+  // producer's too). Unmapped pages cost one shootdown per step instead.
   void release_written_pages() noexcept;
-  static constexpr std::size_t release_behind_bytes = std::size_t{2} << 20;
   static constexpr std::size_t prepare_ahead_bytes = MmapWriter::prepare_ahead_bytes;
 
   int fd() const noexcept { return file_.get(); }
@@ -63,6 +72,7 @@ class LogFile {
   const ScanResult& recovery() const noexcept { return recovery_; }
 
  private:
+  void advance(std::size_t size, std::uint64_t events) noexcept;
   LogFile(std::string path, FileDescriptor file, ringlog::detail::Mapping mapping) noexcept
       : path_(std::move(path)), file_(std::move(file)), mapping_(std::move(mapping)) {}
   // Maps a file whose `capacity` bytes are allocated and zero, and makes it an empty log.
@@ -77,6 +87,8 @@ class LogFile {
   std::uint64_t event_count_ = 0;
   std::size_t durable_offset_ = FileHeader::SIZE;
   std::uint64_t durable_count_ = 0;
+  std::size_t left_folios_offset_ = FileHeader::SIZE;
+  std::uint64_t left_folios_count_ = 0;
   std::size_t prepared_until_ = 0;  // pages below this offset are mapped writable
   std::size_t released_until_ = 0;  // pages below this offset (but the first) are unmapped
   event::EventHeader claimed_{};    // the record claim() placed, published by commit()

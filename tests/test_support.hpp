@@ -4,6 +4,8 @@
 
 #include <ringlog/event.hpp>
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -55,6 +57,13 @@ inline bool payload_matches(std::uint64_t sequence, std::span<const std::byte> p
 inline event::EventHeader header_for(std::uint64_t sequence, std::size_t payload_size,
                                      std::uint8_t event_type = 1) {
   return event::EventHeader(sequence, event_type, static_cast<std::uint16_t>(payload_size));
+}
+
+// Minor page faults the calling thread has taken so far.
+inline long thread_minor_faults() {
+  rusage usage{};
+  ::getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_minflt;
 }
 
 inline std::vector<char> read_file(const std::filesystem::path& path) {

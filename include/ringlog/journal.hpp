@@ -30,6 +30,9 @@
 namespace ringlog::storage {
 
 // When the journal starts a flush on its own. Both zero: only on request (sync, sync_async).
+// A flush the bytes trigger covers the 2 MiB stretches the writer has left behind (writeback
+// write-protects what it writes, and the writer's next store there would fault); the timer's,
+// and one asked for, cover everything appended.
 struct FlushPolicy {
   std::size_t every_bytes = std::size_t{1} << 20;  // once this much was appended since the last
   std::chrono::microseconds every{1000};           // once this long has passed (flush_if_due)
