@@ -268,7 +268,7 @@ void print_report(const PipelineReport& report, std::size_t record_bytes) {
     fmt::print("{:<10} {:.2f} s user, {:.2f} s system, {} minor page faults\n", name,
                usage.user_seconds, usage.system_seconds, usage.minor_faults);
   }
-  fmt::print("writeback  {:.0f} MB written back by the kernel during the run, at most {:.0f} MB "
+  fmt::print("writeback  {:.0f} MB written back host-wide during the run, at most {:.0f} MB "
              "dirty or under writeback (throttling starts near {:.0f} MB)\n",
              report.writeback.written_back_mb, report.writeback.peak_dirty_mb,
              report.writeback.dirty_limit_mb);

@@ -50,7 +50,7 @@ struct ThreadUsage {
 // The host's page-cache writeback during the run, from /proc/vmstat and /proc/meminfo, to tell
 // whether dirty-page throttling or the disk held the run back.
 struct WritebackFigures {
-  double written_back_mb = 0;   // pages the kernel wrote back (nr_written)
+  double written_back_mb = 0;   // pages the kernel wrote back, for every file (nr_written)
   double peak_dirty_mb = 0;     // Dirty + Writeback, sampled once a second
   double dirty_limit_mb = 0;    // where the kernel starts throttling writers (vm.dirty_*)
 };
