@@ -3,13 +3,12 @@
 
 #include <ringlog/consumer.hpp>
 #include <ringlog/ring.hpp>
+#include <ringlog/topology.hpp>
 #include <ringlog/journal.hpp>
 #include <ringlog/journal_consumer.hpp>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -188,36 +187,18 @@ std::string human_count(double value) {
   return fmt::format("{:.0f}", value);
 }
 
-// The producer's and the consumer's CPUs: those asked for, or the first two this process may
-// use; none where it may use only one. An error names a CPU it may not use.
-std::expected<std::vector<int>, std::string> choose_cpus(const std::vector<int>& asked) {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return std::vector<int>{};
-  std::vector<int> usable;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &allowed)) usable.push_back(cpu);
-  }
-  for (const int cpu : asked) {
-    if (std::find(usable.begin(), usable.end(), cpu) == usable.end()) {
-      return std::unexpected(fmt::format("CPU {} is not one this process may use ({})", cpu,
-                                         fmt::join(usable, ",")));
-    }
-  }
-  if (!asked.empty()) return asked;
-  if (usable.size() < 2) return std::vector<int>{};
-  return std::vector<int>{usable[0], usable[1]};
-}
-
-// Binds the calling thread to `cpu` and reads the binding back; false when it did not take.
-bool pin_this_thread(int cpu) {
-  cpu_set_t wanted;
-  CPU_ZERO(&wanted);
-  CPU_SET(cpu, &wanted);
-  cpu_set_t got;
-  CPU_ZERO(&got);
-  return pthread_setaffinity_np(pthread_self(), sizeof wanted, &wanted) == 0 &&
-         pthread_getaffinity_np(pthread_self(), sizeof got, &got) == 0 && CPU_EQUAL(&wanted, &got);
+// The producer's and the consumer's CPUs: those asked for, checked, or the topology's choice
+// near the journal's storage; none (an unpinned run) where the process may use only one CPU.
+std::expected<std::optional<topology::CorePair>, std::string> place(
+    const std::vector<int>& asked, const std::filesystem::path& journal_dir) {
+  auto machine = topology::Topology::discover();
+  if (!machine) return std::unexpected(machine.error());
+  if (!asked.empty()) return machine->check_pair(asked[0], asked[1]);
+  if (machine->cpus().size() < 2) return std::nullopt;
+  auto pair =
+      machine->choose_pair({topology::isolated_cpus(), topology::numa_node_of(journal_dir)});
+  if (!pair) return std::unexpected(pair.error());
+  return pair;
 }
 
 // SIGINT and SIGTERM are taken synchronously by the reporting thread (sigtimedwait), so no
@@ -284,16 +265,18 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
                                                          const EventSource& source) {
   auto ring = ring::SpscRingBuffer::create(options.ring_bytes);
   if (!ring) return std::unexpected(ring::to_string(ring.error()));
-  const auto chosen = choose_cpus(options.cpus);
-  if (!chosen) return std::unexpected(chosen.error());
-  const std::vector<int>& cpus = *chosen;
   auto journal = storage::Journal::open(options.journal_dir, options.journal);
   if (!journal) return std::unexpected(journal.error().message());
+  const auto placement = place(options.cpus, options.journal_dir);
+  if (!placement) return std::unexpected(placement.error());
+  const std::optional<topology::CorePair>& pair = *placement;
   PipelineReport report;
   report.first_sequence = journal->next_sequence();
   report.flush_backend = journal->flush_backend_note();
   fmt::print("journal    {}: {}; {}\n", options.journal_dir.string(),
              journal->recovery().summary(), report.flush_backend);
+  report.placement = pair ? pair->reason : "unpinned: this process may use only one CPU";
+  fmt::print("placement  {}\n", report.placement);
   std::fflush(stdout);
   consumer::EventDispatcher dispatcher;
   dispatcher.add_consumer(std::make_unique<consumer::JournalConsumer>(*journal));
@@ -308,15 +291,16 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   report.writeback.dirty_limit_mb = dirty_limit_mb();
   const auto start = Clock::now();
   // Named, so that top -H and perf tell the threads apart; pinned before they start work.
-  bool pinned[2] = {true, true};  // written by each thread, read after join()
+  // Written by each thread, read after join().
+  std::expected<void, std::string> pinned[2];
   std::thread producing([&, &producer = producer] {
     pthread_setname_np(pthread_self(), "producer");
-    if (!cpus.empty()) pinned[0] = pin_this_thread(cpus[0]);
+    if (pair) pinned[0] = topology::pin_this_thread(pair->producer_cpu);
     produce(producer, source, options.events_per_second, progress);
   });
   std::thread consuming([&, &consumer = consumer] {
     pthread_setname_np(pthread_self(), "consumer");
-    if (!cpus.empty()) pinned[1] = pin_this_thread(cpus[1]);
+    if (pair) pinned[1] = topology::pin_this_thread(pair->consumer_cpu);
     consume(consumer, dispatcher, progress);
   });
 
@@ -351,11 +335,9 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   if (auto synced = journal->sync(); !synced) report.error = synced.error().message();
   report.written = progress.written.load();
   report.ring_full_waits = progress.ring_full_waits.load();
-  report.placement =
-      cpus.empty() ? std::string("unpinned: this process may use only one CPU")
-      : fmt::format("producer on CPU {}{}, consumer on CPU {}{}", cpus[0],
-                    pinned[0] ? "" : " (pinning FAILED)", cpus[1],
-                    pinned[1] ? "" : " (pinning FAILED)");
+  for (const auto& result : pinned) {
+    if (!result) report.placement += fmt::format(" (FAILED: {})", result.error());
+  }
   report.producer = progress.producer_usage;
   report.consumer = progress.consumer_usage;
   report.writeback.written_back_mb = written_back_mb() - written_back_at_start;

@@ -35,8 +35,8 @@ struct PipelineOptions {
   std::chrono::duration<double> duration{10.0};
   double events_per_second = 0;  // 0: as fast as the ring takes them
   bool show_status = true;       // a status line every second on stdout
-  // The CPUs the producer and the consumer run on; empty: the first two this process may use
-  // (unpinned where it may use only one).
+  // The CPUs the producer and the consumer run on; empty: the topology's choice (unpinned
+  // where the process may use only one CPU).
   std::vector<int> cpus;
 };
 

@@ -51,8 +51,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--payload", payload_bytes, "payload bytes per event (at least 8)")
       ->check(CLI::Range(8, 4096))->capture_default_str();
-  app.add_option("--cpus", options.cpus, "the producer's and the consumer's CPU, e.g. 0,1 "
-                 "(default: the first two this process may use)")->delimiter(',')->expected(2);
+  app.add_option("--cpus", options.cpus, "the producer's and the consumer's CPU, e.g. 2,3 "
+                 "(default: two physical cores sharing a NUMA node and an L3 cache, isolated "
+                 "ones first, near the journal's disk)")->delimiter(',')->expected(2);
   app.add_option("--ring-bytes", options.ring_bytes, "ring capacity (a power of two)")
       ->capture_default_str();
   app.add_option("--segment-bytes", options.journal.segment_bytes,
