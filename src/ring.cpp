@@ -64,34 +64,6 @@ std::string to_string(const RingError& error) {
       error);
 }
 
-namespace detail {
-
-std::expected<ringlog::detail::Mapping, RingError> map_ring_memory(
-    std::size_t capacity, const MemoryOptions& options) {
-  if (auto invalid = check_capacity(capacity)) return std::unexpected(*invalid);
-  // Explicit hugepages and NUMA binding come with the placement work; until then a request
-  // that cannot be honoured fails instead of being quietly ignored.
-  if (options.huge_pages == MemoryOptions::HugePages::Always) {
-    return std::unexpected(MemoryUnavailable{
-        capacity, 0, "HugePages::Always is not supported yet; use Try or Never"});
-  }
-  if (options.numa_node != -1) {
-    return std::unexpected(MemoryUnavailable{
-        capacity, 0, "binding to a chosen NUMA node is not supported yet; use numa_node = -1"});
-  }
-  // MAP_POPULATE prefaults every page now, so the hot path never takes a first-touch fault.
-  void* data = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (data == MAP_FAILED) return std::unexpected(MemoryUnavailable{capacity, errno, "mmap"});
-  ringlog::detail::Mapping memory(static_cast<std::byte*>(data), capacity);
-  if (options.lock && ::mlock(data, capacity) != 0) {
-    return std::unexpected(
-        MemoryUnavailable{capacity, errno, "mlock (raise RLIMIT_MEMLOCK, see ulimit -l)"});
-  }
-  return memory;
-}
-
-}  // namespace detail
 
 RingBuffer::RingBuffer(ringlog::detail::Mapping memory) noexcept
     : memory_(std::move(memory)), geometry_{memory_.data(), memory_.size() - 1} {}
@@ -99,24 +71,28 @@ RingBuffer::RingBuffer(ringlog::detail::Mapping memory) noexcept
 std::expected<RingBuffer, RingError> RingBuffer::create(std::size_t capacity) {
   MemoryOptions options;
   options.huge_pages = MemoryOptions::HugePages::Never;
+  if (auto invalid = check_capacity(capacity)) return std::unexpected(*invalid);
   auto memory = detail::map_ring_memory(capacity, options);
   if (!memory) return std::unexpected(memory.error());
   return RingBuffer(std::move(*memory));
 }
 
-SpscRingBuffer::SpscRingBuffer(ringlog::detail::Mapping memory)
-    : memory_(std::move(memory)), indices_(std::make_unique<ringlog::detail::SharedIndices>()) {}
+SpscRingBuffer::SpscRingBuffer(ringlog::detail::Mapping memory, std::size_t capacity)
+    : memory_(std::move(memory)),
+      capacity_(capacity),
+      indices_(std::make_unique<ringlog::detail::SharedIndices>()) {}
 
 std::expected<SpscRingBuffer, RingError> SpscRingBuffer::create(std::size_t capacity,
                                                                 MemoryOptions options) {
+  if (auto invalid = check_capacity(capacity)) return std::unexpected(*invalid);
   auto memory = detail::map_ring_memory(capacity, options);
   if (!memory) return std::unexpected(memory.error());
-  return SpscRingBuffer(std::move(*memory));
+  return SpscRingBuffer(std::move(*memory), capacity);
 }
 
 std::pair<Producer, Consumer> SpscRingBuffer::split() {
   if (std::exchange(split_, true)) throw std::logic_error("SpscRingBuffer::split() called twice");
-  const ringlog::detail::RingGeometry geometry{memory_.data(), memory_.size() - 1};
+  const ringlog::detail::RingGeometry geometry{memory_.data(), capacity_ - 1};
   return {Producer(geometry, indices_.get()), Consumer(geometry, indices_.get())};
 }
 

@@ -187,12 +187,3 @@ TEST(ring_buffer, errors_read_well_in_a_log_line) {
   EXPECT_EQ(ring::to_string(ring::PayloadTooLarge{70000, 65535}),
             "payload of 70000 bytes is larger than this ring's maximum of 65535");
 }
-
-TEST(ring_buffer, huge_pages_always_fails_clearly_until_placement_exists) {
-  ring::MemoryOptions options;
-  options.huge_pages = ring::MemoryOptions::HugePages::Always;
-  const auto ring = ring::SpscRingBuffer::create(1 << 16, options);
-  ASSERT_FALSE(ring.has_value());
-  ASSERT_TRUE(std::holds_alternative<ring::MemoryUnavailable>(ring.error()));
-  EXPECT_NE(ring::to_string(ring.error()).find("HugePages::Always"), std::string::npos);
-}

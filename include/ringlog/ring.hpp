@@ -46,10 +46,27 @@ using RingError = std::variant<NotEnoughSpace, InvalidCapacity, PayloadTooLarge,
 
 std::string to_string(const RingError&);
 
+// Where a ring's bytes live. Always: explicit hugepages (MAP_HUGETLB) or an error that says how to
+// reserve them; Try: explicit hugepages where free, else transparent hugepages, else normal
+// pages; Never: normal pages. The memory is bound to the NUMA node before it is first touched,
+// then prefaulted, and locked when asked.
 struct MemoryOptions {
   enum class HugePages { Never, Try, Always } huge_pages = HugePages::Try;
   int numa_node = -1;  // -1: the node of the calling thread
   bool lock = false;   // mlock the region
+  // The explicit hugepage size: 2 MiB, or 1 GiB for a ring at least that large.
+  std::size_t huge_page_bytes = std::size_t{2} << 20;
+};
+
+// What a ring's memory actually is, read back from the kernel (/proc/self/smaps, numa_maps).
+struct MemoryReport {
+  enum class Pages { normal, transparent_huge, explicit_huge } pages = Pages::normal;
+  std::size_t bytes = 0;       // the mapping's size: the capacity rounded up to whole pages
+  std::size_t page_bytes = 0;  // the kernel's page size for the mapping
+  std::size_t huge_bytes = 0;  // bytes in hugepages, transparent or explicit
+  int numa_node = -1;          // the node holding every page; -1 when spread or unknown
+  bool locked = false;
+  std::string describe() const;  // one line for a start-up banner
 };
 
 inline constexpr std::size_t min_capacity = 64;
@@ -73,8 +90,10 @@ inline std::optional<RingError> check_event(const event::EventHeader& header,
   return std::nullopt;
 }
 
+// A mapping of at least `capacity` bytes (a whole number of hugepages where it uses them).
 std::expected<ringlog::detail::Mapping, RingError> map_ring_memory(std::size_t capacity,
                                                                       const MemoryOptions&);
+MemoryReport read_memory_report(const ringlog::detail::Mapping&);
 
 }  // namespace detail
 
@@ -302,7 +321,10 @@ class SpscRingBuffer {
     return indices_->head.load(std::memory_order_acquire) ==
            indices_->tail.load(std::memory_order_acquire);
   }
-  std::size_t capacity() const noexcept { return memory_.size(); }
+  std::size_t capacity() const noexcept { return capacity_; }
+  // What the ring's memory is, read back from the kernel (a few system calls: not for the hot
+  // path).
+  MemoryReport memory_report() const { return detail::read_memory_report(memory_); }
   // Bytes written and not yet released by the consumer: a monitoring figure, read from any thread.
   std::size_t used() const noexcept {
     return indices_->head.load(std::memory_order_acquire) -
@@ -310,9 +332,10 @@ class SpscRingBuffer {
   }
 
  private:
-  explicit SpscRingBuffer(ringlog::detail::Mapping memory);
+  SpscRingBuffer(ringlog::detail::Mapping memory, std::size_t capacity);
 
-  ringlog::detail::Mapping memory_;
+  ringlog::detail::Mapping memory_;  // the ring's bytes first, then hugepage rounding
+  std::size_t capacity_;
   std::unique_ptr<ringlog::detail::SharedIndices> indices_;  // stays put when the ring moves
   bool split_ = false;
 };

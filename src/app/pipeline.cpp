@@ -265,6 +265,7 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
                                                          const EventSource& source) {
   auto ring = ring::SpscRingBuffer::create(options.ring_bytes);
   if (!ring) return std::unexpected(ring::to_string(ring.error()));
+  fmt::print("ring       {} bytes in {}\n", ring->capacity(), ring->memory_report().describe());
   auto journal = storage::Journal::open(options.journal_dir, options.journal);
   if (!journal) return std::unexpected(journal.error().message());
   const auto placement = place(options.cpus, options.journal_dir);
