@@ -22,7 +22,9 @@ namespace {
 
 constexpr std::size_t transparent_huge_bytes = std::size_t{2} << 20;  // x86-64 PMD size
 
-std::size_t round_up(std::size_t bytes, std::size_t unit) { return (bytes + unit - 1) / unit * unit; }
+std::size_t round_up(std::size_t bytes, std::size_t unit) {
+  return (bytes + unit - 1) / unit * unit;
+}
 
 // Explicit hugepages (hugetlbfs); nullptr with errno set when none can be had.
 void* map_explicit_huge(std::size_t bytes, std::size_t page_bytes) {
