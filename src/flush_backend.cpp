@@ -1,5 +1,6 @@
 #include "flush_backend.hpp"
 
+#include "housekeeping_cpus.hpp"
 #include "mapped_file.hpp"
 #include "thread_flusher.hpp"
 #include "uring_flusher.hpp"
@@ -10,13 +11,30 @@
 
 namespace ringlog::storage::detail {
 
-std::expected<StartedFlusher, Error> start_flusher(FlushBackend wanted, const std::string& what) {
+namespace {
+
+// Where io_uring's workers will run, for the banner.
+std::string worker_placement(UringFlusher& flusher, std::span<const int> cpus) {
+  if (cpus.empty()) return "its workers on any CPU";
+  if (const int error = flusher.bind_workers(cpus); error != 0) {
+    return fmt::format("its workers on any CPU (binding them to CPUs {} failed: {})",
+                       cpu_list_text(cpus), std::strerror(error));
+  }
+  return fmt::format("its workers on CPUs {}", cpu_list_text(cpus));
+}
+
+}  // namespace
+
+std::expected<StartedFlusher, Error> start_flusher(FlushBackend wanted, const std::string& what,
+                                                   std::span<const int> housekeeping_cpus) {
   std::string note;
   if (wanted != FlushBackend::thread) {
     auto uring = UringFlusher::create();
     if (uring) {
-      return StartedFlusher{std::move(*uring), FlushBackend::io_uring,
-                            "flushes through io_uring (IORING_OP_FSYNC, datasync)"};
+      std::string placement = worker_placement(**uring, housekeeping_cpus);
+      return StartedFlusher{
+          std::move(*uring), FlushBackend::io_uring,
+          fmt::format("flushes through io_uring (IORING_OP_FSYNC, datasync), {}", placement)};
     }
     if (wanted == FlushBackend::io_uring) {
       return std::unexpected(os_error(uring.error(), fmt::format("io_uring for {}", what)));
@@ -26,7 +44,15 @@ std::expected<StartedFlusher, Error> start_flusher(FlushBackend wanted, const st
   } else {
     note = "flushes with fdatasync on a flusher thread (as configured)";
   }
-  return StartedFlusher{std::make_unique<ThreadFlusher>(), FlushBackend::thread, std::move(note)};
+  auto flusher = std::make_unique<ThreadFlusher>(housekeeping_cpus);
+  if (!housekeeping_cpus.empty()) {
+    note += flusher->binding_error() == 0
+                ? fmt::format(", on CPUs {}", cpu_list_text(housekeeping_cpus))
+                : fmt::format(", on any CPU (binding it to CPUs {} failed: {})",
+                              cpu_list_text(housekeeping_cpus),
+                              std::strerror(flusher->binding_error()));
+  }
+  return StartedFlusher{std::move(flusher), FlushBackend::thread, std::move(note)};
 }
 
 }  // namespace ringlog::storage::detail

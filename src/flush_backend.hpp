@@ -8,6 +8,7 @@
 
 #include <expected>
 #include <memory>
+#include <span>
 #include <string>
 
 namespace ringlog::storage::detail {
@@ -19,6 +20,8 @@ struct StartedFlusher {
 };
 
 // An Error only when io_uring was demanded and cannot be had; `what` names the file or journal.
-std::expected<StartedFlusher, Error> start_flusher(FlushBackend wanted, const std::string& what);
+// The flushes run on `housekeeping_cpus` where the kernel allows it (any CPU when empty).
+std::expected<StartedFlusher, Error> start_flusher(FlushBackend wanted, const std::string& what,
+                                                   std::span<const int> housekeeping_cpus);
 
 }  // namespace ringlog::storage::detail

@@ -364,11 +364,11 @@ std::expected<Journal, Error> Journal::open(const std::filesystem::path& directo
   }
   for (std::size_t i = 0; i + 1 < segments.size(); ++i) state->kept.push_back(segments[i].path);
 
-  auto started = detail::start_flusher(options.flush_backend, dir);
+  auto started = detail::start_flusher(options.flush_backend, dir, options.housekeeping_cpus);
   if (!started) return std::unexpected(started.error());
   state->flushing = std::move(*started);
   state->housekeeper = std::make_unique<detail::SegmentHousekeeper>(
-      directory, options.segment_bytes, options.recycle);
+      directory, options.segment_bytes, options.recycle, options.housekeeping_cpus);
   auto named = std::make_unique<std::atomic<bool>>(true);
   state->unsealed.push_back(std::make_unique<Segment>(Segment{std::move(*newest), first,
                                                               std::move(named)}));

@@ -37,7 +37,8 @@ struct MmapWriter::State {
                                                 WriterOptions options) {
     if (!opened) return std::unexpected(opened.error());
     auto state = std::make_unique<State>(std::move(*opened));
-    auto started = detail::start_flusher(options.flush_backend, state->file.path());
+    auto started = detail::start_flusher(options.flush_backend, state->file.path(),
+                                         options.housekeeping_cpus);
     if (!started) return std::unexpected(started.error());
     state->flushing = std::move(*started);
     return MmapWriter(std::move(state));

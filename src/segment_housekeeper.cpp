@@ -1,5 +1,6 @@
 #include "segment_housekeeper.hpp"
 
+#include "housekeeping_cpus.hpp"
 #include "journal_directory.hpp"
 
 #include <fcntl.h>
@@ -13,13 +14,16 @@
 namespace ringlog::storage::detail {
 
 SegmentHousekeeper::SegmentHousekeeper(std::filesystem::path directory, std::size_t segment_bytes,
-                                       bool recycle)
+                                       bool recycle, std::span<const int> cpus)
     : directory_(std::move(directory)),
       prepared_path_(directory_ / prepared_segment_name),
       spare_path_(directory_ / spare_segment_name),
       segment_bytes_(segment_bytes),
       recycle_(recycle),
-      thread_([this] { run(); }) {}
+      thread_([this] { run(); }) {
+  // The flusher was bound to the same CPUs just before, and the banner reports how that went.
+  bind_thread(thread_, cpus);
+}
 
 SegmentHousekeeper::~SegmentHousekeeper() {
   {

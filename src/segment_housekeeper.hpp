@@ -13,13 +13,16 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 
 namespace ringlog::storage::detail {
 
 class SegmentHousekeeper {
  public:
-  SegmentHousekeeper(std::filesystem::path directory, std::size_t segment_bytes, bool recycle);
+  // The thread runs on `cpus` (anywhere when empty).
+  SegmentHousekeeper(std::filesystem::path directory, std::size_t segment_bytes, bool recycle,
+                     std::span<const int> cpus);
   ~SegmentHousekeeper();  // finishes the renames and retirements asked for, then stops
   SegmentHousekeeper(const SegmentHousekeeper&) = delete;
   SegmentHousekeeper& operator=(const SegmentHousekeeper&) = delete;

@@ -1,5 +1,7 @@
 #include "thread_flusher.hpp"
 
+#include "housekeeping_cpus.hpp"
+
 #include <pthread.h>
 #include <unistd.h>
 
@@ -8,7 +10,8 @@
 
 namespace ringlog::storage::detail {
 
-ThreadFlusher::ThreadFlusher() : thread_([this] { run(); }) {}
+ThreadFlusher::ThreadFlusher(std::span<const int> cpus)
+    : thread_([this] { run(); }), binding_error_(bind_thread(thread_, cpus)) {}
 
 ThreadFlusher::~ThreadFlusher() {
   if (in_flight_) wait();

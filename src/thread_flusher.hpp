@@ -6,13 +6,16 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <span>
 #include <thread>
 
 namespace ringlog::storage::detail {
 
 class ThreadFlusher final : public AsyncFlusher {
  public:
-  ThreadFlusher();
+  // The thread runs on `cpus` (anywhere when empty).
+  explicit ThreadFlusher(std::span<const int> cpus);
+  int binding_error() const noexcept { return binding_error_; }  // 0: it runs where asked
   ~ThreadFlusher() override;
   ThreadFlusher(const ThreadFlusher&) = delete;
   ThreadFlusher& operator=(const ThreadFlusher&) = delete;
@@ -36,6 +39,7 @@ class ThreadFlusher final : public AsyncFlusher {
   int result_ = 0;          // guarded by mutex_
   std::atomic<bool> done_hint_{false};  // lets poll() skip the mutex while the flush runs
   std::thread thread_;
+  int binding_error_ = 0;
 };
 
 }  // namespace ringlog::storage::detail

@@ -1,5 +1,7 @@
 #include "uring_flusher.hpp"
 
+#include "housekeeping_cpus.hpp"
+
 #include <cerrno>
 
 namespace ringlog::storage::detail {
@@ -27,6 +29,11 @@ std::expected<std::unique_ptr<UringFlusher>, int> UringFlusher::create() {
   }
   if (!supports_fsync(flusher->ring_)) return std::unexpected(EOPNOTSUPP);
   return flusher;
+}
+
+int UringFlusher::bind_workers(std::span<const int> cpus) noexcept {
+  cpu_set_t set = cpu_set_of(cpus);
+  return -io_uring_register_iowq_aff(&ring_, sizeof set, &set);
 }
 
 UringFlusher::~UringFlusher() {

@@ -8,6 +8,7 @@
 #include <expected>
 #include <memory>
 #include <optional>
+#include <span>
 
 namespace ringlog::storage::detail {
 
@@ -17,6 +18,8 @@ class UringFlusher final : public AsyncFlusher {
   // IORING_OP_FSYNC.
   static std::expected<std::unique_ptr<UringFlusher>, int> create();
   ~UringFlusher() override;
+  // Confines the ring's io-wq workers to `cpus` (io_uring_register_iowq_aff): 0 or an errno.
+  int bind_workers(std::span<const int> cpus) noexcept;
   UringFlusher(const UringFlusher&) = delete;
   UringFlusher& operator=(const UringFlusher&) = delete;
 

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -22,6 +23,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -511,6 +514,75 @@ TEST(journal, falls_back_to_a_flusher_thread_where_io_uring_is_forbidden) {
   if (WEXITSTATUS(status) == 10) GTEST_SKIP() << "cannot install a seccomp filter here";
   ASSERT_EQ(WEXITSTATUS(status), 0) << "see the exit codes in the child above";
   expect_events(dir / "journal", 0, 30'000);
+}
+
+// Cpus_allowed_list of each of this process's threads, by thread name.
+std::multimap<std::string, std::string> allowed_cpus_by_thread() {
+  std::multimap<std::string, std::string> allowed;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::ifstream status(task.path() / "status");
+    std::string name;
+    std::getline(comm, name);
+    for (std::string line; std::getline(status, line);) {
+      if (line.starts_with("Cpus_allowed_list:")) {
+        allowed.emplace(name, line.substr(line.find_first_not_of(" \t", 18)));
+      }
+    }
+  }
+  return allowed;
+}
+
+// The journal's own threads, and io_uring's workers where fsync runs, stay on the housekeeping
+// CPUs, away from the producer's and consumer's cores.
+void check_housekeeping_cpus(storage::FlushBackend backend) {
+  cpu_set_t usable;
+  ASSERT_EQ(sched_getaffinity(0, sizeof usable, &usable), 0);
+  if (CPU_COUNT(&usable) < 2) GTEST_SKIP() << "needs 2 CPUs: this process may use 1";
+  int housekeeping = CPU_SETSIZE - 1;
+  while (!CPU_ISSET(housekeeping, &usable)) --housekeeping;
+  test::TempDir dir;
+  JournalOptions options = small_segments(FlushPolicy::on_request());
+  options.flush_backend = backend;
+  options.housekeeping_cpus = {housekeeping};
+  auto journal = Journal::open(dir / "journal", options);
+  if (!journal && backend == storage::FlushBackend::io_uring) {
+    GTEST_SKIP() << "io_uring is not available here: " << journal.error().message();
+  }
+  ASSERT_TRUE(journal.has_value()) << journal.error().message();
+  const std::string cpu = std::to_string(housekeeping);
+  EXPECT_NE(journal->flush_backend_note().find("CPUs " + cpu), std::string::npos)
+      << journal->flush_backend_note();
+  // Enough for a segment roll, so the housekeeper has worked, and flushes that the workers run
+  // (sync() would call fdatasync itself).
+  append_events(*journal, 20'000);
+  while (journal->durable_sequence() != journal->next_sequence()) {
+    journal->sync_async();
+    ASSERT_FALSE(journal->failure().has_value()) << journal->failure()->message();
+  }
+
+  const auto allowed = allowed_cpus_by_thread();
+  const std::string flusher =
+      backend == storage::FlushBackend::io_uring ? "iou-wrk-" : "ringlog-flush";
+  std::size_t flushers = 0;
+  std::size_t housekeepers = 0;
+  for (const auto& [name, cpus] : allowed) {
+    if (name.starts_with(flusher)) ++flushers;
+    if (name == "ringlog-segment") ++housekeepers;
+    if (name.starts_with(flusher) || name == "ringlog-segment") {
+      EXPECT_EQ(cpus, cpu) << "thread " << name;
+    }
+  }
+  EXPECT_EQ(housekeepers, 1U);
+  EXPECT_GE(flushers, 1U) << "no " << flusher << " thread ran the flushes";
+}
+
+TEST(journal, io_uring_workers_and_its_threads_run_on_the_housekeeping_cpus) {
+  check_housekeeping_cpus(storage::FlushBackend::io_uring);
+}
+
+TEST(journal, the_flusher_thread_runs_on_the_housekeeping_cpus) {
+  check_housekeeping_cpus(storage::FlushBackend::thread);
 }
 
 TEST(journal, a_full_disk_stops_it_with_a_clear_error_and_keeps_what_was_written) {

@@ -51,6 +51,10 @@ struct JournalOptions {
   // do. It promises nothing about a crash: only a completed flush moves durable_sequence().
   std::size_t writeback_every_bytes = 0;
   FlushBackend flush_backend = FlushBackend::automatic;
+  // CPUs for the journal's background work: io_uring's workers (where every fsync runs), the
+  // flusher thread and the segment housekeeper. Empty: wherever the scheduler puts them. Give it
+  // the CPUs other than the producer's and consumer's, so a flush never preempts them.
+  std::vector<int> housekeeping_cpus{};
 
   static constexpr std::size_t min_segment_bytes = std::size_t{1} << 20;  // any event fits
 };

@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace ringlog::storage {
 
@@ -76,6 +77,8 @@ enum class FlushBackend {
 
 struct WriterOptions {
   FlushBackend flush_backend = FlushBackend::automatic;
+  // CPUs for io_uring's workers or the flusher thread; empty: wherever the scheduler puts them.
+  std::vector<int> housekeeping_cpus{};
 };
 
 class MmapWriter {

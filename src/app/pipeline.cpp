@@ -8,6 +8,7 @@
 #include <ringlog/journal_consumer.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -187,18 +188,29 @@ std::string human_count(double value) {
   return fmt::format("{:.0f}", value);
 }
 
+struct Placement {
+  std::optional<topology::CorePair> pair;  // none: an unpinned run
+  std::vector<int> housekeeping_cpus;      // the others, for the journal's background work
+};
+
 // The producer's and the consumer's CPUs: those asked for, checked, or the topology's choice
 // near the journal's storage; none (an unpinned run) where the process may use only one CPU.
-std::expected<std::optional<topology::CorePair>, std::string> place(
-    const std::vector<int>& asked, const std::filesystem::path& journal_dir) {
+std::expected<Placement, std::string> place(const std::vector<int>& asked,
+                                            const std::filesystem::path& journal_dir) {
   auto machine = topology::Topology::discover();
   if (!machine) return std::unexpected(machine.error());
-  if (!asked.empty()) return machine->check_pair(asked[0], asked[1]);
-  if (machine->cpus().size() < 2) return std::nullopt;
-  auto pair =
-      machine->choose_pair({topology::isolated_cpus(), topology::numa_node_of(journal_dir)});
+  if (asked.empty() && machine->cpus().size() < 2) return Placement{};
+  auto pair = asked.empty() ? machine->choose_pair({topology::isolated_cpus(),
+                                                    topology::numa_node_of(journal_dir)})
+                            : machine->check_pair(asked[0], asked[1]);
   if (!pair) return std::unexpected(pair.error());
-  return pair;
+  Placement placement{std::move(*pair), {}};
+  for (const int cpu : machine->cpus()) {
+    if (cpu != placement.pair->producer_cpu && cpu != placement.pair->consumer_cpu) {
+      placement.housekeeping_cpus.push_back(cpu);
+    }
+  }
+  return placement;
 }
 
 // SIGINT and SIGTERM are taken synchronously by the reporting thread (sigtimedwait), so no
@@ -263,20 +275,33 @@ bool succeeded(const PipelineReport& report) {
 
 std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& options,
                                                          const EventSource& source) {
-  auto ring = ring::SpscRingBuffer::create(options.ring_bytes);
-  if (!ring) return std::unexpected(ring::to_string(ring.error()));
-  fmt::print("ring       {} bytes in {}\n", ring->capacity(), ring->memory_report().describe());
-  auto journal = storage::Journal::open(options.journal_dir, options.journal);
-  if (!journal) return std::unexpected(journal.error().message());
   const auto placement = place(options.cpus, options.journal_dir);
   if (!placement) return std::unexpected(placement.error());
-  const std::optional<topology::CorePair>& pair = *placement;
+  const std::optional<topology::CorePair>& pair = placement->pair;
+  // The ring on the pair's node; the journal's background work on the other CPUs, where the
+  // host has any (on two CPUs it shares them with the pair).
+  ring::MemoryOptions memory;
+  if (pair) memory.numa_node = pair->numa_node;
+  auto ring = ring::SpscRingBuffer::create(options.ring_bytes, memory);
+  if (!ring) return std::unexpected(ring::to_string(ring.error()));
+  fmt::print("ring       {} bytes in {}\n", ring->capacity(), ring->memory_report().describe());
+  storage::JournalOptions journal_options = options.journal;
+  if (journal_options.housekeeping_cpus.empty()) {
+    journal_options.housekeeping_cpus = placement->housekeeping_cpus;
+  }
+  auto journal = storage::Journal::open(options.journal_dir, journal_options);
+  if (!journal) return std::unexpected(journal.error().message());
   PipelineReport report;
   report.first_sequence = journal->next_sequence();
   report.flush_backend = journal->flush_backend_note();
   fmt::print("journal    {}: {}; {}\n", options.journal_dir.string(),
              journal->recovery().summary(), report.flush_backend);
-  report.placement = pair ? pair->reason : "unpinned: this process may use only one CPU";
+  report.placement = !pair ? "unpinned: this process may use only one CPU"
+                     : placement->housekeeping_cpus.empty()
+                         ? pair->reason + "; the journal's background work shares them (no other "
+                                          "CPU)"
+                         : fmt::format("{}; the journal's background work on CPUs {}", pair->reason,
+                                       fmt::join(placement->housekeeping_cpus, ","));
   fmt::print("placement  {}\n", report.placement);
   std::fflush(stdout);
   consumer::EventDispatcher dispatcher;
