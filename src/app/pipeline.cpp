@@ -188,30 +188,6 @@ std::string human_count(double value) {
   return fmt::format("{:.0f}", value);
 }
 
-struct Placement {
-  std::optional<topology::CorePair> pair;  // none: an unpinned run
-  std::vector<int> housekeeping_cpus;      // the others, for the journal's background work
-};
-
-// The producer's and the consumer's CPUs: those asked for, checked, or the topology's choice
-// near the journal's storage; none (an unpinned run) where the process may use only one CPU.
-std::expected<Placement, std::string> place(const std::vector<int>& asked,
-                                            const std::filesystem::path& journal_dir) {
-  auto machine = topology::Topology::discover();
-  if (!machine) return std::unexpected(machine.error());
-  if (asked.empty() && machine->cpus().size() < 2) return Placement{};
-  auto pair = asked.empty() ? machine->choose_pair({topology::isolated_cpus(),
-                                                    topology::numa_node_of(journal_dir)})
-                            : machine->check_pair(asked[0], asked[1]);
-  if (!pair) return std::unexpected(pair.error());
-  Placement placement{std::move(*pair), {}};
-  for (const int cpu : machine->cpus()) {
-    if (cpu != placement.pair->producer_cpu && cpu != placement.pair->consumer_cpu) {
-      placement.housekeeping_cpus.push_back(cpu);
-    }
-  }
-  return placement;
-}
 
 // SIGINT and SIGTERM are taken synchronously by the reporting thread (sigtimedwait), so no
 // handler runs on the producer or consumer threads.
@@ -238,6 +214,24 @@ class StopSignals {
 };
 
 }  // namespace
+
+std::expected<Placement, std::string> plan_placement(const std::vector<int>& asked,
+                                                     const std::filesystem::path& journal_dir) {
+  auto machine = topology::Topology::discover();
+  if (!machine) return std::unexpected(machine.error());
+  if (asked.empty() && machine->cpus().size() < 2) return Placement{};
+  auto pair = asked.empty() ? machine->choose_pair({topology::isolated_cpus(),
+                                                    topology::numa_node_of(journal_dir)})
+                            : machine->check_pair(asked[0], asked[1]);
+  if (!pair) return std::unexpected(pair.error());
+  Placement placement{std::move(*pair), {}};
+  for (const int cpu : machine->cpus()) {
+    if (cpu != placement.pair->producer_cpu && cpu != placement.pair->consumer_cpu) {
+      placement.housekeeping_cpus.push_back(cpu);
+    }
+  }
+  return placement;
+}
 
 void print_report(const PipelineReport& report, std::size_t record_bytes) {
   const double seconds = std::max(report.seconds, 1e-9);
@@ -275,7 +269,7 @@ bool succeeded(const PipelineReport& report) {
 
 std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& options,
                                                          const EventSource& source) {
-  const auto placement = place(options.cpus, options.journal_dir);
+  const auto placement = plan_placement(options.cpus, options.journal_dir);
   if (!placement) return std::unexpected(placement.error());
   const std::optional<topology::CorePair>& pair = placement->pair;
   // The ring on the pair's node; the journal's background work on the other CPUs, where the

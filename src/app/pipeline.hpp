@@ -5,6 +5,7 @@
 #pragma once
 
 #include <ringlog/journal.hpp>
+#include <ringlog/topology.hpp>
 
 #include <chrono>
 #include <expected>
@@ -39,6 +40,18 @@ struct PipelineOptions {
   // where the process may use only one CPU).
   std::vector<int> cpus;
 };
+
+// Where a pipeline runs.
+struct Placement {
+  std::optional<topology::CorePair> pair;  // none: an unpinned run
+  std::vector<int> housekeeping_cpus;      // the others, for the journal's background work
+};
+
+// The producer's and the consumer's CPUs: those asked for (two), checked, or the topology's
+// choice near the journal's storage; no pair (an unpinned run) where the process may use only
+// one CPU.
+std::expected<Placement, std::string> plan_placement(const std::vector<int>& asked,
+                                                     const std::filesystem::path& journal_dir);
 
 // What one thread cost, from getrusage(RUSAGE_THREAD).
 struct ThreadUsage {

@@ -1,6 +1,8 @@
 // ringlog: the journal service and its tools. Without a subcommand it runs the built-in demo:
 // synthetic market data through the ring and the dispatcher into a journal, with a live status
-// line. `ringlog dump`, `ringlog verify` and `ringlog tail` read journals and log files.
+// line. `ringlog dump`, `ringlog verify` and `ringlog tail` read journals and log files;
+// `ringlog doctor` audits the host.
+#include "host_check.hpp"
 #include "log_tools.hpp"
 #include "pipeline.hpp"
 
@@ -49,6 +51,39 @@ void fill_tick(std::uint64_t sequence, std::span<std::byte> payload) noexcept {
   std::memcpy(payload.data(), &tick, sizeof tick);
 }
 
+// `ringlog doctor`: 0 fit for production, 1 not fit, 2 could not check.
+int run_doctor(ringlog::app::HostCheckOptions options, const std::vector<int>& cpus, bool json) {
+  if (cpus.empty() && options.root != "/") {
+    fmt::print(stderr, "ringlog doctor: --root needs --cpus: this host's topology says nothing "
+                       "about another's\n");
+    return 2;
+  }
+  if (cpus.empty()) {
+    const auto placement = ringlog::app::plan_placement(cpus, options.journal_dir);
+    if (!placement) {
+      fmt::print(stderr, "ringlog doctor: {}\n", placement.error());
+      return 2;
+    }
+    if (!placement->pair) {
+      fmt::print(stderr, "ringlog doctor: this process may use only one CPU: a producer and a "
+                         "consumer need two\n");
+      return 2;
+    }
+    options.producer_cpu = placement->pair->producer_cpu;
+    options.consumer_cpu = placement->pair->consumer_cpu;
+  } else {
+    options.producer_cpu = cpus[0];
+    options.consumer_cpu = cpus[1];
+  }
+  const ringlog::app::HostReport report = ringlog::app::check_host(options);
+  if (json) {
+    ringlog::app::print_host_report_json(report, stdout);
+  } else {
+    ringlog::app::print_host_report(report, stdout);
+  }
+  return report.fit_for_production() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,6 +116,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   tail->add_option("--from", tail_options.from, "start at this sequence number instead");
   tail->add_flag("--json", tail_options.json, "one JSON object per line");
+  ringlog::app::HostCheckOptions doctor_options;
+  std::vector<int> doctor_cpus;
+  bool doctor_json = false;
+  CLI::App* doctor = app.add_subcommand("doctor", "audit this host for a core pair and a journal "
+                                        "path: PASS/WARN/FAIL per item with the fix; exit status "
+                                        "0 fit for production, 1 not fit, 2 could not check");
+  doctor->add_option("--cpus", doctor_cpus, "the producer's and the consumer's CPU (default: "
+                     "the pair ringlog would choose)")->delimiter(',')->expected(2);
+  doctor->add_option("--journal", doctor_options.journal_dir, "journal directory (need not "
+                     "exist yet)")->capture_default_str();
+  doctor->add_option("--ring-bytes", doctor_options.ring_bytes, "ring capacity to plan "
+                     "hugepages and locking for")->capture_default_str();
+  doctor->add_option("--root", doctor_options.root, "read /proc and /sys under this directory: "
+                     "a copy of another host's files (needs --cpus)");
+  doctor->add_flag("--json", doctor_json, "one JSON object instead of text");
+  doctor_options.journal_dir = options.journal_dir;
   app.add_option("--duration", duration_s, "seconds to run; 0 runs until SIGINT/SIGTERM")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -98,6 +149,7 @@ int main(int argc, char** argv) {
   if (dump->parsed()) return ringlog::app::dump_log(log_path, json, stdout);
   if (verify->parsed()) return ringlog::app::verify_log(log_path, stdout);
   if (tail->parsed()) return ringlog::app::tail_journal(log_path, tail_options, stdout);
+  if (doctor->parsed()) return run_doctor(doctor_options, doctor_cpus, doctor_json);
   options.duration = std::chrono::duration<double>(duration_s > 0 ? duration_s : 1e9);
 
   const ringlog::app::EventSource ticks{sizeof(Tick), market_event_type, fill_tick, true};
