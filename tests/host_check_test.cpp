@@ -57,6 +57,7 @@ class FakeHost {
     write("sys/kernel/mm/transparent_hugepage/enabled", "always [madvise] never");
     write("sys/kernel/mm/transparent_hugepage/defrag", "always defer [defer+madvise] madvise");
     write("proc/sys/vm/swappiness", "1");
+    write("proc/sys/kernel/numa_balancing", "0");
     write("proc/sys/vm/dirty_background_bytes", "268435456");
     write("sys/devices/system/clocksource/clocksource0/current_clocksource", "tsc");
     write("proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu tsc constant_tsc nonstop_tsc sse\n");
@@ -80,6 +81,7 @@ class FakeHost {
     write("sys/kernel/mm/transparent_hugepage/enabled", "[always] madvise never");
     write("sys/kernel/mm/transparent_hugepage/defrag", "[always] defer defer+madvise madvise");
     write("proc/sys/vm/swappiness", "60");
+    write("proc/sys/kernel/numa_balancing", "1");
     write("proc/sys/vm/dirty_background_bytes", "0");
     write("proc/sys/vm/dirty_background_ratio", "10");
     write("sys/devices/system/clocksource/clocksource0/current_clocksource", "hpet");
@@ -128,7 +130,7 @@ class FakeHost {
 const char* const file_items[] = {
     "smt-pair", "smt-siblings", "isolation", "nohz_full", "rcu_nocbs",  "irqs",
     "governor", "c-states",     "clocksource", "tsc",     "hugepages",  "thp",
-    "thp-defrag", "swappiness", "dirty-writeback", "io_uring", "journal-fs"};
+    "thp-defrag", "numa-balancing", "swappiness", "dirty-writeback", "io_uring", "journal-fs"};
 
 }  // namespace
 
@@ -163,6 +165,7 @@ TEST(host_check, an_untuned_host_fails_or_warns_with_the_fix) {
       {"hugepages", Verdict::warn},
       {"thp", Verdict::warn},
       {"thp-defrag", Verdict::warn},
+      {"numa-balancing", Verdict::warn},
       {"swappiness", Verdict::warn},
       {"dirty-writeback", Verdict::warn},  // 10% of 64 GiB
       {"io_uring", Verdict::warn},

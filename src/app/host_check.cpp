@@ -117,7 +117,8 @@ class Audit {
   std::vector<CheckItem> run() {
     return {smt_pair(),     smt_siblings(), isolation(),  nohz_full(),       rcu_nocbs(),
             irqs(),         governor(),     idle_states(), clocksource(),    invariant_tsc(),
-            hugepages(),    thp(),          thp_defrag(), swappiness(),      dirty_writeback(),
+            hugepages(),    thp(),          thp_defrag(), numa_balancing(),  swappiness(),
+            dirty_writeback(),
             memlock(),      io_uring_usable(),     journal_filesystem(), journal_numa_node()};
   }
 
@@ -231,7 +232,7 @@ class Audit {
     return fail("governor",
                 fmt::format("{}: the clock drops when idle and ramps back up late",
                             fmt::join(slow, ", ")),
-                "tuning/cpu-performance --apply");
+                fmt::format("tuning/cpu-performance --cpus {} --apply", hot_text()));
   }
 
   CheckItem idle_states() const {
@@ -252,8 +253,8 @@ class Audit {
     if (deep.empty()) return pass("c-states", "no idle state deeper than 2 µs is enabled");
     return warn("c-states",
                 fmt::format("deep idle states enabled: {}", fmt::join(deep, ", ")),
-                "tuning/cpu-performance --apply (holds /dev/cpu_dma_latency at 0), or "
-                "intel_idle.max_cstate=1 processor.max_cstate=1 on the kernel command line");
+                fmt::format("tuning/cpu-performance --cpus {} --apply, or "
+                            "intel_idle.max_cstate=1 on the kernel command line", hot_text()));
   }
 
   CheckItem clocksource() const {
@@ -352,6 +353,16 @@ class Audit {
     }
     return pass("thp-defrag", fmt::format("defrag {}: faults do not compact memory unasked",
                                           mode));
+  }
+
+  CheckItem numa_balancing() const {
+    const long long value = host_.read_number("proc/sys/kernel/numa_balancing").value_or(0);
+    if (value == 0) return pass("numa-balancing", "kernel.numa_balancing = 0");
+    return warn("numa-balancing",
+                fmt::format("kernel.numa_balancing = {}: the kernel unmaps pages to sample who "
+                            "touches them, and the next touch faults, on the hot path too",
+                            value),
+                "kernel.numa_balancing = 0 (tuning/sysctl.d/90-ringlog.conf)");
   }
 
   CheckItem swappiness() const {
