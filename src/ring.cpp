@@ -1,4 +1,4 @@
-#include <ringlog/ring.hpp>
+#include "ring_memory.hpp"
 
 #include <fmt/format.h>
 #include <sys/mman.h>
@@ -21,6 +21,10 @@ struct Overloaded : Fs... {
 template <class... Fs>
 Overloaded(Fs...) -> Overloaded<Fs...>;
 
+}  // namespace
+
+namespace detail {
+
 std::optional<RingError> check_capacity(std::size_t capacity) {
   if (capacity < min_capacity) {
     return InvalidCapacity{capacity, "must be at least 64 bytes"};
@@ -29,7 +33,7 @@ std::optional<RingError> check_capacity(std::size_t capacity) {
   return std::nullopt;
 }
 
-}  // namespace
+}  // namespace detail
 
 std::string to_string(const RingError& error) {
   return std::visit(
@@ -53,6 +57,10 @@ std::string to_string(const RingError& error) {
             return fmt::format("event flags {:#04x} set bit 7, which is reserved for ringlog",
                                e.flags);
           },
+          [](const SharedRingUnusable& e) {
+            if (e.os_error == 0) return e.what;
+            return fmt::format("{}: {}", e.what, std::strerror(e.os_error));
+          },
           [](const MemoryUnavailable& e) {
             if (e.os_error == 0) {
               return fmt::format("ring memory of {} bytes unavailable: {}", e.bytes, e.what);
@@ -71,7 +79,7 @@ RingBuffer::RingBuffer(ringlog::detail::Mapping memory) noexcept
 std::expected<RingBuffer, RingError> RingBuffer::create(std::size_t capacity) {
   MemoryOptions options;
   options.huge_pages = MemoryOptions::HugePages::Never;
-  if (auto invalid = check_capacity(capacity)) return std::unexpected(*invalid);
+  if (auto invalid = detail::check_capacity(capacity)) return std::unexpected(*invalid);
   auto memory = detail::map_ring_memory(capacity, options);
   if (!memory) return std::unexpected(memory.error());
   return RingBuffer(std::move(*memory));
@@ -84,7 +92,7 @@ SpscRingBuffer::SpscRingBuffer(ringlog::detail::Mapping memory, std::size_t capa
 
 std::expected<SpscRingBuffer, RingError> SpscRingBuffer::create(std::size_t capacity,
                                                                 MemoryOptions options) {
-  if (auto invalid = check_capacity(capacity)) return std::unexpected(*invalid);
+  if (auto invalid = detail::check_capacity(capacity)) return std::unexpected(*invalid);
   auto memory = detail::map_ring_memory(capacity, options);
   if (!memory) return std::unexpected(memory.error());
   return SpscRingBuffer(std::move(*memory), capacity);

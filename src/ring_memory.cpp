@@ -1,6 +1,6 @@
 // Ring memory: explicit or transparent hugepages as MemoryOptions allow, bound to a NUMA node
 // before the first touch, prefaulted, optionally locked; and what the kernel says it got.
-#include <ringlog/ring.hpp>
+#include "ring_memory.hpp"
 
 #include <fmt/format.h>
 #include <numa.h>
@@ -76,43 +76,55 @@ std::expected<ringlog::detail::Mapping, RingError> map_ring_memory(
     return std::unexpected(
         MemoryUnavailable{huge_bytes, 0, "huge_page_bytes must be 2 MiB or 1 GiB"});
   }
-  const int node = options.numa_node >= 0 ? options.numa_node : current_node();
-  if (options.numa_node >= 0 && (numa_available() < 0 || options.numa_node > numa_max_node())) {
-    return std::unexpected(MemoryUnavailable{
-        capacity, 0, "no such NUMA node on this machine (numactl --hardware lists them)"});
-  }
+  const auto node = chosen_node(options, capacity);
+  if (!node) return std::unexpected(node.error());
 
   std::size_t mapped = round_up(capacity, huge_bytes);
   void* data = nullptr;
   if (options.huge_pages != HugePages::Never) data = map_explicit_huge(mapped, huge_bytes);
   if (data == nullptr && options.huge_pages == HugePages::Always) {
     return std::unexpected(MemoryUnavailable{
-        mapped, errno,
-        "no free explicit hugepages: reserve them, e.g. echo 64 > "
-        "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages (per node: "
-        "/sys/devices/system/node/nodeN/hugepages/), or use HugePages::Try"});
+        mapped, errno, no_free_hugepages});
   }
   if (data == nullptr) data = map_normal(capacity, options.huge_pages == HugePages::Try, mapped);
   if (data == nullptr) return std::unexpected(MemoryUnavailable{capacity, errno, "mmap"});
   ringlog::detail::Mapping memory(static_cast<std::byte*>(data), mapped);
+  if (auto unready = make_ready(data, mapped, *node, options)) return std::unexpected(*unready);
+  return memory;
+}
 
+std::expected<int, RingError> chosen_node(const MemoryOptions& options, std::size_t bytes) {
+  if (options.numa_node < 0) return current_node();
+  if (numa_available() < 0 || options.numa_node > numa_max_node()) {
+    return std::unexpected(MemoryUnavailable{
+        bytes, 0, "no such NUMA node on this machine (numactl --hardware lists them)"});
+  }
+  return options.numa_node;
+}
+
+std::optional<RingError> make_ready(void* data, std::size_t bytes, int node,
+                                    const MemoryOptions& options) {
   // Bound before the first touch: pages are placed when they are first written.
   if (node >= 0 && numa_available() >= 0) {
     unsigned long mask[16] = {};
     mask[node / 64] |= 1UL << (node % 64);
-    if (::mbind(data, mapped, MPOL_BIND, mask, sizeof mask * 8, MPOL_MF_STRICT) != 0) {
-      return std::unexpected(MemoryUnavailable{mapped, errno, "mbind to the NUMA node"});
+    if (::mbind(data, bytes, MPOL_BIND, mask, sizeof mask * 8, MPOL_MF_STRICT) != 0) {
+      return MemoryUnavailable{bytes, errno, "mbind to the NUMA node"};
     }
   }
-  // Prefaulted now, so the hot path never takes a first-touch fault.
-  if (::madvise(data, mapped, MADV_POPULATE_WRITE) != 0) {
-    for (std::size_t at = 0; at < mapped; at += 4096) static_cast<volatile char*>(data)[at] = 0;
+  // Prefaulted now, so the hot path never takes a first-touch fault. Where memory runs out
+  // (a full /dev/shm, no free hugepages) this fails cleanly instead of a store's SIGBUS later.
+  if (::madvise(data, bytes, MADV_POPULATE_WRITE) != 0) {
+    if (errno != EINVAL) {
+      return MemoryUnavailable{bytes, errno, "prefaulting (no free hugepages, or a full tmpfs?)"};
+    }
+    // A kernel before 5.14: touch every page instead.
+    for (std::size_t at = 0; at < bytes; at += 4096) static_cast<volatile char*>(data)[at] = 0;
   }
-  if (options.lock && ::mlock(data, mapped) != 0) {
-    return std::unexpected(
-        MemoryUnavailable{mapped, errno, "mlock (raise RLIMIT_MEMLOCK, see ulimit -l)"});
+  if (options.lock && ::mlock(data, bytes) != 0) {
+    return MemoryUnavailable{bytes, errno, "mlock (raise RLIMIT_MEMLOCK, see ulimit -l)"};
   }
-  return memory;
+  return std::nullopt;
 }
 
 MemoryReport read_memory_report(const ringlog::detail::Mapping& memory) {
@@ -142,7 +154,10 @@ MemoryReport read_memory_report(const ringlog::detail::Mapping& memory) {
     fields >> key >> kb;
     if (key == "Size:") report.bytes = kb << 10;
     if (key == "KernelPageSize:") report.page_bytes = kb << 10;
-    if (key == "AnonHugePages:") report.huge_bytes = kb << 10;
+    // Transparent hugepages: anonymous memory, or a shared ring's memfd or tmpfs file.
+    if (key == "AnonHugePages:" || key == "ShmemPmdMapped:" || key == "FilePmdMapped:") {
+      report.huge_bytes += kb << 10;
+    }
     if (key == "Private_Hugetlb:" || key == "Shared_Hugetlb:") hugetlb_bytes += kb << 10;
     if (key == "Locked:") report.locked = kb > 0;
   }

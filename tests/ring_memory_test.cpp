@@ -1,10 +1,15 @@
 // Ring memory as MemoryOptions ask for it, checked against what the kernel reports.
 #include <ringlog/ring.hpp>
+#include <ringlog/shared_ring.hpp>
+
+#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <numa.h>
 #include <sched.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -134,4 +139,68 @@ TEST(ring_memory, locks_when_asked_and_refuses_a_node_that_does_not_exist) {
     ASSERT_TRUE(bound.has_value()) << ring::to_string(bound.error());
     EXPECT_EQ(bound->memory_report().numa_node, 0);
   }
+}
+
+TEST(ring_memory, shared_ring_takes_explicit_hugepages_in_both_processes_mappings) {
+  const HugepageReservation reservation(2);
+  if (!reservation.reserved()) GTEST_SKIP() << "cannot reserve hugepages here (needs root)";
+  MemoryOptions options;
+  options.huge_pages = MemoryOptions::HugePages::Always;
+  auto ring = ring::SharedRing::create({}, 1 << 20, options);
+  ASSERT_TRUE(ring.has_value()) << ring::to_string(ring.error());
+  auto opened = ring::SharedRing::open(ring->path());
+  ASSERT_TRUE(opened.has_value()) << ring::to_string(opened.error());
+  for (const MemoryReport& report : {ring->memory_report(), opened->memory_report()}) {
+    std::printf("shared ring, Always, 2 pages reserved: %s\n", report.describe().c_str());
+    EXPECT_EQ(report.pages, MemoryReport::Pages::explicit_huge) << report.describe();
+    EXPECT_EQ(report.page_bytes, std::size_t{2} << 20);
+  }
+}
+
+TEST(ring_memory, shared_ring_without_hugepages_refuses_always_and_falls_back_under_try) {
+  if (read_number(nr_hugepages).value_or(0) != 0) GTEST_SKIP() << "explicit hugepages reserved";
+  MemoryOptions options;
+  options.huge_pages = MemoryOptions::HugePages::Always;
+  const auto refused = ring::SharedRing::create({}, 1 << 20, options);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(ring::to_string(refused.error()).find("reserve-hugepages"), std::string::npos)
+      << ring::to_string(refused.error());
+  if (std::filesystem::is_directory("/dev/shm")) {
+    const std::string path = "/dev/shm/ringlog-test-always-" + std::to_string(::getpid());
+    const auto not_hugetlbfs = ring::SharedRing::create(path, 1 << 20, options);
+    ASSERT_FALSE(not_hugetlbfs.has_value());
+    EXPECT_NE(ring::to_string(not_hugetlbfs.error()).find("is not on hugetlbfs"),
+              std::string::npos);
+    EXPECT_FALSE(std::filesystem::exists(path)) << "a refused ring left its file behind";
+  }
+  options.huge_pages = MemoryOptions::HugePages::Try;
+  const auto fallen_back = ring::SharedRing::create({}, 1 << 20, options);
+  ASSERT_TRUE(fallen_back.has_value()) << ring::to_string(fallen_back.error());
+  const MemoryReport report = fallen_back->memory_report();
+  std::printf("shared ring, Try, no hugepages reserved: %s\n", report.describe().c_str());
+  EXPECT_NE(report.pages, MemoryReport::Pages::explicit_huge);
+}
+
+// The opener prefaults its own mapping too: a producer on one mapping and a consumer on
+// another (as two processes would have) take no page fault moving events through.
+TEST(ring_memory, shared_ring_hot_path_takes_no_page_fault) {
+  auto created = ring::SharedRing::create({}, 1 << 20);
+  ASSERT_TRUE(created.has_value()) << ring::to_string(created.error());
+  auto opened = ring::SharedRing::open(created->path());
+  ASSERT_TRUE(opened.has_value()) << ring::to_string(opened.error());
+  auto producer = created->producer();
+  auto consumer = opened->consumer();
+  ASSERT_TRUE(producer.has_value() && consumer.has_value());
+  const std::vector<std::byte> payload(64, std::byte{7});
+  event::EventHeader header{};
+  header.payload_len = static_cast<std::uint16_t>(payload.size());
+  std::uint64_t read = 0;
+  const long faults_before = test::thread_minor_faults();
+  for (int i = 0; i < 200'000; ++i) {  // about 15 laps of the ring
+    ASSERT_TRUE(producer->write_event(header, payload));
+    read += consumer->poll([](const event::EventView&) {});
+  }
+  const long faults = test::thread_minor_faults() - faults_before;
+  EXPECT_EQ(read, 200'000u);
+  EXPECT_EQ(faults, 0);
 }

@@ -40,9 +40,11 @@ struct LengthMismatch { std::size_t header_len; std::size_t payload_len; };
 struct ReservedFlag { std::uint8_t flags; };
 // The ring's memory could not be obtained as MemoryOptions asked.
 struct MemoryUnavailable { std::size_t bytes; int os_error; std::string_view what; };
+// A shared ring's file could not be made, opened or used; `what` names it and says why.
+struct SharedRingUnusable { std::string what; int os_error; };
 
 using RingError = std::variant<NotEnoughSpace, InvalidCapacity, PayloadTooLarge, LengthMismatch,
-                               ReservedFlag, MemoryUnavailable>;
+                               ReservedFlag, MemoryUnavailable, SharedRingUnusable>;
 
 std::string to_string(const RingError&);
 
@@ -158,6 +160,7 @@ class RingBuffer {
 };
 
 class SpscRingBuffer;
+class SharedRing;
 
 class alignas(ringlog::detail::cache_line_pair) Producer {
  public:
@@ -202,14 +205,21 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
 
  private:
   friend class SpscRingBuffer;
+  friend class SharedRing;
+  // Starts where the indices are: zero for a new ring, or where a producer that went away
+  // stopped (what it claimed and did not commit is dropped).
   Producer(ringlog::detail::RingGeometry geometry, ringlog::detail::SharedIndices* indices) noexcept
-      : geometry_(geometry), indices_(indices) {}
+      : geometry_(geometry),
+        indices_(indices),
+        head_(indices->head.load(std::memory_order_relaxed)),
+        claimed_head_(head_),
+        cached_tail_(indices->tail.load(std::memory_order_acquire)) {}
 
   ringlog::detail::RingGeometry geometry_;
   ringlog::detail::SharedIndices* indices_;
-  std::uint64_t head_ = 0;
-  std::uint64_t claimed_head_ = 0;
-  std::uint64_t cached_tail_ = 0;
+  std::uint64_t head_;
+  std::uint64_t claimed_head_;
+  std::uint64_t cached_tail_;
 };
 
 class alignas(ringlog::detail::cache_line_pair) Consumer {
@@ -280,10 +290,16 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
 
  private:
   friend class SpscRingBuffer;
+  friend class SharedRing;
+  // Starts at the released tail: zero for a new ring, or where a consumer that went away last
+  // released (events it had read and not released are read again).
   Consumer(ringlog::detail::RingGeometry geometry, ringlog::detail::SharedIndices* indices) noexcept
       : geometry_(geometry),
         indices_(indices),
-        release_every_bytes_(geometry.capacity() / release_fraction) {}
+        release_every_bytes_(geometry.capacity() / release_fraction),
+        tail_(indices->tail.load(std::memory_order_relaxed)),
+        released_tail_(tail_),
+        cached_head_(tail_) {}
 
   // Space goes back to the producer in steps of 1/8 of the ring: often enough that a writer
   // rarely finds the ring full for lack of a release, rarely enough to keep the tail's cache line
@@ -300,9 +316,9 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
   ringlog::detail::RingGeometry geometry_;
   ringlog::detail::SharedIndices* indices_;
   std::uint64_t release_every_bytes_;
-  std::uint64_t tail_ = 0;           // start of the next unread record (or of padding)
-  std::uint64_t released_tail_ = 0;  // the tail the producer has been shown
-  std::uint64_t cached_head_ = 0;
+  std::uint64_t tail_;           // start of the next unread record (or of padding)
+  std::uint64_t released_tail_;  // the tail the producer has been shown
+  std::uint64_t cached_head_;
   std::uint64_t lent_bytes_ = 0;     // size of the record the last view points into
 };
 

@@ -6,4 +6,5 @@
 #include <ringlog/journal.hpp>
 #include <ringlog/journal_consumer.hpp>
 #include <ringlog/ring.hpp>
+#include <ringlog/shared_ring.hpp>
 #include <ringlog/storage.hpp>

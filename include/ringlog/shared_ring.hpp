@@ -1,0 +1,69 @@
+// An SPSC ring that two processes share: a producer in one, a consumer in the other (or both in
+// one). The ring's bytes and its two indices live in one file: an anonymous memfd (on
+// hugetlbfs when MemoryOptions ask for hugepages), or a named file on a hugetlbfs or tmpfs
+// mount such as /dev/hugepages or /dev/shm. One process creates it; another opens the same
+// path (for a memfd: /proc/<pid>/fd/<fd>, or the descriptor handed over by fork or SCM_RIGHTS).
+//
+// The Producer and Consumer are the in-process ring's, with the same hot path: no system call,
+// lock, allocation or page fault (every process prefaults its own mapping when it opens it).
+// Each side is held by one process at a time. A process that dies leaves its side to be taken
+// again: a new producer continues after the last committed event, a new consumer at the last
+// released one, so events read and not released are read again.
+#pragma once
+
+#include <ringlog/ring.hpp>
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <expected>
+#include <filesystem>
+
+namespace ringlog::ring {
+
+namespace detail {
+struct SharedRingHeader;
+}
+
+class SharedRing {
+ public:
+  // A new ring of `capacity` bytes (a power of two) at `path`, which must not exist; an empty
+  // path makes an anonymous memfd. HugePages::Always needs a hugetlbfs path (or an empty one);
+  // Try takes explicit hugepages for a memfd where free, else transparent ones where the kernel
+  // gives them to shared memory (/sys/kernel/mm/transparent_hugepage/shmem_enabled). The whole
+  // file is allocated up front, so a full /dev/shm is an error here, never a SIGBUS later.
+  static std::expected<SharedRing, RingError> create(const std::filesystem::path& path,
+                                                     std::size_t capacity, MemoryOptions = {});
+  // An existing ring, checked: a file that is not a whole ringlog ring is refused.
+  static std::expected<SharedRing, RingError> open(const std::filesystem::path& path);
+
+  SharedRing(SharedRing&&) noexcept;
+  SharedRing& operator=(SharedRing&&) noexcept;
+  ~SharedRing();  // gives back the sides this process took
+
+  // This process's side of the ring, once each; an error names the process holding it. The
+  // Producer or Consumer must not outlive this SharedRing.
+  std::expected<Producer, RingError> producer();
+  std::expected<Consumer, RingError> consumer();
+
+  int fd() const noexcept { return fd_; }
+  // The path a process can open the ring by: the file, or /proc/<pid>/fd/<fd> for a memfd.
+  std::filesystem::path path() const;
+  std::size_t capacity() const noexcept;
+  std::size_t used() const noexcept;  // written and not yet released: a monitoring figure
+  MemoryReport memory_report() const { return detail::read_memory_report(memory_); }
+
+ private:
+  SharedRing(ringlog::detail::Mapping memory, int fd, std::filesystem::path path) noexcept;
+  std::expected<void, RingError> take(bool producer_side);
+  ringlog::detail::RingGeometry geometry() const noexcept;
+
+  ringlog::detail::Mapping memory_;
+  int fd_ = -1;
+  std::filesystem::path path_;  // empty for a memfd
+  detail::SharedRingHeader* header_ = nullptr;
+  bool took_producer_ = false;
+  bool took_consumer_ = false;
+};
+
+}  // namespace ringlog::ring
