@@ -159,11 +159,14 @@ MemoryReport read_memory_report(const ringlog::detail::Mapping& memory) {
       report.huge_bytes += kb << 10;
     }
     if (key == "Private_Hugetlb:" || key == "Shared_Hugetlb:") hugetlb_bytes += kb << 10;
-    if (key == "Locked:") report.locked = kb > 0;
+    // "lo" in VmFlags: the mapping is mlocked.
+    if (key == "VmFlags:") report.locked = (" " + line + " ").find(" lo ") != std::string::npos;
   }
   if (report.page_bytes > 4096) {
     report.pages = MemoryReport::Pages::explicit_huge;
     report.huge_bytes = hugetlb_bytes;
+    // The kernel never swaps or reclaims hugetlbfs pages, and so never marks them locked.
+    report.locked = true;
   } else if (report.huge_bytes > 0) {
     report.pages = MemoryReport::Pages::transparent_huge;
   }

@@ -210,9 +210,7 @@ bool kernel_populates_writable() {
 }  // namespace
 
 TEST(mmap_storage, prepared_pages_take_no_fault_when_written) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "sanitizer shadow memory takes page faults of its own";
-#endif
+  if (test::sanitized) GTEST_SKIP() << "sanitizer shadow memory takes page faults of its own";
   if (!kernel_populates_writable()) GTEST_SKIP() << "the kernel lacks MADV_POPULATE_WRITE (5.14+)";
   test::TempDir dir;
   MmapWriter writer = create_writer(dir / "a.evtl", 64 << 20);

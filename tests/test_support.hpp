@@ -16,6 +16,15 @@
 
 namespace ringlog::test {
 
+// An AddressSanitizer or ThreadSanitizer build: their shadow memory takes page faults of its
+// own, and they make mlock a no-op.
+inline constexpr bool sanitized =
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    true;
+#else
+    false;
+#endif
+
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
 class TempDir {
  public:

@@ -67,7 +67,7 @@ struct MemoryReport {
   std::size_t page_bytes = 0;  // the kernel's page size for the mapping
   std::size_t huge_bytes = 0;  // bytes in hugepages, transparent or explicit
   int numa_node = -1;          // the node holding every page; -1 when spread or unknown
-  bool locked = false;
+  bool locked = false;          // cannot be swapped out: mlocked, or explicit hugepages
   std::string describe() const;  // one line for a start-up banner
 };
 

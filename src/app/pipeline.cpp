@@ -274,8 +274,8 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   const std::optional<topology::CorePair>& pair = placement->pair;
   // The ring on the pair's node; the journal's background work on the other CPUs, where the
   // host has any (on two CPUs it shares them with the pair).
-  ring::MemoryOptions memory;
-  if (pair) memory.numa_node = pair->numa_node;
+  ring::MemoryOptions memory = options.ring_memory;
+  if (pair && memory.numa_node < 0) memory.numa_node = pair->numa_node;
   auto ring = ring::SpscRingBuffer::create(options.ring_bytes, memory);
   if (!ring) return std::unexpected(ring::to_string(ring.error()));
   fmt::print("ring       {} bytes in {}\n", ring->capacity(), ring->memory_report().describe());

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <ringlog/journal.hpp>
+#include <ringlog/ring.hpp>
 #include <ringlog/topology.hpp>
 
 #include <chrono>
@@ -32,6 +33,7 @@ struct EventSource {
 struct PipelineOptions {
   std::filesystem::path journal_dir;  // an existing journal is continued
   std::size_t ring_bytes = 1 << 20;
+  ring::MemoryOptions ring_memory{};  // numa_node -1: the pair's node
   storage::JournalOptions journal;
   std::chrono::duration<double> duration{10.0};
   double events_per_second = 0;  // 0: as fast as the ring takes them

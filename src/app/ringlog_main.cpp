@@ -5,6 +5,7 @@
 #include "host_check.hpp"
 #include "log_tools.hpp"
 #include "pipeline.hpp"
+#include "pipeline_options.hpp"
 
 #include <ringlog/event.hpp>
 
@@ -138,13 +139,7 @@ int main(int argc, char** argv) {
   app.add_option("--rate", options.events_per_second, "events per second; 0 for as fast as "
                  "possible")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--dir", options.journal_dir, "journal directory")->capture_default_str();
-  app.add_option("--cpus", options.cpus, "the producer's and the consumer's CPU, e.g. 2,3 "
-                 "(default: two physical cores sharing a NUMA node and an L3 cache, isolated "
-                 "ones first, near the journal's disk)")->delimiter(',')->expected(2);
-  app.add_option("--ring-bytes", options.ring_bytes, "ring capacity (a power of two)")
-      ->capture_default_str();
-  app.add_option("--segment-bytes", options.journal.segment_bytes,
-                 "size of each preallocated journal segment")->capture_default_str();
+  ringlog::app::add_pipeline_options(app, options);
   CLI11_PARSE(app, argc, argv);
   if (dump->parsed()) return ringlog::app::dump_log(log_path, json, stdout);
   if (verify->parsed()) return ringlog::app::verify_log(log_path, stdout);

@@ -1,6 +1,7 @@
 // stress: one producer and one consumer persisting into the journal as fast as they can, then a
 // replay that counts what was really persisted.
 #include "pipeline.hpp"
+#include "pipeline_options.hpp"
 
 #include <ringlog/event.hpp>
 
@@ -51,13 +52,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--payload", payload_bytes, "payload bytes per event (at least 8)")
       ->check(CLI::Range(8, 4096))->capture_default_str();
-  app.add_option("--cpus", options.cpus, "the producer's and the consumer's CPU, e.g. 2,3 "
-                 "(default: two physical cores sharing a NUMA node and an L3 cache, isolated "
-                 "ones first, near the journal's disk)")->delimiter(',')->expected(2);
-  app.add_option("--ring-bytes", options.ring_bytes, "ring capacity (a power of two)")
-      ->capture_default_str();
-  app.add_option("--segment-bytes", options.journal.segment_bytes,
-                 "size of each preallocated journal segment")->capture_default_str();
+  ringlog::app::add_pipeline_options(app, options);
   std::int64_t flush_us = options.journal.flush.every.count();
   app.add_option("--flush-bytes", options.journal.flush.every_bytes,
                  "flush once this many bytes were appended (0: no byte trigger)")
