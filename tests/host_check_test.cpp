@@ -49,7 +49,9 @@ class FakeHost {
       write(dir + "/cpufreq/scaling_governor", "performance");
       idle_state(cpu, 0, "POLL", 0, false);
       idle_state(cpu, 1, "C1", 2, false);
-      idle_state(cpu, 2, "C6", 133, true);
+      // C6 disabled outright, or kept out of by a 2 µs wake-up limit.
+      idle_state(cpu, 2, "C6", 133, cpu != 3);
+      write(dir + "/power/pm_qos_resume_latency_us", cpu == 3 ? "2" : "0");
     }
     irq(24, "0-1");
     irq(25, "4");

@@ -23,6 +23,13 @@ namespace {
 
 constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
 
+std::optional<long long> to_number(std::string_view text) {
+  long long value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 // The host's files, read under a root directory.
 class HostFiles {
  public:
@@ -45,12 +52,7 @@ class HostFiles {
   }
   std::optional<long long> read_number(std::string_view relative) const {
     const auto text = read(relative);
-    long long value = 0;
-    if (!text || std::from_chars(text->data(), text->data() + text->size(), value).ec !=
-                     std::errc()) {
-      return std::nullopt;
-    }
-    return value;
+    return text ? to_number(*text) : std::nullopt;
   }
   // A CPU list file ("2-5,8"); empty when absent, empty or "(null)".
   std::vector<int> read_cpus(std::string_view relative) const {
@@ -240,11 +242,19 @@ class Audit {
     constexpr long long shallow_us = 2;
     std::vector<std::string> deep;
     for (const int cpu : hot_) {
+      // A power-QoS wake-up limit keeps the idle governor out of states slower than it; "n/a"
+      // allows none, 0 sets no limit.
+      const std::string limit =
+          host_.read(cpu_dir(cpu) + "/power/pm_qos_resume_latency_us").value_or("0");
+      const long long wake_limit_us = to_number(limit).value_or(0);
+      const bool limited = limit == "n/a" || wake_limit_us > 0;
       const std::string dir = cpu_dir(cpu) + "/cpuidle";
       for (const std::string& state : host_.list(dir, "state")) {
         const std::string at = dir + "/" + state;
         const long long latency = host_.read_number(at + "/latency").value_or(0);
-        if (latency > shallow_us && host_.read_number(at + "/disable").value_or(0) == 0) {
+        const bool allowed = !limited || latency <= wake_limit_us;
+        if (latency > shallow_us && allowed &&
+            host_.read_number(at + "/disable").value_or(0) == 0) {
           deep.push_back(fmt::format("CPU {}: {} ({} µs)", cpu, host_.read(at + "/name")
                                                                      .value_or(state), latency));
         }

@@ -18,6 +18,7 @@ for cpu in 0 1 2 3; do
   dir=sys/devices/system/cpu/cpu$cpu
   put $dir/topology/thread_siblings_list $cpu
   put $dir/cpufreq/scaling_governor powersave
+  put $dir/power/pm_qos_resume_latency_us 0
   put $dir/cpuidle/state0/name POLL; put $dir/cpuidle/state0/latency 0
   put $dir/cpuidle/state0/disable 0
   put $dir/cpuidle/state1/name C6; put $dir/cpuidle/state1/latency 133
@@ -54,6 +55,10 @@ grep -q "cpu1/cpuidle/state1" "$scratch/plan" && fail "idle states of a housekee
   fail "governor"
 [ "$(cat "$host/sys/devices/system/cpu/cpu3/cpuidle/state1/disable")" = 1 ] || fail "C6 of 3"
 [ "$(cat "$host/sys/devices/system/cpu/cpu0/cpuidle/state1/disable")" = 0 ] || fail "C6 of 0"
+[ "$(cat "$host/sys/devices/system/cpu/cpu2/power/pm_qos_resume_latency_us")" = 2 ] ||
+  fail "wake-up limit of 2"
+[ "$(cat "$host/sys/devices/system/cpu/cpu1/power/pm_qos_resume_latency_us")" = 0 ] ||
+  fail "wake-up limit of 1, a housekeeping CPU"
 
 # What the sysctl file and the kernel command line set, as the booted kernel shows it.
 grep -E '^[a-z]' "$tuning/sysctl.d/90-ringlog.conf" | while IFS=' =' read -r key value; do
