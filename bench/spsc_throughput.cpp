@@ -1,6 +1,7 @@
 // SPSC throughput of 80-byte events (16-byte header + 64-byte payload) between two pinned
-// threads: ringlog against boost::lockfree::spsc_queue, in the same binary and the same run, so
-// that the ratio printed at the end compares like with like.
+// threads: ringlog against boost::lockfree::spsc_queue and moodycamel::ReaderWriterQueue, and
+// against the single-core bandwidth of storing 80-byte records, all in the same binary and the
+// same run, so that the ratios printed at the end compare like with like.
 //
 // CPUs: RINGLOG_BENCH_CPUS="producer,consumer" (default: the first two this process may use).
 // Every event carries its sequence number; the consumer checks each one, so a benchmark that
@@ -9,6 +10,7 @@
 
 #include <benchmark/benchmark.h>
 #include <boost/lockfree/spsc_queue.hpp>
+#include <readerwriterqueue/readerwriterqueue.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -199,11 +201,64 @@ void BM_boost_spsc_queue(benchmark::State& state) {
   });
 }
 
+void BM_moodycamel_reader_writer_queue(benchmark::State& state) {
+  std::vector<int> cpus;
+  if (!pin_pair(state, cpus)) return;
+  moodycamel::ReaderWriterQueue<Record> queue(static_cast<std::size_t>(state.range(0)) /
+                                              sizeof(Record));
+  ConsumerThread draining(cpus[1], [&queue, &draining](std::uint64_t& expected) {
+    Record record;
+    std::uint64_t taken = 0;
+    while (taken < 256 && queue.try_dequeue(record)) {
+      if (sequence_of(record.payload) != expected++) draining.out_of_order = true;
+      ++taken;
+    }
+    return taken;
+  });
+  Record record{};
+  record.header = ringlog::event::EventHeader(0, 1, payload_bytes);
+  measure(state, draining, [&](std::uint64_t sequence) {
+    record.header.timestamp = sequence;
+    std::memcpy(record.payload, &sequence, sizeof sequence);
+    while (!queue.try_enqueue(record)) cpu_relax();  // never allocates: fixed capacity
+  });
+}
+
+// The hardware's side of the ratio: one core storing 80-byte records into a buffer of the
+// ring's size, round and round, with nobody reading them. No queue can beat it.
+void BM_store_80_byte_records(benchmark::State& state) {
+  std::vector<int> cpus;
+  if (!pin_pair(state, cpus)) return;
+  std::vector<Record> buffer(static_cast<std::size_t>(state.range(0)) / sizeof(Record));
+  Record record{};
+  record.header = ringlog::event::EventHeader(0, 1, payload_bytes);
+  std::size_t at = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < events_per_iteration; ++i) {
+      record.header.timestamp = i;
+      std::memcpy(record.payload, &i, sizeof i);
+      std::memcpy(&buffer[at], &record, sizeof record);
+      at = at + 1 == buffer.size() ? 0 : at + 1;
+    }
+    benchmark::DoNotOptimize(buffer.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * events_per_iteration));
+  state.SetBytesProcessed(
+      static_cast<std::int64_t>(state.iterations() * events_per_iteration * sizeof(Record)));
+}
+
+// Capacities from 64 KiB to 64 MiB, so that the default (1 MiB) is chosen from data.
 constexpr std::int64_t kib = 1024;
-#define RINGLOG_CAPACITIES ->Arg(64 * kib)->Arg(1024 * kib)->Arg(16 * 1024 * kib)
-BENCHMARK(BM_ringlog_write_event) RINGLOG_CAPACITIES->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_ringlog_claim_commit) RINGLOG_CAPACITIES->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_boost_spsc_queue) RINGLOG_CAPACITIES->UseRealTime()->Unit(benchmark::kMillisecond);
+#define RINGLOG_CAPACITIES                                                          \
+  ->Arg(64 * kib)->Arg(256 * kib)->Arg(1024 * kib)->Arg(4 * 1024 * kib)            \
+      ->Arg(16 * 1024 * kib)->Arg(64 * 1024 * kib)->UseRealTime()                  \
+      ->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_ringlog_write_event) RINGLOG_CAPACITIES;
+BENCHMARK(BM_ringlog_claim_commit) RINGLOG_CAPACITIES;
+BENCHMARK(BM_boost_spsc_queue) RINGLOG_CAPACITIES;
+BENCHMARK(BM_moodycamel_reader_writer_queue) RINGLOG_CAPACITIES;
+BENCHMARK(BM_store_80_byte_records) RINGLOG_CAPACITIES;
 
 // Collects events/s per benchmark (the median where runs are repeated) to print the ratios.
 class RatioReporter : public benchmark::ConsoleReporter {
@@ -217,16 +272,21 @@ class RatioReporter : public benchmark::ConsoleReporter {
     }
   }
   void print_ratios() const {
-    const auto peer = rates_.find("BM_boost_spsc_queue");
-    if (peer == rates_.end()) return;
-    std::printf("\nevents/s against boost::lockfree::spsc_queue, same run, same capacity:\n");
-    for (const auto& [name, by_capacity] : rates_) {
-      if (name == peer->first) continue;
-      for (const auto& [capacity, rate] : by_capacity) {
-        const auto base = peer->second.find(capacity);
-        if (base == peer->second.end()) continue;
-        std::printf("  %-28s capacity %-9s %7.2f M/s vs %6.2f M/s  = %.2fx\n", name.c_str(),
-                    capacity.c_str(), rate / 1e6, base->second / 1e6, rate / base->second);
+    for (const char* base : {"BM_boost_spsc_queue", "BM_moodycamel_reader_writer_queue",
+                             "BM_store_80_byte_records"}) {
+      const auto peer = rates_.find(base);
+      if (peer == rates_.end()) continue;
+      std::printf("\nevents/s against %s, same run, same capacity:\n", base);
+      for (const char* name : {"BM_ringlog_write_event", "BM_ringlog_claim_commit"}) {
+        const auto ours = rates_.find(name);
+        if (ours == rates_.end()) continue;
+        for (const auto& [capacity, rate] : ours->second) {
+          const auto against = peer->second.find(capacity);
+          if (against == peer->second.end()) continue;
+          std::printf("  %-24s capacity %-9s %7.2f M/s vs %7.2f M/s  = %.2fx\n", name,
+                      capacity.c_str(), rate / 1e6, against->second / 1e6,
+                      rate / against->second);
+        }
       }
     }
   }
