@@ -248,14 +248,24 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
   // The views are valid during the call only. Space is released to the producer on return.
   template <class F>
   std::size_t poll(F&& on_event, std::size_t limit = SIZE_MAX) {
+    finish_lent_event();
     std::size_t count = 0;
     while (count < limit) {
-      const std::optional<event::EventView> view = read_event();
-      if (!view) return count;
-      on_event(*view);
-      ++count;
+      if (tail_ == cached_head_) {
+        cached_head_ = indices_->head.load(std::memory_order_acquire);
+        if (tail_ == cached_head_) break;
+      }
+      // Every record below cached_head_ is whole: read them without going back to the shared
+      // head, handing space back in steps as read_event() does.
+      do {
+        tail_ = geometry_.skip_padding(tail_);
+        const event::EventView view = ringlog::detail::view_at(geometry_.at(tail_));
+        on_event(view);
+        tail_ += ringlog::detail::record_size(view.header.payload_len);
+        ++count;
+        if (tail_ - released_tail_ >= release_every_bytes_) release();
+      } while (tail_ != cached_head_ && count < limit);
     }
-    finish_lent_event();
     release();
     return count;
   }
