@@ -13,13 +13,14 @@ for key in date revision dirty kernel cmdline cpu cpus memory; do
   grep -qE "^$key: .+" "$out/environment.txt" || fail "environment.txt lacks $key"
 done
 grep -q '"items":\[{"name":"smt-pair"' "$out/doctor.json" || fail "doctor.json"
-grep -q '"name": "BM_' "$out/ringlog_bench.json" || fail "ringlog_bench.json has no benchmark"
+grep -q '"name": "BM_moodycamel' "$out/ringlog_bench.json" || fail "no peer in ringlog_bench.json"
+grep -q '"name": "BM_journal_append' "$out/ringlog_ops_bench.json" || fail "ringlog_ops_bench.json"
 grep -q '"lost":0,' "$out/stress.jsonl" || fail "stress lost events or did not run"
-grep -q '"part":"latency"' "$out/journal_bench.txt" || fail "journal_bench did not finish"
-grep -q "^ringlog round trip" "$out/latency.txt" || fail "ringlog_latency did not finish"
+grep -q '"part":"latency"' "$out/journal_bench-1.txt" || fail "journal_bench did not finish"
+grep -q "^ringlog round trip" "$out/latency-1.txt" || fail "ringlog_latency did not finish"
 for run in raw_round_trip ring_round_trip one_way_1000000 raw_one_way_1000000; do
-  grep -q "^#\[Max" "$out/latency/$run.hgrm" || fail "no $run.hgrm"
+  grep -q "^#\[Max" "$out/latency-1/$run.hgrm" || fail "no $run.hgrm"
 done
-[ -s "$out/latency/latency.png" ] || fail "no latency plot (gnuplot-nox is in scripts/deps)"
+[ -s "$out/latency-1/latency.png" ] || fail "no latency plot (gnuplot-nox is in scripts/deps)"
 [ ! -e "$out/journal-scratch" ] || fail "the journal's scratch files were left behind"
 echo OK
