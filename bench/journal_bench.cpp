@@ -7,9 +7,12 @@
 //   durable     the same with a flush every 1 ms, timed until sync() returns: the sustained
 //               durable bandwidth, to set beside fio's on the same file system.
 //   latency     one event at a time at a fixed rate, timed from its append to the moment
-//               durable_sequence() passes it: percentiles of append → durable latency.
+//               durable_sequence() passes it: percentiles of append → durable latency, and
+//               given a file name, their HdrHistogram .hgrm distribution.
 //
-// One JSON line per part is printed last, for scripts/bench-journal.
+// One JSON line per part is printed last, for scripts/bench-run.
+#include "latency_histogram.hpp"
+
 #include <ringlog/journal.hpp>
 
 #include <fmt/format.h>
@@ -17,6 +20,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -111,7 +116,8 @@ std::string durable_part(const std::filesystem::path& dir, double seconds) {
   return fmt::format("{{\"part\":\"durable\",\"mb_per_second\":{:.0f}}}", bytes / elapsed / 1e6);
 }
 
-std::string latency_part(const std::filesystem::path& dir, double seconds, double rate) {
+std::string latency_part(const std::filesystem::path& dir, double seconds, double rate,
+                         const char* hgrm_path) {
   auto journal = open_or_exit(dir, {64 << 10, std::chrono::microseconds(200)});
   const std::vector<std::byte> payload(payload_bytes, std::byte{7});
   struct Pending {
@@ -119,7 +125,7 @@ std::string latency_part(const std::filesystem::path& dir, double seconds, doubl
     Clock::time_point appended;
   };
   std::deque<Pending> pending;
-  std::vector<double> latencies_us;
+  ringlog::bench::LatencyHistogram latencies_ns;
   const auto start = Clock::now();
   const auto interval = std::chrono::duration<double>(1.0 / rate);
   const std::uint64_t total = static_cast<std::uint64_t>(seconds * rate);
@@ -136,22 +142,31 @@ std::string latency_part(const std::filesystem::path& dir, double seconds, doubl
     fail_on(journal);
     const std::uint64_t durable = journal.durable_sequence();
     while (!pending.empty() && pending.front().sequence < durable) {
-      latencies_us.push_back(
-          std::chrono::duration<double, std::micro>(now - pending.front().appended).count());
+      latencies_ns.record(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - pending.front().appended)
+              .count()));
       pending.pop_front();
     }
   }
-  std::sort(latencies_us.begin(), latencies_us.end());
-  const auto at = [&](double p) {
-    return latencies_us[std::min(latencies_us.size() - 1,
-                                 static_cast<std::size_t>(p * double(latencies_us.size())))];
+  const auto at = [&](double percentile) {
+    return double(latencies_ns.value_at_percentile(percentile)) / 1e3;
   };
+  const double max_us = double(latencies_ns.max()) / 1e3;
   fmt::print("latency  append → durable at {:.0f} events/s, {} events: p50 {:.0f} us  p99 {:.0f} "
-             "us  p99.9 {:.0f} us  max {:.0f} us\n", rate, latencies_us.size(), at(0.5),
-             at(0.99), at(0.999), latencies_us.back());
+             "us  p99.9 {:.0f} us  max {:.0f} us\n", rate, latencies_ns.count(), at(50), at(99),
+             at(99.9), max_us);
+  if (hgrm_path != nullptr) {
+    std::FILE* file = std::fopen(hgrm_path, "w");
+    if (file == nullptr) {
+      fmt::print(stderr, "journal_bench: cannot write {}: {}\n", hgrm_path, std::strerror(errno));
+      std::exit(2);
+    }
+    latencies_ns.write_hgrm(file, 1000.0);
+    std::fclose(file);
+  }
   return fmt::format("{{\"part\":\"latency\",\"rate\":{:.0f},\"p50_us\":{:.1f},\"p99_us\":{:.1f},"
-                     "\"p999_us\":{:.1f},\"max_us\":{:.1f}}}", rate, at(0.5), at(0.99),
-                     at(0.999), latencies_us.back());
+                     "\"p999_us\":{:.1f},\"max_us\":{:.1f}}}", rate, at(50), at(99), at(99.9),
+                     max_us);
 }
 
 }  // namespace
@@ -159,14 +174,14 @@ std::string latency_part(const std::filesystem::path& dir, double seconds, doubl
 int main(int argc, char** argv) {
   if (argc < 2) {
     fmt::print(stderr, "usage: journal_bench <scratch directory> [seconds per part] "
-                       "[events/s for the latency part]\n");
+                       "[events/s for the latency part] [.hgrm file for its histogram]\n");
     return 2;
   }
   const std::filesystem::path dir = std::filesystem::path(argv[1]) / "journal";
   const double seconds = argc > 2 ? std::atof(argv[2]) : 5;
   const double rate = argc > 3 ? std::atof(argv[3]) : 100'000;
   const std::string lines[] = {append_part(dir, seconds), durable_part(dir, seconds),
-                               latency_part(dir, seconds, rate)};
+                               latency_part(dir, seconds, rate, argc > 4 ? argv[4] : nullptr)};
   std::filesystem::remove_all(dir);
   for (const std::string& line : lines) fmt::print("{}\n", line);
   return 0;

@@ -17,6 +17,7 @@ grep -q '"name": "BM_moodycamel' "$out/ringlog_bench.json" || fail "no peer in r
 grep -q '"name": "BM_journal_append' "$out/ringlog_ops_bench.json" || fail "ringlog_ops_bench.json"
 grep -q '"lost":0,' "$out/stress.jsonl" || fail "stress lost events or did not run"
 grep -q '"part":"latency"' "$out/journal_bench-1.txt" || fail "journal_bench did not finish"
+grep -q "^#\[Max" "$out/append_to_durable-1.hgrm" || fail "no append → durable .hgrm"
 grep -q "^ringlog round trip" "$out/latency-1.txt" || fail "ringlog_latency did not finish"
 for run in raw_round_trip ring_round_trip one_way_1000000 raw_one_way_1000000; do
   grep -q "^#\[Max" "$out/latency-1/$run.hgrm" || fail "no $run.hgrm"
