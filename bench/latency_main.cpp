@@ -288,6 +288,27 @@ std::string format_row(const Scenario& scenario) {
                      h.value_at_percentile(99.99), h.max());
 }
 
+// One JSON line per scenario, for scripts/bench-report.
+void write_summary(const std::filesystem::path& path, const std::vector<Scenario>& scenarios) {
+  std::ofstream out(path);
+  for (const Scenario& scenario : scenarios) {
+    const LatencyHistogram& h = scenario.histogram;
+    out << fmt::format("{{\"slug\":\"{}\",\"name\":\"{}\",\"count\":{},\"min_ns\":{},"
+                       "\"p50_ns\":{},\"p90_ns\":{},\"p99_ns\":{},\"p999_ns\":{},"
+                       "\"p9999_ns\":{},\"max_ns\":{}",
+                       scenario.slug, scenario.name, h.count(), h.min(),
+                       h.value_at_percentile(50), h.value_at_percentile(90),
+                       h.value_at_percentile(99), h.value_at_percentile(99.9),
+                       h.value_at_percentile(99.99), h.max());
+    if (scenario.one_way) {
+      out << fmt::format(",\"events_per_second\":{:.0f},\"producer_max_late_ns\":{}",
+                         scenario.one_way->events_per_second,
+                         scenario.one_way->producer_max_late_ns);
+    }
+    out << "}\n";
+  }
+}
+
 // One percentile plot of every scenario, drawn by gnuplot where it is installed.
 void plot(const std::filesystem::path& dir, const std::vector<Scenario>& scenarios) {
   const std::filesystem::path script = dir / "latency.gp";
@@ -419,6 +440,7 @@ int main(int argc, char** argv) {
       scenario.histogram.write_hgrm(file, 1000.0);  // microseconds, as HdrHistogram plots
       std::fclose(file);
     }
+    write_summary(out_dir / "latency.jsonl", scenarios);
     plot(out_dir, scenarios);
   }
   return 0;

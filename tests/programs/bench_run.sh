@@ -24,4 +24,18 @@ for run in raw_round_trip ring_round_trip one_way_1000000 raw_one_way_1000000; d
 done
 [ -s "$out/latency-1/latency.png" ] || fail "no latency plot (gnuplot-nox is in scripts/deps)"
 [ ! -e "$out/journal-scratch" ] || fail "the journal's scratch files were left behind"
+
+# The README's tables from these results: printed, and put between the markers of a README.
+"$1/scripts/bench-report" "$out" >"$scratch/tables"
+for heading in "| 1 MiB |" "| producer \`write_event\` |" "| ringlog round trip (two rings) |" \
+               "Ring → journal" "| durable bandwidth"; do
+  grep -qF "$heading" "$scratch/tables" || fail "the report lacks '$heading'"
+done
+printf '%s\n' "prose before" "<!-- bench-report:begin -->" "old tables" \
+  "<!-- bench-report:end -->" "prose after" >"$scratch/README.md"
+"$1/scripts/bench-report" "$out" --update-readme "$scratch/README.md"
+[ "$(head -n 1 "$scratch/README.md")" = "prose before" ] || fail "the prose before was touched"
+[ "$(tail -n 1 "$scratch/README.md")" = "prose after" ] || fail "the prose after was touched"
+grep -q "old tables" "$scratch/README.md" && fail "the old tables are still there"
+grep -qF "| 1 MiB |" "$scratch/README.md" || fail "the new tables are not there"
 echo OK
