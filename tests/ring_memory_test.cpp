@@ -7,9 +7,12 @@
 #include <gtest/gtest.h>
 #include <numa.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -177,6 +180,41 @@ TEST(ring_memory, shared_ring_without_hugepages_refuses_always_and_falls_back_un
   const MemoryReport report = fallen_back->memory_report();
   std::printf("shared ring, Try, no hugepages reserved: %s\n", report.describe().c_str());
   EXPECT_NE(report.pages, MemoryReport::Pages::explicit_huge);
+}
+
+TEST(ring_memory, shared_ring_on_a_hugetlbfs_file_takes_its_hugepages) {
+  const HugepageReservation reservation(2);
+  if (!reservation.reserved()) GTEST_SKIP() << "cannot reserve hugepages here (needs root)";
+  const test::TempDir dir;
+  if (::mount("ringlog-test", dir.path().c_str(), "hugetlbfs", 0, "pagesize=2M") != 0) {
+    GTEST_SKIP() << "cannot mount hugetlbfs here: " << std::strerror(errno);
+  }
+  struct Unmount {
+    const test::TempDir& dir;
+    ~Unmount() { ::umount(dir.path().c_str()); }
+  } const unmount{dir};
+  MemoryOptions options;
+  options.huge_pages = MemoryOptions::HugePages::Always;
+  {
+    auto ring = ring::SharedRing::create(dir / "ring", 1 << 20, options);
+    ASSERT_TRUE(ring.has_value()) << ring::to_string(ring.error());
+    auto opened = ring::SharedRing::open(dir / "ring");
+    ASSERT_TRUE(opened.has_value()) << ring::to_string(opened.error());
+    for (const MemoryReport& report : {ring->memory_report(), opened->memory_report()}) {
+      EXPECT_EQ(report.pages, MemoryReport::Pages::explicit_huge) << report.describe();
+    }
+    // Each ring takes one 2 MiB page (a 4 KiB header and 1 MiB of ring): a second takes the
+    // other reserved page, and a third finds none and says how to reserve more.
+    const auto second = ring::SharedRing::create(dir / "second", 1 << 20, options);
+    ASSERT_TRUE(second.has_value()) << ring::to_string(second.error());
+    const auto third = ring::SharedRing::create(dir / "third", 1 << 20, options);
+    ASSERT_FALSE(third.has_value()) << "two pages reserved, three rings";
+    EXPECT_NE(ring::to_string(third.error()).find("reserve-hugepages"), std::string::npos)
+        << ring::to_string(third.error());
+    EXPECT_FALSE(std::filesystem::exists(dir / "third")) << "a refused ring left its file";
+  }
+  std::filesystem::remove(dir / "ring");
+  std::filesystem::remove(dir / "second");
 }
 
 // The opener prefaults its own mapping too: a producer on one mapping and a consumer on
