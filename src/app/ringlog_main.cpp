@@ -6,6 +6,7 @@
 #include "log_tools.hpp"
 #include "pipeline.hpp"
 #include "pipeline_options.hpp"
+#include "service_config.hpp"
 
 #include <ringlog/event.hpp>
 
@@ -133,6 +134,12 @@ int main(int argc, char** argv) {
                      "a copy of another host's files (needs --cpus)");
   doctor->add_flag("--json", doctor_json, "one JSON object instead of text");
   doctor_options.journal_dir = options.journal_dir;
+  std::filesystem::path config_path;
+  CLI::App* check_config = app.add_subcommand(
+      "check-config", "check a service configuration file (tuning/ringlog.toml documents every "
+                      "key) and print what the service would run with; without a file, the "
+                      "defaults. Exit status 0 valid, 2 not");
+  check_config->add_option("file", config_path, "TOML file");
   app.add_option("--duration", duration_s, "seconds to run; 0 runs until SIGINT/SIGTERM")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -145,6 +152,16 @@ int main(int argc, char** argv) {
   if (verify->parsed()) return ringlog::app::verify_log(log_path, stdout);
   if (tail->parsed()) return ringlog::app::tail_journal(log_path, tail_options, stdout);
   if (doctor->parsed()) return run_doctor(doctor_options, doctor_cpus, doctor_json);
+  if (check_config->parsed()) {
+    const auto config = config_path.empty() ? ringlog::app::ServiceConfig{}
+                                            : ringlog::app::load_service_config(config_path);
+    if (!config) {
+      fmt::print(stderr, "ringlog: {}\n", config.error());
+      return 2;
+    }
+    fmt::print("{}", config->to_toml());
+    return 0;
+  }
   options.duration = std::chrono::duration<double>(duration_s > 0 ? duration_s : 1e9);
 
   const ringlog::app::EventSource ticks{sizeof(Tick), market_event_type, fill_tick, true};

@@ -1,0 +1,275 @@
+#include "service_config.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace ringlog::app {
+
+namespace {
+
+using HugePages = ring::MemoryOptions::HugePages;
+
+// Every key a file may hold; those of [[channels]] tables are prefixed "channels.".
+const std::set<std::string, std::less<>> known_keys = {
+    "service.name",           "service.runtime_dir",          "service.group",
+    "journal.directory",      "journal.segment_bytes",        "journal.keep_segments",
+    "journal.recycle",        "journal.writeback_every_bytes", "journal.flush.every_bytes",
+    "journal.flush.every_us", "placement.consumer_cpu",       "placement.housekeeping_cpus",
+    "rings.bytes",            "rings.huge_pages",             "rings.lock",
+    "channels.name",          "channels.ring_bytes",
+};
+
+std::string type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number with a fraction";
+    case toml::node_type::boolean: return "true or false";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date or time";
+  }
+}
+
+// Reads one file's values into a ServiceConfig, stopping at the first error.
+class Reader {
+ public:
+  Reader(const toml::table& root, std::string source) : root_(root), source_(std::move(source)) {}
+
+  std::string error(const toml::node& node, std::string_view key, std::string_view what) const {
+    return fmt::format("{}:{}: {}: {}", source_, node.source().begin.line, key, what);
+  }
+
+  // Keys nowhere in known_keys, with their line: a typo must not pass for a default.
+  std::optional<std::string> unknown_key(const toml::table& table, const std::string& prefix) {
+    for (const auto& [name, node] : table) {
+      const std::string key = prefix.empty() ? std::string(name.str())
+                                             : fmt::format("{}.{}", prefix, name.str());
+      if (const toml::table* inner = node.as_table()) {
+        if (auto unknown = unknown_key(*inner, key)) return unknown;
+        continue;
+      }
+      if (key == "channels") {  // channels() says what is wrong with one of another type
+        if (!node.is_array_of_tables()) continue;
+        for (const toml::node& channel : *node.as_array()) {
+          if (auto unknown = unknown_key(*channel.as_table(), key)) return unknown;
+        }
+        continue;
+      }
+      if (!known_keys.contains(key)) {
+        return error(node, key, "unknown key (tuning/ringlog.toml lists every key)");
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<std::string> string(std::string_view key, std::string& out,
+                                    bool may_be_empty = false) {
+    return read(key, [&](const toml::node& node) -> std::optional<std::string> {
+      if (!node.is_string()) return "expected a string, got " + type_name(node);
+      out = node.as_string()->get();
+      if (out.empty() && !may_be_empty) return std::string("must not be empty");
+      return std::nullopt;
+    });
+  }
+  std::optional<std::string> path(std::string_view key, std::filesystem::path& out) {
+    std::string text;
+    if (auto failed = string(key, text)) return failed;
+    if (!text.empty()) out = text;
+    return std::nullopt;
+  }
+  template <class Integer>
+  std::optional<std::string> integer(std::string_view key, Integer& out, long long least,
+                                     long long most = INT64_MAX) {
+    return read(key, [&](const toml::node& node) -> std::optional<std::string> {
+      if (!node.is_integer()) return "expected an integer, got " + type_name(node);
+      const long long value = node.as_integer()->get();
+      if (value < least || value > most) {
+        return most == INT64_MAX ? fmt::format("{} is below the least allowed, {}", value, least)
+                                 : fmt::format("{} is outside {}..{}", value, least, most);
+      }
+      out = static_cast<Integer>(value);
+      return std::nullopt;
+    });
+  }
+  std::optional<std::string> boolean(std::string_view key, bool& out) {
+    return read(key, [&](const toml::node& node) -> std::optional<std::string> {
+      if (!node.is_boolean()) return "expected true or false, got " + type_name(node);
+      out = node.as_boolean()->get();
+      return std::nullopt;
+    });
+  }
+  std::optional<std::string> cpus(std::string_view key, std::vector<int>& out) {
+    return read(key, [&](const toml::node& node) -> std::optional<std::string> {
+      const toml::array* array = node.as_array();
+      if (array == nullptr) return "expected an array of CPU numbers, got " + type_name(node);
+      out.clear();
+      for (const toml::node& item : *array) {
+        if (!item.is_integer() || item.as_integer()->get() < 0) {
+          return std::string("expected CPU numbers (integers from 0)");
+        }
+        out.push_back(static_cast<int>(item.as_integer()->get()));
+      }
+      return std::nullopt;
+    });
+  }
+  std::optional<std::string> huge_pages(std::string_view key, HugePages& out) {
+    return read(key, [&](const toml::node& node) -> std::optional<std::string> {
+      const std::optional<std::string_view> text = node.value<std::string_view>();
+      if (text == "try") out = HugePages::Try;
+      else if (text == "always") out = HugePages::Always;
+      else if (text == "never") out = HugePages::Never;
+      else return std::string(R"(expected "try", "always" or "never")");
+      return std::nullopt;
+    });
+  }
+  // A ring's capacity: a power of two of at least 64 KiB, or 0 where `zero_is_default`.
+  std::optional<std::string> ring_size(std::string_view key, std::size_t& out,
+                                       bool zero_is_default = false) {
+    return read(key, [&](const toml::node& node) -> std::optional<std::string> {
+      const std::optional<long long> value = node.value_exact<long long>();
+      if (!value) return "expected an integer, got " + type_name(node);
+      if (*value == 0 && zero_is_default) {
+        out = 0;
+        return std::nullopt;
+      }
+      if (*value < (64 << 10) || !std::has_single_bit(static_cast<unsigned long long>(*value))) {
+        return fmt::format("{} is not a power of two of at least 65536{}", *value,
+                           zero_is_default ? " (or 0 for the [rings] default)" : "");
+      }
+      out = static_cast<std::size_t>(*value);
+      return std::nullopt;
+    });
+  }
+
+  std::optional<std::string> channels(std::vector<ChannelConfig>& out) {
+    const toml::node* node = root_.get("channels");
+    if (node == nullptr) return std::nullopt;
+    if (!node->is_array_of_tables()) {
+      return error(*node, "channels", "expected [[channels]] tables, got " + type_name(*node));
+    }
+    out.clear();
+    for (const toml::node& item : *node->as_array()) {
+      Reader channel(*item.as_table(), source_);
+      ChannelConfig config;
+      if (item.as_table()->get("name") == nullptr) {
+        return error(item, "channels.name", "every channel needs a name");
+      }
+      if (auto failed = channel.string("name", config.name)) return prefixed(*failed);
+      if (auto failed = channel.ring_size("ring_bytes", config.ring_bytes, true)) {
+        return prefixed(*failed);
+      }
+      const bool repeated = std::any_of(out.begin(), out.end(), [&](const ChannelConfig& c) {
+        return c.name == config.name;
+      });
+      if (repeated) return error(item, "channels.name", "\"" + config.name + "\" is repeated");
+      out.push_back(std::move(config));
+    }
+    if (out.empty()) return error(*node, "channels", "at least one channel is needed");
+    return std::nullopt;
+  }
+
+ private:
+  // Runs `check` on the value at `key` when the file has one.
+  template <class Check>
+  std::optional<std::string> read(std::string_view key, Check check) {
+    const toml::node* node = root_.at_path(key).node();
+    if (node == nullptr) return std::nullopt;
+    if (auto what = check(*node)) return error(*node, key, *what);
+    return std::nullopt;
+  }
+  // Errors inside a [[channels]] table name the key as channels.<key>.
+  std::string prefixed(const std::string& failed) const {
+    const std::size_t key_at = failed.find(": ", source_.size() + 1);
+    return failed.substr(0, key_at + 2) + "channels." + failed.substr(key_at + 2);
+  }
+
+  const toml::table& root_;
+  std::string source_;
+};
+
+}  // namespace
+
+std::expected<ServiceConfig, std::string> parse_service_config(std::string_view text,
+                                                               const std::string& source) {
+  toml::table root;
+  try {  // Debian's toml++ reports syntax errors by exception
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& failure) {
+    return std::unexpected(fmt::format("{}:{}:{}: {}", source, failure.source().begin.line,
+                                       failure.source().begin.column, failure.description()));
+  }
+  Reader reader(root, source);
+  if (auto unknown = reader.unknown_key(root, "")) return std::unexpected(*unknown);
+
+  ServiceConfig config;
+  storage::JournalOptions& journal = config.journal;
+  std::int64_t every_us = journal.flush.every.count();
+  for (auto failed : {
+           reader.string("service.name", config.name),
+           reader.path("service.runtime_dir", config.runtime_dir),
+           reader.string("service.group", config.group, /*may_be_empty=*/true),
+           reader.path("journal.directory", config.journal_dir),
+           reader.integer("journal.segment_bytes", journal.segment_bytes,
+                          storage::JournalOptions::min_segment_bytes),
+           reader.integer("journal.keep_segments", journal.keep_segments, 0),
+           reader.boolean("journal.recycle", journal.recycle),
+           reader.integer("journal.writeback_every_bytes", journal.writeback_every_bytes, 0),
+           reader.integer("journal.flush.every_bytes", journal.flush.every_bytes, 0),
+           reader.integer("journal.flush.every_us", every_us, 0, 60'000'000),
+           reader.integer("placement.consumer_cpu", config.consumer_cpu, -1, 4095),
+           reader.cpus("placement.housekeeping_cpus", config.housekeeping_cpus),
+           reader.ring_size("rings.bytes", config.ring_bytes),
+           reader.huge_pages("rings.huge_pages", config.ring_memory.huge_pages),
+           reader.boolean("rings.lock", config.ring_memory.lock),
+           reader.channels(config.channels),
+       }) {
+    if (failed) return std::unexpected(*failed);
+  }
+  journal.flush.every = std::chrono::microseconds(every_us);
+  return config;
+}
+
+std::expected<ServiceConfig, std::string> load_service_config(
+    const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return std::unexpected(fmt::format("cannot read configuration {}: {}", path.string(),
+                                       std::strerror(errno)));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_service_config(text.str(), path.string());
+}
+
+std::string ServiceConfig::to_toml() const {
+  const char* pages = ring_memory.huge_pages == HugePages::Always ? "always"
+                      : ring_memory.huge_pages == HugePages::Never ? "never"
+                                                                  : "try";
+  std::string text = fmt::format(
+      "[service]\nname = \"{}\"\nruntime_dir = \"{}\"\ngroup = \"{}\"\n\n"
+      "[journal]\ndirectory = \"{}\"\nsegment_bytes = {}\nkeep_segments = {}\nrecycle = {}\n"
+      "writeback_every_bytes = {}\n\n[journal.flush]\nevery_bytes = {}\nevery_us = {}\n\n"
+      "[placement]\nconsumer_cpu = {}\nhousekeeping_cpus = [{}]\n\n"
+      "[rings]\nbytes = {}\nhuge_pages = \"{}\"\nlock = {}\n",
+      name, runtime_dir.string(), group, journal_dir.string(), journal.segment_bytes,
+      journal.keep_segments, journal.recycle, journal.writeback_every_bytes,
+      journal.flush.every_bytes, journal.flush.every.count(), consumer_cpu,
+      fmt::join(housekeeping_cpus, ", "), ring_bytes, pages, ring_memory.lock);
+  for (const ChannelConfig& channel : channels) {
+    text += fmt::format("\n[[channels]]\nname = \"{}\"\nring_bytes = {}\n", channel.name,
+                        channel.ring_bytes);
+  }
+  return text;
+}
+
+}  // namespace ringlog::app

@@ -1,0 +1,53 @@
+// The ringlog service's configuration: a TOML file (tuning/ringlog.toml documents every key),
+// every key optional, so that the service runs with no file at all.
+//
+// A file is read strictly: a syntax error, an unknown key (a typo would otherwise be ignored
+// silently), a value of the wrong type or out of range each stop the load with an error that
+// names the file, the line and the key.
+#pragma once
+
+#include <ringlog/journal.hpp>
+#include <ringlog/ring.hpp>
+
+#include <cstddef>
+#include <expected>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ringlog::app {
+
+// A named stream publishers attach to, each with a ring of its own.
+struct ChannelConfig {
+  std::string name;
+  std::size_t ring_bytes = 0;  // 0: the [rings] default
+};
+
+struct ServiceConfig {
+  // [service]
+  std::string name = "ringlog";                 // publishers attach by this name
+  std::filesystem::path runtime_dir = "/dev/shm/ringlog";  // control socket and rings
+  std::string group;                            // given access (mode 0660); empty: owner only
+  // [journal] and [journal.flush]
+  std::filesystem::path journal_dir = "ringlog-journal";
+  storage::JournalOptions journal{};
+  // [placement]
+  int consumer_cpu = -1;                        // -1: the topology's choice
+  std::vector<int> housekeeping_cpus;           // empty: every CPU but the consumer's
+  // [rings]
+  std::size_t ring_bytes = std::size_t{1} << 20;
+  ring::MemoryOptions ring_memory{};
+  // [[channels]]
+  std::vector<ChannelConfig> channels = {{"default", 0}};
+
+  // The configuration as TOML, every key with its value: what the service runs with.
+  std::string to_toml() const;
+};
+
+// The defaults overridden by the file at `path`.
+std::expected<ServiceConfig, std::string> load_service_config(const std::filesystem::path& path);
+// The same from text; `source` names it in errors.
+std::expected<ServiceConfig, std::string> parse_service_config(std::string_view text,
+                                                               const std::string& source);
+
+}  // namespace ringlog::app

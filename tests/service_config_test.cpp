@@ -1,0 +1,129 @@
+// The service's configuration file: the documented example is the defaults, every key is read,
+// and every kind of mistake names the file, the line and the key.
+#include "service_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+using ringlog::app::ServiceConfig;
+using ringlog::app::parse_service_config;
+
+namespace {
+
+// The error a text gives, or "accepted".
+std::string error_of(const std::string& text) {
+  const auto config = parse_service_config(text, "test.toml");
+  return config ? "accepted" : config.error();
+}
+
+}  // namespace
+
+TEST(service_config, the_documented_example_is_the_defaults) {
+  const auto example =
+      ringlog::app::load_service_config(std::string(RINGLOG_SOURCE_DIR) + "/tuning/ringlog.toml");
+  ASSERT_TRUE(example.has_value()) << example.error();
+  const ServiceConfig defaults;
+  EXPECT_EQ(example->to_toml(), defaults.to_toml());
+  const auto empty = parse_service_config("", "empty.toml");
+  ASSERT_TRUE(empty.has_value()) << empty.error();
+  EXPECT_EQ(empty->to_toml(), defaults.to_toml());
+}
+
+TEST(service_config, every_key_is_read) {
+  const auto config = parse_service_config(R"(
+[service]
+name = "desk-7"
+runtime_dir = "/run/ringlog"
+group = "trading"
+[journal]
+directory = "/var/lib/ringlog"
+segment_bytes = 1073741824
+keep_segments = 48
+recycle = false
+writeback_every_bytes = 8388608
+[journal.flush]
+every_bytes = 65536
+every_us = 200
+[placement]
+consumer_cpu = 3
+housekeeping_cpus = [0, 1]
+[rings]
+bytes = 4194304
+huge_pages = "always"
+lock = true
+[[channels]]
+name = "orders"
+[[channels]]
+name = "market-data"
+ring_bytes = 16777216
+)", "full.toml");
+  ASSERT_TRUE(config.has_value()) << config.error();
+  EXPECT_EQ(config->name, "desk-7");
+  EXPECT_EQ(config->runtime_dir, "/run/ringlog");
+  EXPECT_EQ(config->group, "trading");
+  EXPECT_EQ(config->journal_dir, "/var/lib/ringlog");
+  EXPECT_EQ(config->journal.segment_bytes, std::size_t{1} << 30);
+  EXPECT_EQ(config->journal.keep_segments, 48u);
+  EXPECT_FALSE(config->journal.recycle);
+  EXPECT_EQ(config->journal.writeback_every_bytes, 8u << 20);
+  EXPECT_EQ(config->journal.flush.every_bytes, 64u << 10);
+  EXPECT_EQ(config->journal.flush.every.count(), 200);
+  EXPECT_EQ(config->consumer_cpu, 3);
+  EXPECT_EQ(config->housekeeping_cpus, (std::vector<int>{0, 1}));
+  EXPECT_EQ(config->ring_bytes, 4u << 20);
+  EXPECT_EQ(config->ring_memory.huge_pages, ringlog::ring::MemoryOptions::HugePages::Always);
+  EXPECT_TRUE(config->ring_memory.lock);
+  ASSERT_EQ(config->channels.size(), 2u);
+  EXPECT_EQ(config->channels[0].name, "orders");
+  EXPECT_EQ(config->channels[0].ring_bytes, 0u);
+  EXPECT_EQ(config->channels[1].ring_bytes, 16u << 20);
+  // What check-config prints reads back as the same configuration.
+  const auto again = parse_service_config(config->to_toml(), "printed.toml");
+  ASSERT_TRUE(again.has_value()) << again.error();
+  EXPECT_EQ(again->to_toml(), config->to_toml());
+}
+
+TEST(service_config, mistakes_name_the_line_and_the_key) {
+  EXPECT_EQ(error_of("[journal]\nsegmnet_bytes = 1048576\n"),
+            "test.toml:2: journal.segmnet_bytes: unknown key (tuning/ringlog.toml lists every "
+            "key)");
+  EXPECT_EQ(error_of("\n[journal]\nsegment_bytes = \"1 GiB\"\n"),
+            "test.toml:3: journal.segment_bytes: expected an integer, got a string");
+  EXPECT_EQ(error_of("[journal]\nsegment_bytes = 4096\n"),
+            "test.toml:2: journal.segment_bytes: 4096 is below the least allowed, 1048576");
+  EXPECT_EQ(error_of("[placement]\nconsumer_cpu = -2\n"),
+            "test.toml:2: placement.consumer_cpu: -2 is outside -1..4095");
+  EXPECT_EQ(error_of("[placement]\nhousekeeping_cpus = [0, \"one\"]\n"),
+            "test.toml:2: placement.housekeeping_cpus: expected CPU numbers (integers from 0)");
+  EXPECT_EQ(error_of("[rings]\nbytes = 100000\n"),
+            "test.toml:2: rings.bytes: 100000 is not a power of two of at least 65536");
+  EXPECT_EQ(error_of("[rings]\nhuge_pages = \"sometimes\"\n"),
+            "test.toml:2: rings.huge_pages: expected \"try\", \"always\" or \"never\"");
+  EXPECT_EQ(error_of("[rings]\nlock = 1\n"),
+            "test.toml:2: rings.lock: expected true or false, got an integer");
+  EXPECT_EQ(error_of("[service]\nname = \"\"\n"), "test.toml:2: service.name: must not be empty");
+  // Syntax errors give the column too.
+  EXPECT_EQ(error_of("[journal\n").rfind("test.toml:1:9: ", 0), 0u) << error_of("[journal\n");
+}
+
+TEST(service_config, channels_are_named_once_each) {
+  EXPECT_EQ(error_of("[[channels]]\nring_bytes = 65536\n"),
+            "test.toml:1: channels.name: every channel needs a name");
+  EXPECT_EQ(error_of("[[channels]]\nname = \"a\"\n[[channels]]\nname = \"a\"\n"),
+            "test.toml:3: channels.name: \"a\" is repeated");
+  EXPECT_EQ(error_of("[[channels]]\nname = \"a\"\nring_bytes = 1000\n"),
+            "test.toml:3: channels.ring_bytes: 1000 is not a power of two of at least 65536 "
+            "(or 0 for the [rings] default)");
+  EXPECT_EQ(error_of("[[channels]]\nname = \"a\"\ncolour = \"red\"\n"),
+            "test.toml:3: channels.colour: unknown key (tuning/ringlog.toml lists every key)");
+  EXPECT_EQ(error_of("channels = 3\n"),
+            "test.toml:1: channels: expected [[channels]] tables, got an integer");
+}
+
+TEST(service_config, a_missing_file_is_named) {
+  const auto missing = ringlog::app::load_service_config("/nonexistent/ringlog.toml");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error(),
+            "cannot read configuration /nonexistent/ringlog.toml: No such file or directory");
+}
