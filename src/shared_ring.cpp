@@ -32,6 +32,9 @@ struct SharedRingHeader {
   std::atomic<std::int32_t> producer_pid;  // the process holding each side; 0: none
   std::atomic<std::int32_t> consumer_pid;
   std::atomic<std::uint32_t> ready;        // stored last by the creator, once all else is set
+  // How many of the events written into the ring the consumer has made durable: the journal
+  // service's answer to its publisher. On a line of its own, away from the indices.
+  alignas(128) std::atomic<std::uint64_t> durable_events;
   ringlog::detail::SharedIndices indices;
 };
 
@@ -253,6 +256,14 @@ std::filesystem::path SharedRing::path() const {
 }
 
 std::size_t SharedRing::capacity() const noexcept { return header_->capacity; }
+
+void SharedRing::publish_durable_events(std::uint64_t events) noexcept {
+  header_->durable_events.store(events, std::memory_order_release);
+}
+
+std::uint64_t SharedRing::durable_events() const noexcept {
+  return header_->durable_events.load(std::memory_order_acquire);
+}
 
 std::size_t SharedRing::used() const noexcept {
   return header_->indices.head.load(std::memory_order_acquire) -

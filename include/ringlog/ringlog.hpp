@@ -5,6 +5,7 @@
 #include <ringlog/event.hpp>
 #include <ringlog/journal.hpp>
 #include <ringlog/journal_consumer.hpp>
+#include <ringlog/publisher.hpp>
 #include <ringlog/ring.hpp>
 #include <ringlog/shared_ring.hpp>
 #include <ringlog/storage.hpp>

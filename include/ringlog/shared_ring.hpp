@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <filesystem>
 
@@ -51,6 +52,10 @@ class SharedRing {
   std::filesystem::path path() const;
   std::size_t capacity() const noexcept;
   std::size_t used() const noexcept;  // written and not yet released: a monitoring figure
+  // The consumer's side tells the producer's how many of its events are durable (the journal
+  // service does, once a flush covers them); counted from the ring's creation.
+  void publish_durable_events(std::uint64_t events) noexcept;
+  std::uint64_t durable_events() const noexcept;
   MemoryReport memory_report() const { return detail::read_memory_report(memory_); }
 
  private:

@@ -1,5 +1,6 @@
 #include "pipeline.hpp"
 
+#include "stop_signals.hpp"
 
 #include <ringlog/consumer.hpp>
 #include <ringlog/ring.hpp>
@@ -187,31 +188,6 @@ std::string human_count(double value) {
   if (value >= 1e3) return fmt::format("{:.1f}k", value / 1e3);
   return fmt::format("{:.0f}", value);
 }
-
-
-// SIGINT and SIGTERM are taken synchronously by the reporting thread (sigtimedwait), so no
-// handler runs on the producer or consumer threads.
-class StopSignals {
- public:
-  StopSignals() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, &previous_);
-  }
-  ~StopSignals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-  // True when a stop signal arrived within `timeout`.
-  bool wait(std::chrono::nanoseconds timeout) {
-    timeout = std::max(timeout, std::chrono::nanoseconds(0));
-    const timespec limit{static_cast<time_t>(timeout.count() / 1'000'000'000),
-                         static_cast<long>(timeout.count() % 1'000'000'000)};
-    return ::sigtimedwait(&set_, nullptr, &limit) > 0;
-  }
-
- private:
-  sigset_t set_{};
-  sigset_t previous_{};
-};
 
 }  // namespace
 

@@ -6,9 +6,12 @@
 #include "log_tools.hpp"
 #include "pipeline.hpp"
 #include "pipeline_options.hpp"
+#include "service.hpp"
 #include "service_config.hpp"
+#include "stop_signals.hpp"
 
 #include <ringlog/event.hpp>
+#include <ringlog/publisher.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -51,6 +54,96 @@ void fill_tick(std::uint64_t sequence, std::span<std::byte> payload) noexcept {
   tick.price_ticks = 1'000'000 + static_cast<std::int64_t>((random >> 24) % 20'000) - 10'000;
   tick.side = static_cast<std::uint8_t>((random >> 40) & 1);
   std::memcpy(payload.data(), &tick, sizeof tick);
+}
+
+struct PublishOptions {
+  ringlog::service::AttachOptions attach;
+  std::uint64_t count = 1'000'000;
+  double rate = 1'000'000;  // events/s; 0: as fast as the ring takes them
+};
+
+// `ringlog publish`: attaches to the service and writes synthetic market data, each event paced
+// from its intended send time, then waits until all of it is durable. 0 when it is.
+int run_publisher(const PublishOptions& options) {
+  auto publisher = ringlog::service::Publisher::attach(options.attach);
+  if (!publisher) {
+    fmt::print(stderr, "ringlog publish: {}\n", publisher.error());
+    return 2;
+  }
+  using Clock = std::chrono::steady_clock;
+  ringlog::ring::Producer& producer = publisher->producer();
+  const auto start = Clock::now();
+  std::uint64_t full = 0;
+  for (std::uint64_t sequence = 0; sequence < options.count; ++sequence) {
+    if (options.rate > 0) {
+      const auto due = start + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(double(sequence) / options.rate));
+      while (Clock::now() < due) __builtin_ia32_pause();
+    }
+    const ringlog::event::EventHeader header(sequence, market_event_type(sequence), sizeof(Tick));
+    std::optional<std::span<std::byte>> payload;
+    while (!(payload = producer.try_claim(header))) ++full;  // never dropped: wait for room
+    fill_tick(sequence, *payload);
+    producer.commit();
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  while (publisher->durable_events() < options.count) __builtin_ia32_pause();
+  fmt::print("published {} events as publisher {} in {:.2f} s ({:.2f} M events/s, {} waits on a "
+             "full ring); all durable\n", options.count, publisher->id(), seconds,
+             double(options.count) / seconds / 1e6, full);
+  return 0;
+}
+
+// `ringlog serve`: 0 after a clean stop, 1 when the journal failed, 2 when it could not start.
+int run_service(const std::filesystem::path& config_path, double seconds) {
+  const auto config = config_path.empty() ? ringlog::app::ServiceConfig{}
+                                          : ringlog::app::load_service_config(config_path);
+  if (!config) {
+    fmt::print(stderr, "ringlog: {}\n", config.error());
+    return 2;
+  }
+  ringlog::app::StopSignals signals;  // before the service's threads start
+  auto service = ringlog::app::Service::start(*config);
+  if (!service) {
+    fmt::print(stderr, "ringlog serve: {}\n", service.error());
+    return 2;
+  }
+  const ringlog::app::ServiceStatus started = (*service)->status();
+  fmt::print("ringlog serve: \"{}\" on {}, journal {} (next sequence {})\nplacement  {}\n"
+             "journal    {}\n", config->name,
+             (config->runtime_dir / (config->name + ".sock")).string(),
+             config->journal_dir.string(), started.journal_next_sequence, started.placement,
+             started.flush_backend);
+  std::fflush(stdout);
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = seconds > 0 ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                         std::chrono::duration<double>(seconds))
+                                    : Clock::time_point::max();
+  std::uint64_t last = started.journal_next_sequence;
+  while (Clock::now() < deadline) {
+    if (signals.wait(std::min<Clock::duration>(std::chrono::seconds(1),
+                                               deadline - Clock::now()))) {
+      break;
+    }
+    const ringlog::app::ServiceStatus now = (*service)->status();
+    if (now.failure) break;
+    fmt::print("[status] {} publisher(s), {} events/s, journal at {}, durable lag {}\n",
+               now.publishers.size(), now.journal_next_sequence - last,
+               now.journal_next_sequence,
+               now.journal_next_sequence - now.journal_durable_sequence);
+    std::fflush(stdout);
+    last = now.journal_next_sequence;
+  }
+  const auto stopped = (*service)->stop();
+  const ringlog::app::ServiceStatus final_status = (*service)->status();
+  fmt::print("stopped: journal holds sequences up to {}, all durable; {} attachment(s), {} "
+             "refused\n", final_status.journal_next_sequence, final_status.attaches,
+             final_status.refusals);
+  if (!stopped) {
+    fmt::print(stderr, "ringlog serve: {}\n", stopped.error());
+    return 1;
+  }
+  return 0;
 }
 
 // `ringlog doctor`: 0 fit for production, 1 not fit, 2 could not check.
@@ -140,6 +233,27 @@ int main(int argc, char** argv) {
                       "key) and print what the service would run with; without a file, the "
                       "defaults. Exit status 0 valid, 2 not");
   check_config->add_option("file", config_path, "TOML file");
+  double serve_seconds = 0;
+  CLI::App* serve = app.add_subcommand(
+      "serve", "run the journal service: publishing processes attach by name "
+               "(ringlog::service::Publisher) and each gets a shared ring, drained into one "
+               "journal; SIGINT/SIGTERM drain everything, make it durable and exit 0");
+  serve->add_option("--config", config_path, "TOML file (tuning/ringlog.toml documents every "
+                    "key; without one, the defaults)");
+  serve->add_option("--duration", serve_seconds, "seconds to serve; 0 until SIGINT/SIGTERM")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  PublishOptions publish_options;
+  CLI::App* publish = app.add_subcommand(
+      "publish", "attach to a running `ringlog serve` and write synthetic market data into its "
+                 "journal; waits until every event is durable");
+  publish->add_option("--count", publish_options.count, "events to write")->capture_default_str();
+  publish->add_option("--rate", publish_options.rate, "events/s; 0 as fast as possible")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  publish->add_option("--channel", publish_options.attach.channel)->capture_default_str();
+  publish->add_option("--service", publish_options.attach.service, "the service's name")
+      ->capture_default_str();
+  publish->add_option("--runtime-dir", publish_options.attach.runtime_dir,
+                      "the service's runtime_dir")->capture_default_str();
   app.add_option("--duration", duration_s, "seconds to run; 0 runs until SIGINT/SIGTERM")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -152,6 +266,8 @@ int main(int argc, char** argv) {
   if (verify->parsed()) return ringlog::app::verify_log(log_path, stdout);
   if (tail->parsed()) return ringlog::app::tail_journal(log_path, tail_options, stdout);
   if (doctor->parsed()) return run_doctor(doctor_options, doctor_cpus, doctor_json);
+  if (serve->parsed()) return run_service(config_path, serve_seconds);
+  if (publish->parsed()) return run_publisher(publish_options);
   if (check_config->parsed()) {
     const auto config = config_path.empty() ? ringlog::app::ServiceConfig{}
                                             : ringlog::app::load_service_config(config_path);

@@ -1,0 +1,401 @@
+#include "service.hpp"
+
+#include "service_protocol.hpp"
+
+#include <ringlog/consumer.hpp>
+#include <ringlog/journal.hpp>
+#include <ringlog/journal_consumer.hpp>
+#include <ringlog/shared_ring.hpp>
+#include <ringlog/topology.hpp>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace ringlog::app {
+
+namespace {
+
+constexpr std::size_t drain_batch_events = 4096;
+
+// One attached publisher. The control thread creates it and clears `attached` when the
+// connection closes; the consumer thread drains it and drops it once detached and empty.
+struct Attachment {
+  std::uint64_t id;
+  std::string channel;
+  int pid;
+  ring::SharedRing ring;
+  ring::Consumer consumer;                   // consumer thread only
+  std::atomic<bool> attached{true};
+  std::atomic<std::uint64_t> journaled{0};   // written by the consumer thread
+  std::atomic<std::uint64_t> durable{0};     // written by the consumer thread
+  // Consumer thread only: (journal sequence after a drain, events journaled by then), waiting
+  // for the journal's durable sequence to pass them.
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> awaiting_durability{};
+};
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+int peer_pid(int socket) {
+  ucred credentials{};
+  socklen_t size = sizeof credentials;
+  return ::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0
+             ? credentials.pid
+             : 0;
+}
+
+// The listening control socket at `path`, with the mode and group the configuration asks for.
+// A socket left by a service that is gone is replaced; one that answers is not.
+std::expected<int, std::string> listen_at(const std::filesystem::path& path,
+                                          const std::string& group) {
+  auto probe = service::detail::connect_to(path);
+  if (!probe) return std::unexpected(probe.error());
+  ::close(probe->fd);
+  if (probe->connect_error == 0) {
+    return std::unexpected(fmt::format("a ringlog service already listens on {}", path.string()));
+  }
+  ::unlink(path.c_str());
+  const auto address = service::detail::unix_address(path);
+  const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::unexpected("socket: " + errno_text(errno));
+  const auto* raw = reinterpret_cast<const sockaddr*>(&*address);
+  gid_t gid = static_cast<gid_t>(-1);
+  if (!group.empty()) {
+    const ::group* entry = ::getgrnam(group.c_str());
+    if (entry == nullptr) {
+      ::close(fd);
+      return std::unexpected(fmt::format("service.group \"{}\" is no group on this host", group));
+    }
+    gid = entry->gr_gid;
+  }
+  const auto fail = [&](std::string what) {
+    const int error = errno;
+    ::close(fd);
+    return std::unexpected(fmt::format("{} {}: {}", what, path.string(), errno_text(error)));
+  };
+  if (::bind(fd, raw, sizeof *address) != 0) return fail("bind");
+  // Owner only, or owner and group: connecting is what lets a process publish.
+  if (::chmod(path.c_str(), group.empty() ? 0600 : 0660) != 0) return fail("chmod");
+  if (!group.empty() && ::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+    return fail("chown");
+  }
+  if (::listen(fd, 64) != 0) return fail("listen");
+  return fd;
+}
+
+}  // namespace
+
+struct Service::State {
+  ServiceConfig config;
+  storage::Journal journal;
+  consumer::EventDispatcher dispatcher;
+  std::filesystem::path socket_path;
+  int listener = -1;
+  int wake = -1;  // eventfd: stop() wakes the control thread's poll
+  int consumer_cpu = -1;
+  int ring_node = -1;  // the consumer's NUMA node, where the rings go
+  std::string placement;
+
+  mutable std::mutex mutex;                                // guards the two lists
+  std::vector<std::shared_ptr<Attachment>> attachments;    // for status()
+  std::vector<std::shared_ptr<Attachment>> incoming;       // for the consumer thread
+  std::atomic<bool> has_incoming{false};
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> control_done{false};  // no attachment can come any more
+  std::atomic<std::uint64_t> next_sequence{0};
+  std::atomic<std::uint64_t> durable_sequence{0};
+  std::atomic<std::uint64_t> attaches{0};
+  std::atomic<std::uint64_t> refusals{0};
+  std::uint64_t next_id = 1;                               // control thread only
+  std::optional<std::string> failure;                      // guarded by mutex
+  std::thread control;
+  std::thread consuming;
+
+  State(ServiceConfig c, storage::Journal j) : config(std::move(c)), journal(std::move(j)) {}
+  ~State() {
+    if (listener >= 0) ::close(listener);
+    if (wake >= 0) ::close(wake);
+  }
+
+  void refuse(int socket, const std::string& why) {
+    refusals.fetch_add(1, std::memory_order_relaxed);
+    service::detail::send_message(socket, "refused " + why);  // one that left: poll sees it
+  }
+  void fail(std::string why) {
+    const std::lock_guard lock(mutex);
+    if (!failure) failure = std::move(why);
+  }
+
+  // An "attach <channel>" request on `socket`: a new ring for it, or a refusal.
+  std::shared_ptr<Attachment> attach(int socket, std::string_view channel_name) {
+    const auto channel =
+        std::find_if(config.channels.begin(), config.channels.end(),
+                     [&](const ChannelConfig& c) { return c.name == channel_name; });
+    if (channel == config.channels.end()) {
+      std::vector<std::string> names;
+      for (const ChannelConfig& c : config.channels) names.push_back(c.name);
+      refuse(socket, fmt::format("no channel \"{}\" (channels: {})", channel_name,
+                                 fmt::join(names, ", ")));
+      return nullptr;
+    }
+    ring::MemoryOptions memory = config.ring_memory;
+    if (memory.numa_node < 0) memory.numa_node = ring_node;
+    auto ring = ring::SharedRing::create({}, channel->ring_bytes != 0 ? channel->ring_bytes
+                                                                      : config.ring_bytes,
+                                         memory);
+    if (!ring) {
+      refuse(socket, ring::to_string(ring.error()));
+      return nullptr;
+    }
+    auto consumer = ring->consumer();
+    if (!consumer) {
+      refuse(socket, ring::to_string(consumer.error()));
+      return nullptr;
+    }
+    const int ring_fd = ring->fd();
+    auto attachment = std::shared_ptr<Attachment>(new Attachment{
+        next_id++, std::string(channel_name), peer_pid(socket), std::move(*ring),
+        std::move(*consumer)});
+    if (service::detail::send_message(socket, fmt::format("attached {}", attachment->id),
+                                      ring_fd) != 0) {
+      return nullptr;  // gone already
+    }
+    const std::lock_guard lock(mutex);
+    attachments.push_back(attachment);
+    incoming.push_back(attachment);
+    has_incoming.store(true, std::memory_order_release);
+    attaches.fetch_add(1, std::memory_order_relaxed);
+    return attachment;
+  }
+
+  void run_control() {
+    pthread_setname_np(pthread_self(), "ringlog-control");
+    std::vector<pollfd> watched = {{listener, POLLIN, 0}, {wake, POLLIN, 0}};
+    std::map<int, std::shared_ptr<Attachment>> by_socket;  // null until attached
+    const auto drop = [&](int socket) {
+      if (auto& attachment = by_socket[socket]) attachment->attached.store(false);
+      by_socket.erase(socket);
+      ::close(socket);
+    };
+    while (!stopping.load(std::memory_order_acquire)) {
+      if (::poll(watched.data(), watched.size(), -1) < 0 && errno != EINTR) break;
+      if (watched[1].revents != 0) break;  // stop()
+      if (watched[0].revents & POLLIN) {
+        const int socket = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+        if (socket >= 0) by_socket[socket] = nullptr;
+      }
+      for (std::size_t i = 2; i < watched.size(); ++i) {
+        if (watched[i].revents == 0) continue;
+        const int socket = watched[i].fd;
+        auto message = service::detail::receive_message(socket);
+        if (!message || !*message) {  // closed: the publisher exited or died
+          drop(socket);
+          continue;
+        }
+        if ((*message)->fd >= 0) ::close((*message)->fd);
+        const std::string& text = (*message)->text;
+        if (text.starts_with("attach ") && by_socket[socket] == nullptr) {
+          by_socket[socket] = attach(socket, std::string_view(text).substr(7));
+        } else {
+          refuse(socket, "unexpected message \"" + text + "\"");
+        }
+      }
+      watched.resize(2);
+      for (const auto& [socket, attachment] : by_socket) watched.push_back({socket, POLLIN, 0});
+    }
+    for (const auto& [socket, attachment] : by_socket) {
+      if (attachment) attachment->attached.store(false);
+      ::close(socket);
+    }
+    ::unlink(socket_path.c_str());
+    control_done.store(true, std::memory_order_release);
+  }
+
+  // Tells each publisher how many of its events the journal has made durable.
+  void report_durability(std::vector<std::shared_ptr<Attachment>>& active) {
+    const std::uint64_t durable = journal.durable_sequence();
+    durable_sequence.store(durable, std::memory_order_relaxed);
+    next_sequence.store(journal.next_sequence(), std::memory_order_relaxed);
+    for (const auto& attachment : active) {
+      auto& waiting = attachment->awaiting_durability;
+      std::optional<std::uint64_t> events;
+      while (!waiting.empty() && waiting.front().first <= durable) {
+        events = waiting.front().second;
+        waiting.pop_front();
+      }
+      if (events) {
+        attachment->ring.publish_durable_events(*events);
+        attachment->durable.store(*events, std::memory_order_relaxed);
+      }
+    }
+  }
+
+  void run_consumer() {
+    pthread_setname_np(pthread_self(), "ringlog-consume");
+    if (consumer_cpu >= 0) {
+      if (auto pinned = topology::pin_this_thread(consumer_cpu); !pinned) {
+        fail(pinned.error());
+        return;
+      }
+    }
+    std::vector<std::shared_ptr<Attachment>> active;
+    // Once stopped, what publishers still write is drained for this long at most: a stop must
+    // end even if a publisher never does.
+    constexpr auto last_drain = std::chrono::seconds(1);
+    std::optional<std::chrono::steady_clock::time_point> drain_until;
+    for (;;) {
+      if (has_incoming.exchange(false, std::memory_order_acq_rel)) {
+        const std::lock_guard lock(mutex);
+        active.insert(active.end(), incoming.begin(), incoming.end());
+        incoming.clear();
+      }
+      // Read before draining: once the control thread is done, every ring is in `active`, and a
+      // pass that reads nothing has drained them all.
+      const bool stop_seen = control_done.load(std::memory_order_acquire);
+      if (stop_seen && !drain_until) drain_until = std::chrono::steady_clock::now() + last_drain;
+      std::uint64_t read = 0;
+      for (const auto& attachment : active) {
+        const consumer::DrainStats drained =
+            dispatcher.drain_batch(attachment->consumer, drain_batch_events);
+        if (drained.events_read == 0) continue;
+        if (drained.events_failed != 0) {
+          fail(journal.failure() ? journal.failure()->message()
+                                 : std::string("the journal refused events"));
+          return;
+        }
+        read += drained.events_read;
+        const std::uint64_t journaled =
+            attachment->journaled.load(std::memory_order_relaxed) + drained.events_read;
+        attachment->journaled.store(journaled, std::memory_order_relaxed);
+        attachment->awaiting_durability.emplace_back(journal.next_sequence(), journaled);
+      }
+      if (read == 0) journal.flush_if_due();
+      report_durability(active);
+      // Drained and detached: nothing more can come.
+      const auto gone = [](const std::shared_ptr<Attachment>& a) {
+        return !a->attached.load(std::memory_order_acquire) && a->consumer.is_empty();
+      };
+      if (std::any_of(active.begin(), active.end(), gone)) {
+        std::erase_if(active, gone);
+        const std::lock_guard lock(mutex);
+        std::erase_if(attachments, gone);
+      }
+      if (stop_seen && (read == 0 || std::chrono::steady_clock::now() > *drain_until)) break;
+      if (read == 0) __builtin_ia32_pause();
+    }
+    if (auto synced = journal.sync(); !synced) fail(synced.error().message());
+    report_durability(active);
+  }
+};
+
+Service::Service(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
+
+Service::~Service() { stop(); }
+
+std::expected<std::unique_ptr<Service>, std::string> Service::start(const ServiceConfig& config) {
+  storage::JournalOptions journal_options = config.journal;
+  // The consumer's CPU: as configured, or the consumer side of the pair ringlog would choose.
+  int consumer_cpu = config.consumer_cpu;
+  int ring_node = -1;
+  std::string placement;
+  auto machine = topology::Topology::discover();
+  if (!machine) return std::unexpected(machine.error());
+  if (consumer_cpu < 0 && machine->cpus().size() >= 2) {
+    auto pair = machine->choose_pair(
+        {topology::isolated_cpus(), topology::numa_node_of(config.journal_dir.parent_path())});
+    if (!pair) return std::unexpected(pair.error());
+    consumer_cpu = pair->consumer_cpu;
+    ring_node = pair->numa_node;
+    placement = fmt::format("consumer on CPU {} ({})", consumer_cpu, pair->reason);
+  } else if (consumer_cpu >= 0) {
+    placement = fmt::format("consumer on CPU {}, as configured", consumer_cpu);
+  } else {
+    placement = "consumer unpinned: this process may use only one CPU";
+  }
+  if (journal_options.housekeeping_cpus.empty()) {
+    journal_options.housekeeping_cpus = config.housekeeping_cpus;
+    if (journal_options.housekeeping_cpus.empty()) {
+      for (const int cpu : machine->cpus()) {
+        if (cpu != consumer_cpu) journal_options.housekeeping_cpus.push_back(cpu);
+      }
+    }
+  }
+  auto journal = storage::Journal::open(config.journal_dir, journal_options);
+  if (!journal) return std::unexpected(journal.error().message());
+
+  std::error_code ignored;
+  std::filesystem::create_directories(config.runtime_dir, ignored);
+  auto state = std::make_unique<State>(config, std::move(*journal));
+  state->consumer_cpu = consumer_cpu;
+  state->ring_node = ring_node;
+  state->placement = std::move(placement);
+  state->socket_path = service::detail::socket_path(config.runtime_dir, config.name);
+  auto listener = listen_at(state->socket_path, config.group);
+  if (!listener) return std::unexpected(listener.error());
+  state->listener = *listener;
+  state->wake = ::eventfd(0, EFD_CLOEXEC);
+  if (state->wake < 0) return std::unexpected("eventfd: " + errno_text(errno));
+  state->dispatcher.add_consumer(std::make_unique<consumer::JournalConsumer>(state->journal));
+  state->next_sequence.store(state->journal.next_sequence());
+  state->durable_sequence.store(state->journal.durable_sequence());
+  State& running = *state;
+  running.consuming = std::thread([&running] { running.run_consumer(); });
+  running.control = std::thread([&running] { running.run_control(); });
+  return std::unique_ptr<Service>(new Service(std::move(state)));
+}
+
+std::expected<void, std::string> Service::stop() {
+  State& s = *state_;
+  if (!s.stopping.exchange(true)) {
+    const std::uint64_t one = 1;
+    if (::write(s.wake, &one, sizeof one) < 0) {
+      // The control thread also checks `stopping` after every wake-up.
+    }
+  }
+  if (s.control.joinable()) s.control.join();
+  if (s.consuming.joinable()) s.consuming.join();
+  const std::lock_guard lock(s.mutex);
+  if (s.failure) return std::unexpected(*s.failure);
+  return {};
+}
+
+ServiceStatus Service::status() const {
+  const State& s = *state_;
+  ServiceStatus status;
+  {
+    const std::lock_guard lock(s.mutex);
+    status.failure = s.failure;
+    for (const auto& a : s.attachments) {
+      status.publishers.push_back({a->id, a->channel, a->pid,
+                                   a->journaled.load(std::memory_order_relaxed),
+                                   a->durable.load(std::memory_order_relaxed),
+                                   a->attached.load(std::memory_order_relaxed)});
+    }
+  }
+  status.journal_next_sequence = s.next_sequence.load(std::memory_order_relaxed);
+  status.journal_durable_sequence = s.durable_sequence.load(std::memory_order_relaxed);
+  status.attaches = s.attaches.load(std::memory_order_relaxed);
+  status.refusals = s.refusals.load(std::memory_order_relaxed);
+  status.placement = s.placement;
+  status.flush_backend = s.journal.flush_backend_note();
+  return status;
+}
+
+}  // namespace ringlog::app

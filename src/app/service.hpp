@@ -1,0 +1,62 @@
+// The journal service (`ringlog serve`): publishing processes attach over a Unix socket and
+// each gets a shared-memory ring of its own (service::Publisher); one pinned consumer thread
+// drains every ring through the dispatcher into one journal and tells each publisher, through
+// its ring, how many of its events are durable.
+//
+// Threads: a control thread accepts attachments and notices detaches (a closed connection,
+// whether the publisher exited or died); the consumer thread owns the rings it drains and the
+// journal. A detached publisher's ring is drained of every committed event before it goes.
+#pragma once
+
+#include "service_config.hpp"
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ringlog::app {
+
+struct PublisherStatus {
+  std::uint64_t id = 0;
+  std::string channel;
+  int pid = 0;                    // of the attached process, from SO_PEERCRED
+  std::uint64_t journaled = 0;    // events drained into the journal
+  std::uint64_t durable = 0;      // of those, durable
+  bool attached = true;           // false once its connection closed; then drained and dropped
+};
+
+struct ServiceStatus {
+  std::vector<PublisherStatus> publishers;  // attached, or detached and not yet drained
+  std::uint64_t journal_next_sequence = 0;
+  std::uint64_t journal_durable_sequence = 0;
+  std::uint64_t attaches = 0;               // since the start
+  std::uint64_t refusals = 0;
+  std::string placement;                    // the consumer's CPU, and why
+  std::string flush_backend;
+  std::optional<std::string> failure;       // why the journal stopped taking events
+};
+
+class Service {
+ public:
+  // Opens (or recovers) the journal, listens on the control socket and starts both threads.
+  static std::expected<std::unique_ptr<Service>, std::string> start(const ServiceConfig&);
+  ~Service();  // stop()
+
+  // Takes no more attachments, drains every ring, makes the journal durable, joins the threads;
+  // the journal's error, if it failed.
+  std::expected<void, std::string> stop();
+  ServiceStatus status() const;  // a snapshot, from any thread
+
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+ private:
+  struct State;
+  explicit Service(std::unique_ptr<State>) noexcept;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace ringlog::app

@@ -1,0 +1,92 @@
+#include <ringlog/publisher.hpp>
+
+#include "service_protocol.hpp"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <utility>
+
+namespace ringlog::service {
+
+struct Publisher::State {
+  int socket = -1;
+  std::uint64_t id = 0;
+  ring::SharedRing ring;
+  ring::Producer producer;
+  ~State() {
+    if (socket >= 0) ::close(socket);  // the detach
+  }
+};
+
+namespace {
+
+// A connected socket to the service, or why not.
+std::expected<int, std::string> connect_to(const std::filesystem::path& path) {
+  auto connection = detail::connect_to(path);
+  if (!connection) return std::unexpected(connection.error());
+  if (const int error = connection->connect_error; error != 0) {
+    ::close(connection->fd);
+    return std::unexpected(fmt::format(
+        "cannot reach the ringlog service at {}: {}{}", path.string(), std::strerror(error),
+        error == ENOENT || error == ECONNREFUSED ? " (is `ringlog serve` running?)" : ""));
+  }
+  return connection->fd;
+}
+
+}  // namespace
+
+std::expected<Publisher, std::string> Publisher::attach(const AttachOptions& options) {
+  const std::filesystem::path path = detail::socket_path(options.runtime_dir, options.service);
+  auto connected = connect_to(path);
+  if (!connected) return std::unexpected(connected.error());
+  const int socket = *connected;
+  const auto fail = [&](std::string why) {
+    ::close(socket);
+    return std::unexpected(std::move(why));
+  };
+  if (const int error = detail::send_message(socket, "attach " + options.channel); error != 0) {
+    return fail(fmt::format("attach to {}: {}", path.string(), std::strerror(error)));
+  }
+  auto reply = detail::receive_message(socket);
+  if (!reply) {
+    return fail(fmt::format("attach to {}: {}", path.string(), std::strerror(reply.error())));
+  }
+  if (!*reply) return fail(fmt::format("the service at {} closed the connection", path.string()));
+  const detail::Message& message = **reply;
+  if (message.text.starts_with("refused ")) {
+    if (message.fd >= 0) ::close(message.fd);
+    return fail(fmt::format("the service refused channel \"{}\": {}", options.channel,
+                            message.text.substr(8)));
+  }
+  std::uint64_t id = 0;
+  const std::string_view number = std::string_view(message.text).substr(9);
+  if (!message.text.starts_with("attached ") || message.fd < 0 ||
+      std::from_chars(number.data(), number.data() + number.size(), id).ec != std::errc()) {
+    if (message.fd >= 0) ::close(message.fd);
+    return fail(fmt::format("unexpected reply from {}: \"{}\"", path.string(), message.text));
+  }
+  // The memfd is opened again through /proc, as any process that holds it could.
+  auto ring = ring::SharedRing::open(fmt::format("/proc/self/fd/{}", message.fd));
+  ::close(message.fd);
+  if (!ring) return fail(ring::to_string(ring.error()));
+  auto producer = ring->producer();
+  if (!producer) return fail(ring::to_string(producer.error()));
+  return Publisher(std::unique_ptr<State>(
+      new State{socket, id, std::move(*ring), std::move(*producer)}));
+}
+
+Publisher::Publisher(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
+Publisher::Publisher(Publisher&&) noexcept = default;
+Publisher& Publisher::operator=(Publisher&&) noexcept = default;
+Publisher::~Publisher() = default;
+
+ring::Producer& Publisher::producer() noexcept { return state_->producer; }
+std::uint64_t Publisher::durable_events() const noexcept { return state_->ring.durable_events(); }
+std::uint64_t Publisher::id() const noexcept { return state_->id; }
+
+}  // namespace ringlog::service

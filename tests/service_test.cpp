@@ -1,0 +1,190 @@
+// The journal service end to end, with real processes: publishers attach over the control
+// socket, write through their shared rings and learn what is durable; the journal holds each
+// publisher's events in order, byte-exact, also when one of them is killed mid-stream; a
+// process without access to the socket, or asking for an unknown channel, is refused.
+#include "service.hpp"
+
+#include "test_support.hpp"
+
+#include <ringlog/journal.hpp>
+#include <ringlog/publisher.hpp>
+
+#include <gtest/gtest.h>
+
+#include <pwd.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <vector>
+
+using namespace ringlog;
+using app::Service;
+using app::ServiceConfig;
+
+namespace {
+
+std::size_t payload_size_of(std::uint64_t sequence) { return 8 + sequence % 57; }
+
+// Publisher `index`'s event `sequence`: its type names the publisher, its timestamp the
+// sequence, and its payload is a function of both.
+std::vector<std::byte> payload_of(int index, std::uint64_t sequence) {
+  return test::make_payload((std::uint64_t(index) << 40) + sequence, payload_size_of(sequence));
+}
+
+// A child process that waits for `go`, attaches, writes `count` events (forever when 0) and
+// waits until they are all durable. Exit codes name what failed.
+pid_t fork_publisher(int index, std::uint64_t count, const ServiceConfig& config, int& go) {
+  int pipe_ends[2];
+  if (::pipe(pipe_ends) != 0) return -1;
+  const pid_t child = ::fork();
+  if (child != 0) {
+    ::close(pipe_ends[0]);
+    go = pipe_ends[1];
+    return child;
+  }
+  ::close(pipe_ends[1]);
+  char byte = 0;
+  if (::read(pipe_ends[0], &byte, 1) != 1) _exit(10);
+  auto publisher = service::Publisher::attach({config.name, config.runtime_dir, "default"});
+  if (!publisher) _exit(11);
+  ring::Producer& producer = publisher->producer();
+  for (std::uint64_t sequence = 0; count == 0 || sequence < count; ++sequence) {
+    const auto payload = payload_of(index, sequence);
+    const event::EventHeader header(sequence, static_cast<std::uint8_t>(index + 1),
+                                    static_cast<std::uint16_t>(payload.size()));
+    while (!producer.write_event(header, payload)) {
+    }
+  }
+  while (publisher->durable_events() < count) {
+  }
+  _exit(0);
+}
+
+void release(int& go) {
+  ASSERT_EQ(::write(go, "g", 1), 1);
+  ::close(go);
+}
+
+int exit_code_of(pid_t child) {
+  int status = 0;
+  if (::waitpid(child, &status, 0) != child) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+ServiceConfig config_in(const test::TempDir& dir) {
+  ServiceConfig config;
+  config.name = "test";
+  config.runtime_dir = dir / "run";
+  config.journal_dir = dir / "journal";
+  config.journal.segment_bytes = storage::JournalOptions::min_segment_bytes;  // many rolls
+  return config;
+}
+
+// Each publisher's events in the journal, checked in order and byte-exact: how many it has.
+std::map<int, std::uint64_t> journaled_per_publisher(const std::filesystem::path& dir) {
+  std::map<int, std::uint64_t> next;
+  auto reader = storage::JournalReader::open(dir);
+  EXPECT_TRUE(reader.has_value()) << reader.error().message();
+  if (!reader) return next;
+  reader->replay([&](const storage::JournalEvent& event) {
+    const int index = event.view.header.event_type - 1;
+    std::uint64_t& expected = next[index];
+    EXPECT_EQ(event.view.header.timestamp, expected) << "publisher " << index;
+    const auto payload = payload_of(index, expected);
+    EXPECT_TRUE(std::equal(event.view.payload.begin(), event.view.payload.end(), payload.begin(),
+                           payload.end()))
+        << "publisher " << index << " event " << expected;
+    ++expected;
+  });
+  return next;
+}
+
+}  // namespace
+
+TEST(service, two_publisher_processes_are_journaled_in_order_and_byte_exact) {
+  test::TempDir dir;
+  const ServiceConfig config = config_in(dir);
+  constexpr std::uint64_t count = 300'000;
+  int go[2];
+  const pid_t publishers[2] = {fork_publisher(0, count, config, go[0]),
+                               fork_publisher(1, count, config, go[1])};
+  ASSERT_GT(publishers[0], 0);
+  ASSERT_GT(publishers[1], 0);
+  auto service = Service::start(config);
+  ASSERT_TRUE(service.has_value()) << service.error();
+  release(go[0]);
+  release(go[1]);
+  EXPECT_EQ(exit_code_of(publishers[0]), 0) << "see the exit codes in fork_publisher";
+  EXPECT_EQ(exit_code_of(publishers[1]), 0);
+  ASSERT_TRUE((*service)->stop().has_value());
+  EXPECT_EQ((*service)->status().attaches, 2u);
+  const auto journaled = journaled_per_publisher(config.journal_dir);
+  EXPECT_EQ(journaled, (std::map<int, std::uint64_t>{{0, count}, {1, count}}));
+}
+
+TEST(service, a_publisher_killed_mid_stream_leaves_the_others_and_nothing_corrupt) {
+  test::TempDir dir;
+  const ServiceConfig config = config_in(dir);
+  constexpr std::uint64_t count = 200'000;
+  int go[2];
+  const pid_t endless = fork_publisher(0, 0, config, go[0]);
+  const pid_t finishing = fork_publisher(1, count, config, go[1]);
+  ASSERT_GT(endless, 0);
+  ASSERT_GT(finishing, 0);
+  auto service = Service::start(config);
+  ASSERT_TRUE(service.has_value()) << service.error();
+  release(go[0]);
+  release(go[1]);
+  // Killed once the service has journaled a good part of its stream.
+  const auto journaled_of = [&](int pid) -> std::uint64_t {
+    for (const app::PublisherStatus& p : (*service)->status().publishers) {
+      if (p.pid == pid) return p.journaled;
+    }
+    return 0;
+  };
+  while (journaled_of(endless) < 100'000) {
+  }
+  ASSERT_EQ(::kill(endless, SIGKILL), 0);
+  EXPECT_EQ(exit_code_of(endless), 128 + SIGKILL);
+  EXPECT_EQ(exit_code_of(finishing), 0);
+  // The dead publisher's ring is drained and dropped.
+  while (!(*service)->status().publishers.empty()) {
+  }
+  ASSERT_TRUE((*service)->stop().has_value());
+  const auto journaled = journaled_per_publisher(config.journal_dir);
+  EXPECT_EQ(journaled.at(1), count);
+  EXPECT_GE(journaled.at(0), 100'000u) << "every event journaled before the kill is kept";
+}
+
+TEST(service, unknown_channels_and_processes_without_access_are_refused) {
+  test::TempDir dir;
+  const ServiceConfig config = config_in(dir);
+  auto service = Service::start(config);
+  ASSERT_TRUE(service.has_value()) << service.error();
+  const auto refused = service::Publisher::attach({config.name, config.runtime_dir, "orders"});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error(),
+            "the service refused channel \"orders\": no channel \"orders\" (channels: default)");
+  EXPECT_EQ((*service)->status().refusals, 1u);
+
+  const auto nowhere = service::Publisher::attach({"other", config.runtime_dir, "default"});
+  ASSERT_FALSE(nowhere.has_value());
+  EXPECT_NE(nowhere.error().find("is `ringlog serve` running?"), std::string::npos)
+      << nowhere.error();
+
+  if (::geteuid() != 0) GTEST_SKIP() << "the permission check needs root to become another user";
+  const passwd* nobody = ::getpwnam("nobody");
+  if (nobody == nullptr) GTEST_SKIP() << "no user nobody here";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::setgid(nobody->pw_gid) != 0 || ::setuid(nobody->pw_uid) != 0) _exit(10);
+    const auto denied = service::Publisher::attach({config.name, config.runtime_dir, "default"});
+    if (denied.has_value()) _exit(11);
+    _exit(denied.error().find("Permission denied") != std::string::npos ? 0 : 12);
+  }
+  EXPECT_EQ(exit_code_of(child), 0) << "11: attached without access; 12: another error";
+  ASSERT_TRUE((*service)->stop().has_value());
+}
