@@ -10,7 +10,7 @@ namespace ringlog::service::detail {
 
 namespace {
 
-constexpr std::size_t max_message = 512;
+constexpr std::size_t max_message = 1 << 20;  // a status with many publishers
 
 }  // namespace
 
@@ -61,8 +61,8 @@ int send_message(int socket, std::string_view text, int fd) noexcept {
 }
 
 std::expected<std::optional<Message>, int> receive_message(int socket) {
-  char text[max_message];
-  iovec part{text, sizeof text};
+  std::string text(max_message, '\0');
+  iovec part{text.data(), text.size()};
   msghdr message{};
   message.msg_iov = &part;
   message.msg_iovlen = 1;
@@ -74,7 +74,8 @@ std::expected<std::optional<Message>, int> receive_message(int socket) {
     if (errno != EINTR) return std::unexpected(errno);
   }
   if (received == 0) return std::nullopt;  // SOCK_SEQPACKET: the peer closed
-  Message result{std::string(text, static_cast<std::size_t>(received)), -1};
+  text.resize(static_cast<std::size_t>(received));
+  Message result{std::move(text), -1};
   for (cmsghdr* part_header = CMSG_FIRSTHDR(&message); part_header != nullptr;
        part_header = CMSG_NXTHDR(&message, part_header)) {
     if (part_header->cmsg_level == SOL_SOCKET && part_header->cmsg_type == SCM_RIGHTS) {

@@ -5,6 +5,8 @@
 //   publisher → service   "attach <channel>"
 //   service → publisher   "attached <publisher id>" with the ring's memfd
 //                         "refused <why>"
+//   anyone → service      "status text" | "status json" | "status prometheus"
+//   service → anyone      the status in that format
 #pragma once
 
 #include <sys/un.h>

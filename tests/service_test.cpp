@@ -9,6 +9,7 @@
 #include <ringlog/journal.hpp>
 #include <ringlog/publisher.hpp>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <pwd.h>
@@ -186,5 +187,43 @@ TEST(service, unknown_channels_and_processes_without_access_are_refused) {
     _exit(denied.error().find("Permission denied") != std::string::npos ? 0 : 12);
   }
   EXPECT_EQ(exit_code_of(child), 0) << "11: attached without access; 12: another error";
+  ASSERT_TRUE((*service)->stop().has_value());
+}
+
+TEST(service, status_is_served_as_text_json_and_prometheus) {
+  test::TempDir dir;
+  const ServiceConfig config = config_in(dir);
+  auto service = Service::start(config);
+  ASSERT_TRUE(service.has_value()) << service.error();
+  auto publisher = service::Publisher::attach({config.name, config.runtime_dir, "default"});
+  ASSERT_TRUE(publisher.has_value()) << publisher.error();
+  for (std::uint64_t sequence = 0; sequence < 1000; ++sequence) {
+    const auto payload = payload_of(0, sequence);
+    while (!publisher->producer().write_event(
+        event::EventHeader(sequence, 1, static_cast<std::uint16_t>(payload.size())), payload)) {
+    }
+  }
+  while (publisher->durable_events() < 1000) {
+  }
+  const std::string labels = fmt::format("{{id=\"{}\",channel=\"default\",pid=\"{}\"}}",
+                                         publisher->id(), ::getpid());
+  const auto prometheus = app::query_status(config.runtime_dir, config.name, "prometheus");
+  ASSERT_TRUE(prometheus.has_value()) << prometheus.error();
+  EXPECT_NE(prometheus->find("ringlog_publisher_durable_events" + labels + " 1000\n"),
+            std::string::npos) << *prometheus;
+  EXPECT_NE(
+      prometheus->find("# TYPE ringlog_journal_events counter\nringlog_journal_events 1000\n"),
+      std::string::npos)
+      << *prometheus;
+  const auto json = app::query_status(config.runtime_dir, config.name, "json");
+  ASSERT_TRUE(json.has_value()) << json.error();
+  EXPECT_NE(json->find("\"journaled\":1000,\"durable\":1000,\"attached\":true"), std::string::npos)
+      << *json;
+  const auto text = app::query_status(config.runtime_dir, config.name, "text");
+  ASSERT_TRUE(text.has_value()) << text.error();
+  EXPECT_NE(text->find("1 attached now"), std::string::npos) << *text;
+  const auto unknown = app::query_status(config.runtime_dir, config.name, "xml");
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error(), "unexpected message \"status xml\"");
   ASSERT_TRUE((*service)->stop().has_value());
 }

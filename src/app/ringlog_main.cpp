@@ -242,6 +242,15 @@ int main(int argc, char** argv) {
                     "key; without one, the defaults)");
   serve->add_option("--duration", serve_seconds, "seconds to serve; 0 until SIGINT/SIGTERM")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  ringlog::service::AttachOptions status_of;
+  std::string status_format = "text";
+  CLI::App* status = app.add_subcommand("status", "the running service's publishers, journal "
+                                        "and durable lag; --prometheus for a scrape");
+  status->add_option("--service", status_of.service, "the service's name")->capture_default_str();
+  status->add_option("--runtime-dir", status_of.runtime_dir, "the service's runtime_dir")
+      ->capture_default_str();
+  status->add_flag("--json{json}", status_format, "one JSON object");
+  status->add_flag("--prometheus{prometheus}", status_format, "Prometheus text exposition");
   PublishOptions publish_options;
   CLI::App* publish = app.add_subcommand(
       "publish", "attach to a running `ringlog serve` and write synthetic market data into its "
@@ -268,6 +277,16 @@ int main(int argc, char** argv) {
   if (doctor->parsed()) return run_doctor(doctor_options, doctor_cpus, doctor_json);
   if (serve->parsed()) return run_service(config_path, serve_seconds);
   if (publish->parsed()) return run_publisher(publish_options);
+  if (status->parsed()) {
+    const auto reply =
+        ringlog::app::query_status(status_of.runtime_dir, status_of.service, status_format);
+    if (!reply) {
+      fmt::print(stderr, "ringlog status: {}\n", reply.error());
+      return 2;
+    }
+    fmt::print("{}", *reply);
+    return 0;
+  }
   if (check_config->parsed()) {
     const auto config = config_path.empty() ? ringlog::app::ServiceConfig{}
                                             : ringlog::app::load_service_config(config_path);

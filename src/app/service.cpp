@@ -134,6 +134,28 @@ struct Service::State {
     if (wake >= 0) ::close(wake);
   }
 
+  ServiceStatus snapshot() const {
+    ServiceStatus status;
+    {
+      const std::lock_guard lock(mutex);
+      status.failure = failure;
+      for (const auto& a : attachments) {
+        status.publishers.push_back({a->id, a->channel, a->pid,
+                                     a->journaled.load(std::memory_order_relaxed),
+                                     a->durable.load(std::memory_order_relaxed),
+                                     a->attached.load(std::memory_order_relaxed),
+                                     a->ring.used(), a->ring.capacity()});
+      }
+    }
+    status.journal_next_sequence = next_sequence.load(std::memory_order_relaxed);
+    status.journal_durable_sequence = durable_sequence.load(std::memory_order_relaxed);
+    status.attaches = attaches.load(std::memory_order_relaxed);
+    status.refusals = refusals.load(std::memory_order_relaxed);
+    status.placement = placement;
+    status.flush_backend = journal.flush_backend_note();
+    return status;
+  }
+
   void refuse(int socket, const std::string& why) {
     refusals.fetch_add(1, std::memory_order_relaxed);
     service::detail::send_message(socket, "refused " + why);  // one that left: poll sees it
@@ -213,6 +235,12 @@ struct Service::State {
         const std::string& text = (*message)->text;
         if (text.starts_with("attach ") && by_socket[socket] == nullptr) {
           by_socket[socket] = attach(socket, std::string_view(text).substr(7));
+        } else if (text == "status text" || text == "status json" ||
+                   text == "status prometheus") {
+          const ServiceStatus now = snapshot();
+          service::detail::send_message(socket, text == "status json"   ? to_json(now)
+                                                : text == "status text" ? to_text(now)
+                                                                        : to_prometheus(now));
         } else {
           refuse(socket, "unexpected message \"" + text + "\"");
         }
@@ -376,26 +404,115 @@ std::expected<void, std::string> Service::stop() {
   return {};
 }
 
-ServiceStatus Service::status() const {
-  const State& s = *state_;
-  ServiceStatus status;
-  {
-    const std::lock_guard lock(s.mutex);
-    status.failure = s.failure;
-    for (const auto& a : s.attachments) {
-      status.publishers.push_back({a->id, a->channel, a->pid,
-                                   a->journaled.load(std::memory_order_relaxed),
-                                   a->durable.load(std::memory_order_relaxed),
-                                   a->attached.load(std::memory_order_relaxed)});
-    }
+ServiceStatus Service::status() const { return state_->snapshot(); }
+
+std::string to_text(const ServiceStatus& status) {
+  std::string text = fmt::format(
+      "journal    next sequence {}, durable {} (lag {}); {}\nplacement  {}\n"
+      "publishers {} attached now, {} attachments and {} refusals since the start\n",
+      status.journal_next_sequence, status.journal_durable_sequence,
+      status.journal_next_sequence - status.journal_durable_sequence, status.flush_backend,
+      status.placement, status.publishers.size(), status.attaches, status.refusals);
+  for (const PublisherStatus& p : status.publishers) {
+    text += fmt::format("  #{:<4} pid {:<8} channel {:<12} {:>12} journaled {:>12} durable  "
+                        "ring {:.1f}% used{}\n",
+                        p.id, p.pid, p.channel, p.journaled, p.durable,
+                        100.0 * double(p.ring_used) /
+                            double(std::max<std::size_t>(p.ring_bytes, 1)),
+                        p.attached ? "" : "  (detached, draining)");
   }
-  status.journal_next_sequence = s.next_sequence.load(std::memory_order_relaxed);
-  status.journal_durable_sequence = s.durable_sequence.load(std::memory_order_relaxed);
-  status.attaches = s.attaches.load(std::memory_order_relaxed);
-  status.refusals = s.refusals.load(std::memory_order_relaxed);
-  status.placement = s.placement;
-  status.flush_backend = s.journal.flush_backend_note();
-  return status;
+  if (status.failure) text += "FAILED     " + *status.failure + "\n";
+  return text;
+}
+
+namespace {
+
+std::string json_text(std::string_view text) {
+  std::string quoted = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) quoted += c;
+  }
+  return quoted + '"';
+}
+
+}  // namespace
+
+std::string to_json(const ServiceStatus& status) {
+  std::vector<std::string> publishers;
+  for (const PublisherStatus& p : status.publishers) {
+    publishers.push_back(fmt::format(
+        "{{\"id\":{},\"pid\":{},\"channel\":{},\"journaled\":{},\"durable\":{},"
+        "\"attached\":{},\"ring_used\":{},\"ring_bytes\":{}}}",
+        p.id, p.pid, json_text(p.channel), p.journaled, p.durable, p.attached, p.ring_used,
+        p.ring_bytes));
+  }
+  return fmt::format("{{\"journal_next_sequence\":{},\"journal_durable_sequence\":{},"
+                     "\"attaches\":{},\"refusals\":{},\"failure\":{},\"publishers\":[{}]}}\n",
+                     status.journal_next_sequence, status.journal_durable_sequence,
+                     status.attaches, status.refusals,
+                     status.failure ? json_text(*status.failure) : "null",
+                     fmt::join(publishers, ","));
+}
+
+std::string to_prometheus(const ServiceStatus& status) {
+  std::string text;
+  const auto metric = [&](std::string_view name, std::string_view type, std::string_view help) {
+    text += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  metric("ringlog_journal_events", "counter", "Events appended to the journal (next sequence).");
+  text += fmt::format("ringlog_journal_events {}\n", status.journal_next_sequence);
+  metric("ringlog_journal_durable_events", "counter", "Events the journal has made durable.");
+  text += fmt::format("ringlog_journal_durable_events {}\n", status.journal_durable_sequence);
+  metric("ringlog_attaches", "counter", "Publisher attachments since the start.");
+  text += fmt::format("ringlog_attaches {}\n", status.attaches);
+  metric("ringlog_refusals", "counter", "Attachments refused since the start.");
+  text += fmt::format("ringlog_refusals {}\n", status.refusals);
+  metric("ringlog_failed", "gauge", "1 when the journal stopped taking events.");
+  text += fmt::format("ringlog_failed {}\n", status.failure ? 1 : 0);
+  const auto per_publisher = [&](std::string_view name, std::string_view type,
+                                 std::string_view help, auto value) {
+    metric(name, type, help);
+    for (const PublisherStatus& p : status.publishers) {
+      text += fmt::format("{}{{id=\"{}\",channel=\"{}\",pid=\"{}\"}} {}\n", name, p.id,
+                          p.channel, p.pid, value(p));
+    }
+  };
+  per_publisher("ringlog_publisher_journaled_events", "counter",
+                "Events of this publisher in the journal.",
+                [](const PublisherStatus& p) { return p.journaled; });
+  per_publisher("ringlog_publisher_durable_events", "counter",
+                "Events of this publisher made durable.",
+                [](const PublisherStatus& p) { return p.durable; });
+  per_publisher("ringlog_publisher_ring_used_bytes", "gauge",
+                "Bytes written into this publisher's ring and not yet drained.",
+                [](const PublisherStatus& p) { return p.ring_used; });
+  return text;
+}
+
+std::expected<std::string, std::string> query_status(const std::filesystem::path& runtime_dir,
+                                                     const std::string& name,
+                                                     const std::string& format) {
+  const std::filesystem::path path = service::detail::socket_path(runtime_dir, name);
+  auto connection = service::detail::connect_to(path);
+  if (!connection) return std::unexpected(connection.error());
+  const int socket = connection->fd;
+  const auto fail = [&](std::string why) {
+    ::close(socket);
+    return std::unexpected(std::move(why));
+  };
+  if (connection->connect_error != 0) {
+    return fail(fmt::format("cannot reach the ringlog service at {}: {}", path.string(),
+                            errno_text(connection->connect_error)));
+  }
+  if (const int error = service::detail::send_message(socket, "status " + format); error != 0) {
+    return fail(fmt::format("status request to {}: {}", path.string(), errno_text(error)));
+  }
+  auto reply = service::detail::receive_message(socket);
+  if (!reply || !*reply) return fail(fmt::format("no status from {}", path.string()));
+  ::close(socket);
+  if ((*reply)->text.starts_with("refused ")) return std::unexpected((*reply)->text.substr(8));
+  return std::move((*reply)->text);
 }
 
 }  // namespace ringlog::app

@@ -11,6 +11,7 @@
 #include "service_config.hpp"
 
 #include <cstdint>
+#include <filesystem>
 #include <expected>
 #include <memory>
 #include <optional>
@@ -26,6 +27,8 @@ struct PublisherStatus {
   std::uint64_t journaled = 0;    // events drained into the journal
   std::uint64_t durable = 0;      // of those, durable
   bool attached = true;           // false once its connection closed; then drained and dropped
+  std::size_t ring_used = 0;      // bytes written and not yet drained
+  std::size_t ring_bytes = 0;
 };
 
 struct ServiceStatus {
@@ -38,6 +41,17 @@ struct ServiceStatus {
   std::string flush_backend;
   std::optional<std::string> failure;       // why the journal stopped taking events
 };
+
+// The status for a person, as one JSON object, or as Prometheus text exposition.
+std::string to_text(const ServiceStatus&);
+std::string to_json(const ServiceStatus&);
+std::string to_prometheus(const ServiceStatus&);
+
+// Asks the running service `name` under `runtime_dir` for its status in `format` ("text",
+// "json" or "prometheus"): what `ringlog status` prints.
+std::expected<std::string, std::string> query_status(const std::filesystem::path& runtime_dir,
+                                                     const std::string& name,
+                                                     const std::string& format);
 
 class Service {
  public:
