@@ -3,6 +3,7 @@
 #include "service_protocol.hpp"
 
 #include <fmt/format.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -88,5 +89,13 @@ Publisher::~Publisher() = default;
 ring::Producer& Publisher::producer() noexcept { return state_->producer; }
 std::uint64_t Publisher::durable_events() const noexcept { return state_->ring.durable_events(); }
 std::uint64_t Publisher::id() const noexcept { return state_->id; }
+
+bool Publisher::connected() const noexcept {
+  pollfd watched{state_->socket, POLLIN | POLLRDHUP, 0};
+  if (::poll(&watched, 1, 0) <= 0) return true;  // nothing happened on the connection
+  if (watched.revents & (POLLHUP | POLLRDHUP | POLLERR)) return false;
+  char byte;
+  return ::recv(state_->socket, &byte, 1, MSG_PEEK | MSG_DONTWAIT) != 0;  // 0: closed
+}
 
 }  // namespace ringlog::service

@@ -5,7 +5,8 @@
 // The hot path is the ring's: no system call, no lock. The service reports back, through the
 // ring, how many of this publisher's events are durable. Detaching is closing the connection:
 // on destruction, on exit, or by the process dying. Either way the service drains every
-// committed event first; an event claimed and not committed is never journaled.
+// committed event first; an event claimed and not committed is never journaled. If the
+// service goes away instead, connected() turns false.
 #pragma once
 
 #include <ringlog/shared_ring.hpp>
@@ -38,6 +39,10 @@ class Publisher {
   // writing order from the attach): those below it survive a crash of the service or the host.
   std::uint64_t durable_events() const noexcept;
   std::uint64_t id() const noexcept;  // the service's number for this attachment
+  // False once the service has closed the connection (it stopped, or died): nothing written
+  // after that is journaled, and only durable_events() of what came before is safe. Attach
+  // again, and write again what was not durable. One poll(2): not for every event.
+  bool connected() const noexcept;
 
  private:
   struct State;

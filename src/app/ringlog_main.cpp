@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <thread>
 
 namespace {
 
@@ -63,7 +64,9 @@ struct PublishOptions {
 };
 
 // `ringlog publish`: attaches to the service and writes synthetic market data, each event paced
-// from its intended send time, then waits until all of it is durable. 0 when it is.
+// from its intended send time, then waits until all of it is durable. Should the service go
+// away, it attaches again and writes again every event that was not yet durable: the journal
+// then holds each event at least once. 0 when all are durable.
 int run_publisher(const PublishOptions& options) {
   auto publisher = ringlog::service::Publisher::attach(options.attach);
   if (!publisher) {
@@ -71,26 +74,59 @@ int run_publisher(const PublishOptions& options) {
     return 2;
   }
   using Clock = std::chrono::steady_clock;
-  ringlog::ring::Producer& producer = publisher->producer();
   const auto start = Clock::now();
+  std::uint64_t first = 0;     // the sequence this attachment started at
+  std::uint64_t sequence = 0;  // the next to write
   std::uint64_t full = 0;
-  for (std::uint64_t sequence = 0; sequence < options.count; ++sequence) {
-    if (options.rate > 0) {
-      const auto due = start + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(double(sequence) / options.rate));
-      while (Clock::now() < due) __builtin_ia32_pause();
+  const auto durable = [&] { return first + publisher->durable_events(); };
+  // The connection is looked at once in this many waits, so waiting stays free of syscalls.
+  constexpr std::uint64_t look_every = 1 << 20;
+  std::uint64_t waits = 0;
+  const auto service_gone = [&] { return ++waits % look_every == 0 && !publisher->connected(); };
+  const auto attach_again = [&] {
+    fmt::print("ringlog publish: the service went away with {} events durable; attaching "
+               "again\n", durable());
+    std::fflush(stdout);
+    for (int attempt = 0; attempt < 600; ++attempt) {  // a minute for it to come back
+      if (auto again = ringlog::service::Publisher::attach(options.attach)) {
+        first = sequence = durable();
+        *publisher = std::move(*again);
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // it is restarting
     }
-    const ringlog::event::EventHeader header(sequence, market_event_type(sequence), sizeof(Tick));
-    std::optional<std::span<std::byte>> payload;
-    while (!(payload = producer.try_claim(header))) ++full;  // never dropped: wait for room
-    fill_tick(sequence, *payload);
-    producer.commit();
+    return false;
+  };
+  for (;;) {
+    bool gone = false;
+    for (; sequence < options.count && !gone; ++sequence) {
+      if (options.rate > 0) {
+        const auto due =
+            start + std::chrono::duration_cast<Clock::duration>(
+                        std::chrono::duration<double>(double(sequence) / options.rate));
+        while (Clock::now() < due) __builtin_ia32_pause();
+      }
+      const ringlog::event::EventHeader header(sequence, market_event_type(sequence),
+                                               sizeof(Tick));
+      std::optional<std::span<std::byte>> payload;
+      while (!gone && !(payload = publisher->producer().try_claim(header))) {
+        ++full;  // never dropped: wait for room
+        gone = service_gone();
+      }
+      if (gone) break;
+      fill_tick(sequence, *payload);
+      publisher->producer().commit();
+    }
+    while (!gone && durable() < options.count) gone = service_gone();
+    if (!gone) break;
+    if (!attach_again()) {
+      fmt::print(stderr, "ringlog publish: the service did not come back\n");
+      return 1;
+    }
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  while (publisher->durable_events() < options.count) __builtin_ia32_pause();
-  fmt::print("published {} events as publisher {} in {:.2f} s ({:.2f} M events/s, {} waits on a "
-             "full ring); all durable\n", options.count, publisher->id(), seconds,
-             double(options.count) / seconds / 1e6, full);
+  fmt::print("published {} events in {:.2f} s ({:.2f} M events/s, {} waits on a full ring); all "
+             "durable\n", options.count, seconds, double(options.count) / seconds / 1e6, full);
   return 0;
 }
 
