@@ -130,51 +130,88 @@ int run_publisher(const PublishOptions& options) {
   return 0;
 }
 
+// Where `ringlog serve` writes: stdout, or a file reopened on SIGHUP for log rotation.
+class ServiceLog {
+ public:
+  explicit ServiceLog(std::filesystem::path path) : path_(std::move(path)) { reopen(); }
+  ~ServiceLog() {
+    if (out_ != stdout) std::fclose(out_);
+  }
+  ServiceLog(const ServiceLog&) = delete;
+  ServiceLog& operator=(const ServiceLog&) = delete;
+
+  // False when the file cannot be opened; the log then goes to stderr and says why.
+  bool reopen() {
+    if (path_.empty()) return true;
+    if (out_ != nullptr && out_ != stdout && out_ != stderr) std::fclose(out_);
+    out_ = std::fopen(path_.c_str(), "a");
+    if (out_ != nullptr) return true;
+    out_ = stderr;
+    fmt::print(stderr, "ringlog serve: cannot open log {}: {}\n", path_.string(),
+               std::strerror(errno));
+    return false;
+  }
+  template <class... Args>
+  void print(fmt::format_string<Args...> format, Args&&... args) {
+    fmt::print(out_, format, std::forward<Args>(args)...);
+    std::fflush(out_);
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::FILE* out_ = stdout;
+};
+
 // `ringlog serve`: 0 after a clean stop, 1 when the journal failed, 2 when it could not start.
-int run_service(const std::filesystem::path& config_path, double seconds) {
+int run_service(const std::filesystem::path& config_path, double seconds,
+                const std::filesystem::path& log_path) {
   const auto config = config_path.empty() ? ringlog::app::ServiceConfig{}
                                           : ringlog::app::load_service_config(config_path);
   if (!config) {
     fmt::print(stderr, "ringlog: {}\n", config.error());
     return 2;
   }
-  ringlog::app::StopSignals signals;  // before the service's threads start
+  ServiceLog log(log_path);
+  ringlog::app::StopSignals signals(/*with_hangup=*/true);  // before the service's threads
   auto service = ringlog::app::Service::start(*config);
   if (!service) {
     fmt::print(stderr, "ringlog serve: {}\n", service.error());
     return 2;
   }
   const ringlog::app::ServiceStatus started = (*service)->status();
-  fmt::print("ringlog serve: \"{}\" on {}, journal {} (next sequence {})\nplacement  {}\n"
-             "journal    {}\n", config->name,
-             (config->runtime_dir / (config->name + ".sock")).string(),
-             config->journal_dir.string(), started.journal_next_sequence, started.placement,
-             started.flush_backend);
-  std::fflush(stdout);
+  log.print("ringlog serve: \"{}\" on {}, journal {} (next sequence {})\nplacement  {}\n"
+            "journal    {}\n", config->name,
+            (config->runtime_dir / (config->name + ".sock")).string(),
+            config->journal_dir.string(), started.journal_next_sequence, started.placement,
+            started.flush_backend);
   using Clock = std::chrono::steady_clock;
   const auto deadline = seconds > 0 ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                                          std::chrono::duration<double>(seconds))
                                     : Clock::time_point::max();
   std::uint64_t last = started.journal_next_sequence;
+  auto next_status = Clock::now() + std::chrono::seconds(1);
   while (Clock::now() < deadline) {
-    if (signals.wait(std::min<Clock::duration>(std::chrono::seconds(1),
-                                               deadline - Clock::now()))) {
-      break;
+    const int signal = signals.wait(std::min(next_status, deadline) - Clock::now());
+    if (signal == SIGHUP) {
+      if (log.reopen()) log.print("log reopened (SIGHUP)\n");
+      continue;
     }
+    if (signal != 0) break;
+    if (Clock::now() < next_status) continue;
+    next_status += std::chrono::seconds(1);
     const ringlog::app::ServiceStatus now = (*service)->status();
     if (now.failure) break;
-    fmt::print("[status] {} publisher(s), {} events/s, journal at {}, durable lag {}\n",
-               now.publishers.size(), now.journal_next_sequence - last,
-               now.journal_next_sequence,
-               now.journal_next_sequence - now.journal_durable_sequence);
-    std::fflush(stdout);
+    log.print("[status] {} publisher(s), {} events/s, journal at {}, durable lag {}\n",
+              now.publishers.size(), now.journal_next_sequence - last,
+              now.journal_next_sequence,
+              now.journal_next_sequence - now.journal_durable_sequence);
     last = now.journal_next_sequence;
   }
   const auto stopped = (*service)->stop();
   const ringlog::app::ServiceStatus final_status = (*service)->status();
-  fmt::print("stopped: journal holds sequences up to {}, all durable; {} attachment(s), {} "
-             "refused\n", final_status.journal_next_sequence, final_status.attaches,
-             final_status.refusals);
+  log.print("stopped: journal holds sequences up to {}, all durable; {} attachment(s), {} "
+            "refused\n", final_status.journal_next_sequence, final_status.attaches,
+            final_status.refusals);
   if (!stopped) {
     fmt::print(stderr, "ringlog serve: {}\n", stopped.error());
     return 1;
@@ -278,6 +315,9 @@ int main(int argc, char** argv) {
                     "key; without one, the defaults)");
   serve->add_option("--duration", serve_seconds, "seconds to serve; 0 until SIGINT/SIGTERM")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  std::filesystem::path serve_log;
+  serve->add_option("--log", serve_log, "append the service's log to this file, reopened on "
+                    "SIGHUP (log rotation); default: stdout");
   ringlog::service::AttachOptions status_of;
   std::string status_format = "text";
   CLI::App* status = app.add_subcommand("status", "the running service's publishers, journal "
@@ -311,7 +351,7 @@ int main(int argc, char** argv) {
   if (verify->parsed()) return ringlog::app::verify_log(log_path, stdout);
   if (tail->parsed()) return ringlog::app::tail_journal(log_path, tail_options, stdout);
   if (doctor->parsed()) return run_doctor(doctor_options, doctor_cpus, doctor_json);
-  if (serve->parsed()) return run_service(config_path, serve_seconds);
+  if (serve->parsed()) return run_service(config_path, serve_seconds, serve_log);
   if (publish->parsed()) return run_publisher(publish_options);
   if (status->parsed()) {
     const auto reply =
