@@ -125,7 +125,7 @@ std::string latency_part(const std::filesystem::path& dir, double seconds, doubl
     Clock::time_point appended;
   };
   std::deque<Pending> pending;
-  ringlog::bench::LatencyHistogram latencies_ns;
+  ringlog::detail::LatencyHistogram latencies_ns;
   const auto start = Clock::now();
   const auto interval = std::chrono::duration<double>(1.0 / rate);
   const std::uint64_t total = static_cast<std::uint64_t>(seconds * rate);

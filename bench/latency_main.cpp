@@ -30,7 +30,7 @@
 
 namespace {
 
-using ringlog::bench::LatencyHistogram;
+using ringlog::detail::LatencyHistogram;
 
 constexpr std::size_t payload_bytes = 64;  // 80-byte events, as in the throughput benchmark
 constexpr std::size_t ring_bytes = 1 << 20;

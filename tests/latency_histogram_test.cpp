@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-using ringlog::bench::LatencyHistogram;
+using ringlog::detail::LatencyHistogram;
 
 TEST(latency_histogram, small_values_are_exact) {
   LatencyHistogram histogram;

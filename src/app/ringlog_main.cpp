@@ -3,6 +3,7 @@
 // line. `ringlog dump`, `ringlog verify` and `ringlog tail` read journals and log files;
 // `ringlog doctor` audits the host.
 #include "host_check.hpp"
+#include "latency_histogram.hpp"
 #include "log_tools.hpp"
 #include "pipeline.hpp"
 #include "pipeline_options.hpp"
@@ -79,6 +80,33 @@ int run_publisher(const PublishOptions& options) {
   std::uint64_t sequence = 0;  // the next to write
   std::uint64_t full = 0;
   const auto durable = [&] { return first + publisher->durable_events(); };
+  // Commit → durable latency of one event in every `sample_every`, from a preallocated queue
+  // of samples, so that measuring allocates nothing.
+  constexpr std::uint64_t sample_every = 1024;
+  struct Sample {
+    std::uint64_t sequence;
+    Clock::time_point committed;
+  };
+  std::vector<Sample> samples(1 << 16);
+  std::uint64_t samples_taken = 0;
+  std::uint64_t samples_done = 0;
+  ringlog::detail::LatencyHistogram latency_ns;
+  const auto settle_samples = [&] {
+    const std::uint64_t now_durable = durable();
+    if (samples_done == samples_taken ||
+        samples[samples_done % samples.size()].sequence >= now_durable) {
+      return;
+    }
+    const auto now = Clock::now();
+    for (; samples_done < samples_taken &&
+           samples[samples_done % samples.size()].sequence < now_durable;
+         ++samples_done) {
+      latency_ns.record(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(
+              now - samples[samples_done % samples.size()].committed)
+              .count()));
+    }
+  };
   // The connection is looked at once in this many waits, so waiting stays free of syscalls.
   constexpr std::uint64_t look_every = 1 << 20;
   std::uint64_t waits = 0;
@@ -116,8 +144,16 @@ int run_publisher(const PublishOptions& options) {
       if (gone) break;
       fill_tick(sequence, *payload);
       publisher->producer().commit();
+      if (sequence % sample_every == 0 && samples_taken - samples_done < samples.size()) {
+        samples[samples_taken++ % samples.size()] = {sequence, Clock::now()};
+      }
+      settle_samples();
     }
-    while (!gone && durable() < options.count) gone = service_gone();
+    while (!gone && durable() < options.count) {
+      settle_samples();
+      gone = service_gone();
+    }
+    settle_samples();
     if (!gone) break;
     if (!attach_again()) {
       fmt::print(stderr, "ringlog publish: the service did not come back\n");
@@ -127,6 +163,12 @@ int run_publisher(const PublishOptions& options) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   fmt::print("published {} events in {:.2f} s ({:.2f} M events/s, {} waits on a full ring); all "
              "durable\n", options.count, seconds, double(options.count) / seconds / 1e6, full);
+  const auto us = [&](double percentile) {
+    return double(latency_ns.value_at_percentile(percentile)) / 1e3;
+  };
+  fmt::print("commit → durable, {} sampled events: p50 {:.0f} µs, p99 {:.0f} µs, p99.9 {:.0f} "
+             "µs, max {:.0f} µs\n", latency_ns.count(), us(50), us(99), us(99.9),
+             double(latency_ns.max()) / 1e3);
   return 0;
 }
 

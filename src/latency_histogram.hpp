@@ -1,4 +1,4 @@
-// A latency histogram in the manner of HdrHistogram: log-linear buckets with three significant
+// A latency histogram in the manner of HdrHistogram, for the benchmarks and the programs: log-linear buckets with three significant
 // digits (each power-of-two range split into 1024 equal steps), all preallocated, so recording
 // is an add to an array slot: no allocation, no branch on the hot path beyond a clamp.
 // Percentiles report the highest value equivalent to the bucket they fall in, as HdrHistogram
@@ -14,7 +14,7 @@
 #include <limits>
 #include <vector>
 
-namespace ringlog::bench {
+namespace ringlog::detail {
 
 class LatencyHistogram {
  public:
@@ -133,4 +133,4 @@ class LatencyHistogram {
   double sum_of_squares_ = 0;
 };
 
-}  // namespace ringlog::bench
+}  // namespace ringlog::detail
