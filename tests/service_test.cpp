@@ -222,6 +222,7 @@ TEST(service, status_is_served_as_text_json_and_prometheus) {
   const auto text = app::query_status(config.runtime_dir, config.name, "text");
   ASSERT_TRUE(text.has_value()) << text.error();
   EXPECT_NE(text->find("1 attached now"), std::string::npos) << *text;
+  EXPECT_NE(text->find("1 segment(s)"), std::string::npos) << *text;
   const auto unknown = app::query_status(config.runtime_dir, config.name, "xml");
   ASSERT_FALSE(unknown.has_value());
   EXPECT_EQ(unknown.error(), "unexpected message \"status xml\"");

@@ -121,6 +121,11 @@ struct Service::State {
   std::atomic<bool> control_done{false};  // no attachment can come any more
   std::atomic<std::uint64_t> next_sequence{0};
   std::atomic<std::uint64_t> durable_sequence{0};
+  std::atomic<std::size_t> segments{0};
+  std::atomic<double> events_per_second{0};
+  // Consumer thread only: where the rate was last measured from.
+  std::chrono::steady_clock::time_point rate_since = std::chrono::steady_clock::now();
+  std::uint64_t rate_from = 0;
   std::atomic<std::uint64_t> attaches{0};
   std::atomic<std::uint64_t> refusals{0};
   std::uint64_t next_id = 1;                               // control thread only
@@ -149,6 +154,8 @@ struct Service::State {
     }
     status.journal_next_sequence = next_sequence.load(std::memory_order_relaxed);
     status.journal_durable_sequence = durable_sequence.load(std::memory_order_relaxed);
+    status.journal_segments = segments.load(std::memory_order_relaxed);
+    status.events_per_second = events_per_second.load(std::memory_order_relaxed);
     status.attaches = attaches.load(std::memory_order_relaxed);
     status.refusals = refusals.load(std::memory_order_relaxed);
     status.placement = placement;
@@ -260,7 +267,17 @@ struct Service::State {
   void report_durability(std::vector<std::shared_ptr<Attachment>>& active) {
     const std::uint64_t durable = journal.durable_sequence();
     durable_sequence.store(durable, std::memory_order_relaxed);
-    next_sequence.store(journal.next_sequence(), std::memory_order_relaxed);
+    const std::uint64_t next = journal.next_sequence();
+    next_sequence.store(next, std::memory_order_relaxed);
+    segments.store(journal.segment_count(), std::memory_order_relaxed);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - rate_since >= std::chrono::seconds(1)) {
+      events_per_second.store(double(next - rate_from) /
+                                  std::chrono::duration<double>(now - rate_since).count(),
+                              std::memory_order_relaxed);
+      rate_since = now;
+      rate_from = next;
+    }
     for (const auto& attachment : active) {
       auto& waiting = attachment->awaiting_durability;
       std::optional<std::uint64_t> events;
@@ -408,11 +425,13 @@ ServiceStatus Service::status() const { return state_->snapshot(); }
 
 std::string to_text(const ServiceStatus& status) {
   std::string text = fmt::format(
-      "journal    next sequence {}, durable {} (lag {}); {}\nplacement  {}\n"
-      "publishers {} attached now, {} attachments and {} refusals since the start\n",
+      "journal    next sequence {}, durable {} (lag {}), {} segment(s), {:.0f} events/s; {}\n"
+      "placement  {}\npublishers {} attached now, {} attachments and {} refusals since the "
+      "start\n",
       status.journal_next_sequence, status.journal_durable_sequence,
-      status.journal_next_sequence - status.journal_durable_sequence, status.flush_backend,
-      status.placement, status.publishers.size(), status.attaches, status.refusals);
+      status.journal_next_sequence - status.journal_durable_sequence, status.journal_segments,
+      status.events_per_second, status.flush_backend, status.placement,
+      status.publishers.size(), status.attaches, status.refusals);
   for (const PublisherStatus& p : status.publishers) {
     text += fmt::format("  #{:<4} pid {:<8} channel {:<12} {:>12} journaled {:>12} durable  "
                         "ring {:.1f}% used{}\n",
@@ -448,9 +467,11 @@ std::string to_json(const ServiceStatus& status) {
         p.ring_bytes));
   }
   return fmt::format("{{\"journal_next_sequence\":{},\"journal_durable_sequence\":{},"
-                     "\"attaches\":{},\"refusals\":{},\"failure\":{},\"publishers\":[{}]}}\n",
+                     "\"journal_segments\":{},\"events_per_second\":{:.0f},\"attaches\":{},"
+                     "\"refusals\":{},\"failure\":{},\"publishers\":[{}]}}\n",
                      status.journal_next_sequence, status.journal_durable_sequence,
-                     status.attaches, status.refusals,
+                     status.journal_segments, status.events_per_second, status.attaches,
+                     status.refusals,
                      status.failure ? json_text(*status.failure) : "null",
                      fmt::join(publishers, ","));
 }
@@ -464,6 +485,8 @@ std::string to_prometheus(const ServiceStatus& status) {
   text += fmt::format("ringlog_journal_events {}\n", status.journal_next_sequence);
   metric("ringlog_journal_durable_events", "counter", "Events the journal has made durable.");
   text += fmt::format("ringlog_journal_durable_events {}\n", status.journal_durable_sequence);
+  metric("ringlog_journal_segments", "gauge", "Segment files in the journal's directory.");
+  text += fmt::format("ringlog_journal_segments {}\n", status.journal_segments);
   metric("ringlog_attaches", "counter", "Publisher attachments since the start.");
   text += fmt::format("ringlog_attaches {}\n", status.attaches);
   metric("ringlog_refusals", "counter", "Attachments refused since the start.");

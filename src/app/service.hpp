@@ -35,6 +35,8 @@ struct ServiceStatus {
   std::vector<PublisherStatus> publishers;  // attached, or detached and not yet drained
   std::uint64_t journal_next_sequence = 0;
   std::uint64_t journal_durable_sequence = 0;
+  std::size_t journal_segments = 0;         // segment files in the journal's directory
+  double events_per_second = 0;             // journaled, over the last second or so
   std::uint64_t attaches = 0;               // since the start
   std::uint64_t refusals = 0;
   std::string placement;                    // the consumer's CPU, and why
