@@ -48,6 +48,15 @@ constexpr const char* two_sockets = "pack:2 numa:1 l3:1 core:8 pu:2";
 int core_of(int cpu) { return cpu / 2; }
 int socket_of(int cpu) { return cpu / 16; }
 
+// Both CPUs of the pair in [first, last], on two different physical cores.
+void expect_two_cores_within(const topology::CorePair& pair, int first, int last) {
+  for (const int cpu : {pair.producer_cpu, pair.consumer_cpu}) {
+    EXPECT_GE(cpu, first);
+    EXPECT_LE(cpu, last);
+  }
+  EXPECT_NE(core_of(pair.producer_cpu), core_of(pair.consumer_cpu)) << "SMT siblings";
+}
+
 }  // namespace
 
 TEST(topology, picks_two_physical_cores_sharing_a_node_and_an_l3) {
@@ -72,11 +81,7 @@ TEST(topology, prefers_isolated_cpus) {
   preferences.isolated_cpus = topology::parse_cpu_list("20-31");  // cores 10-15, socket 1
   const auto pair = machine.choose_pair(preferences);
   ASSERT_TRUE(pair.has_value());
-  for (const int cpu : {pair->producer_cpu, pair->consumer_cpu}) {
-    EXPECT_GE(cpu, 20);
-    EXPECT_LE(cpu, 31);
-  }
-  EXPECT_NE(core_of(pair->producer_cpu), core_of(pair->consumer_cpu));
+  expect_two_cores_within(*pair, 20, 31);
   EXPECT_EQ(pair->numa_node, 1);
   EXPECT_NE(pair->reason.find("isolated"), std::string::npos) << pair->reason;
 
@@ -85,11 +90,7 @@ TEST(topology, prefers_isolated_cpus) {
   preferences.near_numa_node = 1;
   const auto isolated_first = machine.choose_pair(preferences);
   ASSERT_TRUE(isolated_first.has_value());
-  for (const int cpu : {isolated_first->producer_cpu, isolated_first->consumer_cpu}) {
-    EXPECT_GE(cpu, 4);
-    EXPECT_LE(cpu, 7);
-  }
-  EXPECT_NE(core_of(isolated_first->producer_cpu), core_of(isolated_first->consumer_cpu));
+  expect_two_cores_within(*isolated_first, 4, 7);
   EXPECT_EQ(isolated_first->numa_node, 0);
 }
 
