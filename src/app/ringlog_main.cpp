@@ -195,16 +195,14 @@ int run_publisher(const PublishOptions& options) {
 class ServiceLog {
  public:
   explicit ServiceLog(std::filesystem::path path) : path_(std::move(path)) { reopen(); }
-  ~ServiceLog() {
-    if (out_ != stdout) std::fclose(out_);
-  }
+  ~ServiceLog() { close_file(); }
   ServiceLog(const ServiceLog&) = delete;
   ServiceLog& operator=(const ServiceLog&) = delete;
 
   // False when the file cannot be opened; the log then goes to stderr and says why.
   bool reopen() {
     if (path_.empty()) return true;
-    if (out_ != nullptr && out_ != stdout && out_ != stderr) std::fclose(out_);
+    close_file();
     out_ = std::fopen(path_.c_str(), "a");
     if (out_ != nullptr) return true;
     out_ = stderr;
@@ -219,6 +217,11 @@ class ServiceLog {
   }
 
  private:
+  // The file this log opened, never the standard streams it falls back to.
+  void close_file() {
+    if (out_ != stdout && out_ != stderr) std::fclose(out_);
+  }
+
   std::filesystem::path path_;
   std::FILE* out_ = stdout;
 };

@@ -306,7 +306,9 @@ struct Service::State {
     constexpr auto last_drain = std::chrono::seconds(1);
     std::optional<std::chrono::steady_clock::time_point> drain_until;
     for (;;) {
-      if (has_incoming.exchange(false, std::memory_order_acq_rel)) {
+      // Loaded first: an exchange on every pass would write the flag's line each time.
+      if (has_incoming.load(std::memory_order_acquire) &&
+          has_incoming.exchange(false, std::memory_order_acq_rel)) {
         const std::lock_guard lock(mutex);
         active.insert(active.end(), incoming.begin(), incoming.end());
         incoming.clear();
