@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 
 namespace ringlog::storage {
 
 struct JournalReader::State {
   std::filesystem::path directory;
+  ReadLimit limit = ReadLimit::appended;
   ringlog::detail::Mapping segment;  // read-only, shared with the writer through the page cache
   std::string segment_path;
   std::uint32_t seed = 0;
@@ -23,6 +25,15 @@ struct JournalReader::State {
   std::uint64_t skip_until = 0;       // events below it are passed over (seek)
 
   std::span<const std::byte> bytes() const noexcept { return {segment.data(), segment.size()}; }
+
+  // Whether the unit of `size` bytes at `at` may be handed out under the read limit. The
+  // checkpoint is written after each completed flush; a sealed segment's covers all of it.
+  bool within_limit(std::size_t size) const noexcept {
+    if (limit == ReadLimit::appended) return true;
+    const auto* checkpoint = reinterpret_cast<const std::uint64_t*>(
+        segment.data() + offsetof(FileHeader, write_offset));
+    return at + size <= __atomic_load_n(checkpoint, __ATOMIC_ACQUIRE);
+  }
 
   // Maps the segment that starts at `first_sequence`; false when it is not there (yet).
   bool enter(const std::filesystem::path& path, std::uint64_t first_sequence) {
@@ -80,6 +91,7 @@ struct JournalReader::State {
         if (!enter_next_segment()) return std::nullopt;
         continue;
       }
+      if (!within_limit(unit->size)) return std::nullopt;
       const event::EventHeader header = ringlog::detail::load_header(segment.data() + at);
       if (!ringlog::detail::is_framing(header)) {
         const event::EventView view = ringlog::detail::view_at(segment.data() + at);
@@ -101,7 +113,8 @@ JournalReader::JournalReader(JournalReader&&) noexcept = default;
 JournalReader& JournalReader::operator=(JournalReader&&) noexcept = default;
 JournalReader::~JournalReader() = default;
 
-std::expected<JournalReader, Error> JournalReader::open(const std::filesystem::path& directory) {
+std::expected<JournalReader, Error> JournalReader::open(const std::filesystem::path& directory,
+                                                        ReadLimit limit) {
   std::error_code error;
   if (!std::filesystem::is_directory(directory, error)) {
     return std::unexpected(Error{error ? error : std::make_error_code(std::errc::not_a_directory),
@@ -112,6 +125,7 @@ std::expected<JournalReader, Error> JournalReader::open(const std::filesystem::p
   }
   auto state = std::make_unique<State>();
   state->directory = directory;
+  state->limit = limit;
   return JournalReader(std::move(state));
 }
 

@@ -301,6 +301,33 @@ TEST(journal, reader_follows_a_writer_in_another_thread) {
   EXPECT_EQ(reader->position(), total);
 }
 
+TEST(journal, a_durable_reader_hands_out_only_what_a_completed_flush_covers) {
+  test::TempDir dir;
+  auto journal = Journal::open(dir.path(), small_segments(FlushPolicy::on_request()));
+  ASSERT_TRUE(journal.has_value());
+  auto appended = JournalReader::open(dir.path());
+  auto durable = JournalReader::open(dir.path(), storage::ReadLimit::durable);
+  ASSERT_TRUE(appended.has_value() && durable.has_value());
+  const auto count = [](JournalReader& reader) { return reader.poll([](const JournalEvent&) {}); };
+
+  append_events(*journal, 1000);
+  EXPECT_EQ(count(*appended), 1000u);
+  EXPECT_EQ(count(*durable), 0u) << "nothing was flushed yet";
+  ASSERT_TRUE(journal->sync().has_value());
+  EXPECT_EQ(count(*durable), 1000u);
+
+  // Across a roll: the sealed segments are durable whole, the newest up to its checkpoint.
+  append_events(*journal, 3 * segment_bytes / 64);
+  ASSERT_GT(journal->segment_count(), 2u);
+  const std::uint64_t flushed_through = journal->next_sequence();
+  ASSERT_TRUE(journal->sync().has_value());
+  append_events(*journal, 100);
+  EXPECT_EQ(count(*durable), flushed_through - 1000);
+  EXPECT_EQ(durable->position(), journal->durable_sequence());
+  ASSERT_TRUE(journal->sync().has_value());
+  EXPECT_EQ(count(*durable), 100u);
+}
+
 TEST(journal, reader_follows_a_writer_in_another_process) {
   test::TempDir dir;
   constexpr std::uint64_t total = 30'000;

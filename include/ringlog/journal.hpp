@@ -131,12 +131,19 @@ class Journal {
   std::unique_ptr<State> state_;
 };
 
+// How far a JournalReader reads: every event appended (visible once committed, even before a
+// flush), or only those a completed flush made durable, which a machine crash cannot take back.
+// A reader that passes events on to other machines reads durable events only: otherwise a crash
+// could leave elsewhere events the journal no longer holds, under sequence numbers it reuses.
+enum class ReadLimit { appended, durable };
+
 // Reads a journal from a cursor: replay from the start or from a sequence number, or follow
 // events as they are appended (poll() again after it returns 0).
 class JournalReader {
  public:
   // A directory that is not a journal is an Error; an empty one is an empty journal.
-  static std::expected<JournalReader, Error> open(const std::filesystem::path& directory);
+  static std::expected<JournalReader, Error> open(const std::filesystem::path& directory,
+                                                  ReadLimit = ReadLimit::appended);
 
   JournalReader(JournalReader&&) noexcept;
   JournalReader& operator=(JournalReader&&) noexcept;
