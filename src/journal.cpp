@@ -345,10 +345,10 @@ std::expected<Journal, Error> Journal::open(const std::filesystem::path& directo
   if (auto synced = detail::fsync_directory(dir); !synced) return std::unexpected(synced.error());
 
   // The newest segment is appended to: scanned whole, its tail cleared.
-  std::uint64_t first = 0;
+  std::uint64_t first = options.first_sequence;
   std::expected<LogFile, Error> newest = std::unexpected(Error{});
   if (segments.empty()) {
-    newest = LogFile::create((directory / detail::segment_file_name(0)).string(),
+    newest = LogFile::create((directory / detail::segment_file_name(first)).string(),
                              options.segment_bytes);
   } else {
     first = segments.back().first_sequence;

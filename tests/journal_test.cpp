@@ -146,6 +146,25 @@ TEST(journal, reopens_after_its_last_event_and_continues) {
   expect_events(dir.path(), 0, 30'000);
 }
 
+TEST(journal, a_new_journal_starts_at_the_first_sequence_it_is_given) {
+  test::TempDir dir;
+  JournalOptions options = small_segments();
+  options.first_sequence = 5000;
+  {
+    auto journal = Journal::open(dir.path(), options);
+    ASSERT_TRUE(journal.has_value());
+    EXPECT_EQ(journal->next_sequence(), 5000u);
+    append_events(*journal, 300);
+    ASSERT_TRUE(journal->sync().has_value());
+  }
+  EXPECT_EQ(file_names(dir.path()).front(), "00000000000000005000.evtl");
+  expect_events(dir.path(), 5000, 5300);
+  options.first_sequence = 0;  // an existing journal keeps its own
+  auto reopened = Journal::open(dir.path(), options);
+  ASSERT_TRUE(reopened.has_value());
+  EXPECT_EQ(reopened->next_sequence(), 5300u);
+}
+
 TEST(journal, claim_commit_and_abort) {
   test::TempDir dir;
   auto journal = Journal::open(dir.path(), small_segments());

@@ -55,6 +55,10 @@ struct JournalOptions {
   // flusher thread and the segment housekeeper. Empty: wherever the scheduler puts them. Give it
   // the CPUs other than the producer's and consumer's, so a flush never preempts them.
   std::vector<int> housekeeping_cpus{};
+  // The sequence number of a new journal's first event: a copy of a journal whose oldest events
+  // are gone elsewhere (ringlog fetch) starts where the copy starts. An existing journal keeps
+  // its own.
+  std::uint64_t first_sequence = 0;
 
   static constexpr std::size_t min_segment_bytes = std::size_t{1} << 20;  // any event fits
 };
