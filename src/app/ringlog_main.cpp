@@ -9,6 +9,7 @@
 #include "pipeline_options.hpp"
 #include "service.hpp"
 #include "service_config.hpp"
+#include "ship_commands.hpp"
 #include "stop_signals.hpp"
 
 #include <ringlog/event.hpp>
@@ -403,6 +404,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   publish->add_option("--runtime-dir", publish_options.attach.runtime_dir,
                       "the service's runtime_dir")->capture_default_str();
+  const ringlog::app::ShipCommands ship_commands(app);
   app.add_option("--duration", duration_s, "seconds to run; 0 runs until SIGINT/SIGTERM")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -417,6 +419,7 @@ int main(int argc, char** argv) {
   if (doctor->parsed()) return run_doctor(doctor_options, doctor_cpus, doctor_json);
   if (serve->parsed()) return run_service(config_path, serve_seconds, serve_log);
   if (publish->parsed()) return run_publisher(publish_options);
+  if (const std::optional<int> shipped = ship_commands.run()) return *shipped;
   if (status->parsed()) {
     const auto reply =
         ringlog::app::query_status(status_of.runtime_dir, status_of.service, status_format);

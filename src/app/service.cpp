@@ -1,5 +1,7 @@
 #include "service.hpp"
 
+#include "json_text.hpp"
+
 #include "service_protocol.hpp"
 
 #include <ringlog/consumer.hpp>
@@ -132,6 +134,7 @@ struct Service::State {
   std::optional<std::string> failure;                      // guarded by mutex
   std::thread control;
   std::thread consuming;
+  std::unique_ptr<Shipper> shipper;  // when [ship] names NATS servers
 
   State(ServiceConfig c, storage::Journal j) : config(std::move(c)), journal(std::move(j)) {}
   ~State() {
@@ -160,6 +163,7 @@ struct Service::State {
     status.refusals = refusals.load(std::memory_order_relaxed);
     status.placement = placement;
     status.flush_backend = journal.flush_backend_note();
+    if (shipper) status.ship = shipper->status();
     return status;
   }
 
@@ -402,6 +406,14 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   state->dispatcher.add_consumer(std::make_unique<consumer::JournalConsumer>(state->journal));
   state->next_sequence.store(state->journal.next_sequence());
   state->durable_sequence.store(state->journal.durable_sequence());
+  if (!config.ship.nats.servers.empty()) {
+    ShipConfig ship = config.ship;
+    ship.journal_dir = config.journal_dir;
+    ship.cpus = journal_options.housekeeping_cpus;
+    auto shipper = Shipper::start(std::move(ship));
+    if (!shipper) return std::unexpected("[ship]: " + shipper.error());
+    state->shipper = std::move(*shipper);
+  }
   State& running = *state;
   running.consuming = std::thread([&running] { running.run_consumer(); });
   running.control = std::thread([&running] { running.run_control(); });
@@ -418,6 +430,8 @@ std::expected<void, std::string> Service::stop() {
   }
   if (s.control.joinable()) s.control.join();
   if (s.consuming.joinable()) s.consuming.join();
+  // What it has not shipped yet, it ships after the next start.
+  if (s.shipper) s.shipper->stop();
   const std::lock_guard lock(s.mutex);
   if (s.failure) return std::unexpected(*s.failure);
   return {};
@@ -442,22 +456,10 @@ std::string to_text(const ServiceStatus& status) {
                             double(std::max<std::size_t>(p.ring_bytes, 1)),
                         p.attached ? "" : "  (detached, draining)");
   }
+  if (status.ship) text += to_text(*status.ship);
   if (status.failure) text += "FAILED     " + *status.failure + "\n";
   return text;
 }
-
-namespace {
-
-std::string json_text(std::string_view text) {
-  std::string quoted = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') quoted += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) quoted += c;
-  }
-  return quoted + '"';
-}
-
-}  // namespace
 
 std::string to_json(const ServiceStatus& status) {
   std::vector<std::string> publishers;
@@ -470,12 +472,13 @@ std::string to_json(const ServiceStatus& status) {
   }
   return fmt::format("{{\"journal_next_sequence\":{},\"journal_durable_sequence\":{},"
                      "\"journal_segments\":{},\"events_per_second\":{:.0f},\"attaches\":{},"
-                     "\"refusals\":{},\"failure\":{},\"publishers\":[{}]}}\n",
+                     "\"refusals\":{},\"failure\":{},\"publishers\":[{}],\"ship\":{}}}\n",
                      status.journal_next_sequence, status.journal_durable_sequence,
                      status.journal_segments, status.events_per_second, status.attaches,
                      status.refusals,
                      status.failure ? json_text(*status.failure) : "null",
-                     fmt::join(publishers, ","));
+                     fmt::join(publishers, ","),
+                     status.ship ? to_json(*status.ship) : "null");
 }
 
 std::string to_prometheus(const ServiceStatus& status) {
@@ -512,6 +515,7 @@ std::string to_prometheus(const ServiceStatus& status) {
   per_publisher("ringlog_publisher_ring_used_bytes", "gauge",
                 "Bytes written into this publisher's ring and not yet drained.",
                 [](const PublisherStatus& p) { return p.ring_used; });
+  if (status.ship) text += to_prometheus(*status.ship);
   return text;
 }
 

@@ -42,6 +42,7 @@ struct ServiceStatus {
   std::string placement;                    // the consumer's CPU, and why
   std::string flush_backend;
   std::optional<std::string> failure;       // why the journal stopped taking events
+  std::optional<ShipStatus> ship;           // when [ship] names NATS servers
 };
 
 // The status for a person, as one JSON object, or as Prometheus text exposition.

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <ranges>
 #include <set>
 #include <sstream>
 
@@ -25,7 +26,9 @@ const std::set<std::string, std::less<>> known_keys = {
     "journal.recycle",        "journal.writeback_every_bytes", "journal.flush.every_bytes",
     "journal.flush.every_us", "placement.consumer_cpu",       "placement.housekeeping_cpus",
     "rings.bytes",            "rings.huge_pages",             "rings.lock",
-    "channels.name",          "channels.ring_bytes",
+    "channels.name",          "channels.ring_bytes",          "ship.nats",
+    "ship.stream",            "ship.subject",                 "ship.credentials_file",
+    "ship.max_in_flight",     "ship.replicas",
 };
 
 std::string type_name(const toml::node& node) {
@@ -122,6 +125,20 @@ class Reader {
       return std::nullopt;
     });
   }
+  std::optional<std::string> strings(std::string_view key, std::vector<std::string>& out) {
+    return read(key, [&](const toml::node& node) -> std::optional<std::string> {
+      const toml::array* array = node.as_array();
+      if (array == nullptr) return "expected an array of strings, got " + type_name(node);
+      out.clear();
+      for (const toml::node& item : *array) {
+        if (!item.is_string() || item.as_string()->get().empty()) {
+          return std::string("expected non-empty strings");
+        }
+        out.push_back(item.as_string()->get());
+      }
+      return std::nullopt;
+    });
+  }
   std::optional<std::string> huge_pages(std::string_view key, HugePages& out) {
     return read(key, [&](const toml::node& node) -> std::optional<std::string> {
       const std::optional<std::string_view> text = node.value<std::string_view>();
@@ -214,6 +231,8 @@ std::expected<ServiceConfig, std::string> parse_service_config(std::string_view 
   ServiceConfig config;
   storage::JournalOptions& journal = config.journal;
   std::int64_t every_us = journal.flush.every.count();
+  ShipConfig& ship = config.ship;
+  int replicas = ship.create_replicas.value_or(0);
   for (auto failed : {
            reader.string("service.name", config.name),
            reader.path("service.runtime_dir", config.runtime_dir),
@@ -232,9 +251,16 @@ std::expected<ServiceConfig, std::string> parse_service_config(std::string_view 
            reader.huge_pages("rings.huge_pages", config.ring_memory.huge_pages),
            reader.boolean("rings.lock", config.ring_memory.lock),
            reader.channels(config.channels),
+           reader.strings("ship.nats", ship.nats.servers),
+           reader.string("ship.stream", ship.nats.stream),
+           reader.string("ship.subject", ship.nats.subject),
+           reader.path("ship.credentials_file", ship.nats.credentials_file),
+           reader.integer("ship.max_in_flight", ship.max_in_flight, 1, 1'000'000),
+           reader.integer("ship.replicas", replicas, 0, 5),
        }) {
     if (failed) return std::unexpected(*failed);
   }
+  ship.create_replicas = replicas > 0 ? std::optional(replicas) : std::nullopt;
   journal.flush.every = std::chrono::microseconds(every_us);
   return config;
 }
@@ -265,6 +291,13 @@ std::string ServiceConfig::to_toml() const {
       journal.keep_segments, journal.recycle, journal.writeback_every_bytes,
       journal.flush.every_bytes, journal.flush.every.count(), consumer_cpu,
       fmt::join(housekeeping_cpus, ", "), ring_bytes, pages, ring_memory.lock);
+  text += fmt::format("\n[ship]\nnats = [{}]\nstream = \"{}\"\nsubject = \"{}\"\n"
+                      "credentials_file = \"{}\"\nmax_in_flight = {}\nreplicas = {}\n",
+                      fmt::join(ship.nats.servers | std::views::transform([](const auto& url) {
+                                  return "\"" + url + "\"";
+                                }), ", "),
+                      ship.nats.stream, ship.nats.subject, ship.nats.credentials_file.string(),
+                      ship.max_in_flight, ship.create_replicas.value_or(0));
   for (const ChannelConfig& channel : channels) {
     text += fmt::format("\n[[channels]]\nname = \"{}\"\nring_bytes = {}\n", channel.name,
                         channel.ring_bytes);

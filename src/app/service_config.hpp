@@ -6,6 +6,8 @@
 // names the file, the line and the key.
 #pragma once
 
+#include "shipper.hpp"
+
 #include <ringlog/journal.hpp>
 #include <ringlog/ring.hpp>
 
@@ -39,6 +41,9 @@ struct ServiceConfig {
   ring::MemoryOptions ring_memory{};
   // [[channels]]
   std::vector<ChannelConfig> channels = {{"default", 0}};
+  // [ship]: the journal shipped into a NATS JetStream stream, when servers are given. The
+  // service fills in the journal directory and the CPUs (the housekeeping ones).
+  ShipConfig ship{};
 
   // The configuration as TOML, every key with its value: what the service runs with.
   std::string to_toml() const;

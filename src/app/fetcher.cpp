@@ -1,0 +1,101 @@
+#include "fetcher.hpp"
+
+#include <fmt/format.h>
+
+#include <optional>
+
+namespace ringlog::app {
+namespace {
+
+// How long to wait for the next message before giving up: the stream had it when asked.
+constexpr std::int64_t message_wait_ms = 10'000;
+
+struct SubscriptionDeleter {
+  void operator()(natsSubscription* subscription) const noexcept {
+    natsSubscription_Unsubscribe(subscription);
+    natsSubscription_Destroy(subscription);
+  }
+};
+
+}  // namespace
+
+std::expected<FetchResult, std::string> fetch_journal(const FetchConfig& config) {
+  auto link = NatsLink::connect(config.nats, "ringlog-fetch");
+  if (!link) return std::unexpected(link.error());
+  auto position = stream_position(**link, config.nats, std::nullopt);
+  if (!position) return std::unexpected(position.error());
+
+  std::optional<storage::Journal> journal;
+  const auto open_journal = [&](std::uint64_t first_sequence) -> std::expected<void, std::string> {
+    storage::JournalOptions options = config.journal;
+    options.first_sequence = first_sequence;
+    auto opened = storage::Journal::open(config.journal_dir, options);
+    if (!opened) return std::unexpected(opened.error().message());
+    journal.emplace(std::move(*opened));
+    return {};
+  };
+  FetchResult result;
+  if (!position->last_event) {  // nothing shipped yet: an empty journal
+    if (auto opened = open_journal(0); !opened) return std::unexpected(opened.error());
+    result.next_sequence = journal->next_sequence();
+    return result;
+  }
+
+  // An ordered consumer: in stream order, no acknowledgements, gaps in delivery mended by
+  // the client; it goes away with the subscription.
+  jsSubOptions options;
+  jsSubOptions_Init(&options);
+  options.Stream = config.nats.stream.c_str();
+  options.Ordered = true;
+  options.Config.DeliverPolicy = js_DeliverAll;
+  natsSubscription* raw = nullptr;
+  jsErrCode code{};
+  if (const natsStatus s = js_SubscribeSync(&raw, (*link)->jetstream(),
+                                            config.nats.subject.c_str(), nullptr, &options,
+                                            &code);
+      s != NATS_OK) {
+    return std::unexpected(nats_error(fmt::format("subscribe to {} in stream {}",
+                                                  config.nats.subject, config.nats.stream),
+                                      s, code));
+  }
+  const std::unique_ptr<natsSubscription, SubscriptionDeleter> subscription(raw);
+
+  for (;;) {
+    natsMsg* next = nullptr;
+    const natsStatus s = natsSubscription_NextMsg(&next, subscription.get(), message_wait_ms);
+    const NatsMessage message(next);
+    if (s != NATS_OK) {
+      return std::unexpected(nats_error(
+          fmt::format("fetch from stream {} after event {}", config.nats.stream,
+                      journal ? journal->next_sequence() : 0), s));
+    }
+    auto event = decode_event(message.get());
+    if (!event) return std::unexpected(event.error());
+    if (!journal) {
+      if (auto opened = open_journal(event->sequence); !opened) {
+        return std::unexpected(opened.error());
+      }
+    }
+    const std::uint64_t wanted = journal->next_sequence();
+    if (event->sequence > wanted) {
+      return std::unexpected(fmt::format(
+          "stream {} lacks events {} to {} (gone from it, by its limits?): the journal in {} "
+          "cannot continue without a gap", config.nats.stream, wanted, event->sequence - 1,
+          config.journal_dir.string()));
+    }
+    if (event->sequence == wanted) {
+      if (!journal->append(event->header, event->payload)) {
+        return std::unexpected(journal->failure() ? journal->failure()->message()
+                                                  : fmt::format("event {} is malformed",
+                                                                event->sequence));
+      }
+      ++result.fetched;
+    }
+    if (event->sequence >= *position->last_event) break;
+  }
+  if (auto synced = journal->sync(); !synced) return std::unexpected(synced.error().message());
+  result.next_sequence = journal->next_sequence();
+  return result;
+}
+
+}  // namespace ringlog::app

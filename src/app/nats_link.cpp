@@ -1,0 +1,262 @@
+#include "nats_link.hpp"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace ringlog::app {
+namespace {
+
+constexpr const char* message_id_header = "Nats-Msg-Id";
+constexpr const char* timestamp_header = "Ringlog-Timestamp";
+constexpr const char* event_type_header = "Ringlog-Event-Type";
+constexpr const char* flags_header = "Ringlog-Flags";
+
+std::optional<std::uint64_t> parse_number(std::string_view text) {
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || text.empty()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<std::uint64_t> header_number(natsMsg* message, const char* key) {
+  const char* value = nullptr;
+  if (natsMsgHeader_Get(message, key, &value) != NATS_OK || value == nullptr) return std::nullopt;
+  return parse_number(value);
+}
+
+// What a credentials file holds: a NATS .creds file (a user JWT and its key), or a user and a
+// password.
+struct Credentials {
+  bool creds_file = false;
+  std::string user;
+  std::string password;
+};
+
+std::expected<std::optional<Credentials>, std::string> read_credentials(
+    const std::filesystem::path& file) {
+  if (file.empty()) return std::nullopt;
+  const std::string path = file.string();
+  struct stat info{};
+  if (::stat(path.c_str(), &info) != 0) {
+    return std::unexpected(fmt::format("credentials file {}: {}", path, std::strerror(errno)));
+  }
+  if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return std::unexpected(fmt::format("credentials file {}: others may read it (mode {:o}); "
+                                       "chmod 600 it", path, info.st_mode & 07777));
+  }
+  std::ifstream in(file);
+  if (!in) {
+    return std::unexpected(fmt::format("credentials file {}: {}", path, std::strerror(errno)));
+  }
+  std::stringstream contents;
+  contents << in.rdbuf();
+  const std::string text = contents.str();
+  if (text.find("BEGIN NATS USER JWT") != std::string::npos) return Credentials{true, {}, {}};
+  const std::string first_line = text.substr(0, text.find('\n'));
+  const std::size_t colon = first_line.find(':');
+  if (colon == std::string::npos || colon == 0) {
+    return std::unexpected(fmt::format("credentials file {}: neither a NATS .creds file nor "
+                                       "\"user:password\" on its first line", path));
+  }
+  return Credentials{false, first_line.substr(0, colon), first_line.substr(colon + 1)};
+}
+
+struct OptionsDeleter {
+  void operator()(natsOptions* options) const noexcept { natsOptions_Destroy(options); }
+};
+
+}  // namespace
+
+std::string nats_error(std::string_view what, natsStatus status) {
+  natsStatus last = NATS_OK;
+  const char* detail = nats_GetLastError(&last);
+  return detail != nullptr && *detail != '\0' && last == status
+             ? fmt::format("{}: {}: {}", what, natsStatus_GetText(status), detail)
+             : fmt::format("{}: {}", what, natsStatus_GetText(status));
+}
+
+std::string nats_error(std::string_view what, natsStatus status, jsErrCode code) {
+  return code == 0 ? nats_error(what, status)
+                   : fmt::format("{} (JetStream error {})", nats_error(what, status), int(code));
+}
+
+std::expected<void, std::string> check_endpoint(const NatsEndpoint& endpoint) {
+  if (endpoint.servers.empty()) return std::unexpected("no NATS server given");
+  for (const std::string& server : endpoint.servers) {
+    if (server.find('@') != std::string::npos) {
+      return std::unexpected(fmt::format("NATS server {}: credentials belong in a credentials "
+                                         "file, not in the URL", server));
+    }
+  }
+  if (endpoint.stream.empty() || endpoint.subject.empty()) {
+    return std::unexpected("a NATS stream and subject must be named");
+  }
+  auto credentials = read_credentials(endpoint.credentials_file);
+  if (!credentials) return std::unexpected(credentials.error());
+  return {};
+}
+
+std::expected<std::unique_ptr<NatsLink>, std::string> NatsLink::connect(
+    const NatsEndpoint& endpoint, const std::string& client_name, const jsOptions* js_options) {
+  if (auto checked = check_endpoint(endpoint); !checked) return std::unexpected(checked.error());
+  natsOptions* raw_options = nullptr;
+  if (const natsStatus s = natsOptions_Create(&raw_options); s != NATS_OK) {
+    return std::unexpected(nats_error("NATS options", s));
+  }
+  const std::unique_ptr<natsOptions, OptionsDeleter> options(raw_options);
+  std::vector<const char*> servers;
+  for (const std::string& server : endpoint.servers) servers.push_back(server.c_str());
+  natsStatus s = natsOptions_SetServers(options.get(), servers.data(), int(servers.size()));
+  if (s == NATS_OK) s = natsOptions_SetName(options.get(), client_name.c_str());
+  // Never give up on the servers: a shipper outlives their restarts.
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(options.get(), -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(options.get(), 250);
+  if (s == NATS_OK) s = natsOptions_SetTimeout(options.get(), 2000);
+  if (s != NATS_OK) return std::unexpected(nats_error("NATS options", s));
+  if (auto credentials = read_credentials(endpoint.credentials_file); !credentials) {
+    return std::unexpected(credentials.error());
+  } else if (*credentials) {
+    const std::string path = endpoint.credentials_file.string();
+    s = (*credentials)->creds_file
+            ? natsOptions_SetUserCredentialsFromFiles(options.get(), path.c_str(), nullptr)
+            : natsOptions_SetUserInfo(options.get(), (*credentials)->user.c_str(),
+                                      (*credentials)->password.c_str());
+    if (s != NATS_OK) return std::unexpected(nats_error("credentials file " + path, s));
+  }
+  std::unique_ptr<NatsLink> link(new NatsLink);
+  if (s = natsConnection_Connect(&link->connection_, options.get()); s != NATS_OK) {
+    return std::unexpected(nats_error(fmt::format("connect to NATS at {}",
+                                                  fmt::join(endpoint.servers, ",")), s));
+  }
+  jsOptions defaults;
+  jsOptions_Init(&defaults);
+  if (s = natsConnection_JetStream(&link->jetstream_, link->connection_,
+                                   js_options != nullptr ? const_cast<jsOptions*>(js_options)
+                                                         : &defaults);
+      s != NATS_OK) {
+    return std::unexpected(nats_error("JetStream context", s));
+  }
+  return link;
+}
+
+NatsLink::~NatsLink() {
+  jsCtx_Destroy(jetstream_);
+  if (connection_ != nullptr) {
+    natsConnection_Close(connection_);
+    natsConnection_Destroy(connection_);
+  }
+}
+
+bool NatsLink::connected() const noexcept {
+  return natsConnection_Status(connection_) == NATS_CONN_STATUS_CONNECTED;
+}
+
+std::expected<NatsMessage, std::string> encode_event(const std::string& subject,
+                                                     const storage::JournalEvent& event) {
+  const event::EventHeader& header = event.view.header;
+  natsMsg* raw = nullptr;
+  natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr,
+                                reinterpret_cast<const char*>(event.view.payload.data()),
+                                int(event.view.payload.size()));
+  NatsMessage message(raw);
+  // Decimal text: what NATS tools show, and what a person searching the stream types.
+  const auto set = [&](const char* key, std::uint64_t value) {
+    char text[24];
+    *std::to_chars(text, text + sizeof text - 1, value).ptr = '\0';
+    if (s == NATS_OK) s = natsMsgHeader_Set(message.get(), key, text);
+  };
+  set(message_id_header, event.sequence);
+  set(timestamp_header, header.timestamp);
+  set(event_type_header, header.event_type);
+  set(flags_header, header.flags);
+  if (s != NATS_OK) {
+    return std::unexpected(nats_error(fmt::format("message for event {}", event.sequence), s));
+  }
+  return message;
+}
+
+std::optional<std::uint64_t> shipped_sequence(natsMsg* message) {
+  return header_number(message, message_id_header);
+}
+
+std::expected<ShippedEvent, std::string> decode_event(natsMsg* message) {
+  const std::optional<std::uint64_t> sequence = shipped_sequence(message);
+  const std::optional<std::uint64_t> timestamp = header_number(message, timestamp_header);
+  const std::optional<std::uint64_t> type = header_number(message, event_type_header);
+  const std::optional<std::uint64_t> flags = header_number(message, flags_header);
+  const int length = natsMsg_GetDataLength(message);
+  if (!sequence || !timestamp || !type || *type > 0xff || !flags || *flags > 0xff ||
+      length > 0xffff) {
+    return std::unexpected(fmt::format(
+        "message {} on {} is not a ringlog event: it lacks the {}, {}, {} and {} headers or one "
+        "is out of range", natsMsg_GetSequence(message), natsMsg_GetSubject(message),
+        message_id_header, timestamp_header, event_type_header, flags_header));
+  }
+  ShippedEvent event;
+  event.sequence = *sequence;
+  event.header = event::EventHeader(*timestamp, std::uint8_t(*type), std::uint16_t(length));
+  event.header.flags = std::uint8_t(*flags);
+  event.payload = {reinterpret_cast<const std::byte*>(natsMsg_GetData(message)),
+                   std::size_t(length)};
+  return event;
+}
+
+std::expected<StreamPosition, std::string> stream_position(NatsLink& link,
+                                                           const NatsEndpoint& endpoint,
+                                                           std::optional<int> create_replicas) {
+  jsStreamInfo* info = nullptr;
+  jsErrCode code{};
+  natsStatus s = js_GetStreamInfo(&info, link.jetstream(), endpoint.stream.c_str(), nullptr,
+                                  &code);
+  if (s == NATS_NOT_FOUND && create_replicas) {
+    jsStreamConfig config;
+    jsStreamConfig_Init(&config);
+    config.Name = endpoint.stream.c_str();
+    const char* subjects[] = {endpoint.subject.c_str()};
+    config.Subjects = subjects;
+    config.SubjectsLen = 1;
+    config.Storage = js_FileStorage;
+    config.Replicas = *create_replicas;
+    s = js_AddStream(&info, link.jetstream(), &config, nullptr, &code);
+    if (s != NATS_OK) {
+      return std::unexpected(nats_error(fmt::format("create stream {}", endpoint.stream), s,
+                                        code));
+    }
+  } else if (s == NATS_NOT_FOUND) {
+    return std::unexpected(fmt::format("stream {} does not exist: create it, or let the shipper "
+                                       "create it (replicas)", endpoint.stream));
+  } else if (s != NATS_OK) {
+    return std::unexpected(nats_error(fmt::format("stream {}", endpoint.stream), s, code));
+  }
+  StreamPosition position;
+  position.last_stream_sequence = info->State.LastSeq;
+  jsStreamInfo_Destroy(info);
+
+  natsMsg* raw = nullptr;
+  s = js_GetLastMsg(&raw, link.jetstream(), endpoint.stream.c_str(), endpoint.subject.c_str(),
+                    nullptr, &code);
+  const NatsMessage last(raw);
+  if (s == NATS_NOT_FOUND) return position;
+  if (s != NATS_OK) {
+    return std::unexpected(nats_error(
+        fmt::format("last message on {} in stream {}", endpoint.subject, endpoint.stream), s,
+        code));
+  }
+  position.last_event = shipped_sequence(last.get());
+  if (!position.last_event) {
+    return std::unexpected(fmt::format("stream {}: the last message on {} has no ringlog "
+                                       "sequence number (Nats-Msg-Id); the subject is not a "
+                                       "ringlog journal's", endpoint.stream, endpoint.subject));
+  }
+  return position;
+}
+
+}  // namespace ringlog::app

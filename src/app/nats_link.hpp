@@ -1,0 +1,97 @@
+// What `ringlog ship` and `ringlog fetch` share: a connection to NATS JetStream, with its
+// credentials read from a file (never from the command line, where `ps` shows them), and the
+// form an event takes as a JetStream message.
+//
+// An event travels as one message on the journal's subject: the payload is the event's payload;
+// the headers carry its sequence number (as Nats-Msg-Id, so that JetStream's duplicate window
+// drops a resend) and its header fields. The record's checksum does not travel: the journal that
+// takes the event back computes its own.
+#pragma once
+
+#include <nats/nats.h>
+
+#include <ringlog/journal.hpp>
+
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringlog::app {
+
+struct NatsEndpoint {
+  std::vector<std::string> servers;  // nats://host:port, tried in turn
+  std::string stream = "RINGLOG";
+  std::string subject = "ringlog.events";
+  // A NATS .creds file, or a file whose first line is "user:password"; empty: no credentials.
+  // Refused when anyone but its owner may read it.
+  std::filesystem::path credentials_file;
+};
+
+// "what: <the client's text for status>: <its last error>", for every failed call.
+std::string nats_error(std::string_view what, natsStatus);
+std::string nats_error(std::string_view what, natsStatus, jsErrCode);
+
+// Checks what can be checked without a server: URLs without credentials in them, a stream and
+// a subject, a credentials file that is private and of a known form.
+std::expected<void, std::string> check_endpoint(const NatsEndpoint&);
+
+// One connection and its JetStream context. It reconnects on its own, forever, to any of the
+// endpoint's servers; until it has, JetStream calls fail and are tried again by their caller.
+class NatsLink {
+ public:
+  // `js_options` tunes the JetStream context (asynchronous publishing); null for defaults.
+  // The client's threads start here and inherit the calling thread's CPU affinity.
+  static std::expected<std::unique_ptr<NatsLink>, std::string> connect(
+      const NatsEndpoint&, const std::string& client_name, const jsOptions* js_options = nullptr);
+  ~NatsLink();
+  NatsLink(const NatsLink&) = delete;
+  NatsLink& operator=(const NatsLink&) = delete;
+
+  natsConnection* connection() const noexcept { return connection_; }
+  jsCtx* jetstream() const noexcept { return jetstream_; }
+  bool connected() const noexcept;
+
+ private:
+  NatsLink() = default;
+  natsConnection* connection_ = nullptr;
+  jsCtx* jetstream_ = nullptr;
+};
+
+// Owns what the client hands back and must be destroyed.
+struct NatsMessageDeleter {
+  void operator()(natsMsg* message) const noexcept { natsMsg_Destroy(message); }
+};
+using NatsMessage = std::unique_ptr<natsMsg, NatsMessageDeleter>;
+
+// The message for one event, or the client's error.
+std::expected<NatsMessage, std::string> encode_event(const std::string& subject,
+                                                     const storage::JournalEvent&);
+
+// An event read back from a message: its sequence number and header. The payload is the
+// message's data.
+struct ShippedEvent {
+  std::uint64_t sequence = 0;
+  event::EventHeader header{};
+  std::span<const std::byte> payload;
+};
+std::expected<ShippedEvent, std::string> decode_event(natsMsg*);
+
+// The sequence number in a message's Nats-Msg-Id; nullopt when it carries none or another form.
+std::optional<std::uint64_t> shipped_sequence(natsMsg*);
+
+// Where the stream stands for the journal's subject.
+struct StreamPosition {
+  std::uint64_t last_stream_sequence = 0;  // of any message in the stream; 0: empty
+  std::optional<std::uint64_t> last_event;  // the newest event on the subject, if any
+};
+// Asks the stream; when it does not exist and `create_replicas` is set, creates it (file
+// storage, the subject only, that many replicas), else says so.
+std::expected<StreamPosition, std::string> stream_position(NatsLink&, const NatsEndpoint&,
+                                                           std::optional<int> create_replicas);
+
+}  // namespace ringlog::app

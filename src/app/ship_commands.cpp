@@ -1,0 +1,166 @@
+#include "ship_commands.hpp"
+
+#include "fetcher.hpp"
+#include "pipeline.hpp"
+#include "service_config.hpp"
+#include "shipper.hpp"
+#include "stop_signals.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+namespace ringlog::app {
+
+struct ShipCommands::Options {
+  std::filesystem::path config_file;
+  std::filesystem::path journal_dir;
+  std::vector<std::string> servers;
+  std::string stream;
+  std::string subject;
+  std::filesystem::path credentials_file;
+  std::size_t max_in_flight = 0;
+  int replicas = -1;
+  std::vector<int> cpus;
+  bool until_caught_up = false;
+  std::filesystem::path metrics_file;
+  double report_every_s = 1;
+
+  // The [ship] section of the configuration file (or its defaults), then the command line.
+  std::expected<ShipConfig, std::string> ship_config() const {
+    ShipConfig config;
+    if (!config_file.empty()) {
+      auto loaded = load_service_config(config_file);
+      if (!loaded) return std::unexpected(loaded.error());
+      config = loaded->ship;
+    }
+    config.journal_dir = journal_dir;
+    if (!servers.empty()) config.nats.servers = servers;
+    if (config.nats.servers.empty()) config.nats.servers = {"nats://127.0.0.1:4222"};
+    if (!stream.empty()) config.nats.stream = stream;
+    if (!subject.empty()) config.nats.subject = subject;
+    if (!credentials_file.empty()) config.nats.credentials_file = credentials_file;
+    if (max_in_flight > 0) config.max_in_flight = max_in_flight;
+    if (replicas >= 0) {
+      config.create_replicas = replicas > 0 ? std::optional(replicas) : std::nullopt;
+    }
+    return config;
+  }
+};
+
+namespace {
+
+// Writes `text` to `path` whole or not at all (a scraper never reads half a file).
+void replace_file(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::path partial = path;
+  partial += ".partial";
+  {
+    std::ofstream out(partial, std::ios::trunc);
+    out << text;
+    if (!out) return;
+  }
+  std::error_code ignored;
+  std::filesystem::rename(partial, path, ignored);
+}
+
+}  // namespace
+
+ShipCommands::ShipCommands(CLI::App& app) : options_(std::make_unique<Options>()) {
+  Options& o = *options_;
+  const auto add_endpoint = [&o](CLI::App& command) {
+    command.add_option("journal", o.journal_dir, "journal directory")->required();
+    command.add_option("--config", o.config_file, "service configuration (TOML): its [ship] "
+                       "section gives the defaults of the options below");
+    command.add_option("--nats", o.servers, "NATS server URL(s), without credentials "
+                       "(default nats://127.0.0.1:4222)")->delimiter(',');
+    command.add_option("--stream", o.stream, "JetStream stream (default RINGLOG)");
+    command.add_option("--subject", o.subject, "subject of the events (default ringlog.events)");
+    command.add_option("--credentials", o.credentials_file, "a NATS .creds file, or a file "
+                       "whose first line is user:password; mode 600");
+  };
+  ship_ = app.add_subcommand(
+      "ship", "follow a journal and publish every durable event to a NATS JetStream stream, "
+              "exactly once and in order across restarts; SIGINT/SIGTERM stop it");
+  add_endpoint(*ship_);
+  ship_->add_option("--max-in-flight", o.max_in_flight, "publishes awaiting acknowledgement "
+                    "(default 4096)");
+  ship_->add_option("--replicas", o.replicas, "create a missing stream with this many replicas "
+                    "(default 1); 0: the stream must exist")->check(CLI::Range(0, 5));
+  ship_->add_option("--cpus", o.cpus, "CPUs for the shipper and the NATS client (default: every "
+                    "CPU but the producer's and consumer's)")->delimiter(',');
+  ship_->add_flag("--until-caught-up", o.until_caught_up, "exit once the stream holds every "
+                  "event of the journal");
+  ship_->add_option("--metrics-file", o.metrics_file, "rewrite this file with Prometheus text "
+                    "(the node exporter's textfile collector) at every report");
+  ship_->add_option("--report-every", o.report_every_s, "seconds between status lines")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  fetch_ = app.add_subcommand(
+      "fetch", "rebuild a journal from the NATS JetStream stream a shipper fills: every event "
+               "it holds that the journal lacks, byte-exact, then durable");
+  add_endpoint(*fetch_);
+}
+
+ShipCommands::~ShipCommands() = default;
+
+std::optional<int> ShipCommands::run() const {
+  const Options& o = *options_;
+  if (!ship_->parsed() && !fetch_->parsed()) return std::nullopt;
+  const char* name = ship_->parsed() ? "ringlog ship" : "ringlog fetch";
+  auto config = o.ship_config();
+  if (!config) {
+    fmt::print(stderr, "{}: {}\n", name, config.error());
+    return 2;
+  }
+  if (fetch_->parsed()) {
+    auto fetched = fetch_journal({config->nats, o.journal_dir, {}});
+    if (!fetched) {
+      fmt::print(stderr, "ringlog fetch: {}\n", fetched.error());
+      return 1;
+    }
+    fmt::print("ringlog fetch: {} event(s) from stream {} into {}; it holds events up to {}, "
+               "all durable\n", fetched->fetched, config->nats.stream, o.journal_dir.string(),
+               fetched->next_sequence);
+    return 0;
+  }
+
+  config->cpus = o.cpus;
+  if (config->cpus.empty()) {  // off the pair a producer and consumer on this host would use
+    auto placement = plan_placement({}, o.journal_dir);
+    if (placement) config->cpus = placement->housekeeping_cpus;
+  }
+  StopSignals signals;  // before the shipper's threads, which inherit the blocked signals
+  auto shipper = Shipper::start(*config);
+  if (!shipper) {
+    fmt::print(stderr, "ringlog ship: {}\n", shipper.error());
+    return 2;
+  }
+  fmt::print("ringlog ship: {} → stream {} ({}) at {}\n", o.journal_dir.string(),
+             config->nats.stream, config->nats.subject, fmt::join(config->nats.servers, ","));
+  std::fflush(stdout);
+  using Clock = std::chrono::steady_clock;
+  const auto report_every = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(o.report_every_s));
+  auto next_report = Clock::now() + report_every;
+  for (;;) {
+    const auto poll = o.until_caught_up ? std::chrono::milliseconds(20) : report_every;
+    if (signals.wait(std::min<Clock::duration>(poll, next_report - Clock::now())) != 0) break;
+    const ShipStatus status = (*shipper)->status();
+    const bool caught_up = o.until_caught_up && status.in_step && status.lag_events == 0;
+    if (Clock::now() >= next_report || caught_up) {
+      next_report += report_every;
+      fmt::print("{}", to_text(status));
+      std::fflush(stdout);
+      if (!o.metrics_file.empty()) replace_file(o.metrics_file, to_prometheus(status));
+    }
+    if (caught_up) break;
+  }
+  (*shipper)->stop();
+  const ShipStatus final_status = (*shipper)->status();
+  fmt::print("stopped: the stream holds events up to {}\n", final_status.shipped);
+  if (!o.metrics_file.empty()) replace_file(o.metrics_file, to_prometheus(final_status));
+  return 0;
+}
+
+}  // namespace ringlog::app

@@ -1,0 +1,27 @@
+// `ringlog ship` and `ringlog fetch`: their command lines and what they run.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <optional>
+
+namespace ringlog::app {
+
+class ShipCommands {
+ public:
+  // Adds both subcommands to `app`.
+  explicit ShipCommands(CLI::App& app);
+  ~ShipCommands();
+
+  // The exit status of the subcommand given, or nullopt when neither was.
+  std::optional<int> run() const;
+
+ private:
+  struct Options;
+  std::unique_ptr<Options> options_;
+  CLI::App* ship_ = nullptr;
+  CLI::App* fetch_ = nullptr;
+};
+
+}  // namespace ringlog::app
