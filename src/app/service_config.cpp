@@ -84,10 +84,11 @@ class Reader {
       return std::nullopt;
     });
   }
-  std::optional<std::string> path(std::string_view key, std::filesystem::path& out) {
+  std::optional<std::string> path(std::string_view key, std::filesystem::path& out,
+                                  bool may_be_empty = false) {
     std::string text;
-    if (auto failed = string(key, text)) return failed;
-    if (!text.empty()) out = text;
+    if (auto failed = string(key, text, may_be_empty)) return failed;
+    out = text;
     return std::nullopt;
   }
   template <class Integer>
@@ -254,7 +255,8 @@ std::expected<ServiceConfig, std::string> parse_service_config(std::string_view 
            reader.strings("ship.nats", ship.nats.servers),
            reader.string("ship.stream", ship.nats.stream),
            reader.string("ship.subject", ship.nats.subject),
-           reader.path("ship.credentials_file", ship.nats.credentials_file),
+           reader.path("ship.credentials_file", ship.nats.credentials_file,
+                       /*may_be_empty=*/true),
            reader.integer("ship.max_in_flight", ship.max_in_flight, 1, 1'000'000),
            reader.integer("ship.replicas", replicas, 0, 5),
        }) {
