@@ -86,10 +86,12 @@ class Reader {
   }
   std::optional<std::string> path(std::string_view key, std::filesystem::path& out,
                                   bool may_be_empty = false) {
-    std::string text;
-    if (auto failed = string(key, text, may_be_empty)) return failed;
-    out = text;
-    return std::nullopt;
+    return read(key, [&](const toml::node& node) -> std::optional<std::string> {
+      if (!node.is_string()) return "expected a string, got " + type_name(node);
+      if (node.as_string()->get().empty() && !may_be_empty) return "must not be empty";
+      out = node.as_string()->get();
+      return std::nullopt;
+    });
   }
   template <class Integer>
   std::optional<std::string> integer(std::string_view key, Integer& out, long long least,
