@@ -10,13 +10,6 @@ namespace {
 // How long to wait for the next message before giving up: the stream had it when asked.
 constexpr std::int64_t message_wait_ms = 10'000;
 
-struct SubscriptionDeleter {
-  void operator()(natsSubscription* subscription) const noexcept {
-    natsSubscription_Unsubscribe(subscription);
-    natsSubscription_Destroy(subscription);
-  }
-};
-
 }  // namespace
 
 std::expected<FetchResult, std::string> fetch_journal(const FetchConfig& config) {
@@ -41,35 +34,17 @@ std::expected<FetchResult, std::string> fetch_journal(const FetchConfig& config)
     return result;
   }
 
-  // An ordered consumer: in stream order, no acknowledgements, gaps in delivery mended by
-  // the client; it goes away with the subscription.
-  jsSubOptions options;
-  jsSubOptions_Init(&options);
-  options.Stream = config.nats.stream.c_str();
-  options.Ordered = true;
-  options.Config.DeliverPolicy = js_DeliverAll;
-  natsSubscription* raw = nullptr;
-  jsErrCode code{};
-  if (const natsStatus s = js_SubscribeSync(&raw, (*link)->jetstream(),
-                                            config.nats.subject.c_str(), nullptr, &options,
-                                            &code);
-      s != NATS_OK) {
-    return std::unexpected(nats_error(fmt::format("subscribe to {} in stream {}",
-                                                  config.nats.subject, config.nats.stream),
-                                      s, code));
-  }
-  const std::unique_ptr<natsSubscription, SubscriptionDeleter> subscription(raw);
+  auto cursor = StreamCursor::open(**link, config.nats);
+  if (!cursor) return std::unexpected(cursor.error());
 
   for (;;) {
-    natsMsg* next = nullptr;
-    const natsStatus s = natsSubscription_NextMsg(&next, subscription.get(), message_wait_ms);
-    const NatsMessage message(next);
-    if (s != NATS_OK) {
-      return std::unexpected(nats_error(
-          fmt::format("fetch from stream {} after event {}", config.nats.stream,
-                      journal ? journal->next_sequence() : 0), s));
+    auto message = cursor->next(message_wait_ms);
+    if (!message) {
+      return std::unexpected(fmt::format("stream {} after event {}: {}", config.nats.stream,
+                                         journal ? journal->next_sequence() : 0,
+                                         message.error()));
     }
-    auto event = decode_event(message.get());
+    auto event = decode_event(message->get());
     if (!event) return std::unexpected(event.error());
     if (!journal) {
       if (auto opened = open_journal(event->sequence); !opened) {

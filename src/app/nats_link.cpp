@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace ringlog::app {
 namespace {
@@ -257,6 +258,52 @@ std::expected<StreamPosition, std::string> stream_position(NatsLink& link,
                                        "ringlog journal's", endpoint.stream, endpoint.subject));
   }
   return position;
+}
+
+std::expected<StreamCursor, std::string> StreamCursor::open(NatsLink& link,
+                                                            const NatsEndpoint& endpoint) {
+  jsSubOptions options;
+  jsSubOptions_Init(&options);
+  options.Stream = endpoint.stream.c_str();
+  options.Config.DeliverPolicy = js_DeliverAll;
+  options.Config.AckPolicy = js_AckNone;
+  StreamCursor cursor;
+  jsErrCode code{};
+  if (const natsStatus s = js_PullSubscribe(&cursor.subscription_, link.jetstream(),
+                                            endpoint.subject.c_str(), nullptr, nullptr, &options,
+                                            &code);
+      s != NATS_OK) {
+    return std::unexpected(nats_error(fmt::format("read {} from stream {}", endpoint.subject,
+                                                  endpoint.stream), s, code));
+  }
+  return cursor;
+}
+
+StreamCursor::StreamCursor(StreamCursor&& other) noexcept
+    : subscription_(std::exchange(other.subscription_, nullptr)),
+      batch_(std::exchange(other.batch_, {})),
+      taken_(other.taken_) {}
+
+StreamCursor::~StreamCursor() {
+  natsMsgList_Destroy(&batch_);  // the messages not taken too
+  if (subscription_ != nullptr) {
+    natsSubscription_Unsubscribe(subscription_);  // the server drops the ephemeral consumer
+    natsSubscription_Destroy(subscription_);
+  }
+}
+
+std::expected<NatsMessage, std::string> StreamCursor::next(std::int64_t wait_ms) {
+  if (taken_ == batch_.Count) {
+    natsMsgList_Destroy(&batch_);
+    batch_ = {};
+    taken_ = 0;
+    jsErrCode code{};
+    if (const natsStatus s = natsSubscription_Fetch(&batch_, subscription_, 1024, wait_ms, &code);
+        s != NATS_OK) {
+      return std::unexpected(nats_error("fetch", s, code));
+    }
+  }
+  return NatsMessage(std::exchange(batch_.Msgs[taken_++], nullptr));
 }
 
 }  // namespace ringlog::app

@@ -94,4 +94,25 @@ struct StreamPosition {
 std::expected<StreamPosition, std::string> stream_position(NatsLink&, const NatsEndpoint&,
                                                            std::optional<int> create_replicas);
 
+// Reads the stream's messages on the endpoint's subject in stream order, from the oldest: an
+// ephemeral pull consumer without acknowledgements, fetched in batches, so that the reader sets
+// the pace and the server never outruns it.
+class StreamCursor {
+ public:
+  static std::expected<StreamCursor, std::string> open(NatsLink&, const NatsEndpoint&);
+  StreamCursor(StreamCursor&&) noexcept;
+  StreamCursor& operator=(StreamCursor&&) = delete;
+  ~StreamCursor();
+
+  // The next message, waiting up to `wait_ms` for it; an error (NATS_TIMEOUT's among them)
+  // when none came.
+  std::expected<NatsMessage, std::string> next(std::int64_t wait_ms);
+
+ private:
+  StreamCursor() = default;
+  natsSubscription* subscription_ = nullptr;
+  natsMsgList batch_{};
+  int taken_ = 0;  // of batch_
+};
+
 }  // namespace ringlog::app
