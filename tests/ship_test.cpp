@@ -119,6 +119,7 @@ class NatsServer {
     }
   }
   ~NatsServer() { stop(); }
+  std::filesystem::path log() const { return directory_ / "server.log"; }
 
   // Starts it and waits until it accepts clients.
   bool start() {
@@ -141,6 +142,11 @@ class NatsServer {
   int port_;
   pid_t pid_ = -1;
 };
+
+std::string log_of(const std::filesystem::path& path) {
+  const std::vector<char> text = test::read_file(path);
+  return std::string(text.begin(), text.end());
+}
 
 bool nats_server_installed() { return ::access(nats_server_binary, X_OK) == 0; }
 
@@ -257,17 +263,29 @@ void expect_same_events(const std::filesystem::path& original,
   EXPECT_EQ(compared, count);
 }
 
-TEST(ship, a_million_events_reach_the_stream_once_each_in_order_and_fetch_rebuilds_them) {
-  SKIP_WITHOUT_NATS_SERVER();
-  test::TempDir dir;
-  constexpr std::uint64_t count = 1'000'000;
-  write_journal(dir.path() / "journal", count);
-  NatsServer server(dir.path() / "nats", "solo");
-  ASSERT_TRUE(server.start());
-  const NatsEndpoint endpoint = endpoint_of({server.url()});
+// One server on a free port, and a journal for it in a temporary directory.
+class ship_to_one_server : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SKIP_WITHOUT_NATS_SERVER();
+    ASSERT_TRUE(server.start());
+  }
+  // The journal, holding events [0, count).
+  std::filesystem::path journal(std::uint64_t count) {
+    write_journal(dir.path() / "journal", count);
+    return dir.path() / "journal";
+  }
 
+  test::TempDir dir;
+  NatsServer server{dir.path() / "nats", "solo"};
+  const NatsEndpoint endpoint = endpoint_of({server.url()});
+};
+
+TEST_F(ship_to_one_server,
+       a_million_events_reach_the_stream_once_each_in_order_and_fetch_rebuilds_them) {
+  constexpr std::uint64_t count = 1'000'000;
   ShipConfig config;
-  config.journal_dir = dir.path() / "journal";
+  config.journal_dir = journal(count);
   config.nats = endpoint;
   auto shipper = Shipper::start(config);
   ASSERT_TRUE(shipper.has_value()) << shipper.error();
@@ -296,16 +314,10 @@ TEST(ship, a_million_events_reach_the_stream_once_each_in_order_and_fetch_rebuil
   EXPECT_EQ(again->fetched, 0u);
 }
 
-TEST(ship, a_shipper_killed_at_random_moments_resumes_without_gap_or_duplicate) {
-  SKIP_WITHOUT_NATS_SERVER();
-  test::TempDir dir;
+TEST_F(ship_to_one_server, a_shipper_killed_at_random_moments_resumes_without_gap_or_duplicate) {
   constexpr std::uint64_t count = 1'000'000;
-  write_journal(dir.path() / "journal", count);
-  NatsServer server(dir.path() / "nats", "solo");
-  ASSERT_TRUE(server.start());
-  const NatsEndpoint endpoint = endpoint_of({server.url()});
   const std::vector<std::string> ship = {
-      RINGLOG_PROGRAM, "ship", (dir.path() / "journal").string(), "--nats", server.url(),
+      RINGLOG_PROGRAM, "ship", journal(count).string(), "--nats", server.url(),
       "--stream", endpoint.stream, "--subject", endpoint.subject, "--until-caught-up"};
 
   // Each round kills the shipper once the stream has grown by a random number of events (0
@@ -322,8 +334,7 @@ TEST(ship, a_shipper_killed_at_random_moments_resumes_without_gap_or_duplicate) 
   }
   ASSERT_LT(stream_messages(endpoint), count) << "every kill should land mid-shipping";
   const pid_t last = spawn(ship, dir.path() / "ship.log");
-  const std::vector<char> log = test::read_file(dir.path() / "ship.log");
-  ASSERT_EQ(exit_status_of(last), 0) << std::string(log.begin(), log.end());
+  ASSERT_EQ(exit_status_of(last), 0) << log_of(dir.path() / "ship.log");
   EXPECT_TRUE(exactly_once_in_order(shipped_sequences(endpoint), count));
 }
 
@@ -362,7 +373,7 @@ TEST(ship, shipping_continues_while_one_of_three_servers_is_down) {
     servers.push_back(std::make_unique<NatsServer>(dir.path() / fmt::format("nats{}", i),
                                                    fmt::format("n{}", i), cluster_ports[i],
                                                    routes));
-    ASSERT_TRUE(servers.back()->start());
+    ASSERT_TRUE(servers.back()->start()) << log_of(servers.back()->log());
     urls.push_back(servers.back()->url());
   }
   const NatsEndpoint endpoint = endpoint_of(urls);
