@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# ringlog serve with [ship]: publishers' events reach a NATS JetStream stream exactly once and in
+# order while the service is SIGKILLed and restarted, and while the NATS server is SIGKILLed and
+# restarted; `ringlog status` reports the shipper; `ringlog fetch` rebuilds a journal that
+# `ringlog verify` passes and whose events are the service journal's, byte for byte.
+# usage: service_ship.sh <ringlog binary>   (exit 77: nats-server is not installed)
+set -euo pipefail
+ringlog=$1
+nats_server=/usr/sbin/nats-server
+[ -x "$nats_server" ] || { echo "SKIP: $nats_server is not installed"; exit 77; }
+scratch=$(mktemp -d)
+serve_pid="" publish_pid="" nats_pid=""
+trap 'kill -9 $serve_pid $publish_pid $nats_pid 2>/dev/null || true; rm -rf "$scratch"' EXIT
+fail() { echo "FAIL: $*"; tail -n 20 "$scratch"/*.log; exit 1; }
+# Polls a condition for at most 60 s.
+eventually() { for _ in $(seq 1200); do "$@" && return 0; sleep 0.05; done; return 1; }
+
+nats_port=""
+start_nats() {  # on a port of the kernel's choosing the first time, on the same one after
+  "$nats_server" -js -sd "$scratch/nats" -a 127.0.0.1 -p "${nats_port:--1}" \
+    >>"$scratch/nats.log" 2>&1 &
+  nats_pid=$!
+  listening() { grep -qE "Listening for client connections on 127.0.0.1:[0-9]+" "$scratch/nats.log"; }
+  eventually listening || fail "nats-server did not start"
+  nats_port=$(sed -nE 's/.*client connections on 127.0.0.1:([0-9]+).*/\1/p' "$scratch/nats.log" |
+    tail -n 1)
+}
+start_nats
+cat >"$scratch/ringlog.toml" <<TOML
+[service]
+name = "ship-test"
+runtime_dir = "$scratch/run"
+[journal]
+directory = "$scratch/journal"
+segment_bytes = 4194304
+[ship]
+nats = ["nats://127.0.0.1:$nats_port"]
+stream = "SHIPSERVICE"
+subject = "ship.test"
+TOML
+status() { "$ringlog" status --service ship-test --runtime-dir "$scratch/run" "$@"; }
+serve() {
+  "$ringlog" serve --config "$scratch/ringlog.toml" >>"$scratch/serve.log" 2>&1 &
+  serve_pid=$!
+  eventually status >/dev/null 2>&1 || fail "the service did not come up"
+}
+metric() { status --prometheus | sed -nE "s/^$1\\{[^}]*\\} ([0-9.]+)$/\\1/p"; }
+durable() { status --json | sed -nE 's/.*"journal_durable_sequence":([0-9]+).*/\1/p'; }
+at_least() { [ "$("$1")" -ge "$2" ] 2>/dev/null; }
+
+serve
+"$ringlog" publish --service ship-test --runtime-dir "$scratch/run" --count 600000 \
+  --rate 200000 >"$scratch/publish.log" 2>&1 &
+publish_pid=$!
+eventually at_least durable 150000 || fail "the service did not make 150000 events durable"
+kill -9 "$serve_pid"
+wait "$serve_pid" 2>/dev/null || true
+serve
+shipped() { metric ringlog_ship_shipped_events | cut -d. -f1; }
+eventually at_least shipped 300000 || fail "the shipper did not get past event 300000"
+kill -9 "$nats_pid"
+wait "$nats_pid" 2>/dev/null || true
+start_nats
+wait "$publish_pid" || fail "the publisher did not finish (exit $?)"
+publish_pid=""
+
+caught_up() {
+  [ "$(metric ringlog_ship_lag_events)" = 0 ] &&
+    [ "$(shipped)" = "$(status --json | sed -nE 's/.*"journal_next_sequence":([0-9]+).*/\1/p')" ]
+}
+eventually caught_up || fail "the shipper did not catch up: $(status)"
+status | grep -qE "^ship +stream SHIPSERVICE \(ship.test\): shipped [0-9]+ of [0-9]+, lag 0 " ||
+  fail "ringlog status does not report the shipper: $(status)"
+kill -TERM "$serve_pid"
+wait "$serve_pid" || fail "the service did not stop cleanly"
+serve_pid=""
+
+"$ringlog" fetch "$scratch/copy" --nats "nats://127.0.0.1:$nats_port" --stream SHIPSERVICE \
+  --subject ship.test >"$scratch/fetch.log" 2>&1 || fail "ringlog fetch failed"
+"$ringlog" verify "$scratch/copy" >"$scratch/verify.log" || fail "the fetched journal is damaged"
+"$ringlog" dump --json "$scratch/journal" >"$scratch/original"
+"$ringlog" dump --json "$scratch/copy" >"$scratch/fetched"
+cmp -s "$scratch/original" "$scratch/fetched" ||
+  fail "the stream's events differ from the journal's: $(diff "$scratch/original" \
+    "$scratch/fetched" | head -n 4)"
+echo "OK: $(wc -l <"$scratch/original") events shipped exactly once across a service and a" \
+  "NATS server SIGKILL; $(tail -n 1 "$scratch/verify.log")"
