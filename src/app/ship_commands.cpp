@@ -143,6 +143,7 @@ std::optional<int> ShipCommands::run() const {
   const auto report_every = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(o.report_every_s));
   auto next_report = Clock::now() + report_every;
+  const Clock::time_point started = Clock::now();
   for (;;) {
     const auto poll = o.until_caught_up ? std::chrono::milliseconds(20) : report_every;
     if (signals.wait(std::min<Clock::duration>(poll, next_report - Clock::now())) != 0) break;
@@ -158,7 +159,11 @@ std::optional<int> ShipCommands::run() const {
   }
   (*shipper)->stop();
   const ShipStatus final_status = (*shipper)->status();
-  fmt::print("stopped: the stream holds events up to {}\n", final_status.shipped);
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  fmt::print("stopped: the stream holds events up to {}; this run shipped {} events in {:.2f} s: "
+             "{:.0f} events/s, {:.1f} MB/s\n", final_status.shipped, final_status.acknowledged,
+             seconds, double(final_status.acknowledged) / seconds,
+             double(final_status.acknowledged_bytes) / seconds / 1e6);
   if (!o.metrics_file.empty()) replace_file(o.metrics_file, to_prometheus(final_status));
   return 0;
 }

@@ -46,6 +46,7 @@ struct Shipper::State {
   // Written by the client's thread that delivers acknowledgements.
   std::atomic<std::uint64_t> shipped{0};
   std::atomic<std::uint64_t> acknowledged{0};
+  std::atomic<std::uint64_t> acknowledged_bytes{0};
   std::atomic<bool> publish_failed{false};
 
   mutable std::mutex status_mutex;  // guards what only status() reads besides the thread
@@ -87,6 +88,9 @@ struct Shipper::State {
       // In order: the expected-last-sequence chain stores no message after a refused one.
       self.shipped.store(*sequence + 1, std::memory_order_release);
       self.acknowledged.fetch_add(1, std::memory_order_relaxed);
+      self.acknowledged_bytes.fetch_add(event::EventHeader::SIZE +
+                                            std::uint64_t(natsMsg_GetDataLength(message)),
+                                        std::memory_order_relaxed);
     } else if (error != nullptr) {
       if (!self.publish_failed.exchange(true)) {
         const std::lock_guard lock(self.status_mutex);
@@ -313,6 +317,7 @@ ShipStatus Shipper::status() const {
   status.in_step = s.in_step.load();
   status.shipped = s.shipped.load(std::memory_order_acquire);
   status.acknowledged = s.acknowledged.load(std::memory_order_relaxed);
+  status.acknowledged_bytes = s.acknowledged_bytes.load(std::memory_order_relaxed);
   const std::lock_guard lock(s.status_mutex);
   status.journal_end = std::max(s.journal_end, status.shipped);
   status.lag_events = status.journal_end - status.shipped;

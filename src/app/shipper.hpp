@@ -52,6 +52,7 @@ struct ShipStatus {
   double lag_seconds = 0;
   double events_per_second = 0;    // acknowledged by the stream, over the last second or so
   std::uint64_t acknowledged = 0;  // messages the stream took since the start
+  std::uint64_t acknowledged_bytes = 0;  // their events' size: header and payload
   std::uint64_t resumes = 0;       // times it asked the stream where to go on, after the first
   std::optional<std::string> problem;  // what keeps it from shipping now; empty while it ships
 };
