@@ -357,6 +357,26 @@ bool every_replica_current(const NatsEndpoint& endpoint, std::uint64_t messages)
   return current;
 }
 
+TEST_F(ship_to_one_server, a_stream_ahead_of_the_journal_is_reported_not_shipped_into) {
+  ShipConfig config;
+  config.journal_dir = journal(2000);
+  config.nats = endpoint;
+  auto first = Shipper::start(config);
+  ASSERT_TRUE(first.has_value()) << first.error();
+  ASSERT_TRUE(eventually([&] { return (*first)->status().shipped == 2000; }));
+  (*first)->stop();
+
+  config.journal_dir = dir.path() / "another";  // started afresh: 1000 events
+  write_journal(config.journal_dir, 1000);
+  auto second = Shipper::start(config);
+  ASSERT_TRUE(second.has_value()) << second.error();
+  ASSERT_TRUE(eventually([&] { return (*second)->status().problem.has_value(); }));
+  EXPECT_NE((*second)->status().problem->find("another journal's stream"), std::string::npos)
+      << *(*second)->status().problem;
+  (*second)->stop();
+  EXPECT_EQ(stream_messages(endpoint), 2000u);
+}
+
 TEST(ship, shipping_continues_while_one_of_three_servers_is_down) {
   SKIP_WITHOUT_NATS_SERVER();
   test::TempDir dir;

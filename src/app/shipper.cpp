@@ -62,6 +62,7 @@ struct Shipper::State {
   // Shipping thread only.
   std::unique_ptr<NatsLink> link;
   bool resumed_before = false;      // since the start
+  bool stream_ahead = false;        // the stream reached past the journal's end when asked
   std::uint64_t next_to_publish = 0;
   std::uint64_t expected_last_stream_sequence = 0;  // the stream's, before the next publish
   std::deque<std::pair<std::uint64_t, Clock::time_point>> end_samples;  // journal end, when seen
@@ -150,11 +151,21 @@ struct Shipper::State {
     }
     durable.seek(next_to_publish);
     shipped.store(next_to_publish, std::memory_order_release);
+    appended.poll([](const storage::JournalEvent&) {});
     {
       const std::lock_guard lock(status_mutex);
+      journal_end = appended.position();
       if (resumed_before) ++resumes;
       failed_publish.reset();
       problem.reset();
+      // It may be a journal started afresh beside an old stream: say so, and ship only once the
+      // journal reaches past the stream.
+      stream_ahead = next_to_publish > journal_end;
+      if (stream_ahead) {
+        problem = fmt::format("stream {} holds events up to {}, past the end of the journal in "
+                              "{} ({}): is it another journal's stream?", config.nats.stream,
+                              next_to_publish - 1, config.journal_dir.string(), journal_end);
+      }
     }
     resumed_before = true;
     publish_failed.store(false);
@@ -227,6 +238,10 @@ struct Shipper::State {
       end_samples.pop_front();
     }
     const std::lock_guard lock(status_mutex);
+    if (stream_ahead && end >= shipped_now) {
+      stream_ahead = false;
+      problem.reset();
+    }
     journal_end = end;
     lag_seconds = end_samples.empty()
                       ? 0
