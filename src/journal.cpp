@@ -57,11 +57,14 @@ std::expected<SealedSummary, Error> summarize_segment(const detail::SegmentEntry
                                  fmt::format("open journal segment {}: its header says it starts "
                                              "at sequence {}", path, info.first_sequence)});
   }
-  // Everything below the checkpoint was made durable; scan only what follows it.
-  const std::size_t checkpoint = header.write_offset <= bytes.size() ? header.write_offset
-                                                                     : FileHeader::SIZE;
+  // Everything below the checkpoint was made durable; scan only what follows it. A checkpoint
+  // where no record can start (a damaged header) is no checkpoint: scan the whole file.
+  const bool sound_checkpoint = header.write_offset >= FileHeader::SIZE &&
+                                header.write_offset <= bytes.size() &&
+                                header.write_offset % ringlog::detail::record_alignment == 0;
+  const std::size_t checkpoint = sound_checkpoint ? header.write_offset : FileHeader::SIZE;
   const ScanResult past_checkpoint = detail::scan_records(bytes, checkpoint);
-  const std::uint64_t durable = checkpoint == header.write_offset ? header.event_count : 0;
+  const std::uint64_t durable = sound_checkpoint ? header.event_count : 0;
   return SealedSummary{durable + past_checkpoint.event_count, durable};
 }
 
