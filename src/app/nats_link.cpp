@@ -89,7 +89,11 @@ std::string nats_error(std::string_view what, natsStatus status, jsErrCode code)
                    : fmt::format("{} (JetStream error {})", nats_error(what, status), int(code));
 }
 
-std::expected<void, std::string> check_endpoint(const NatsEndpoint& endpoint) {
+namespace {
+
+// check_endpoint(), and what the credentials file holds.
+std::expected<std::optional<Credentials>, std::string> checked_credentials(
+    const NatsEndpoint& endpoint) {
   if (endpoint.servers.empty()) return std::unexpected("no NATS server given");
   for (const std::string& server : endpoint.servers) {
     if (server.find('@') != std::string::npos) {
@@ -100,14 +104,22 @@ std::expected<void, std::string> check_endpoint(const NatsEndpoint& endpoint) {
   if (endpoint.stream.empty() || endpoint.subject.empty()) {
     return std::unexpected("a NATS stream and subject must be named");
   }
-  auto credentials = read_credentials(endpoint.credentials_file);
-  if (!credentials) return std::unexpected(credentials.error());
+  return read_credentials(endpoint.credentials_file);
+}
+
+}  // namespace
+
+std::expected<void, std::string> check_endpoint(const NatsEndpoint& endpoint) {
+  if (auto credentials = checked_credentials(endpoint); !credentials) {
+    return std::unexpected(credentials.error());
+  }
   return {};
 }
 
 std::expected<std::unique_ptr<NatsLink>, std::string> NatsLink::connect(
     const NatsEndpoint& endpoint, const std::string& client_name, const jsOptions* js_options) {
-  if (auto checked = check_endpoint(endpoint); !checked) return std::unexpected(checked.error());
+  const auto credentials = checked_credentials(endpoint);
+  if (!credentials) return std::unexpected(credentials.error());
   natsOptions* raw_options = nullptr;
   if (const natsStatus s = natsOptions_Create(&raw_options); s != NATS_OK) {
     return std::unexpected(nats_error("NATS options", s));
@@ -122,9 +134,7 @@ std::expected<std::unique_ptr<NatsLink>, std::string> NatsLink::connect(
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(options.get(), 250);
   if (s == NATS_OK) s = natsOptions_SetTimeout(options.get(), 2000);
   if (s != NATS_OK) return std::unexpected(nats_error("NATS options", s));
-  if (auto credentials = read_credentials(endpoint.credentials_file); !credentials) {
-    return std::unexpected(credentials.error());
-  } else if (*credentials) {
+  if (*credentials) {
     const std::string path = endpoint.credentials_file.string();
     s = (*credentials)->creds_file
             ? natsOptions_SetUserCredentialsFromFiles(options.get(), path.c_str(), nullptr)
