@@ -137,8 +137,8 @@ struct Journal::State {
   // is half used.
   void prepare_ahead() noexcept {
     Segment& segment = current();
-    segment.file.prepare_pages();
-    segment.file.release_written_pages();
+    housekeeper->tend_pages(segment.file.claim_pages_ahead(options.prepare_ahead_bytes),
+                            segment.file.claim_pages_behind());
     const std::size_t written = segment.file.write_offset();
     const std::size_t pacing = options.writeback_every_bytes;
     if (pacing != 0 && written - writeback_requested_until >= pacing) {

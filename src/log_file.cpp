@@ -204,26 +204,31 @@ void LogFile::record_durable(std::size_t offset, std::uint64_t count) noexcept {
   (void)::pwrite(fd(), checkpoint, sizeof checkpoint, offsetof(FileHeader, event_count));
 }
 
-void LogFile::release_written_pages() noexcept {
+PageRange LogFile::claim_pages_behind() noexcept {
   // Up to a folio boundary: unmapping part of the folio being written made the writer fault
   // once a folio (measured). Never the first page, where the header sits.
   const std::size_t until = write_offset_ / largest_folio_bytes * largest_folio_bytes;
-  const std::size_t from = std::max(released_until_, page_size);
-  if (until <= from) return;
-  // The data stays in the page cache; only this mapping's page-table entries go.
-  if (::madvise(data() + from, until - from, MADV_DONTNEED) == 0) released_until_ = until;
+  const std::size_t from = std::max(unmapped_until_, page_size);
+  if (until <= from) return {};
+  unmapped_until_ = until;
+  return {data() + from, until - from};
 }
 
-void LogFile::prepare_pages() noexcept {
-  // Top the window up only once half of it is used: one call per 2 MiB of appends.
-  const std::size_t wanted = std::min(capacity(), write_offset_ + prepare_ahead_bytes);
-  if (prepared_until_ >= std::min(wanted, write_offset_ + prepare_ahead_bytes / 2)) return;
-  const std::size_t from = std::max(prepared_until_, write_offset_) / page_size * page_size;
-  if (::madvise(data() + from, wanted - from, MADV_POPULATE_WRITE) == 0) {
-    prepared_until_ = wanted;
-  } else if (errno == EINVAL) {
-    prepared_until_ = capacity();  // an older kernel: pages fault in one by one instead
-  }
+PageRange LogFile::claim_pages_ahead(std::size_t window) noexcept {
+  if (window == 0) return {};
+  const std::size_t wanted = std::min(capacity(), write_offset_ + window);
+  if (mapped_until_ >= std::min(wanted, write_offset_ + window / 2)) return {};
+  const std::size_t from = std::max(mapped_until_, write_offset_) / page_size * page_size;
+  mapped_until_ = wanted;
+  return {data() + from, wanted - from};
+}
+
+void map_writable(PageRange range) noexcept {
+  if (!range.empty()) (void)::madvise(range.start, range.length, MADV_POPULATE_WRITE);
+}
+
+void unmap(PageRange range) noexcept {
+  if (!range.empty()) (void)::madvise(range.start, range.length, MADV_DONTNEED);
 }
 
 }  // namespace ringlog::storage::detail

@@ -15,6 +15,19 @@
 
 namespace ringlog::storage::detail {
 
+// A stretch of a file's mapping, whole pages.
+struct PageRange {
+  std::byte* start = nullptr;
+  std::size_t length = 0;
+  bool empty() const noexcept { return length == 0; }
+};
+
+// Maps the range writable at once (MADV_POPULATE_WRITE), so that stores there take no page
+// fault. Where the kernel lacks it (before Linux 5.14), the pages fault in one by one instead.
+void map_writable(PageRange) noexcept;
+// Drops the range's page-table entries; its data stays in the page cache.
+void unmap(PageRange) noexcept;
+
 class LogFile {
  public:
   // Makes (or truncates) the file, preallocates `capacity` bytes on disk, writes the header and
@@ -51,12 +64,21 @@ class LogFile {
 
   // A flush that covered the first `offset` bytes, holding `count` events, has completed.
   void record_durable(std::size_t offset, std::uint64_t count) noexcept;
-  void prepare_pages() noexcept;
-  // Unmaps the pages behind the write offset, up to the last largest_folio_bytes boundary.
-  // Writeback must write-protect every page still mapped writable, and on a multi-core host
-  // each of those is a TLB shootdown: an interrupt to every core the process runs on (the
-  // producer's too). Unmapped pages cost one shootdown per step instead.
-  void release_written_pages() noexcept;
+
+  // Page work: which pages to map ahead of the writer and to unmap behind it. Each claim
+  // counts its range as done, so the work can be handed to another thread (the journal's
+  // housekeeper) and never asked for twice; the writer simply faults on a page it reaches first.
+  //
+  // The pages from the write offset to `window` bytes past it not yet mapped writable; empty
+  // until half of the window is used, so that there is one call per window / 2 of appends.
+  PageRange claim_pages_ahead(std::size_t window) noexcept;
+  // The pages behind the write offset, up to the last largest_folio_bytes boundary, not yet
+  // unmapped. Writeback must write-protect every page still mapped writable, and on a
+  // multi-core host each of those is a TLB shootdown: an interrupt to every core the process
+  // runs on (the producer's too). Unmapped pages cost one shootdown per step instead.
+  PageRange claim_pages_behind() noexcept;
+  // Maps the next prepare_ahead_bytes writable here and now.
+  void prepare_pages() noexcept { map_writable(claim_pages_ahead(prepare_ahead_bytes)); }
   static constexpr std::size_t prepare_ahead_bytes = MmapWriter::prepare_ahead_bytes;
 
   int fd() const noexcept { return file_.get(); }
@@ -89,8 +111,9 @@ class LogFile {
   std::uint64_t durable_count_ = 0;
   std::size_t left_folios_offset_ = FileHeader::SIZE;
   std::uint64_t left_folios_count_ = 0;
-  std::size_t prepared_until_ = 0;  // pages below this offset are mapped writable
-  std::size_t released_until_ = 0;  // pages below this offset (but the first) are unmapped
+  std::size_t mapped_until_ = 0;    // pages below this offset are claimed for mapping writable
+  std::size_t unmapped_until_ = 0;  // pages below this offset (but the first) are claimed for
+                                    // unmapping
   event::EventHeader claimed_{};    // the record claim() placed, published by commit()
   ScanResult recovery_;
 };

@@ -78,6 +78,15 @@ void SegmentHousekeeper::close(LogFile file) {
   work_or_stop_.notify_one();
 }
 
+void SegmentHousekeeper::tend_pages(PageRange ahead, PageRange behind) {
+  if (ahead.empty() && behind.empty()) return;
+  {
+    const std::lock_guard lock(mutex_);
+    page_work_.push_back({ahead, behind});
+  }
+  work_or_stop_.notify_one();
+}
+
 void SegmentHousekeeper::start_writeback(int fd, std::size_t offset, std::size_t length) {
   {
     const std::lock_guard lock(mutex_);
@@ -102,12 +111,20 @@ void SegmentHousekeeper::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
     work_or_stop_.wait(lock, [this] {
-      return stopping_ || !renames_.empty() || !retirements_.empty() || !closing_.empty() ||
-             !writebacks_.empty() ||
-             (prepare_requested_ && !prepared_);
+      return stopping_ || !page_work_.empty() || !renames_.empty() || !retirements_.empty() ||
+             !closing_.empty() || !writebacks_.empty() || (prepare_requested_ && !prepared_);
     });
-    // Renames first: the next segment is prepared under the name the last one still has.
-    if (!renames_.empty()) {
+    // Pages first, as the writer is about to reach them; and before closing, as they belong to
+    // a segment still open.
+    if (!page_work_.empty()) {
+      const PageWork work = page_work_.front();
+      page_work_.pop_front();
+      lock.unlock();
+      map_writable(work.ahead);
+      unmap(work.behind);
+      lock.lock();
+    } else if (!renames_.empty()) {
+      // Renames next: the next segment is prepared under the name the last one still has.
       const Rename rename = renames_.front();
       renames_.pop_front();
       lock.unlock();

@@ -682,12 +682,15 @@ std::optional<CacheStat> cache_stat(const std::filesystem::path& path) {
   return stat;
 }
 
+constexpr std::size_t pacing_test_window = std::size_t{4} << 20;
+
 // Appends about `bytes` of events with flushes only on request, calling flush_if_due as a
 // consumer does between batches; returns the newest segment's path.
 std::filesystem::path append_without_flushing(const std::filesystem::path& dir,
                                               std::size_t pacing, std::size_t bytes) {
   JournalOptions options;
   options.segment_bytes = std::size_t{64} << 20;
+  options.prepare_ahead_bytes = pacing_test_window;
   options.flush = FlushPolicy::on_request();
   options.writeback_every_bytes = pacing;
   auto journal = Journal::open(dir, options);
@@ -718,7 +721,7 @@ TEST(journal, writeback_pacing_keeps_dirty_pages_few) {
   const auto paced = append_without_flushing(paced_dir.path(), 1 << 20, appended);
   // What may stay dirty: the pages prepared ahead of the writer (written as zeros, not yet
   // appended to) and the last megabyte or two appended since the last request.
-  const std::uint64_t allowed = storage::MmapWriter::prepare_ahead_bytes + (std::size_t{2} << 20);
+  const std::uint64_t allowed = pacing_test_window + (std::size_t{2} << 20);
   // Writeback runs in the kernel after the request: wait for it, within reason.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   std::uint64_t dirty = UINT64_MAX;
@@ -729,6 +732,27 @@ TEST(journal, writeback_pacing_keeps_dirty_pages_few) {
   }
   EXPECT_LE(dirty, allowed) << "writeback pacing left the pages dirty";
   EXPECT_LT(dirty * 4, left_alone->dirty * page);
+}
+
+// The pages ahead of the writer are the housekeeping thread's work: without it (a window of 0)
+// the appending thread faults on every new page past the segment's first 4 MiB, which makes
+// the fault-free test below mean something.
+TEST(journal, without_pages_mapped_ahead_the_appender_faults) {
+  if (test::sanitized) GTEST_SKIP() << "sanitizer shadow memory takes page faults of its own";
+  test::TempDir dir;
+  JournalOptions options;
+  options.segment_bytes = std::size_t{64} << 20;
+  options.flush = FlushPolicy::on_request();
+  options.prepare_ahead_bytes = 0;
+  auto journal = Journal::open(dir.path(), options);
+  ASSERT_TRUE(journal.has_value());
+  const std::vector<std::byte> run = ring_records(0, 1000);  // about 72 KiB
+  const long before = test::thread_minor_faults();
+  for (int i = 0; i < 200; ++i) {  // about 14 MiB
+    ASSERT_TRUE(journal->append_records(run));
+    journal->flush_if_due();
+  }
+  EXPECT_GT(test::thread_minor_faults() - before, 100);
 }
 
 TEST(journal, appends_take_no_page_fault_while_flushes_run_behind_them) {
