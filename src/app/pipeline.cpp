@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -117,8 +118,11 @@ struct Progress {
   ThreadUsage consumer_usage;
 };
 
+// yield_when_full: while the ring is full, the producer gives its CPU to whatever else is
+// runnable there (the journal's background work) after a few spins.
 void produce(ring::Producer& producer, const EventSource& source, double events_per_second,
-             Progress& progress) {
+             bool yield_when_full, Progress& progress) {
+  constexpr std::uint64_t spins_before_yield = 64;
   const ThreadUsage before = thread_usage();
   const auto start = Clock::now();
   const double ns_per_event = events_per_second > 0 ? 1e9 / events_per_second : 0;
@@ -135,9 +139,13 @@ void produce(ring::Producer& producer, const EventSource& source, double events_
         source.wall_clock_timestamps ? wall_clock_ns() : sequence, source.event_type(sequence),
         source.payload_len);
     std::optional<std::span<std::byte>> payload;
-    while (!(payload = producer.try_claim(header))) {
+    for (std::uint64_t spins = 1; !(payload = producer.try_claim(header)); ++spins) {
       ++waits;  // the ring is full: wait for the consumer, never drop
-      cpu_relax();
+      if (yield_when_full && spins % spins_before_yield == 0) {
+        ::sched_yield();
+      } else {
+        cpu_relax();
+      }
     }
     source.fill(sequence, *payload);
     producer.commit();
@@ -256,8 +264,12 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   if (!ring) return std::unexpected(ring::to_string(ring.error()));
   fmt::print("ring       {} bytes in {}\n", ring->capacity(), ring->memory_report().describe());
   storage::JournalOptions journal_options = options.journal;
+  const bool background_on_producer_cpu =
+      pair && placement->housekeeping_cpus.empty() && options.background_on_producer_cpu;
   if (journal_options.housekeeping_cpus.empty()) {
-    journal_options.housekeeping_cpus = placement->housekeeping_cpus;
+    journal_options.housekeeping_cpus = background_on_producer_cpu
+                                            ? std::vector<int>{pair->producer_cpu}
+                                            : placement->housekeeping_cpus;
   }
   auto journal = storage::Journal::open(options.journal_dir, journal_options);
   if (!journal) return std::unexpected(journal.error().message());
@@ -267,6 +279,9 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   fmt::print("journal    {}: {}; {}\n", options.journal_dir.string(),
              journal->recovery().summary(), report.flush_backend);
   report.placement = !pair ? "unpinned: this process may use only one CPU"
+                     : background_on_producer_cpu
+                         ? pair->reason + "; the journal's background work on the producer's CPU "
+                                          "(no other CPU)"
                      : placement->housekeeping_cpus.empty()
                          ? pair->reason + "; the journal's background work shares them (no other "
                                           "CPU)"
@@ -292,7 +307,7 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   std::thread producing([&, &producer = producer] {
     pthread_setname_np(pthread_self(), "producer");
     if (pair) pinned[0] = topology::pin_this_thread(pair->producer_cpu);
-    produce(producer, source, options.events_per_second, progress);
+    produce(producer, source, options.events_per_second, background_on_producer_cpu, progress);
   });
   std::thread consuming([&, &consumer = consumer] {
     pthread_setname_np(pthread_self(), "consumer");

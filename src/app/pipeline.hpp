@@ -41,6 +41,11 @@ struct PipelineOptions {
   // The CPUs the producer and the consumer run on; empty: the topology's choice (unpinned
   // where the process may use only one CPU).
   std::vector<int> cpus;
+  // Where the journal's background work runs on a host with no CPU besides the pair: on both
+  // (false), or on the producer's CPU alone (true). For throughput runs, in which a producer at
+  // full speed mostly waits on a full ring and the consumer's CPU sets the pace; the producer
+  // then yields its CPU while the ring is full.
+  bool background_on_producer_cpu = false;
 };
 
 // Where a pipeline runs.

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   ringlog::app::PipelineOptions options;
   options.events_per_second = 0;
   options.show_status = false;
+  options.background_on_producer_cpu = true;
   double duration_s = 5;
   std::uint16_t payload_bytes = 64;
   std::string directory;
