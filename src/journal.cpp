@@ -133,12 +133,37 @@ struct Journal::State {
     return options.flush.every_bytes != 0 && unflushed_bytes >= options.flush.every_bytes;
   }
 
+  // The pages the housekeeper was last asked to map ahead of the writer, until it has.
+  struct PagesAhead {
+    std::size_t from = 0;  // offsets in the current segment
+    std::size_t until = 0;
+    std::uint64_t ticket = 0;
+  } pages_ahead;
+
+  // Asks the housekeeper for the pages ahead and behind. Where it has fallen behind (it shares
+  // a busy CPU, or the host is slow to hand out memory) and the writer is about to reach pages
+  // it was asked for, the writer maps them itself: one call, rather than a fault on every page.
+  void map_pages_ahead(Segment& segment) noexcept {
+    LogFile& file = segment.file;
+    const std::size_t about_to_reach = file.write_offset() + options.prepare_ahead_bytes / 4;
+    if (pages_ahead.until > file.write_offset() && about_to_reach >= pages_ahead.from &&
+        housekeeper->pages_tended() < pages_ahead.ticket) {
+      detail::map_writable(file.pages_from_writer_until(pages_ahead.until));
+      pages_ahead = {};
+    }
+    const detail::PageRange ahead = file.claim_pages_ahead(options.prepare_ahead_bytes);
+    const std::uint64_t ticket = housekeeper->tend_pages(ahead, file.claim_pages_behind());
+    if (!ahead.empty()) {
+      const auto from = static_cast<std::size_t>(ahead.start - file.data());
+      pages_ahead = {from, from + ahead.length, ticket};
+    }
+  }
+
   // Pages ahead of the writer, writeback behind it, and the next segment once the current one
   // is half used.
   void prepare_ahead() noexcept {
     Segment& segment = current();
-    housekeeper->tend_pages(segment.file.claim_pages_ahead(options.prepare_ahead_bytes),
-                            segment.file.claim_pages_behind());
+    map_pages_ahead(segment);
     const std::size_t written = segment.file.write_offset();
     const std::size_t pacing = options.writeback_every_bytes;
     if (pacing != 0 && written - writeback_requested_until >= pacing) {
@@ -169,6 +194,7 @@ struct Journal::State {
                                                          std::move(named)}));
     next_segment_requested = false;
     writeback_requested_until = 0;
+    pages_ahead = {};
     seal_durable_segments();
     return true;
   }

@@ -223,6 +223,11 @@ PageRange LogFile::claim_pages_ahead(std::size_t window) noexcept {
   return {data() + from, wanted - from};
 }
 
+PageRange LogFile::pages_from_writer_until(std::size_t offset) const noexcept {
+  const std::size_t from = write_offset_ / page_size * page_size;
+  return offset > from ? PageRange{data() + from, offset - from} : PageRange{};
+}
+
 void map_writable(PageRange range) noexcept {
   if (!range.empty()) (void)::madvise(range.start, range.length, MADV_POPULATE_WRITE);
 }

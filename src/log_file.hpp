@@ -77,6 +77,8 @@ class LogFile {
   // multi-core host each of those is a TLB shootdown: an interrupt to every core the process
   // runs on (the producer's too). Unmapped pages cost one shootdown per step instead.
   PageRange claim_pages_behind() noexcept;
+  // The pages from the one the writer is in up to `offset`.
+  PageRange pages_from_writer_until(std::size_t offset) const noexcept;
   // Maps the next prepare_ahead_bytes writable here and now.
   void prepare_pages() noexcept { map_writable(claim_pages_ahead(prepare_ahead_bytes)); }
   static constexpr std::size_t prepare_ahead_bytes = MmapWriter::prepare_ahead_bytes;

@@ -78,13 +78,16 @@ void SegmentHousekeeper::close(LogFile file) {
   work_or_stop_.notify_one();
 }
 
-void SegmentHousekeeper::tend_pages(PageRange ahead, PageRange behind) {
-  if (ahead.empty() && behind.empty()) return;
+std::uint64_t SegmentHousekeeper::tend_pages(PageRange ahead, PageRange behind) {
+  std::uint64_t ticket = 0;
   {
     const std::lock_guard lock(mutex_);
+    if (ahead.empty() && behind.empty()) return page_work_asked_;
     page_work_.push_back({ahead, behind});
+    ticket = ++page_work_asked_;
   }
   work_or_stop_.notify_one();
+  return ticket;
 }
 
 void SegmentHousekeeper::start_writeback(int fd, std::size_t offset, std::size_t length) {
@@ -122,6 +125,7 @@ void SegmentHousekeeper::run() {
       lock.unlock();
       map_writable(work.ahead);
       unmap(work.behind);
+      pages_tended_.fetch_add(1, std::memory_order_release);
       lock.lock();
     } else if (!renames_.empty()) {
       // Renames next: the next segment is prepared under the name the last one still has.
