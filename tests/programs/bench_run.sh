@@ -16,6 +16,10 @@ grep -q '"items":\[{"name":"smt-pair"' "$out/doctor.json" || fail "doctor.json"
 grep -q '"name": "BM_moodycamel' "$out/ringlog_bench.json" || fail "no peer in ringlog_bench.json"
 grep -q '"name": "BM_journal_append' "$out/ringlog_ops_bench.json" || fail "ringlog_ops_bench.json"
 grep -q '"lost":0,' "$out/stress.jsonl" || fail "stress lost events or did not run"
+grep -q '"lost":0,' "$out/stress-warm.jsonl" || fail "the warm stress run lost events or did not run"
+grep -q "us a page" "$out/first_touch.txt" || fail "first_touch did not warm the memory"
+grep -q '"bw_bytes"' "$out/fio-1.json" || fail "fio did not run (it is in scripts/deps)"
+[ ! -e "$out/fio-scratch" ] || fail "fio's scratch file was left behind"
 grep -q '"part":"latency"' "$out/journal_bench-1.txt" || fail "journal_bench did not finish"
 grep -q "^#\[Max" "$out/append_to_durable-1.hgrm" || fail "no append → durable .hgrm"
 grep -q "^ringlog round trip" "$out/latency-1.txt" || fail "ringlog_latency did not finish"
@@ -28,7 +32,7 @@ done
 # The README's tables from these results: printed, and put between the markers of a README.
 "$1/scripts/bench-report" "$out" >"$scratch/tables"
 for heading in "| 1 MiB |" "| producer \`write_event\` |" "| ringlog round trip (two rings) |" \
-               "Ring → journal" "| durable bandwidth"; do
+               "Ring → journal" "right after" "| durable bandwidth" "| fio, 1 MiB writes"; do
   grep -qF "$heading" "$scratch/tables" || fail "the report lacks '$heading'"
 done
 printf '%s\n' "prose before" "<!-- bench-report:begin -->" "old tables" \
