@@ -67,7 +67,8 @@ class LogFile {
 
   // Page work: which pages to map ahead of the writer and to unmap behind it. Each claim
   // counts its range as done, so the work can be handed to another thread (the journal's
-  // housekeeper) and never asked for twice; the writer simply faults on a page it reaches first.
+  // housekeeper) and never asked for twice. A page the writer reaches before that work is done
+  // faults in on the writer's thread, unless the owner maps it there first.
   //
   // The pages from the write offset to `window` bytes past it not yet mapped writable; empty
   // until half of the window is used, so that there is one call per window / 2 of appends.
