@@ -48,11 +48,13 @@ constexpr std::uint64_t burst = 500;
   }
 }
 
-// The child's next report, or nothing if none comes within a few seconds (a stuck child).
+// The child's next report, or nothing if none comes within a minute (a stuck child). Generous:
+// a slow host's first flush, behind its first touch of new memory, can take seconds.
 std::optional<std::uint64_t> next_report(int fd) {
+  constexpr int patience_ms = 60'000;
   pollfd ready{fd, POLLIN, 0};
   std::uint64_t durable = 0;
-  if (::poll(&ready, 1, 5000) != 1 || read(fd, &durable, sizeof durable) != sizeof durable) {
+  if (::poll(&ready, 1, patience_ms) != 1 || read(fd, &durable, sizeof durable) != sizeof durable) {
     return std::nullopt;
   }
   return durable;

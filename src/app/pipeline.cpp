@@ -118,17 +118,24 @@ struct Progress {
   ThreadUsage consumer_usage;
 };
 
-// yield_when_full: while the ring is full, the producer gives its CPU to whatever else is
-// runnable there (the journal's background work) after a few spins.
-void produce(ring::Producer& producer, const EventSource& source, double events_per_second,
-             bool yield_when_full, Progress& progress) {
+// What the producer writes, and how.
+struct ProducerPlan {
+  double events_per_second = 0;  // 0: as fast as the ring takes them
+  std::uint64_t event_limit = UINT64_MAX;
+  // While the ring is full, give the CPU to whatever else is runnable there (the journal's
+  // background work) after a few spins.
+  bool yield_when_full = false;
+};
+
+void produce(ring::Producer& producer, const EventSource& source, const ProducerPlan& plan,
+             Progress& progress) {
   constexpr std::uint64_t spins_before_yield = 64;
   const ThreadUsage before = thread_usage();
   const auto start = Clock::now();
-  const double ns_per_event = events_per_second > 0 ? 1e9 / events_per_second : 0;
+  const double ns_per_event = plan.events_per_second > 0 ? 1e9 / plan.events_per_second : 0;
   std::uint64_t sequence = 0;
   std::uint64_t waits = 0;
-  while (!progress.stop_producing.load(std::memory_order_relaxed)) {
+  while (sequence < plan.event_limit && !progress.stop_producing.load(std::memory_order_relaxed)) {
     if (ns_per_event > 0) {
       // Paced from the intended send time, so a stall is caught up rather than forgotten.
       const auto due = start + std::chrono::nanoseconds(
@@ -141,7 +148,7 @@ void produce(ring::Producer& producer, const EventSource& source, double events_
     std::optional<std::span<std::byte>> payload;
     for (std::uint64_t spins = 1; !(payload = producer.try_claim(header)); ++spins) {
       ++waits;  // the ring is full: wait for the consumer, never drop
-      if (yield_when_full && spins % spins_before_yield == 0) {
+      if (plan.yield_when_full && spins % spins_before_yield == 0) {
         ::sched_yield();
       } else {
         cpu_relax();
@@ -195,6 +202,128 @@ std::string human_count(double value) {
   if (value >= 999.5e3) return fmt::format("{:.2f}M", value / 1e6);
   if (value >= 1e3) return fmt::format("{:.1f}k", value / 1e3);
   return fmt::format("{:.0f}", value);
+}
+
+std::string describe_placement(const Placement& placement, bool background_on_producer_cpu) {
+  if (!placement.pair) return "unpinned: this process may use only one CPU";
+  const std::string& pair = placement.pair->reason;
+  if (background_on_producer_cpu) {
+    return pair + "; the journal's background work on the producer's CPU (no other CPU)";
+  }
+  if (placement.housekeeping_cpus.empty()) {
+    return pair + "; the journal's background work shares them (no other CPU)";
+  }
+  return fmt::format("{}; the journal's background work on CPUs {}", pair,
+                     fmt::join(placement.housekeeping_cpus, ","));
+}
+
+// What the reporting thread looks at while the producer and the consumer run.
+struct Watched {
+  ring::SpscRingBuffer& ring;  // split by run_threads
+  storage::Journal& journal;
+};
+
+// Returns once the producer is to stop: its count written, its time up, or a signal. Prints a
+// status line every second (where asked) and samples the host's dirty pages.
+void watch_run(const PipelineOptions& options, const Watched& watched,
+               const CountingConsumer& counter, const Progress& progress, StopSignals& signals,
+               Clock::time_point start, PipelineReport& report) {
+  const bool counted = options.event_count != 0;
+  const auto deadline =
+      counted ? Clock::time_point::max()
+              : start + std::chrono::duration_cast<Clock::duration>(options.duration);
+  // A counted run ends when the producer has written its count: looked at every 10 ms.
+  constexpr auto done_check = std::chrono::milliseconds(10);
+  auto next_status = start + std::chrono::seconds(1);
+  std::uint64_t last_count = 0;
+  while (Clock::now() < deadline && !progress.producer_done.load(std::memory_order_acquire)) {
+    Clock::time_point wake = std::min(deadline, next_status);
+    if (counted) wake = std::min(wake, Clock::now() + done_check);
+    if (signals.wait(wake - Clock::now())) {
+      report.interrupted = true;
+      return;
+    }
+    if (Clock::now() < next_status) continue;
+    report.writeback.peak_dirty_mb = std::max(report.writeback.peak_dirty_mb, dirty_pages_mb());
+    const std::uint64_t count = counter.count();
+    if (options.show_status) {
+      const std::uint64_t appended = watched.journal.next_sequence();
+      fmt::print("[{:5.1f}s] events {:>9}  {:>8}/s  ring {:5.1f}% used  durable lag {} events\n",
+                 std::chrono::duration<double>(Clock::now() - start).count(),
+                 human_count(double(count)), human_count(double(count - last_count)),
+                 100.0 * double(watched.ring.used()) / double(watched.ring.capacity()),
+                 appended - std::min(appended, watched.journal.durable_sequence()));
+      std::fflush(stdout);
+    }
+    last_count = count;
+    next_status += std::chrono::seconds(1);
+  }
+}
+
+// After the threads are joined: what they did, what the journal holds, and the replay.
+void collect_results(const PipelineOptions& options, const EventSource& source,
+                     const Progress& progress, const consumer::EventDispatcher& dispatcher,
+                     const CountingConsumer& counter, storage::Journal& journal,
+                     PipelineReport& report) {
+  if (auto synced = journal.sync(); !synced) report.error = synced.error().message();
+  report.written = progress.written.load();
+  report.ring_full_waits = progress.ring_full_waits.load();
+  report.producer = progress.producer_usage;
+  report.consumer = progress.consumer_usage;
+  for (const consumer::ConsumerTotals& totals : dispatcher.totals()) {
+    report.failed += totals.failed;
+    if (totals.name == "journal") report.journaled = totals.delivered;
+  }
+  report.counted = counter.count();
+  report.durable = journal.durable_sequence() - report.first_sequence;
+  report.segments = journal.segment_count();
+  if (options.event_count != 0 && !report.interrupted && report.written != options.event_count) {
+    report.error = fmt::format("wrote {} of the {} events asked for", report.written,
+                               options.event_count);
+  }
+  verify(options.journal_dir, source, report);
+}
+
+// Runs the producer and the consumer on their CPUs until the producer is to stop and the
+// consumer has drained everything, then fills in the report.
+void run_threads(const PipelineOptions& options, const EventSource& source,
+                 const ProducerPlan& plan, const std::optional<topology::CorePair>& pair,
+                 const Watched& watched, PipelineReport& report) {
+  consumer::EventDispatcher dispatcher;
+  dispatcher.add_consumer(std::make_unique<consumer::JournalConsumer>(watched.journal));
+  auto counting = std::make_unique<CountingConsumer>();
+  const CountingConsumer& counter = *counting;
+  dispatcher.add_consumer(std::move(counting));
+
+  StopSignals signals;  // blocked before the threads start, so they inherit the mask
+  Progress progress;
+  auto [producer, consumer] = watched.ring.split();
+  const double written_back_at_start = written_back_mb();
+  report.writeback.dirty_limit_mb = dirty_limit_mb();
+  const auto start = Clock::now();
+  // Named, so that top -H and perf tell the threads apart; pinned before they start work.
+  // Written by each thread, read after join().
+  std::expected<void, std::string> pinned[2];
+  std::thread producing([&, &producer = producer] {
+    pthread_setname_np(pthread_self(), "producer");
+    if (pair) pinned[0] = topology::pin_this_thread(pair->producer_cpu);
+    produce(producer, source, plan, progress);
+  });
+  std::thread consuming([&, &consumer = consumer] {
+    pthread_setname_np(pthread_self(), "consumer");
+    if (pair) pinned[1] = topology::pin_this_thread(pair->consumer_cpu);
+    consume(consumer, dispatcher, progress);
+  });
+  watch_run(options, watched, counter, progress, signals, start, report);
+  progress.stop_producing.store(true, std::memory_order_relaxed);
+  producing.join();
+  consuming.join();
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report.writeback.written_back_mb = written_back_mb() - written_back_at_start;
+  for (const auto& result : pinned) {
+    if (!result) report.placement += fmt::format(" (FAILED: {})", result.error());
+  }
+  collect_results(options, source, progress, dispatcher, counter, watched.journal, report);
 }
 
 }  // namespace
@@ -278,88 +407,13 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   report.flush_backend = journal->flush_backend_note();
   fmt::print("journal    {}: {}; {}\n", options.journal_dir.string(),
              journal->recovery().summary(), report.flush_backend);
-  report.placement = !pair ? "unpinned: this process may use only one CPU"
-                     : background_on_producer_cpu
-                         ? pair->reason + "; the journal's background work on the producer's CPU "
-                                          "(no other CPU)"
-                     : placement->housekeeping_cpus.empty()
-                         ? pair->reason + "; the journal's background work shares them (no other "
-                                          "CPU)"
-                         : fmt::format("{}; the journal's background work on CPUs {}", pair->reason,
-                                       fmt::join(placement->housekeeping_cpus, ","));
+  report.placement = describe_placement(*placement, background_on_producer_cpu);
   fmt::print("placement  {}\n", report.placement);
   std::fflush(stdout);
-  consumer::EventDispatcher dispatcher;
-  dispatcher.add_consumer(std::make_unique<consumer::JournalConsumer>(*journal));
-  auto counting = std::make_unique<CountingConsumer>();
-  const CountingConsumer& counter = *counting;
-  dispatcher.add_consumer(std::move(counting));
-
-  StopSignals signals;  // blocked before the threads start, so they inherit the mask
-  Progress progress;
-  auto [producer, consumer] = ring->split();
-  const double written_back_at_start = written_back_mb();
-  report.writeback.dirty_limit_mb = dirty_limit_mb();
-  const auto start = Clock::now();
-  // Named, so that top -H and perf tell the threads apart; pinned before they start work.
-  // Written by each thread, read after join().
-  std::expected<void, std::string> pinned[2];
-  std::thread producing([&, &producer = producer] {
-    pthread_setname_np(pthread_self(), "producer");
-    if (pair) pinned[0] = topology::pin_this_thread(pair->producer_cpu);
-    produce(producer, source, options.events_per_second, background_on_producer_cpu, progress);
-  });
-  std::thread consuming([&, &consumer = consumer] {
-    pthread_setname_np(pthread_self(), "consumer");
-    if (pair) pinned[1] = topology::pin_this_thread(pair->consumer_cpu);
-    consume(consumer, dispatcher, progress);
-  });
-
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(options.duration);
-  auto next_status = start + std::chrono::seconds(1);
-  std::uint64_t last_count = 0;
-  while (Clock::now() < deadline) {
-    if (signals.wait(std::min(deadline, next_status) - Clock::now())) {
-      report.interrupted = true;
-      break;
-    }
-    if (Clock::now() < next_status) continue;
-    report.writeback.peak_dirty_mb = std::max(report.writeback.peak_dirty_mb, dirty_pages_mb());
-    const std::uint64_t count = counter.count();
-    if (options.show_status) {
-      const std::uint64_t appended = journal->next_sequence();
-      fmt::print("[{:5.1f}s] events {:>9}  {:>8}/s  ring {:5.1f}% used  durable lag {} events\n",
-                 std::chrono::duration<double>(Clock::now() - start).count(),
-                 human_count(double(count)), human_count(double(count - last_count)),
-                 100.0 * double(ring->used()) / double(ring->capacity()),
-                 appended - std::min(appended, journal->durable_sequence()));
-      std::fflush(stdout);
-    }
-    last_count = count;
-    next_status += std::chrono::seconds(1);
-  }
-  progress.stop_producing.store(true, std::memory_order_relaxed);
-  producing.join();
-  consuming.join();
-  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-
-  if (auto synced = journal->sync(); !synced) report.error = synced.error().message();
-  report.written = progress.written.load();
-  report.ring_full_waits = progress.ring_full_waits.load();
-  for (const auto& result : pinned) {
-    if (!result) report.placement += fmt::format(" (FAILED: {})", result.error());
-  }
-  report.producer = progress.producer_usage;
-  report.consumer = progress.consumer_usage;
-  report.writeback.written_back_mb = written_back_mb() - written_back_at_start;
-  for (const consumer::ConsumerTotals& totals : dispatcher.totals()) {
-    report.failed += totals.failed;
-    if (totals.name == "journal") report.journaled = totals.delivered;
-  }
-  report.counted = counter.count();
-  report.durable = journal->durable_sequence() - report.first_sequence;
-  report.segments = journal->segment_count();
-  verify(options.journal_dir, source, report);
+  const ProducerPlan plan{options.events_per_second,
+                          options.event_count != 0 ? options.event_count : UINT64_MAX,
+                          background_on_producer_cpu};
+  run_threads(options, source, plan, pair, {*ring, *journal}, report);
   return report;
 }
 

@@ -35,7 +35,11 @@ struct PipelineOptions {
   std::size_t ring_bytes = 1 << 20;
   ring::MemoryOptions ring_memory{};  // numa_node -1: the pair's node
   storage::JournalOptions journal;
+  // How long the producer writes: `event_count` events where not 0 (what a test or a smoke
+  // run relies on: hosts differ in speed, counts do not), else for `duration`. Either way a
+  // SIGINT or SIGTERM stops it early.
   std::chrono::duration<double> duration{10.0};
+  std::uint64_t event_count = 0;
   double events_per_second = 0;  // 0: as fast as the ring takes them
   bool show_status = true;       // a status line every second on stdout
   // The CPUs the producer and the consumer run on; empty: the topology's choice (unpinned

@@ -422,9 +422,11 @@ int main(int argc, char** argv) {
   publish->add_option("--runtime-dir", publish_options.attach.runtime_dir,
                       "the service's runtime_dir")->capture_default_str();
   const ringlog::app::ShipCommands ship_commands(app);
-  app.add_option("--duration", duration_s, "seconds to run; 0 runs until SIGINT/SIGTERM")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  CLI::Option* duration = app.add_option("--duration", duration_s, "seconds to run; 0 runs "
+                                         "until SIGINT/SIGTERM")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--count", options.event_count, "events to write, then stop (instead of "
+                 "--duration)")->check(CLI::PositiveNumber)->excludes(duration);
   app.add_option("--rate", options.events_per_second, "events per second; 0 for as fast as "
                  "possible")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--dir", options.journal_dir, "journal directory")->capture_default_str();
@@ -465,7 +467,9 @@ int main(int argc, char** argv) {
                  ? fmt::format("{:.0f} events/s", options.events_per_second)
                  : std::string("full speed"),
              options.journal_dir.string(),
-             duration_s > 0 ? fmt::format("{:g} s", duration_s) : std::string("until stopped"));
+             options.event_count != 0 ? fmt::format("{} events", options.event_count)
+             : duration_s > 0         ? fmt::format("{:g} s", duration_s)
+                                      : std::string("until stopped"));
   std::fflush(stdout);
   const auto ran = ringlog::app::run_pipeline(options, ticks);
   if (!ran) {

@@ -35,6 +35,27 @@ std::filesystem::path fresh_directory() {
   return pattern;
 }
 
+// The report as one JSON line, for scripts/bench-run.
+void print_json(const ringlog::app::PipelineReport& report, std::uint16_t payload_bytes) {
+  const std::size_t record_bytes = ringlog::event::EventHeader::SIZE + payload_bytes;
+  fmt::print("{{\"seconds\":{:.3f},\"payload_bytes\":{},\"written\":{},\"persisted\":{},"
+             "\"lost\":{},\"mismatched\":{},\"events_per_second\":{:.0f},"
+             "\"mb_per_second\":{:.0f},\"durable\":{},\"segments\":{},\"ring_full_waits\":{},"
+             "\"producer_faults\":{},\"consumer_faults\":{},\"producer_user_s\":{:.2f},"
+             "\"producer_system_s\":{:.2f},\"consumer_user_s\":{:.2f},"
+             "\"consumer_system_s\":{:.2f},\"written_back_mb\":{:.0f},"
+             "\"peak_dirty_mb\":{:.0f},\"dirty_limit_mb\":{:.0f}}}\n",
+             report.seconds, payload_bytes, report.written, report.persisted, report.lost(),
+             report.mismatched, double(report.written) / std::max(report.seconds, 1e-9),
+             double(report.written * record_bytes) / std::max(report.seconds, 1e-9) / 1e6,
+             report.durable, report.segments, report.ring_full_waits,
+             report.producer.minor_faults, report.consumer.minor_faults,
+             report.producer.user_seconds, report.producer.system_seconds,
+             report.consumer.user_seconds, report.consumer.system_seconds,
+             report.writeback.written_back_mb, report.writeback.peak_dirty_mb,
+             report.writeback.dirty_limit_mb);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,8 +70,11 @@ int main(int argc, char** argv) {
   bool json = false;
 
   CLI::App app{"stress: producer → ring → dispatcher → journal at full speed, then a replay"};
-  app.add_option("--duration", duration_s, "seconds to write")
+  CLI::Option* duration = app.add_option("--duration", duration_s, "seconds to write")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--count", options.event_count, "events to write instead of writing for a "
+                 "time: what a test relies on, whatever the host's speed")
+      ->check(CLI::PositiveNumber)->excludes(duration);
   app.add_option("--payload", payload_bytes, "payload bytes per event (at least 8)")
       ->check(CLI::Range(8, 4096))->capture_default_str();
   ringlog::app::add_pipeline_options(app, options);
@@ -76,8 +100,10 @@ int main(int argc, char** argv) {
   const ringlog::app::EventSource pattern{payload_bytes, stress_event_type, fill_pattern, false};
   const std::size_t record_bytes = ringlog::event::EventHeader::SIZE + payload_bytes;
 
-  fmt::print("stress: {:g} s, {}-byte payloads, ring of {} bytes, segments of {} bytes in {}\n",
-             duration_s, payload_bytes, options.ring_bytes, options.journal.segment_bytes,
+  fmt::print("stress: {}, {}-byte payloads, ring of {} bytes, segments of {} bytes in {}\n",
+             options.event_count != 0 ? fmt::format("{} events", options.event_count)
+                                      : fmt::format("{:g} s", duration_s),
+             payload_bytes, options.ring_bytes, options.journal.segment_bytes,
              options.journal_dir.string());
   std::fflush(stdout);
   const auto ran = ringlog::app::run_pipeline(options, pattern);
@@ -88,23 +114,6 @@ int main(int argc, char** argv) {
   }
   const ringlog::app::PipelineReport& report = *ran;
   ringlog::app::print_report(report, record_bytes);
-  if (json) {
-    fmt::print("{{\"seconds\":{:.3f},\"payload_bytes\":{},\"written\":{},\"persisted\":{},"
-               "\"lost\":{},\"mismatched\":{},\"events_per_second\":{:.0f},"
-               "\"mb_per_second\":{:.0f},\"durable\":{},\"segments\":{},\"ring_full_waits\":{},"
-               "\"producer_faults\":{},\"consumer_faults\":{},\"producer_user_s\":{:.2f},"
-               "\"producer_system_s\":{:.2f},\"consumer_user_s\":{:.2f},"
-               "\"consumer_system_s\":{:.2f},\"written_back_mb\":{:.0f},"
-               "\"peak_dirty_mb\":{:.0f},\"dirty_limit_mb\":{:.0f}}}\n",
-               report.seconds, payload_bytes, report.written, report.persisted, report.lost(),
-               report.mismatched, double(report.written) / std::max(report.seconds, 1e-9),
-               double(report.written * record_bytes) / std::max(report.seconds, 1e-9) / 1e6,
-               report.durable, report.segments, report.ring_full_waits,
-               report.producer.minor_faults, report.consumer.minor_faults,
-               report.producer.user_seconds, report.producer.system_seconds,
-               report.consumer.user_seconds, report.consumer.system_seconds,
-               report.writeback.written_back_mb, report.writeback.peak_dirty_mb,
-               report.writeback.dirty_limit_mb);
-  }
+  if (json) print_json(report, payload_bytes);
   return ringlog::app::succeeded(report) ? 0 : 1;
 }

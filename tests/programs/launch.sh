@@ -13,9 +13,10 @@ if [ "$(nproc)" -lt 2 ]; then
   exit 77  # ctest: skipped
 fi
 
-"$launch" --cpus 1,0 "$stress" --duration 0.3 | tee "$scratch/asked"
+"$launch" --cpus 1,0 "$stress" --count 1000000 | tee "$scratch/asked"
 grep -q "placement  producer on CPU 1, consumer on CPU 0: as asked" "$scratch/asked" ||
   fail "stress did not get the pair"
+grep -qE "^written +1000000 events" "$scratch/asked" || fail "stress did not write its count"
 grep -qE "^lost +0 events" "$scratch/asked" || fail "stress lost events"
 
 # Without --cpus: doctor's pair, which is the one the program would choose itself.

@@ -8,14 +8,17 @@ scratch=$(mktemp -d)
 tail_pid=
 trap '[ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null; rm -rf "$scratch"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/../../scripts/lib.sh"
 journal=$scratch/journal
 
-"$ringlog" --duration 0.3 --rate 100000 --segment-bytes 1048576 --dir "$journal" >/dev/null
+# Sized by count (48-byte records: two 1 MiB segments), never by time: hosts differ in speed.
+demo_events=40000
+"$ringlog" --count $demo_events --rate 100000 --segment-bytes 1048576 --dir "$journal" >/dev/null
 status=0; "$ringlog" verify "$journal" >"$scratch/verify" || status=$?
 cat "$scratch/verify"
 [ "$status" -eq 0 ] || fail "verify of an intact journal exited $status"
 events=$(sed -nE 's/.*: ([0-9]+) intact events.*/\1/p' "$scratch/verify")
-[ "$events" -gt 10000 ] || fail "expected the demo's events, found '$events'"
+[ "$events" = $demo_events ] || fail "expected the demo's $demo_events events, found '$events'"
 [ "$(grep -c '\.evtl' "$scratch/verify")" -gt 1 ] || fail "the demo filled only one segment"
 "$ringlog" dump --json "$journal" >"$scratch/dump"
 [ "$(grep -c '^{"sequence":' "$scratch/dump")" -eq "$events" ] || fail "dump and verify disagree"
@@ -49,17 +52,16 @@ status=0; "$ringlog" verify "$scratch/other" || status=$?
 
 # tail -f follows a demo while it writes, and sees every event once, in order.
 live=$scratch/live
-"$ringlog" --duration 1 --rate 50000 --segment-bytes 1048576 --dir "$live" >"$scratch/demo" &
+"$ringlog" --count 50000 --rate 50000 --segment-bytes 1048576 --dir "$live" >"$scratch/demo" &
 demo_pid=$!
-for _ in $(seq 300); do [ -d "$live" ] && break; sleep 0.01; done
+eventually test -s "$live/00000000000000000000.evtl" || fail "the demo made no first segment"
 "$ringlog" tail -f --from 0 --json "$live" >"$scratch/tailed" &
 tail_pid=$!
 wait "$demo_pid" || fail "the demo failed"
 written=$(sed -nE 's/^written +([0-9]+) events.*/\1/p' "$scratch/demo")
-for _ in $(seq 500); do
-  [ "$(wc -l <"$scratch/tailed")" -ge "$written" ] && break
-  sleep 0.01
-done
+[ "$written" = 50000 ] || fail "the demo wrote '$written' events, not 50000"
+tailed_all() { [ "$(wc -l <"$scratch/tailed")" -ge "$written" ]; }
+eventually tailed_all || fail "tail -f printed $(wc -l <"$scratch/tailed") of $written events in 60 s"
 kill -TERM "$tail_pid"
 wait "$tail_pid" || fail "tail -f did not exit cleanly on SIGTERM"
 tail_pid=

@@ -8,14 +8,14 @@ scratch=$(mktemp -d)
 serve_pid=""
 trap 'kill -9 $serve_pid 2>/dev/null || true; rm -rf "$scratch"' EXIT
 fail() { echo "FAIL: $*"; cat "$scratch"/service.log* 2>/dev/null || true; exit 1; }
+. "$(dirname "$0")/../../scripts/lib.sh"
 printf '[service]\nname = "rotation-test"\nruntime_dir = "%s"\n[journal]\ndirectory = "%s"\n' \
   "$scratch/run" "$scratch/journal" >"$scratch/ringlog.toml"
 log=$scratch/service.log
 "$ringlog" serve --config "$scratch/ringlog.toml" --log "$log" &
 serve_pid=$!
-# Waited for by what it writes, for at most 10 s.
-wait_for() { for _ in $(seq 200); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.05; done
-             fail "no '$1' in $2"; }
+# Waited for by what it writes.
+wait_for() { eventually grep -q "$1" "$2" 2>/dev/null || fail "no '$1' in $2"; }
 wait_for "ringlog serve:" "$log"
 mv "$log" "$log.1"
 kill -HUP "$serve_pid"

@@ -9,6 +9,7 @@ scratch=$(mktemp -d)
 serve_pid="" publish_pid=""
 trap 'kill -9 $serve_pid $publish_pid 2>/dev/null || true; rm -rf "$scratch"' EXIT
 fail() { echo "FAIL: $*"; cat "$scratch"/*.log; exit 1; }
+. "$(dirname "$0")/../../scripts/lib.sh"
 events=1000000
 cat >"$scratch/ringlog.toml" <<TOML
 [service]
@@ -22,18 +23,16 @@ status() { "$ringlog" status --service restart-test --runtime-dir "$scratch/run"
 serve() {
   "$ringlog" serve --config "$scratch/ringlog.toml" >>"$scratch/serve.log" 2>&1 &
   serve_pid=$!
-  # Up once it answers on its socket; polled, for at most 10 s.
-  for _ in $(seq 200); do status >/dev/null 2>&1 && return 0; sleep 0.05; done
-  fail "the service did not come up"
+  eventually status >/dev/null 2>&1 || fail "the service did not answer on its socket"
 }
 durable() { status --json | sed -nE 's/.*"journal_durable_sequence":([0-9]+).*/\1/p'; }
+at_least() { [ "$("$1")" -ge "$2" ] 2>/dev/null; }
 
 serve
 "$ringlog" publish --service restart-test --runtime-dir "$scratch/run" --count $events \
   --rate 250000 >"$scratch/publish.log" 2>&1 &
 publish_pid=$!
-for _ in $(seq 400); do [ "$(durable)" -ge 200000 ] && break; sleep 0.025; done
-[ "$(durable)" -ge 200000 ] || fail "the service did not make 200000 events durable"
+eventually at_least durable 200000 || fail "the service did not make 200000 events durable"
 kill -9 "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
 serve

@@ -12,8 +12,7 @@ scratch=$(mktemp -d)
 serve_pid="" publish_pid="" nats_pid=""
 trap 'kill -9 $serve_pid $publish_pid $nats_pid 2>/dev/null || true; rm -rf "$scratch"' EXIT
 fail() { echo "FAIL: $*"; tail -n 20 "$scratch"/*.log; exit 1; }
-# Polls a condition for at most 60 s.
-eventually() { for _ in $(seq 1200); do "$@" && return 0; sleep 0.05; done; return 1; }
+. "$(dirname "$0")/../../scripts/lib.sh"
 
 nats_port=""
 start_nats() {  # on a port of the kernel's choosing the first time, on the same one after

@@ -6,16 +6,14 @@ ringlog=$1
 journal=$2
 output=$(mktemp)
 trap 'rm -f "$output"' EXIT
+. "$(dirname "$0")/../../scripts/lib.sh"
 
 "$ringlog" --duration 0 --rate 100000 --dir "$journal" >"$output" 2>&1 &
 pid=$!
-# Signal only once it is demonstrably running: its first status line, or give up after 30 s.
-for _ in $(seq 300); do
-  grep -q "events" "$output" && grep -q '^\[' "$output" && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -TERM "$pid"
+# Signalled only once it is demonstrably running: its first status line.
+running() { grep -q '^\[.*events' "$output" || ! kill -0 "$pid" 2>/dev/null; }
+eventually running || { cat "$output"; echo "FAIL: no status line from the demo in 60 s"; exit 1; }
+kill -TERM "$pid" 2>/dev/null || true  # gone already: its exit status tells why
 status=0
 wait "$pid" || status=$?
 cat "$output"
