@@ -2,13 +2,16 @@
 
 #include "flush_backend.hpp"
 #include "journal_directory.hpp"
+#include "journal_recovery.hpp"
 #include "log_file.hpp"
 #include "segment_housekeeper.hpp"
+#include "writer_lock.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <deque>
@@ -22,9 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Batches hold at most 2^32 - 1 events: segments this small guarantee it (16-byte records).
-constexpr std::size_t max_segment_bytes = std::size_t{1} << 36;
-
 struct Segment {
   LogFile file;
   std::uint64_t first_sequence;
@@ -35,46 +35,45 @@ struct Segment {
   bool all_durable() const noexcept { return file.durable_offset() == file.write_offset(); }
 };
 
-// What a segment file that is not the newest holds, read without modifying it.
-struct SealedSummary {
-  std::uint64_t events = 0;          // intact events: the checkpoint's and those past it
-  std::uint64_t durable_events = 0;  // the checkpoint's
-};
-
-std::expected<SealedSummary, Error> summarize_segment(const detail::SegmentEntry& entry) {
-  const std::string path = entry.path.string();
-  auto file = detail::open_file(path, O_RDONLY);
-  if (!file) return std::unexpected(file.error());
-  auto mapping = detail::map_existing_log(file->get(), false, path);
-  if (!mapping) return std::unexpected(mapping.error());
-  const std::span<const std::byte> bytes(mapping->data(), mapping->size());
-  FileHeader header;
-  std::memcpy(&header, bytes.data(), sizeof header);
-  const detail::SegmentInfo info = detail::segment_info(bytes.data());
-  if ((info.flags & detail::segment_in_use) == 0) return SealedSummary{};  // named, never written
-  if (info.first_sequence != entry.first_sequence) {
-    return std::unexpected(Error{make_error_code(LogErrc::not_a_log),
-                                 fmt::format("open journal segment {}: its header says it starts "
-                                             "at sequence {}", path, info.first_sequence)});
+// The housekeeper's work ahead of a journal being opened: the segments recovery sets aside get
+// their new names, a prepared segment that was written to becomes the newest, and preallocated
+// space left over goes; then the directory's entries are made durable.
+std::expected<void, Error> carry_out(const detail::RecoveryPlan& plan) {
+  const std::filesystem::path& directory = plan.listing.directory;
+  const std::vector<detail::SegmentEntry>& segments = plan.listing.segments;
+  for (std::size_t i = plan.continuous; i < segments.size(); ++i) {
+    const std::filesystem::path& dropped = plan.outcome->set_aside[i - plan.continuous];
+    if (std::rename(segments[i].path.c_str(), dropped.c_str()) != 0) {
+      return std::unexpected(os_error(errno, fmt::format("set aside {}", dropped.string())));
+    }
   }
-  // Everything below the checkpoint was made durable; scan only what follows it. A checkpoint
-  // where no record can start (a damaged header) is no checkpoint: scan the whole file.
-  const bool sound_checkpoint = header.write_offset >= FileHeader::SIZE &&
-                                header.write_offset <= bytes.size() &&
-                                header.write_offset % ringlog::detail::record_alignment == 0;
-  const std::size_t checkpoint = sound_checkpoint ? header.write_offset : FileHeader::SIZE;
-  const ScanResult past_checkpoint = detail::scan_records(bytes, checkpoint);
-  const std::uint64_t durable = sound_checkpoint ? header.event_count : 0;
-  return SealedSummary{durable + past_checkpoint.event_count, durable};
+  const std::filesystem::path prepared = directory / detail::prepared_segment_name;
+  if (plan.adopt_prepared) {
+    const std::filesystem::path named =
+        directory / detail::segment_file_name(plan.newest_first_sequence);
+    if (std::rename(prepared.c_str(), named.c_str()) != 0) {
+      return std::unexpected(os_error(errno, fmt::format("rename {}", prepared.string())));
+    }
+  } else if (plan.listing.has_prepared) {
+    ::unlink(prepared.c_str());  // only preallocated space
+  }
+  if (plan.listing.has_spare) ::unlink((directory / detail::spare_segment_name).c_str());
+  return detail::fsync_directory(directory.string());
 }
 
-std::uint64_t checkpointed_events(const std::filesystem::path& path) {
-  FileHeader header{};
-  auto file = detail::open_file(path.string(), O_RDONLY);
-  if (file && ::pread(file->get(), &header, sizeof header, 0) == sizeof header) {
-    return header.event_count;
+// The segment appended to: the newest, its tail cleared, or a new first one.
+std::expected<LogFile, Error> open_newest(const detail::RecoveryPlan& plan,
+                                          const JournalOptions& options) {
+  const std::filesystem::path path =
+      plan.listing.directory / detail::segment_file_name(plan.newest_first_sequence);
+  const bool is_new = plan.listing.segments.empty() && !plan.adopt_prepared;
+  auto newest = is_new ? LogFile::create(path.string(), options.segment_bytes)
+                       : LogFile::open(path.string());
+  if (!newest) return newest;
+  if ((detail::segment_info(newest->data()).flags & detail::segment_in_use) == 0) {
+    newest->start_segment(plan.newest_first_sequence, plan.id);
   }
-  return 0;
+  return newest;
 }
 
 }  // namespace
@@ -90,7 +89,11 @@ std::string JournalRecovery::summary() const {
 }
 
 struct Journal::State {
+  explicit State(detail::WriterLock held) noexcept : lock(std::move(held)) {}
+
+  detail::WriterLock lock;  // first: held until everything else has gone
   std::filesystem::path directory;
+  detail::JournalId id{};  // in every segment this journal starts
   JournalOptions options;
   JournalRecovery recovery;
   std::optional<Error> failure;
@@ -188,7 +191,7 @@ struct Journal::State {
                                                 file.error().message(), directory.string())});
       return false;
     }
-    file->start_segment(first);
+    file->start_segment(first, id);
     file->set_path(path.string());
     unsealed.push_back(std::make_unique<Segment>(Segment{std::move(*file), first,
                                                          std::move(named)}));
@@ -296,116 +299,68 @@ Journal::Journal(Journal&&) noexcept = default;
 Journal& Journal::operator=(Journal&&) noexcept = default;
 Journal::~Journal() = default;
 
+std::optional<std::pair<LogErrc, std::string>> check_options(const JournalOptions& options) {
+  if (options.segment_bytes < JournalOptions::min_segment_bytes) {
+    return std::pair{LogErrc::capacity_too_small,
+                     fmt::format("segment size {} is below the least, {}", options.segment_bytes,
+                                 JournalOptions::min_segment_bytes)};
+  }
+  if (options.segment_bytes > JournalOptions::max_segment_bytes) {
+    return std::pair{LogErrc::capacity_too_large,
+                     fmt::format("segment size {} is above the largest, {}",
+                                 options.segment_bytes, JournalOptions::max_segment_bytes)};
+  }
+  return std::nullopt;
+}
+
 std::expected<Journal, Error> Journal::open(const std::filesystem::path& directory,
                                             JournalOptions options) {
   const std::string dir = directory.string();
-  if (options.segment_bytes < JournalOptions::min_segment_bytes ||
-      options.segment_bytes > max_segment_bytes) {
-    return std::unexpected(Error{make_error_code(LogErrc::capacity_too_small),
-                                 fmt::format("open journal {}: segment size {} is outside [{}, {}]",
-                                             dir, options.segment_bytes,
-                                             JournalOptions::min_segment_bytes,
-                                             max_segment_bytes)});
+  if (const auto invalid = check_options(options)) {
+    return std::unexpected(Error{make_error_code(invalid->first),
+                                 fmt::format("open journal {}: {}", dir, invalid->second)});
   }
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) return std::unexpected(Error{error, fmt::format("create journal directory {}", dir)});
-  auto listing = detail::list_journal(directory);
-  if (!listing) return std::unexpected(listing.error());
-  std::vector<detail::SegmentEntry>& segments = listing->segments;
-
-  // Which segments continue each other without a gap; the first that does not starts the part
-  // recovery sets aside.
-  std::uint64_t expected = segments.empty() ? 0 : segments.front().first_sequence;
-  std::size_t continuous = 0;
-  for (; continuous < segments.size(); ++continuous) {
-    if (segments[continuous].first_sequence != expected) break;
-    auto summary = summarize_segment(segments[continuous]);
-    if (!summary) return std::unexpected(summary.error());
-    expected += summary->events;
+  // A directory that is no journal gets no lock file either: nothing in it is touched.
+  if (auto listing = detail::list_journal(directory); !listing) {
+    return std::unexpected(listing.error());
   }
-  for (std::size_t i = continuous; i < segments.size(); ++i) {
-    if (checkpointed_events(segments[i].path) != 0) {
-      return std::unexpected(Error{
-          make_error_code(LogErrc::journal_gap),
-          fmt::format("open journal {}: events end at sequence {}, but {} follows with durable "
-                      "events; refusing to append", dir, expected,
-                      segments[i].path.filename().string())});
-    }
-  }
+  // Before recovery reads anything: what a second writer found could change under it.
+  auto lock = detail::WriterLock::acquire((directory / detail::lock_file_name).string(),
+                                          /*create=*/true, "journal " + dir);
+  if (!lock) return std::unexpected(lock.error());
+  auto plan = detail::plan_recovery(directory, options.first_sequence);
+  if (!plan) return std::unexpected(plan.error());
+  if (!plan->outcome) return std::unexpected(plan->outcome.error());
+  if (auto carried = carry_out(*plan); !carried) return std::unexpected(carried.error());
+  auto newest = open_newest(*plan, options);
+  if (!newest) return std::unexpected(newest.error());
 
-  auto state = std::make_unique<State>();
+  auto state = std::make_unique<State>(std::move(*lock));
   state->directory = directory;
   state->options = options;
-  JournalRecovery& recovery = state->recovery;
-  for (std::size_t i = continuous; i < segments.size(); ++i) {
-    std::filesystem::path dropped = segments[i].path;
-    dropped += detail::dropped_suffix;
-    if (std::rename(segments[i].path.c_str(), dropped.c_str()) != 0) {
-      return std::unexpected(os_error(errno, fmt::format("set aside {}", dropped.string())));
-    }
-    recovery.set_aside.push_back(std::move(dropped));
+  state->id = plan->id;
+  state->recovery = std::move(*plan->outcome);
+  const std::vector<detail::SegmentEntry>& segments = plan->listing.segments;
+  for (std::size_t i = 0; i + 1 < plan->continuous; ++i) state->kept.push_back(segments[i].path);
+  if (plan->adopt_prepared && plan->continuous > 0) {
+    state->kept.push_back(segments[plan->continuous - 1].path);
   }
-  segments.resize(continuous);
-
-  // A prepared segment already written to is the newest one (the process stopped before its
-  // rename); otherwise it, and a spare, are only preallocated space.
-  const std::filesystem::path prepared = directory / detail::prepared_segment_name;
-  if (listing->has_prepared) {
-    auto adopted = false;
-    if (auto file = detail::open_file(prepared.string(), O_RDONLY)) {
-      std::array<std::byte, FileHeader::SIZE> header{};
-      if (::pread(file->get(), header.data(), header.size(), 0) == ssize_t(header.size())) {
-        const detail::SegmentInfo info = detail::segment_info(header.data());
-        adopted = (info.flags & detail::segment_in_use) != 0 && info.first_sequence == expected;
-      }
-    }
-    if (adopted) {
-      const std::filesystem::path path = directory / detail::segment_file_name(expected);
-      if (std::rename(prepared.c_str(), path.c_str()) != 0) {
-        return std::unexpected(os_error(errno, fmt::format("rename {}", prepared.string())));
-      }
-      segments.push_back({expected, path});
-    } else {
-      ::unlink(prepared.c_str());
-    }
-  }
-  if (listing->has_spare) ::unlink((directory / detail::spare_segment_name).c_str());
-  if (auto synced = detail::fsync_directory(dir); !synced) return std::unexpected(synced.error());
-
-  // The newest segment is appended to: scanned whole, its tail cleared.
-  std::uint64_t first = options.first_sequence;
-  std::expected<LogFile, Error> newest = std::unexpected(Error{});
-  if (segments.empty()) {
-    newest = LogFile::create((directory / detail::segment_file_name(first)).string(),
-                             options.segment_bytes);
-  } else {
-    first = segments.back().first_sequence;
-    newest = LogFile::open(segments.back().path.string());
-  }
-  if (!newest) return std::unexpected(newest.error());
-  if ((detail::segment_info(newest->data()).flags & detail::segment_in_use) == 0) {
-    newest->start_segment(first);
-  }
-  if (newest->recovery().damaged) {
-    recovery.cleared_tail = fmt::format("{} from offset {}", newest->path(),
-                                        newest->recovery().end_offset);
-  }
-  for (std::size_t i = 0; i + 1 < segments.size(); ++i) state->kept.push_back(segments[i].path);
-
   auto started = detail::start_flusher(options.flush_backend, dir, options.housekeeping_cpus);
   if (!started) return std::unexpected(started.error());
   state->flushing = std::move(*started);
   state->housekeeper = std::make_unique<detail::SegmentHousekeeper>(
       directory, options.segment_bytes, options.recycle, options.housekeeping_cpus);
+  const std::uint64_t first = plan->newest_first_sequence;
   auto named = std::make_unique<std::atomic<bool>>(true);
   state->unsealed.push_back(std::make_unique<Segment>(Segment{std::move(*newest), first,
                                                               std::move(named)}));
   const Segment& current = state->current();
+  assert(current.end_sequence() == state->recovery.next_sequence);  // the plan saw it so
   state->next_sequence.store(current.end_sequence());
   state->durable_sequence.store(first + current.file.durable_count());
-  recovery.segments = segments.empty() ? 1 : segments.size();
-  recovery.next_sequence = current.end_sequence();
   state->apply_retention();
   return Journal(std::move(state));
 }

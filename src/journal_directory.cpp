@@ -24,7 +24,8 @@ std::optional<std::uint64_t> parse_segment_name(std::string_view name) {
 }
 
 bool is_journal_byproduct(std::string_view name) {
-  return name.ends_with(dropped_suffix) || name == "lost+found";  // the root of a file system
+  return name.ends_with(dropped_suffix) || name == lock_file_name ||
+         name == "lost+found";  // the root of a file system
 }
 
 }  // namespace
@@ -34,7 +35,7 @@ std::string segment_file_name(std::uint64_t first_sequence) {
 }
 
 std::expected<JournalDirectory, Error> list_journal(const std::filesystem::path& directory) {
-  JournalDirectory listing;
+  JournalDirectory listing{directory, {}, false, false};
   std::error_code error;
   std::filesystem::directory_iterator entries(directory, error);
   for (; !error && entries != std::filesystem::directory_iterator(); entries.increment(error)) {

@@ -16,6 +16,7 @@ namespace ringlog::storage::detail {
 inline constexpr char prepared_segment_name[] = "next-segment.prepared";
 inline constexpr char spare_segment_name[] = "recycled-segment.spare";
 inline constexpr char dropped_suffix[] = ".dropped";  // segments recovery set aside
+inline constexpr char lock_file_name[] = "journal.lock";  // the writer's flock(2)
 
 // "00000000000000001234.evtl": fixed width, so that names sort as numbers.
 std::string segment_file_name(std::uint64_t first_sequence);
@@ -26,6 +27,7 @@ struct SegmentEntry {
 };
 
 struct JournalDirectory {
+  std::filesystem::path directory;
   std::vector<SegmentEntry> segments;  // by first sequence
   bool has_prepared = false;
   bool has_spare = false;

@@ -1,6 +1,7 @@
 #include <ringlog/journal.hpp>
 
 #include "journal_directory.hpp"
+#include "journal_recovery.hpp"
 #include "log_format.hpp"
 #include "mapped_file.hpp"
 
@@ -16,6 +17,10 @@ namespace ringlog::storage {
 struct JournalReader::State {
   std::filesystem::path directory;
   ReadLimit limit = ReadLimit::appended;
+  // The journal's id, once a segment carrying one was seen: a segment carrying another is
+  // refused (failure), so that a foreign file is never read as this journal's events.
+  std::optional<detail::JournalId> id;
+  std::optional<Error> failure;
   ringlog::detail::Mapping segment;  // read-only, shared with the writer through the page cache
   std::string segment_path;
   std::uint32_t seed = 0;
@@ -45,6 +50,13 @@ struct JournalReader::State {
     const detail::SegmentInfo info = detail::segment_info(mapping->data());
     if ((info.flags & detail::segment_in_use) == 0 || info.first_sequence != first_sequence) {
       return false;  // named but not yet started: its header is being written
+    }
+    if (detail::carries_id(info.journal_id)) {
+      if (!id) id = info.journal_id;
+      if (auto foreign = detail::misfit({first_sequence, path}, {{}, info}, *id)) {
+        failure = std::move(foreign);
+        return false;
+      }
     }
     segment = std::move(*mapping);
     segment_path = name;
@@ -78,7 +90,7 @@ struct JournalReader::State {
   }
 
   std::optional<JournalEvent> next() {
-    if (segment.data() == nullptr && !locate()) return std::nullopt;
+    if (failure || (segment.data() == nullptr && !locate())) return std::nullopt;
     for (;;) {
       if (at < batch_end) {  // a record of a batch whose checksum was checked
         const event::EventView view = ringlog::detail::view_at(segment.data() + at);
@@ -120,12 +132,12 @@ std::expected<JournalReader, Error> JournalReader::open(const std::filesystem::p
     return std::unexpected(Error{error ? error : std::make_error_code(std::errc::not_a_directory),
                                  fmt::format("open journal {}", directory.string())});
   }
-  if (auto listing = detail::list_journal(directory); !listing) {
-    return std::unexpected(listing.error());
-  }
+  auto listing = detail::list_journal(directory);
+  if (!listing) return std::unexpected(listing.error());
   auto state = std::make_unique<State>();
   state->directory = directory;
   state->limit = limit;
+  state->id = detail::prevailing_id(detail::read_segment_headers(*listing));
   return JournalReader(std::move(state));
 }
 
@@ -138,6 +150,8 @@ void JournalReader::seek(std::uint64_t sequence) {
   s.sequence = 0;
   s.skip_until = sequence;
 }
+
+const std::optional<Error>& JournalReader::failure() const noexcept { return state_->failure; }
 
 std::uint64_t JournalReader::position() const noexcept {
   return std::max(state_->sequence, state_->skip_until);
@@ -155,43 +169,71 @@ std::uint64_t JournalReader::end_sequence() const {
   return newest.first_sequence + (segment ? segment->event_count() : 0);
 }
 
-std::expected<JournalCheck, Error> check_journal(const std::filesystem::path& directory) {
-  auto listing = detail::list_journal(directory);
-  if (!listing) return std::unexpected(listing.error());
-  JournalCheck check;
-  if (listing->segments.empty()) return check;
-  check.first_sequence = listing->segments.front().first_sequence;
-  std::uint64_t expected = check.first_sequence;
-  for (const detail::SegmentEntry& entry : listing->segments) {
-    auto reader = MmapReader::open(entry.path);
-    if (!reader) return std::unexpected(reader.error());
-    const SegmentCheck& segment = check.segments.emplace_back(
-        SegmentCheck{entry.path, entry.first_sequence, reader->scan(),
-                     static_cast<std::size_t>(reader->header().write_offset)});
-    if (!check.problem.empty()) continue;
-    const std::string name = entry.path.filename().string();
-    if (entry.first_sequence != expected) {
-      check.problem = fmt::format("events {} to {} are missing before {}; a writer reopening the "
-                                  "journal sets aside {} and the segments after it", expected,
-                                  entry.first_sequence - 1, name, name);
-      check.durable_data_damaged = segment.checkpoint > FileHeader::SIZE;
-      continue;
-    }
-    expected += segment.scan.event_count;
-    check.intact_events = expected - check.first_sequence;
-    check.durable_data_damaged = segment.checkpoint > segment.scan.end_offset;
-    if (segment.scan.damaged || check.durable_data_damaged) {
-      check.problem = fmt::format(
-          "{}: {} at offset {}; {}", name,
-          segment.scan.damaged ? "a record fails its checksum" : "intact records end",
-          segment.scan.end_offset,
-          check.durable_data_damaged
-              ? fmt::format("that is below the durable checkpoint at offset {}: events reported "
-                            "durable are damaged, and a writer refuses to append",
-                            segment.checkpoint)
-              : std::string("a writer reopening the journal truncates there"));
-    }
+namespace {
+
+// The problem a writer acts on, as the recovery plan found it; empty when it appends as is.
+std::string writer_problem(const detail::RecoveryPlan& plan) {
+  if (!plan.outcome) return plan.outcome.error().message();
+  const JournalRecovery& recovery = *plan.outcome;
+  if (!recovery.set_aside.empty()) {
+    return fmt::format("{}; a writer reopening the journal sets aside {} segment(s) from there "
+                       "on (none holds durable events)", *plan.gap, recovery.set_aside.size());
   }
+  if (recovery.cleared_tail) {
+    return fmt::format("a torn or corrupt tail in {}; a writer reopening the journal clears it",
+                       *recovery.cleared_tail);
+  }
+  return {};
+}
+
+// Walks the segments a reader takes, as a reader does: in order, each continuing the last, up
+// to the first damaged record. Damage below a sealed segment's checkpoint, which the writer
+// does not re-read, is reported here.
+void walk_as_reader(const detail::RecoveryPlan& plan, JournalCheck& check) {
+  std::uint64_t expected = check.first_sequence;
+  for (std::size_t i = 0; i < check.segments.size() && i < plan.fitting; ++i) {
+    const SegmentCheck& segment = check.segments[i];
+    if (segment.first_sequence != expected) break;
+    expected += segment.scan.event_count;
+    const bool below_checkpoint = segment.checkpoint > segment.scan.end_offset;
+    if (!segment.scan.damaged && !below_checkpoint) continue;
+    if (below_checkpoint && check.problem.empty()) {
+      check.durable_data_damaged = true;
+      check.problem = fmt::format(
+          "{}: {} at offset {}, below the durable checkpoint at offset {}: events reported "
+          "durable are damaged. A writer does not re-read a sealed segment: it appends after "
+          "the journal's end, and readers stop here", segment.path.filename().string(),
+          segment.scan.damaged ? "a record fails its checksum" : "intact records end",
+          segment.scan.end_offset, segment.checkpoint);
+    }
+    break;
+  }
+  check.intact_events = expected - check.first_sequence;
+}
+
+}  // namespace
+
+std::expected<JournalCheck, Error> check_journal(const std::filesystem::path& directory) {
+  auto plan = detail::plan_recovery(directory, 0);
+  if (!plan) return std::unexpected(plan.error());
+  JournalCheck check;
+  for (const detail::SegmentEntry& entry : plan->listing.segments) {
+    auto reader = MmapReader::open(entry.path);
+    if (!reader) break;  // no log file: the plan's refusal names it
+    check.segments.push_back({entry.path, entry.first_sequence, reader->scan(),
+                              static_cast<std::size_t>(reader->header().write_offset)});
+  }
+  if (!plan->listing.segments.empty()) {
+    check.first_sequence = plan->listing.segments.front().first_sequence;
+  }
+  check.writer = plan->outcome;
+  check.problem = writer_problem(*plan);
+  if (!plan->outcome) {
+    const LogErrc code = static_cast<LogErrc>(plan->outcome.error().code.value());
+    check.durable_data_damaged = code == LogErrc::damaged_durable_data;
+    check.foreign_segment = code == LogErrc::foreign_segment;
+  }
+  walk_as_reader(*plan, check);
   return check;
 }
 

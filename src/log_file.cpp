@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 
@@ -51,12 +53,15 @@ std::expected<void, Error> zero_range(int fd, std::size_t offset, std::size_t le
       os_error(errno, fmt::format("clear {} bytes of {} from offset {}", length, path, offset)));
 }
 
+std::optional<Error> LogFile::invalid_capacity(const std::string& path, std::size_t capacity) {
+  if (capacity >= min_file_capacity) return std::nullopt;
+  return Error{make_error_code(LogErrc::capacity_too_small),
+               fmt::format("create {}: capacity {} is below the minimum of {} bytes", path,
+                           capacity, min_file_capacity)};
+}
+
 std::expected<LogFile, Error> LogFile::create(const std::string& path, std::size_t capacity) {
-  if (capacity < min_file_capacity) {
-    return std::unexpected(Error{make_error_code(LogErrc::capacity_too_small),
-                                 fmt::format("create {}: capacity {} is below the minimum of {} "
-                                             "bytes", path, capacity, min_file_capacity)});
-  }
+  if (auto invalid = invalid_capacity(path, capacity)) return std::unexpected(*invalid);
   auto opened = open_file(path, O_RDWR | O_CREAT | O_TRUNC);
   if (!opened) return std::unexpected(opened.error());
   // Real blocks, not a sparse file: a full disk must fail here, not as SIGBUS inside a store.
@@ -137,9 +142,12 @@ std::expected<LogFile, Error> LogFile::open(const std::string& path) {
   return file;
 }
 
-void LogFile::start_segment(std::uint64_t first_sequence) noexcept {
+void LogFile::start_segment(std::uint64_t first_sequence, const JournalId& id) noexcept {
+  assert(carries_id(id));
   seed_ = segment_seed(first_sequence);
-  store_segment_info(data(), {first_sequence, seed_, segment_in_use});
+  store_segment_info(data(), {first_sequence, seed_, segment_in_use, id});
+  const std::uint32_t version = segment_file_version;
+  std::memcpy(data() + offsetof(FileHeader, version), &version, sizeof version);
 }
 
 bool LogFile::write_event(const event::EventHeader& header,

@@ -33,14 +33,16 @@ class LogFile {
   // Makes (or truncates) the file, preallocates `capacity` bytes on disk, writes the header and
   // makes the new file durable (its directory entry too).
   static std::expected<LogFile, Error> create(const std::string& path, std::size_t capacity);
+  // Why create() refuses `capacity` before it touches anything; nothing when it does not.
+  static std::optional<Error> invalid_capacity(const std::string& path, std::size_t capacity);
   // The same over an existing file whose blocks are kept: its content is cleared first.
   static std::expected<LogFile, Error> recycle(const std::string& path, std::size_t capacity);
   // Reopens a log: scans it whole, refuses damage below the checkpoint, and clears a torn or
   // corrupt tail so that the next record follows the last intact one.
   static std::expected<LogFile, Error> open(const std::string& path);
 
-  // Gives a fresh file its place in a journal: from now on its checksums start from the seed.
-  void start_segment(std::uint64_t first_sequence) noexcept;
+  // Gives a fresh file its place in journal `id`: from now on its checksums start from the seed.
+  void start_segment(std::uint64_t first_sequence, const JournalId& id) noexcept;
 
   // False when the record does not fit or is malformed; nothing is written then.
   bool write_event(const event::EventHeader&, std::span<const std::byte> payload) noexcept;

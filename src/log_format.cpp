@@ -4,7 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <ctime>
 
 namespace ringlog::storage::detail {
@@ -42,6 +45,22 @@ std::optional<std::uint32_t> count_records(std::span<const std::byte> records) n
 }
 
 }  // namespace
+
+JournalId new_journal_id() {
+  JournalId id{};
+  // getrandom(2) of 16 bytes from an initialized pool returns them whole; it blocks only early
+  // in boot, until the pool is ready.
+  while (::getrandom(id.data(), id.size(), 0) != static_cast<ssize_t>(id.size())) {
+    if (errno != EINTR) std::abort();  // never seen on Linux 3.17+: no id is worse than none
+  }
+  return id;
+}
+
+std::string to_string(const JournalId& id) {
+  std::string text;
+  for (const std::uint8_t byte : id) text += fmt::format("{:02x}", byte);
+  return text;
+}
 
 SegmentInfo segment_info(const std::byte* file) noexcept {
   SegmentInfo info;
@@ -91,10 +110,10 @@ std::optional<Error> check_file_header(std::span<const std::byte> file, const st
     return Error{make_error_code(LogErrc::not_a_log),
                  fmt::format("open {}: no \"EVTL\" magic at offset 0", path)};
   }
-  if (header.version != file_version) {
+  if (header.version != file_version && header.version != segment_file_version) {
     return Error{make_error_code(LogErrc::unsupported_version),
-                 fmt::format("open {}: format version {}, this build reads version {}", path,
-                             header.version, file_version)};
+                 fmt::format("open {}: format version {}, this build reads versions {} and {}",
+                             path, header.version, file_version, segment_file_version)};
   }
   return std::nullopt;
 }

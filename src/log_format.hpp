@@ -12,6 +12,7 @@
 
 #include <ringlog/storage.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <optional>
@@ -20,13 +21,22 @@
 
 namespace ringlog::storage::detail {
 
+// A journal's identity: a random 128-bit number drawn when the journal is made, in the header of
+// every segment it writes (format version 2), so that a segment of another journal is told
+// apart by more than its sequence numbers. All zero in a version-1 segment, which carries none.
+using JournalId = std::array<std::uint8_t, 16>;
+JournalId new_journal_id();                  // from getrandom(2)
+std::string to_string(const JournalId&);     // 32 hex digits
+inline bool carries_id(const JournalId& id) noexcept { return id != JournalId{}; }
+
 // What the library keeps in FileHeader::reserved. A plain log file leaves it zero.
 struct SegmentInfo {
   std::uint64_t first_sequence = 0;  // the sequence number of the file's first event
   std::uint32_t record_seed = 0;     // where every checksum in the file starts
   std::uint32_t flags = 0;
+  JournalId journal_id{};            // zero before format version 2
 };
-static_assert(sizeof(SegmentInfo) <= sizeof(FileHeader::reserved));
+static_assert(sizeof(SegmentInfo) == sizeof(FileHeader::reserved));
 // Set once a journal has given the segment its first sequence number and started writing to it.
 inline constexpr std::uint32_t segment_in_use = 1;
 
@@ -65,7 +75,7 @@ inline event::EventHeader load_published_header(const std::byte* at) noexcept {
   return header;
 }
 
-// An Error when `file` does not start with a ringlog header this version reads.
+// An Error when `file` does not start with a ringlog header of a version this build reads.
 std::optional<Error> check_file_header(std::span<const std::byte> file, const std::string& path);
 
 // One intact unit: a record, or a batch with its records.

@@ -2,6 +2,7 @@
 
 #include "flush_backend.hpp"
 #include "log_file.hpp"
+#include "writer_lock.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -13,8 +14,10 @@ namespace ringlog::storage {
 using detail::os_error;
 
 struct MmapWriter::State {
-  explicit State(detail::LogFile opened) : file(std::move(opened)) {}
+  State(detail::WriterLock held, detail::LogFile opened)
+      : lock(std::move(held)), file(std::move(opened)) {}
 
+  detail::WriterLock lock;  // first: held until the file is closed
   detail::LogFile file;
   detail::StartedFlusher flushing;
   std::size_t flushing_offset = 0;  // what the flush in flight covers, taken before it started
@@ -33,10 +36,15 @@ struct MmapWriter::State {
     }
   }
 
-  static std::expected<MmapWriter, Error> start(std::expected<detail::LogFile, Error> opened,
-                                                WriterOptions options) {
+  // One writer per file: the lock is taken before the file is opened, let alone truncated.
+  template <class OpenFile>
+  static std::expected<MmapWriter, Error> start(const std::filesystem::path& path, bool create,
+                                                OpenFile open_file, WriterOptions options) {
+    auto lock = detail::WriterLock::acquire(path.string(), create, "log file " + path.string());
+    if (!lock) return std::unexpected(lock.error());
+    std::expected<detail::LogFile, Error> opened = open_file();
     if (!opened) return std::unexpected(opened.error());
-    auto state = std::make_unique<State>(std::move(*opened));
+    auto state = std::make_unique<State>(std::move(*lock), std::move(*opened));
     auto started = detail::start_flusher(options.flush_backend, state->file.path(),
                                          options.housekeeping_cpus);
     if (!started) return std::unexpected(started.error());
@@ -52,12 +60,18 @@ MmapWriter::~MmapWriter() = default;
 
 std::expected<MmapWriter, Error> MmapWriter::create(const std::filesystem::path& path,
                                                     std::size_t capacity, WriterOptions options) {
-  return State::start(detail::LogFile::create(path.string(), capacity), options);
+  if (auto invalid = detail::LogFile::invalid_capacity(path.string(), capacity)) {
+    return std::unexpected(*invalid);  // before the lock creates the file
+  }
+  return State::start(
+      path, /*create=*/true, [&] { return detail::LogFile::create(path.string(), capacity); },
+      options);
 }
 
 std::expected<MmapWriter, Error> MmapWriter::open(const std::filesystem::path& path,
                                                   WriterOptions options) {
-  return State::start(detail::LogFile::open(path.string()), options);
+  return State::start(
+      path, /*create=*/false, [&] { return detail::LogFile::open(path.string()); }, options);
 }
 
 bool MmapWriter::write_event(const event::EventHeader& header,

@@ -16,6 +16,9 @@ class LogCategory final : public std::error_category {
       case LogErrc::capacity_too_small: return "log capacity too small";
       case LogErrc::not_a_journal: return "not a ringlog journal directory";
       case LogErrc::journal_gap: return "events missing between journal segments";
+      case LogErrc::writer_active: return "another writer is active";
+      case LogErrc::foreign_segment: return "a segment of another journal";
+      case LogErrc::capacity_too_large: return "log capacity too large";
     }
     return "unknown ringlog storage error";
   }

@@ -25,6 +25,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ringlog::storage {
@@ -66,7 +67,14 @@ struct JournalOptions {
   std::uint64_t first_sequence = 0;
 
   static constexpr std::size_t min_segment_bytes = std::size_t{1} << 20;  // any event fits
+  // Batches hold at most 2^32 - 1 events: segments this small guarantee it (16-byte records).
+  static constexpr std::size_t max_segment_bytes = std::size_t{1} << 36;
 };
+
+// Why Journal::open refuses `options` before it touches anything (a segment size out of range):
+// the error code and what is wrong, for configuration checkers to share. Nothing when they are
+// usable.
+std::optional<std::pair<LogErrc, std::string>> check_options(const JournalOptions&);
 
 // What Journal::open found and did.
 struct JournalRecovery {
@@ -89,6 +97,9 @@ class Journal {
  public:
   // Creates the directory, or recovers the journal in it and continues after its last intact
   // event. A directory holding anything but a journal's files is an Error and stays untouched.
+  // One writer per journal: the Journal holds an exclusive lock on the directory's journal.lock
+  // (flock(2)) as long as it lives, and a second one, in this process or another, is an Error
+  // (LogErrc::writer_active) that names the process holding it. Readers take no lock.
   static std::expected<Journal, Error> open(const std::filesystem::path& directory,
                                             JournalOptions = {});
 
@@ -189,6 +200,9 @@ class JournalReader {
   // Moves the cursor to the first event at or after `sequence`.
   void seek(std::uint64_t sequence);
   std::uint64_t position() const noexcept;  // the sequence number next() hands out next
+  // Why the reader stopped for good: it reached a segment of another journal (its header
+  // carries another journal id than the journal's other segments). next() then returns nullopt.
+  const std::optional<Error>& failure() const noexcept;
   // The sequence number after the newest intact event now in the journal.
   std::uint64_t end_sequence() const;
 
@@ -207,16 +221,20 @@ struct SegmentCheck {
 };
 
 struct JournalCheck {
-  std::vector<SegmentCheck> segments;
+  std::vector<SegmentCheck> segments;  // those that are log files
   std::uint64_t first_sequence = 0;
-  std::uint64_t intact_events = 0;  // from first_sequence on, up to the first problem
+  std::uint64_t intact_events = 0;  // what a reader hands out: from first_sequence on
   // The first problem and what a writer reopening the journal does about it; empty when intact.
   std::string problem;
   bool durable_data_damaged = false;  // the problem lies below a durable checkpoint
+  bool foreign_segment = false;       // a segment belongs to another journal
+  // What a writer opening the journal does, worked out by the same code as Journal::open: the
+  // recovery it reports, or the Error it refuses to append with.
+  std::expected<JournalRecovery, Error> writer = JournalRecovery{};
 };
 
 // Checks every record of every segment, in order, and their continuity. An Error when the
-// directory is not a journal or a segment is not a log file.
+// directory cannot be read or is not a journal.
 std::expected<JournalCheck, Error> check_journal(const std::filesystem::path& directory);
 
 }  // namespace ringlog::storage

@@ -37,6 +37,9 @@ enum class LogErrc {
   capacity_too_small,
   not_a_journal,          // a directory holding files a journal never writes
   journal_gap,            // a durable segment follows a gap in the sequence
+  writer_active,          // another writer holds the journal or log file
+  foreign_segment,        // a segment of another journal (its header names another journal id)
+  capacity_too_large,
 };
 const std::error_category& log_category() noexcept;
 std::error_code make_error_code(LogErrc) noexcept;
@@ -59,7 +62,10 @@ struct FileHeader {
 static_assert(sizeof(FileHeader) == FileHeader::SIZE);
 
 inline constexpr char file_magic[4] = {'E', 'V', 'T', 'L'};
+// Version 1: a log file (MmapWriter), and the journal segments of earlier releases. Version 2:
+// a journal segment whose header carries the id of its journal. Readers take both.
 inline constexpr std::uint32_t file_version = 1;
+inline constexpr std::uint32_t segment_file_version = 2;
 
 // What a scan of a file's records found.
 struct ScanResult {
@@ -81,6 +87,9 @@ struct WriterOptions {
   std::vector<int> housekeeping_cpus{};
 };
 
+// One writer per file: a MmapWriter holds an exclusive lock (flock(2)) on its file as long as it
+// lives, taken before the file is created, truncated or recovered; a second writer, in this
+// process or another, gets an Error (LogErrc::writer_active) naming the process that holds it.
 class MmapWriter {
  public:
   // Makes (or truncates) the file and preallocates `capacity` bytes on disk.
