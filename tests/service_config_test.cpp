@@ -93,7 +93,11 @@ TEST(service_config, mistakes_name_the_line_and_the_key) {
   EXPECT_EQ(error_of("[journal]\nsegment_bytes = 4096\n"),
             "test.toml:2: journal.segment_bytes: 4096 is below the least allowed, 1048576");
   EXPECT_EQ(error_of("[placement]\nconsumer_cpu = -2\n"),
-            "test.toml:2: placement.consumer_cpu: -2 is outside -1..4095");
+            "test.toml:2: placement.consumer_cpu: -2 is below the least allowed, -1");
+  // Too large is said as too large.
+  EXPECT_EQ(error_of("[journal]\nsegment_bytes = 1099511627776\n"),
+            "test.toml:2: journal.segment_bytes: 1099511627776 is above the largest allowed, "
+            "68719476736");
   EXPECT_EQ(error_of("[placement]\nhousekeeping_cpus = [0, \"one\"]\n"),
             "test.toml:2: placement.housekeeping_cpus: expected CPU numbers (integers from 0)");
   EXPECT_EQ(error_of("[rings]\nbytes = 100000\n"),
@@ -126,4 +130,28 @@ TEST(service_config, a_missing_file_is_named) {
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error(),
             "cannot read configuration /nonexistent/ringlog.toml: No such file or directory");
+}
+
+TEST(service_config, what_serve_refuses_is_refused_before_it_starts) {
+  ServiceConfig config;
+  config.journal.segment_bytes = std::size_t{1} << 40;  // as a program could set it, unparsed
+  config.journal_dir = "/proc/ringlog-journal";  // under a directory no one may create in
+  config.runtime_dir = std::filesystem::path("/tmp") / std::string(120, 'r');
+  config.consumer_cpu = 4000;
+  const auto problems = ringlog::app::check_before_serving(config);
+  ASSERT_TRUE(problems.has_value());
+  EXPECT_NE(problems->find("journal.segment_bytes: segment size 1099511627776 is above the "
+                           "largest, 68719476736"), std::string::npos) << *problems;
+  EXPECT_NE(problems->find("the control socket"), std::string::npos) << *problems;
+  EXPECT_NE(problems->find("placement.consumer_cpu: CPU 4000"), std::string::npos) << *problems;
+
+  const ServiceConfig defaults;
+  config.journal.segment_bytes = defaults.journal.segment_bytes;
+  const auto journal_only = ringlog::app::check_before_serving(config);
+  ASSERT_TRUE(journal_only.has_value());
+  EXPECT_NE(journal_only->find("journal.directory /proc/ringlog-journal: cannot create "
+                               "/proc/ringlog-journal"), std::string::npos) << *journal_only;
+
+  EXPECT_FALSE(ringlog::app::check_before_serving(defaults).has_value())
+      << "the defaults serve as they are";
 }

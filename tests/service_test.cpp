@@ -17,7 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 #include <vector>
 
 using namespace ringlog;
@@ -226,5 +228,29 @@ TEST(service, status_is_served_as_text_json_and_prometheus) {
   const auto unknown = app::query_status(config.runtime_dir, config.name, "xml");
   ASSERT_FALSE(unknown.has_value());
   EXPECT_EQ(unknown.error(), "unexpected message \"status xml\"");
+  ASSERT_TRUE((*service)->stop().has_value());
+}
+
+// What recovery found in the journal is a count, never a rate: a restarted service with no
+// publisher takes 0 events/s, once its first one-second window has passed.
+TEST(service, the_recovered_backlog_is_not_reported_as_a_rate) {
+  test::TempDir dir;
+  const ServiceConfig config = config_in(dir);
+  {
+    auto journal = storage::Journal::open(config.journal_dir, config.journal);
+    ASSERT_TRUE(journal.has_value()) << journal.error().message();
+    for (std::uint64_t sequence = 0; sequence < 50'000; ++sequence) {
+      const auto payload = payload_of(0, sequence);
+      ASSERT_TRUE(journal->append(
+          event::EventHeader(sequence, 1, static_cast<std::uint16_t>(payload.size())), payload));
+    }
+    ASSERT_TRUE(journal->sync().has_value());
+  }
+  auto service = Service::start(config);
+  ASSERT_TRUE(service.has_value()) << service.error();
+  EXPECT_EQ((*service)->status().journal_next_sequence, 50'000u);
+  // A rate is measured over a second: this waits for the window, not for another thread.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ((*service)->status().events_per_second, 0.0);
   ASSERT_TRUE((*service)->stop().has_value());
 }

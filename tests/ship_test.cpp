@@ -338,6 +338,37 @@ TEST_F(ship_to_one_server, a_shipper_killed_at_random_moments_resumes_without_ga
   EXPECT_TRUE(exactly_once_in_order(shipped_sequences(endpoint), count));
 }
 
+TEST_F(ship_to_one_server, a_segment_of_another_journal_is_refused_not_shipped) {
+  constexpr std::uint64_t count = 600'000;  // three segments
+  const std::filesystem::path ours = journal(count);
+  const std::filesystem::path theirs = dir.path() / "theirs";
+  write_journal(theirs, count);  // the same events: the same segment names
+  std::vector<std::filesystem::path> segments;
+  for (const auto& entry : std::filesystem::directory_iterator(ours)) {
+    if (entry.path().extension() == ".evtl") segments.push_back(entry.path());
+  }
+  std::sort(segments.begin(), segments.end());
+  ASSERT_EQ(segments.size(), 3u);
+  std::filesystem::copy_file(theirs / segments.back().filename(), segments.back(),
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::uint64_t ours_before_it = std::stoull(segments.back().stem().string());
+
+  ShipConfig config;
+  config.journal_dir = ours;
+  config.nats = endpoint;
+  auto shipper = Shipper::start(config);
+  ASSERT_TRUE(shipper.has_value()) << shipper.error();
+  const auto refused = [&] {
+    const ShipStatus status = (*shipper)->status();
+    return status.shipped == ours_before_it && status.problem &&
+           status.problem->find("refusing to ship") != std::string::npos;
+  };
+  ASSERT_TRUE(eventually(refused, 120s)) << to_text((*shipper)->status());
+  EXPECT_NE((*shipper)->status().problem->find("belongs to journal"), std::string::npos);
+  (*shipper)->stop();
+  EXPECT_TRUE(exactly_once_in_order(shipped_sequences(endpoint), ours_before_it));
+}
+
 // The replicas of the stream, as its leader reports them: true when every one is current.
 bool every_replica_current(const NatsEndpoint& endpoint, std::uint64_t messages) {
   auto link = NatsLink::connect(endpoint, "ringlog-test");

@@ -124,8 +124,17 @@ int verify_journal(const std::filesystem::path& path, std::FILE* out) {
     fmt::print(out, "OK: every record is intact\n");
     return intact;
   }
-  fmt::print(out, "DAMAGED: {}\n", check->problem);
+  fmt::print(out, "{}: {}\n", check->foreign_segment ? "FOREIGN" : "DAMAGED", check->problem);
   return damaged;
+}
+
+// A path that is not there is unreadable like any other that is no journal or log file.
+std::optional<int> missing(const std::filesystem::path& path, const char* tool) {
+  std::error_code error;
+  if (std::filesystem::exists(path, error)) return std::nullopt;
+  fmt::print(stderr, "ringlog {}: {}: {}\n", tool, path.string(),
+             error ? error.message() : "no such file or directory");
+  return unreadable;
 }
 
 std::atomic<bool> stop_tailing{false};
@@ -133,11 +142,13 @@ std::atomic<bool> stop_tailing{false};
 }  // namespace
 
 int dump_log(const std::filesystem::path& path, bool json, std::FILE* out) {
+  if (const auto status = missing(path, "dump")) return *status;
   return std::filesystem::is_directory(path) ? dump_journal(path, json, out)
                                              : dump_file(path, json, out);
 }
 
 int verify_log(const std::filesystem::path& path, std::FILE* out) {
+  if (const auto status = missing(path, "verify")) return *status;
   return std::filesystem::is_directory(path) ? verify_journal(path, out) : verify_file(path, out);
 }
 
@@ -154,6 +165,12 @@ int tail_journal(const std::filesystem::path& path, const TailOptions& options, 
   };
   reader->poll(print);
   std::fflush(out);
+  const auto stopped_at_foreign_segment = [&] {
+    if (!reader->failure()) return false;
+    fmt::print(stderr, "ringlog tail: {}\n", reader->failure()->message());
+    return true;
+  };
+  if (stopped_at_foreign_segment()) return damaged;
   if (!options.follow) return intact;
   // Followed until stopped: the handler only sets a flag the loop reads between polls.
   struct sigaction stop {};
@@ -163,6 +180,8 @@ int tail_journal(const std::filesystem::path& path, const TailOptions& options, 
   while (!stop_tailing.load()) {
     if (reader->poll(print) != 0) {
       std::fflush(out);
+    } else if (stopped_at_foreign_segment()) {
+      return damaged;
     } else {
       // Nothing new: poll the page cache again shortly rather than spin a core.
       std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <map>
+#include <optional>
 #include <string>
 
 namespace ringlog::app {
@@ -28,6 +29,18 @@ inline void add_pipeline_options(CLI::App& app, PipelineOptions& options) {
   app.add_flag("--lock-ring", options.ring_memory.lock, "mlock the ring's memory");
   app.add_option("--segment-bytes", options.journal.segment_bytes,
                  "size of each preallocated journal segment")->capture_default_str();
+}
+
+// Parses the command line; the exit status when the program is to stop there: 0 after --help,
+// 2 for a command line that does not parse (the status every command gives for "could not
+// start", rather than CLI11's own numbers).
+inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;
+  }
+  return std::nullopt;
 }
 
 }  // namespace ringlog::app

@@ -121,19 +121,25 @@ int run_publisher(const PublishOptions& options) {
   constexpr std::uint64_t look_every = 1 << 20;
   std::uint64_t waits = 0;
   const auto service_gone = [&] { return ++waits % look_every == 0 && !publisher->connected(); };
-  const auto attach_again = [&] {
+  // After the service went away: it may be restarting (a minute for it to come back), or be up
+  // and refusing (its journal failed), when waiting is pointless. Why it gave up, or nothing.
+  const auto attach_again = [&]() -> std::optional<std::string> {
     fmt::print("ringlog publish: the service went away with {} events durable; attaching "
                "again\n", durable());
     std::fflush(stdout);
-    for (int attempt = 0; attempt < 600; ++attempt) {  // a minute for it to come back
-      if (auto again = ringlog::service::Publisher::attach(options.attach)) {
+    std::string why;
+    for (int attempt = 0; attempt < 600; ++attempt) {
+      auto again = ringlog::service::Publisher::attach(options.attach);
+      if (again) {
         first = sequence = durable();
         *publisher = std::move(*again);
-        return true;
+        return std::nullopt;
       }
+      why = again.error();
+      if (why.starts_with("the service refused")) return why;  // it is up, and says no
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // it is restarting
     }
-    return false;
+    return "the service did not come back within a minute: " + why;
   };
   for (;;) {
     bool gone = false;
@@ -180,8 +186,9 @@ int run_publisher(const PublishOptions& options) {
     }
     settle_samples();
     if (!gone) break;
-    if (!attach_again()) {
-      fmt::print(stderr, "ringlog publish: the service did not come back\n");
+    if (const auto gave_up = attach_again()) {
+      fmt::print(stderr, "ringlog publish: {}; {} of {} events durable\n", *gave_up, durable(),
+                 options.count);
       return 1;
     }
   }
@@ -244,33 +251,32 @@ class ServiceLog {
   std::FILE* out_ = stdout;
 };
 
-// `ringlog serve`: 0 after a clean stop, 1 when the journal failed, 2 when it could not start.
-int run_service(const std::filesystem::path& config_path, double seconds,
-                const std::filesystem::path& log_path) {
-  const auto config = config_path.empty() ? ringlog::app::ServiceConfig{}
-                                          : ringlog::app::load_service_config(config_path);
-  if (!config) {
-    fmt::print(stderr, "ringlog: {}\n", config.error());
-    return 2;
-  }
-  ServiceLog log(log_path);
-  ringlog::app::StopSignals signals(/*with_hangup=*/true);  // before the service's threads
-  auto service = ringlog::app::Service::start(*config);
-  if (!service) {
-    fmt::print(stderr, "ringlog serve: {}\n", service.error());
-    return 2;
-  }
-  const ringlog::app::ServiceStatus started = (*service)->status();
+// The first lines of the service's log: where it serves, what it recovered, and why the run
+// before it failed, when it did.
+void log_start(ServiceLog& log, const ringlog::app::ServiceConfig& config,
+               const ringlog::app::ServiceStatus& started) {
   log.print("ringlog serve: \"{}\" on {}, journal {} (next sequence {})\nplacement  {}\n"
-            "journal    {}\n", config->name,
-            (config->runtime_dir / (config->name + ".sock")).string(),
-            config->journal_dir.string(), started.journal_next_sequence, started.placement,
+            "journal    {}\n", config.name,
+            (config.runtime_dir / (config.name + ".sock")).string(),
+            config.journal_dir.string(), started.journal_next_sequence, started.placement,
             started.flush_backend);
+  if (started.previous_failure) {
+    log.print("previously FAILED: {} (recorded in {}; a clean stop clears it)\n",
+              *started.previous_failure, ringlog::app::failure_record_path(config).string());
+  }
+}
+
+// Logs a status line every second until `seconds` have passed (0: forever) or SIGINT/SIGTERM;
+// SIGHUP reopens the log. Should the journal fail, says so once and goes on answering `ringlog
+// status` with the failure until stopped.
+void watch_service(ServiceLog& log, const ringlog::app::Service& service,
+                   ringlog::app::StopSignals& signals, double seconds) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = seconds > 0 ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                                          std::chrono::duration<double>(seconds))
                                     : Clock::time_point::max();
-  std::uint64_t last = started.journal_next_sequence;
+  std::uint64_t last = service.status().journal_next_sequence;
+  bool failure_logged = false;
   auto next_status = Clock::now() + std::chrono::seconds(1);
   while (Clock::now() < deadline) {
     const int signal = signals.wait(std::min(next_status, deadline) - Clock::now());
@@ -278,22 +284,73 @@ int run_service(const std::filesystem::path& config_path, double seconds,
       if (log.reopen()) log.print("log reopened (SIGHUP)\n");
       continue;
     }
-    if (signal != 0) break;
+    if (signal != 0) return;
     if (Clock::now() < next_status) continue;
     next_status += std::chrono::seconds(1);
-    const ringlog::app::ServiceStatus now = (*service)->status();
-    if (now.failure) break;
+    const ringlog::app::ServiceStatus now = service.status();
+    if (now.failure) {
+      if (!std::exchange(failure_logged, true)) {
+        log.print("FAILED: {}; taking no more events (publishers are told), `ringlog status` "
+                  "reports this until the service is stopped\n", *now.failure);
+      }
+      continue;
+    }
     log.print("[status] {} publisher(s), {} events/s, journal at {}, durable lag {}\n",
               now.publishers.size(), now.journal_next_sequence - last,
               now.journal_next_sequence,
               now.journal_next_sequence - now.journal_durable_sequence);
     last = now.journal_next_sequence;
   }
+}
+
+// The line the service stops with: exact about what is durable, whatever happened.
+std::string stop_line(const ringlog::app::ServiceStatus& status) {
+  const std::uint64_t next = status.journal_next_sequence;
+  const std::uint64_t durable = status.journal_durable_sequence;
+  const std::string journal =
+      status.failure ? fmt::format("the journal FAILED ({}): sequences below {} are durable, {} "
+                                   "to {} may be lost", *status.failure, durable, durable, next)
+      : durable == next ? fmt::format("journal holds sequences up to {}, all durable", next)
+                        : fmt::format("journal holds sequences up to {}, durable up to {}",
+                                      next, durable);
+  return fmt::format("stopped: {}; {} attachment(s), {} refused\n", journal, status.attaches,
+                     status.refusals);
+}
+
+// The configuration at `path` (without one, the defaults), checked as `ringlog serve` checks it
+// before it starts: check-config and serve run this one function, so that what one passes the
+// other starts with. Nothing, after saying why on stderr, when it will not do.
+std::optional<ringlog::app::ServiceConfig> checked_config(const std::filesystem::path& path,
+                                                          std::string_view command) {
+  const auto config =
+      path.empty() ? ringlog::app::ServiceConfig{} : ringlog::app::load_service_config(path);
+  if (!config) {
+    fmt::print(stderr, "ringlog {}: {}\n", command, config.error());
+    return std::nullopt;
+  }
+  if (const auto problems = ringlog::app::check_before_serving(*config)) {
+    fmt::print(stderr, "ringlog {}: {}\n", command, *problems);
+    return std::nullopt;
+  }
+  return *config;
+}
+
+// `ringlog serve`: 0 after a clean stop, 1 when the journal failed, 2 when it could not start.
+int run_service(const std::filesystem::path& config_path, double seconds,
+                const std::filesystem::path& log_path) {
+  const auto config = checked_config(config_path, "serve");
+  if (!config) return 2;
+  ServiceLog log(log_path);
+  ringlog::app::StopSignals signals(/*with_hangup=*/true);  // before the service's threads
+  auto service = ringlog::app::Service::start(*config);
+  if (!service) {
+    fmt::print(stderr, "ringlog serve: {}\n", service.error());
+    return 2;
+  }
+  log_start(log, *config, (*service)->status());
+  watch_service(log, **service, signals, seconds);
   const auto stopped = (*service)->stop();
-  const ringlog::app::ServiceStatus final_status = (*service)->status();
-  log.print("stopped: journal holds sequences up to {}, all durable; {} attachment(s), {} "
-            "refused\n", final_status.journal_next_sequence, final_status.attaches,
-            final_status.refusals);
+  log.print("{}", stop_line((*service)->status()));
   if (!stopped) {
     fmt::print(stderr, "ringlog serve: {}\n", stopped.error());
     return 1;
@@ -348,19 +405,16 @@ int main(int argc, char** argv) {
   bool json = false;
   CLI::App* dump = app.add_subcommand("dump", "print every intact event of a journal directory "
                                       "or a log file");
-  dump->add_option("path", log_path, "journal directory or log file")->required()
-      ->check(CLI::ExistingPath);
+  dump->add_option("path", log_path, "journal directory or log file")->required();
   dump->add_flag("--json", json, "one JSON object per line");
   CLI::App* verify = app.add_subcommand("verify", "check every record of a journal directory or "
                                         "a log file; exit status 0 intact, 1 damaged, 2 not a "
                                         "journal or log");
-  verify->add_option("path", log_path, "journal directory or log file")->required()
-      ->check(CLI::ExistingPath);
+  verify->add_option("path", log_path, "journal directory or log file")->required();
   ringlog::app::TailOptions tail_options;
   CLI::App* tail = app.add_subcommand("tail", "print the newest events of a journal; -f follows "
                                       "new ones as they are appended");
-  tail->add_option("directory", log_path, "journal directory")->required()
-      ->check(CLI::ExistingDirectory);
+  tail->add_option("directory", log_path, "journal directory")->required();
   tail->add_flag("-f,--follow", tail_options.follow, "keep printing new events until Ctrl-C");
   tail->add_option("-n,--last", tail_options.last, "how many of the newest events")
       ->capture_default_str();
@@ -431,7 +485,7 @@ int main(int argc, char** argv) {
                  "possible")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--dir", options.journal_dir, "journal directory")->capture_default_str();
   ringlog::app::add_pipeline_options(app, options);
-  CLI11_PARSE(app, argc, argv);
+  if (const auto stop = ringlog::app::parse_command_line(app, argc, argv)) return *stop;
   if (dump->parsed()) return ringlog::app::dump_log(log_path, json, stdout);
   if (verify->parsed()) return ringlog::app::verify_log(log_path, stdout);
   if (tail->parsed()) return ringlog::app::tail_journal(log_path, tail_options, stdout);
@@ -450,14 +504,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (check_config->parsed()) {
-    const auto config = config_path.empty() ? ringlog::app::ServiceConfig{}
-                                            : ringlog::app::load_service_config(config_path);
-    if (!config) {
-      fmt::print(stderr, "ringlog: {}\n", config.error());
-      return 2;
-    }
-    fmt::print("{}", config->to_toml());
-    return 0;
+    const auto config = checked_config(config_path, "check-config");
+    if (config) fmt::print("{}", config->to_toml());
+    return config ? 0 : 2;
   }
   options.duration = std::chrono::duration<double>(duration_s > 0 ? duration_s : 1e9);
 

@@ -26,6 +26,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -132,6 +133,7 @@ struct Service::State {
   std::atomic<std::uint64_t> refusals{0};
   std::uint64_t next_id = 1;                               // control thread only
   std::optional<std::string> failure;                      // guarded by mutex
+  std::optional<std::string> previous_failure;             // set before the threads start
   std::thread control;
   std::thread consuming;
   std::unique_ptr<Shipper> shipper;  // when [ship] names NATS servers
@@ -147,6 +149,7 @@ struct Service::State {
     {
       const std::lock_guard lock(mutex);
       status.failure = failure;
+      status.previous_failure = previous_failure;
       for (const auto& a : attachments) {
         status.publishers.push_back({a->id, a->channel, a->pid,
                                      a->journaled.load(std::memory_order_relaxed),
@@ -171,13 +174,33 @@ struct Service::State {
     refusals.fetch_add(1, std::memory_order_relaxed);
     service::detail::send_message(socket, "refused " + why);  // one that left: poll sees it
   }
+  // The journal failed: recorded for the next start, and the control thread is woken to close
+  // every publisher's connection, so that they learn at once that nothing more is taken.
   void fail(std::string why) {
+    {
+      const std::lock_guard lock(mutex);
+      if (failure) return;
+      failure = why;
+    }
+    std::ofstream(failure_record_path(config)) << why << "\n";
+    const std::uint64_t one = 1;
+    if (::write(wake, &one, sizeof one) < 0) {
+      // An eventfd write fails only on overflow: the control thread is awake already.
+    }
+  }
+
+  std::optional<std::string> failed() const {
     const std::lock_guard lock(mutex);
-    if (!failure) failure = std::move(why);
+    return failure;
   }
 
   // An "attach <channel>" request on `socket`: a new ring for it, or a refusal.
   std::shared_ptr<Attachment> attach(int socket, std::string_view channel_name) {
+    if (const auto failure_now = failed()) {
+      refuse(socket, fmt::format("its journal failed: {}; it takes no more events until it is "
+                                 "restarted", *failure_now));
+      return nullptr;
+    }
     const auto channel =
         std::find_if(config.channels.begin(), config.channels.end(),
                      [&](const ChannelConfig& c) { return c.name == channel_name; });
@@ -229,7 +252,15 @@ struct Service::State {
     };
     while (!stopping.load(std::memory_order_acquire)) {
       if (::poll(watched.data(), watched.size(), -1) < 0 && errno != EINTR) break;
-      if (watched[1].revents != 0) break;  // stop()
+      if (watched[1].revents != 0) {
+        if (stopping.load(std::memory_order_acquire)) break;  // stop()
+        std::uint64_t wakes = 0;
+        if (::read(wake, &wakes, sizeof wakes) < 0) continue;
+        // fail(): every publisher is told, by its connection closing, that nothing more is taken.
+        while (by_socket.size() > 0) drop(by_socket.begin()->first);
+        watched.resize(2);
+        continue;
+      }
       if (watched[0].revents & POLLIN) {
         const int socket = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
         if (socket >= 0) by_socket[socket] = nullptr;
@@ -339,6 +370,10 @@ struct Service::State {
       }
       if (read == 0) journal.flush_if_due();
       report_durability(active);
+      if (journal.failure()) {  // a flush failed while there was nothing to append
+        fail(journal.failure()->message());
+        return;
+      }
       // Drained and detached: nothing more can come.
       const auto gone = [](const std::shared_ptr<Attachment>& a) {
         return !a->attached.load(std::memory_order_acquire) && a->consumer.is_empty();
@@ -405,6 +440,12 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   if (state->wake < 0) return std::unexpected("eventfd: " + errno_text(errno));
   state->dispatcher.add_consumer(std::make_unique<consumer::JournalConsumer>(state->journal));
   state->next_sequence.store(state->journal.next_sequence());
+  state->rate_from = state->journal.next_sequence();  // what recovery found is no rate
+  if (std::ifstream record(failure_record_path(config)); record) {
+    std::string why;
+    std::getline(record, why);
+    state->previous_failure = std::move(why);
+  }
   state->durable_sequence.store(state->journal.durable_sequence());
   if (!config.ship.nats.servers.empty()) {
     ShipConfig ship = config.ship;
@@ -432,9 +473,14 @@ std::expected<void, std::string> Service::stop() {
   if (s.consuming.joinable()) s.consuming.join();
   // What it has not shipped yet, it ships after the next start.
   if (s.shipper) s.shipper->stop();
-  const std::lock_guard lock(s.mutex);
-  if (s.failure) return std::unexpected(*s.failure);
+  if (const auto failure = s.failed()) return std::unexpected(*failure);
+  std::error_code ignored;
+  std::filesystem::remove(failure_record_path(s.config), ignored);
   return {};
+}
+
+std::filesystem::path failure_record_path(const ServiceConfig& config) {
+  return config.runtime_dir / (config.name + ".failed");
 }
 
 ServiceStatus Service::status() const { return state_->snapshot(); }
@@ -458,6 +504,9 @@ std::string to_text(const ServiceStatus& status) {
   }
   if (status.ship) text += to_text(*status.ship);
   if (status.failure) text += "FAILED     " + *status.failure + "\n";
+  if (status.previous_failure) {
+    text += "previously FAILED (the run before this one): " + *status.previous_failure + "\n";
+  }
   return text;
 }
 
@@ -472,11 +521,13 @@ std::string to_json(const ServiceStatus& status) {
   }
   return fmt::format("{{\"journal_next_sequence\":{},\"journal_durable_sequence\":{},"
                      "\"journal_segments\":{},\"events_per_second\":{:.0f},\"attaches\":{},"
-                     "\"refusals\":{},\"failure\":{},\"publishers\":[{}],\"ship\":{}}}\n",
+                     "\"refusals\":{},\"failure\":{},\"previous_failure\":{},"
+                     "\"publishers\":[{}],\"ship\":{}}}\n",
                      status.journal_next_sequence, status.journal_durable_sequence,
                      status.journal_segments, status.events_per_second, status.attaches,
                      status.refusals,
                      status.failure ? json_text(*status.failure) : "null",
+                     status.previous_failure ? json_text(*status.previous_failure) : "null",
                      fmt::join(publishers, ","),
                      status.ship ? to_json(*status.ship) : "null");
 }

@@ -41,7 +41,12 @@ struct ServiceStatus {
   std::uint64_t refusals = 0;
   std::string placement;                    // the consumer's CPU, and why
   std::string flush_backend;
-  std::optional<std::string> failure;       // why the journal stopped taking events
+  // Why the journal stopped taking events. From then on the service takes no more: it closes
+  // every publisher's connection and refuses new ones, and reports this until it is stopped.
+  std::optional<std::string> failure;
+  // Why the previous run of this service failed, when it did: kept in the runtime directory
+  // (failure_record_path) until a run stops cleanly.
+  std::optional<std::string> previous_failure;
   std::optional<ShipStatus> ship;           // when [ship] names NATS servers
 };
 
@@ -56,6 +61,9 @@ std::expected<std::string, std::string> query_status(const std::filesystem::path
                                                      const std::string& name,
                                                      const std::string& format);
 
+// Where a service records why its journal failed, so that the next start reports it.
+std::filesystem::path failure_record_path(const ServiceConfig&);
+
 class Service {
  public:
   // Opens (or recovers) the journal, listens on the control socket and starts both threads.
@@ -63,7 +71,7 @@ class Service {
   ~Service();  // stop()
 
   // Takes no more attachments, drains every ring, makes the journal durable, joins the threads;
-  // the journal's error, if it failed.
+  // the journal's error, if it failed. A clean stop removes the failure record.
   std::expected<void, std::string> stop();
   ServiceStatus status() const;  // a snapshot, from any thread
 

@@ -1,5 +1,16 @@
 #include "service_config.hpp"
 
+#include "nats_link.hpp"
+#include "service_protocol.hpp"
+
+#include <ringlog/journal.hpp>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
@@ -99,10 +110,8 @@ class Reader {
     return read(key, [&](const toml::node& node) -> std::optional<std::string> {
       if (!node.is_integer()) return "expected an integer, got " + type_name(node);
       const long long value = node.as_integer()->get();
-      if (value < least || value > most) {
-        return most == INT64_MAX ? fmt::format("{} is below the least allowed, {}", value, least)
-                                 : fmt::format("{} is outside {}..{}", value, least, most);
-      }
+      if (value < least) return fmt::format("{} is below the least allowed, {}", value, least);
+      if (value > most) return fmt::format("{} is above the largest allowed, {}", value, most);
       out = static_cast<Integer>(value);
       return std::nullopt;
     });
@@ -242,7 +251,8 @@ std::expected<ServiceConfig, std::string> parse_service_config(std::string_view 
            reader.string("service.group", config.group, /*may_be_empty=*/true),
            reader.path("journal.directory", config.journal_dir),
            reader.integer("journal.segment_bytes", journal.segment_bytes,
-                          storage::JournalOptions::min_segment_bytes),
+                          storage::JournalOptions::min_segment_bytes,
+                          storage::JournalOptions::max_segment_bytes),
            reader.integer("journal.keep_segments", journal.keep_segments, 0),
            reader.boolean("journal.recycle", journal.recycle),
            reader.integer("journal.writeback_every_bytes", journal.writeback_every_bytes, 0),
@@ -307,6 +317,103 @@ std::string ServiceConfig::to_toml() const {
                         channel.ring_bytes);
   }
   return text;
+}
+
+namespace {
+
+// Why this process cannot make `directory` or write in it. Found by doing both and undoing
+// them: access(2) answers yes to root wherever the file system says no. The write is an unnamed
+// file (O_TMPFILE), never seen by a journal's readers listing the directory.
+std::optional<std::string> unwritable(const std::filesystem::path& directory) {
+  std::vector<std::filesystem::path> missing;  // deepest first
+  std::error_code error;
+  for (std::filesystem::path part = std::filesystem::absolute(directory);
+       !std::filesystem::exists(part, error) && part.has_relative_path();
+       part = part.parent_path()) {
+    missing.push_back(part);
+  }
+  std::optional<std::string> problem;
+  for (auto part = missing.rbegin(); part != missing.rend() && !problem; ++part) {
+    if (::mkdir(part->c_str(), 0755) != 0) {
+      problem = fmt::format("cannot create {}: {}", part->string(), std::strerror(errno));
+    }
+  }
+  if (!problem) {
+    const int probe = ::open(directory.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (probe >= 0) {
+      ::close(probe);
+    } else if (errno != EOPNOTSUPP || ::access(directory.c_str(), W_OK | X_OK) != 0) {
+      problem = fmt::format("cannot write in {}: {}", directory.string(), std::strerror(errno));
+    }
+  }
+  for (const auto& part : missing) ::rmdir(part.c_str());  // what this check made, undone
+  return problem;
+}
+
+std::optional<std::string> journal_problem(const ServiceConfig& config) {
+  if (const auto invalid = storage::check_options(config.journal)) {
+    return "journal.segment_bytes: " + invalid->second;
+  }
+  if (auto problem = unwritable(config.journal_dir)) {
+    return fmt::format("journal.directory {}: {}", config.journal_dir.string(), *problem);
+  }
+  std::error_code error;
+  if (std::filesystem::exists(config.journal_dir, error)) {
+    // Read-only, as every reader may: a directory that holds what no journal writes.
+    if (auto journal = storage::JournalReader::open(config.journal_dir); !journal) {
+      return "journal.directory: " + journal.error().message();
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> runtime_problem(const ServiceConfig& config) {
+  if (auto problem = unwritable(config.runtime_dir)) {
+    return fmt::format("service.runtime_dir {}: {}", config.runtime_dir.string(), *problem);
+  }
+  const std::string socket = service::detail::socket_path(config.runtime_dir, config.name).string();
+  if (socket.size() >= sizeof(sockaddr_un::sun_path)) {
+    return fmt::format("service.runtime_dir and service.name: the control socket {} is {} "
+                       "characters long, the kernel takes at most {}", socket, socket.size(),
+                       sizeof(sockaddr_un::sun_path) - 1);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> cpu_problem(const ServiceConfig& config) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return std::nullopt;
+  const auto may_use = [&](int cpu) { return cpu < CPU_SETSIZE && CPU_ISSET(cpu, &allowed); };
+  if (config.consumer_cpu >= 0 && !may_use(config.consumer_cpu)) {
+    return fmt::format("placement.consumer_cpu: CPU {} is not one this process may use",
+                       config.consumer_cpu);
+  }
+  for (const int cpu : config.housekeeping_cpus) {
+    if (!may_use(cpu)) {
+      return fmt::format("placement.housekeeping_cpus: CPU {} is not one this process may use",
+                         cpu);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> check_before_serving(const ServiceConfig& config) {
+  std::string problems;
+  for (const auto& problem : {journal_problem(config), runtime_problem(config),
+                              cpu_problem(config)}) {
+    if (problem) problems += *problem + "\n";
+  }
+  if (!config.ship.nats.servers.empty()) {
+    if (auto checked = check_endpoint(config.ship.nats); !checked) {
+      problems += "[ship]: " + checked.error() + "\n";
+    }
+  }
+  if (problems.empty()) return std::nullopt;
+  problems.pop_back();
+  return problems;
 }
 
 }  // namespace ringlog::app

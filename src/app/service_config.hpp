@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <expected>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,14 @@ struct ServiceConfig {
   // The configuration as TOML, every key with its value: what the service runs with.
   std::string to_toml() const;
 };
+
+// Everything `ringlog serve` refuses to start with, beyond what the file parser checks: the
+// journal's options as Journal::open takes them, a journal directory that is no journal or
+// cannot be created or written, a runtime directory that cannot be, a control socket path too
+// long for the kernel, CPUs this process may not use, and [ship]'s endpoint. `ringlog
+// check-config` and `ringlog serve` both call it, so that they cannot drift apart. Nothing when
+// all is well; else every problem, one a line.
+std::optional<std::string> check_before_serving(const ServiceConfig&);
 
 // The defaults overridden by the file at `path`.
 std::expected<ServiceConfig, std::string> load_service_config(const std::filesystem::path& path);

@@ -188,7 +188,11 @@ struct Shipper::State {
         return true;
       }
       const std::optional<storage::JournalEvent> event = durable.next();
-      if (!event) return i > 0;
+      if (!event) {
+        // A segment of another journal: nothing past it is this journal's to ship.
+        if (durable.failure()) set_problem("refusing to ship: " + durable.failure()->message());
+        return i > 0;
+      }
       if (event->sequence != next_to_publish) {
         set_problem(fmt::format("the journal in {} no longer holds events {} to {}: shipping "
                                 "them is impossible; the stream would have a gap",

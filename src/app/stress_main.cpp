@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", keep, "keep the journal files afterwards");
   app.add_flag("--json", json, "also print the results as one JSON line");
   app.add_flag("--status", options.show_status, "print a status line every second");
-  CLI11_PARSE(app, argc, argv);
+  if (const auto stop = ringlog::app::parse_command_line(app, argc, argv)) return *stop;
 
   options.journal.flush.every = std::chrono::microseconds(flush_us);
   const bool temporary = directory.empty();

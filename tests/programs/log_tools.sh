@@ -43,6 +43,25 @@ status=0; "$ringlog" dump --json "$journal" >"$scratch/dump" 2>/dev/null || stat
 [ "$status" -eq 1 ] || fail "dump of a damaged journal exited $status"
 [ "$(wc -l <"$scratch/dump")" -lt "$in_first" ] || fail "dump showed events past the damage"
 
+# A segment of another journal, copied over one of this one's: named foreign, with both ids.
+# Five segments each, so that this journal's id is the one most of them carry.
+for dir in mixed other-journal; do
+  "$ringlog" --count 100000 --rate 0 --segment-bytes 1048576 --dir "$scratch/$dir" >/dev/null
+done
+cp "$scratch/other-journal/00000000000000000000.evtl" "$scratch/mixed/"
+status=0; "$ringlog" verify "$scratch/mixed" >"$scratch/verify" || status=$?
+[ "$status" -eq 1 ] || fail "verify of a journal with a foreign segment exited $status"
+grep -qE "^FOREIGN: .*00000000000000000000.evtl: it belongs to journal [0-9a-f]{32}, not to journal [0-9a-f]{32}" \
+  "$scratch/verify" || fail "the foreign segment is not named foreign: $(cat "$scratch/verify")"
+
+# Every exit status is a documented one: 2 for what is no journal, or no command line.
+for command in verify dump tail; do
+  status=0; "$ringlog" $command "$scratch/no-such-journal" 2>/dev/null || status=$?
+  [ "$status" -eq 2 ] || fail "$command of a path that does not exist exited $status"
+done
+status=0; "$ringlog" verify --no-such-flag "$journal" 2>/dev/null || status=$?
+[ "$status" -eq 2 ] || fail "verify with an unknown flag exited $status"
+
 head -c 4096 /dev/urandom >"$scratch/random.bin"
 status=0; "$ringlog" verify "$scratch/random.bin" || status=$?
 [ "$status" -eq 2 ] || fail "verify of a non-log exited $status"
