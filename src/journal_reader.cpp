@@ -186,27 +186,26 @@ std::string writer_problem(const detail::RecoveryPlan& plan) {
   return {};
 }
 
-// Walks the segments a reader takes, as a reader does: in order, each continuing the last, up
-// to the first damaged record. Damage below a sealed segment's checkpoint, which the writer
-// does not re-read, is reported here.
+// Walks the segments a reader takes, as a reader does: in order, each continuing where the last
+// one's intact events end (past damage, the next segment's name no longer matches, and it
+// stops). Damage below a sealed segment's checkpoint, which the writer does not re-read, is
+// reported here, beside whatever the writer acts on.
 void walk_as_reader(const detail::RecoveryPlan& plan, JournalCheck& check) {
   std::uint64_t expected = check.first_sequence;
   for (std::size_t i = 0; i < check.segments.size() && i < plan.fitting; ++i) {
     const SegmentCheck& segment = check.segments[i];
     if (segment.first_sequence != expected) break;
     expected += segment.scan.event_count;
-    const bool below_checkpoint = segment.checkpoint > segment.scan.end_offset;
-    if (!segment.scan.damaged && !below_checkpoint) continue;
-    if (below_checkpoint && check.problem.empty()) {
-      check.durable_data_damaged = true;
-      check.problem = fmt::format(
-          "{}: {} at offset {}, below the durable checkpoint at offset {}: events reported "
-          "durable are damaged. A writer does not re-read a sealed segment: it appends after "
-          "the journal's end, and readers stop here", segment.path.filename().string(),
-          segment.scan.damaged ? "a record fails its checksum" : "intact records end",
-          segment.scan.end_offset, segment.checkpoint);
-    }
-    break;
+    const bool sealed = i + 1 < check.segments.size();  // the newest is the writer's to judge
+    if (!sealed || segment.checkpoint <= segment.scan.end_offset) continue;
+    check.durable_data_damaged = true;
+    const std::string found = fmt::format(
+        "{}: {} at offset {}, below the durable checkpoint at offset {}: events reported "
+        "durable are damaged. A writer does not re-read a sealed segment: it appends after the "
+        "journal's end, and readers stop here", segment.path.filename().string(),
+        segment.scan.damaged ? "a record fails its checksum" : "intact records end",
+        segment.scan.end_offset, segment.checkpoint);
+    check.problem = check.problem.empty() ? found : check.problem + "; also " + found;
   }
   check.intact_events = expected - check.first_sequence;
 }
@@ -229,9 +228,9 @@ std::expected<JournalCheck, Error> check_journal(const std::filesystem::path& di
   check.writer = plan->outcome;
   check.problem = writer_problem(*plan);
   if (!plan->outcome) {
-    const LogErrc code = static_cast<LogErrc>(plan->outcome.error().code.value());
-    check.durable_data_damaged = code == LogErrc::damaged_durable_data;
-    check.foreign_segment = code == LogErrc::foreign_segment;
+    const std::error_code& code = plan->outcome.error().code;
+    check.durable_data_damaged = code == make_error_code(LogErrc::damaged_durable_data);
+    check.foreign_segment = code == make_error_code(LogErrc::foreign_segment);
   }
   walk_as_reader(*plan, check);
   return check;

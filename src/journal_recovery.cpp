@@ -61,6 +61,21 @@ std::string describe_gap(std::uint64_t expected, const SegmentEntry& entry) {
                      name, entry.first_sequence, expected);
 }
 
+// The journal's id: the prevailing one; where no named segment carries one, the id of a
+// prepared segment the last writer started (a version-1 journal reopened by this version);
+// else a new one.
+JournalId journal_id(const std::vector<std::expected<SegmentHeader, Error>>& headers,
+                     const JournalDirectory& listing) {
+  if (const auto prevailing = prevailing_id(headers)) return *prevailing;
+  if (listing.has_prepared) {
+    const auto prepared = read_segment_header(listing.directory / prepared_segment_name);
+    if (prepared && prepared->in_use() && carries_id(prepared->info.journal_id)) {
+      return prepared->info.journal_id;
+    }
+  }
+  return new_journal_id();
+}
+
 // The prepared segment is the newest when the writer had started it at `expected`.
 bool prepared_was_started(const std::filesystem::path& directory, std::uint64_t expected,
                           const JournalId& id) {
@@ -185,7 +200,7 @@ std::expected<RecoveryPlan, Error> plan_recovery(const std::filesystem::path& di
   plan.listing = std::move(*listing);
   const std::vector<SegmentEntry>& segments = plan.listing.segments;
   const auto headers = read_segment_headers(plan.listing);
-  plan.id = prevailing_id(headers).value_or(new_journal_id());
+  plan.id = journal_id(headers, plan.listing);
   for (; plan.fitting < segments.size(); ++plan.fitting) {
     const auto& header = headers[plan.fitting];
     std::optional<Error> problem =
@@ -197,13 +212,20 @@ std::expected<RecoveryPlan, Error> plan_recovery(const std::filesystem::path& di
   }
   JournalRecovery recovery;
   if (segments.empty()) {
-    recovery.segments = 1;  // a new one
-    recovery.next_sequence = first_sequence_when_empty;
-    plan.newest_first_sequence = first_sequence_when_empty;
-    plan.outcome = std::move(recovery);
-    return plan;
-  }
-  if (auto walked = plan_continuity(headers, plan, recovery); !walked) {
+    // Only a prepared segment that was written to (every named one gone) holds events.
+    const auto prepared = plan.listing.has_prepared
+                              ? read_segment_header(directory / prepared_segment_name)
+                              : std::unexpected(Error{});
+    plan.adopt_prepared = prepared && prepared->in_use();
+    plan.newest_first_sequence =
+        plan.adopt_prepared ? prepared->info.first_sequence : first_sequence_when_empty;
+    if (!plan.adopt_prepared) {
+      recovery.segments = 1;  // a new one
+      recovery.next_sequence = first_sequence_when_empty;
+      plan.outcome = std::move(recovery);
+      return plan;
+    }
+  } else if (auto walked = plan_continuity(headers, plan, recovery); !walked) {
     return std::unexpected(walked.error());
   }
   if (!plan.outcome) return plan;

@@ -41,6 +41,18 @@ int flock_holder(int fd) {
   return 0;
 }
 
+namespace {
+
+Error writer_active(int holder, const std::string& path, const std::string& what) {
+  return Error{
+      make_error_code(LogErrc::writer_active),
+      fmt::format("{} is being written by {} (it holds the lock on {}); one writer at a time",
+                  what, holder > 0 ? fmt::format("process {}", holder) : "another process",
+                  path)};
+}
+
+}  // namespace
+
 std::expected<WriterLock, Error> WriterLock::acquire(const std::string& path, bool create,
                                                      const std::string& what) {
   auto file = open_file(path, create ? O_RDWR | O_CREAT : O_RDONLY);
@@ -49,12 +61,15 @@ std::expected<WriterLock, Error> WriterLock::acquire(const std::string& path, bo
   if (errno != EWOULDBLOCK) {
     return std::unexpected(os_error(errno, fmt::format("lock {} for writing", path)));
   }
+  return std::unexpected(writer_active(flock_holder(file->get()), path, what));
+}
+
+std::optional<Error> WriterLock::held_elsewhere(const std::string& path, const std::string& what) {
+  auto file = open_file(path, O_RDONLY);
+  if (!file) return std::nullopt;  // no lock file: no writer ever, or none since it was made
   const int holder = flock_holder(file->get());
-  return std::unexpected(Error{
-      make_error_code(LogErrc::writer_active),
-      fmt::format("{} is being written by {} (it holds the lock on {}); one writer at a time",
-                  what, holder > 0 ? fmt::format("process {}", holder) : "another process",
-                  path)});
+  if (holder == 0) return std::nullopt;
+  return writer_active(holder, path, what);
 }
 
 }  // namespace ringlog::storage::detail

@@ -10,6 +10,7 @@
 #include "mapped_file.hpp"
 
 #include <expected>
+#include <optional>
 #include <string>
 
 namespace ringlog::storage::detail {
@@ -20,6 +21,10 @@ class WriterLock {
   // "<what> is being written by process <pid>", with the pid from /proc/locks where it shows.
   static std::expected<WriterLock, Error> acquire(const std::string& path, bool create,
                                                   const std::string& what);
+  // The Error acquire() would give now because another process holds `path`, found without
+  // taking the lock (which could turn away a writer starting at that moment); nothing when
+  // none does.
+  static std::optional<Error> held_elsewhere(const std::string& path, const std::string& what);
 
  private:
   explicit WriterLock(FileDescriptor file) noexcept : file_(std::move(file)) {}

@@ -77,6 +77,11 @@ TEST(journal_identity, a_second_writer_in_this_process_is_refused_and_the_first_
   EXPECT_TRUE(contains(second.error().message(), "process " + std::to_string(::getpid())))
       << second.error().message();
 
+  // A preview of opening sees the writer, without taking its lock from it.
+  const auto preview = storage::preview_open(dir.path());
+  ASSERT_FALSE(preview.has_value());
+  EXPECT_EQ(preview.error().message(), second.error().message());
+
   // Readers need no lock: they go on beside the writer.
   auto reader = JournalReader::open(dir.path());
   ASSERT_TRUE(reader.has_value());
@@ -86,9 +91,12 @@ TEST(journal_identity, a_second_writer_in_this_process_is_refused_and_the_first_
   append_events(*first, 1000);
   ASSERT_TRUE(first->sync().has_value());
   first = std::unexpected(storage::Error{});  // closed: the lock goes with it
+  const auto previewed = storage::preview_open(dir.path());
+  ASSERT_TRUE(previewed.has_value()) << previewed.error().message();
   auto after = Journal::open(dir.path(), small_segments());
   ASSERT_TRUE(after.has_value()) << after.error().message();
   EXPECT_EQ(after->next_sequence(), 2000u);
+  EXPECT_EQ(previewed->next_sequence, 2000u);
 }
 
 TEST(journal_identity, a_writer_in_another_process_is_named_and_its_lock_dies_with_it) {

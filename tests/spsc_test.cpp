@@ -148,6 +148,21 @@ TEST(spsc, consumer_releases_space_when_drained) {
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(producer.write_event(header_for(i, 48), payload));
 }
 
+TEST(spsc, a_consumer_that_goes_away_hands_back_what_it_read) {
+  auto ring = ring::SpscRingBuffer::create(4096);
+  ASSERT_TRUE(ring.has_value());
+  auto handles = ring->split();
+  const auto payload = test::make_payload(0, 40);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(handles.first.write_event(header_for(i, 40), payload));
+  {
+    ring::Consumer consumer = std::move(handles.second);  // the moved-from one hands back nothing
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(consumer.read_event().has_value());
+    EXPECT_FALSE(ring->is_empty()) << "read, and not yet handed back";
+  }
+  EXPECT_TRUE(ring->is_empty()) << "the consumer went away without handing back what it read";
+  EXPECT_EQ(ring->used(), 0u);
+}
+
 TEST(spsc, split_twice_is_refused) {
   auto ring = ring::SpscRingBuffer::create(256);
   ASSERT_TRUE(ring.has_value());

@@ -87,6 +87,12 @@ struct JournalRecovery {
   std::string summary() const;        // one line
 };
 
+// What Journal::open would do with `directory` now, without changing anything in it or taking
+// its lock: the recovery it would report, or the Error it would refuse with (another process
+// writing the journal included). It reads what open reads: every segment header, the events
+// past each checkpoint, the newest segment whole. For configuration checkers.
+std::expected<JournalRecovery, Error> preview_open(const std::filesystem::path& directory);
+
 // What every journal reader hands out: the event and its place in the journal.
 struct JournalEvent {
   std::uint64_t sequence;

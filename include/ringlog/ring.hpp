@@ -224,8 +224,31 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
 
 class alignas(ringlog::detail::cache_line_pair) Consumer {
  public:
-  Consumer(Consumer&&) noexcept = default;
-  Consumer& operator=(Consumer&&) noexcept = default;
+  // The moved-from consumer no longer speaks for the ring: only the live one releases space.
+  Consumer(Consumer&& other) noexcept
+      : geometry_(other.geometry_),
+        indices_(std::exchange(other.indices_, nullptr)),
+        release_every_bytes_(other.release_every_bytes_),
+        tail_(other.tail_),
+        released_tail_(other.released_tail_),
+        cached_head_(other.cached_head_),
+        lent_bytes_(other.lent_bytes_) {}
+  Consumer& operator=(Consumer&& other) noexcept {
+    if (this != &other) {
+      hand_back();
+      geometry_ = other.geometry_;
+      indices_ = std::exchange(other.indices_, nullptr);
+      release_every_bytes_ = other.release_every_bytes_;
+      tail_ = other.tail_;
+      released_tail_ = other.released_tail_;
+      cached_head_ = other.cached_head_;
+      lent_bytes_ = other.lent_bytes_;
+    }
+    return *this;
+  }
+  // A consumer that goes away hands back everything it has read, the event it lent last
+  // included: the ring is empty once every event was read and the consumer is gone.
+  ~Consumer() { hand_back(); }
 
   // The next event in FIFO order. The view stays valid until the next read_event() or poll().
   std::optional<event::EventView> read_event() noexcept {
@@ -317,6 +340,11 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
   static constexpr std::size_t release_fraction = 8;
 
   void finish_lent_event() noexcept { tail_ += std::exchange(lent_bytes_, 0); }
+  void hand_back() noexcept {
+    if (indices_ == nullptr) return;
+    finish_lent_event();
+    release();
+  }
   void release() noexcept {
     if (released_tail_ == tail_) return;
     released_tail_ = tail_;

@@ -261,7 +261,8 @@ void log_start(ServiceLog& log, const ringlog::app::ServiceConfig& config,
             config.journal_dir.string(), started.journal_next_sequence, started.placement,
             started.flush_backend);
   if (started.previous_failure) {
-    log.print("previously FAILED: {} (recorded in {}; a clean stop clears it)\n",
+    log.print("previously FAILED (an earlier run): {} (recorded in {}; a clean stop clears "
+              "it)\n",
               *started.previous_failure, ringlog::app::failure_record_path(config).string());
   }
 }
@@ -307,9 +308,12 @@ void watch_service(ServiceLog& log, const ringlog::app::Service& service,
 std::string stop_line(const ringlog::app::ServiceStatus& status) {
   const std::uint64_t next = status.journal_next_sequence;
   const std::uint64_t durable = status.journal_durable_sequence;
+  const std::string lost =
+      durable == next ? std::string("none after them was appended")
+                      : fmt::format("events {} to {} may be lost", durable, next - 1);
   const std::string journal =
-      status.failure ? fmt::format("the journal FAILED ({}): sequences below {} are durable, {} "
-                                   "to {} may be lost", *status.failure, durable, durable, next)
+      status.failure ? fmt::format("the journal FAILED ({}): sequences below {} are durable, {}",
+                                   *status.failure, durable, lost)
       : durable == next ? fmt::format("journal holds sequences up to {}, all durable", next)
                         : fmt::format("journal holds sequences up to {}, durable up to {}",
                                       next, durable);

@@ -182,11 +182,22 @@ struct Service::State {
       if (failure) return;
       failure = why;
     }
-    std::ofstream(failure_record_path(config)) << why << "\n";
+    record_failure(why);
     const std::uint64_t one = 1;
     if (::write(wake, &one, sizeof one) < 0) {
       // An eventfd write fails only on overflow: the control thread is awake already.
     }
+  }
+
+  // Written whole or not at all (a temporary file, then a rename), so that the next start never
+  // reads half a reason; on a full disk shared with the runtime directory it may not be written.
+  void record_failure(const std::string& why) const {
+    const std::filesystem::path record = failure_record_path(config);
+    std::filesystem::path written = record;
+    written += ".new";
+    std::ofstream(written) << why << "\n";
+    std::error_code ignored;
+    std::filesystem::rename(written, record, ignored);
   }
 
   std::optional<std::string> failed() const {
@@ -197,7 +208,7 @@ struct Service::State {
   // An "attach <channel>" request on `socket`: a new ring for it, or a refusal.
   std::shared_ptr<Attachment> attach(int socket, std::string_view channel_name) {
     if (const auto failure_now = failed()) {
-      refuse(socket, fmt::format("its journal failed: {}; it takes no more events until it is "
+      refuse(socket, fmt::format("it has failed ({}); it takes no more events until it is "
                                  "restarted", *failure_now));
       return nullptr;
     }
@@ -256,9 +267,13 @@ struct Service::State {
         if (stopping.load(std::memory_order_acquire)) break;  // stop()
         std::uint64_t wakes = 0;
         if (::read(wake, &wakes, sizeof wakes) < 0) continue;
-        // fail(): every publisher is told, by its connection closing, that nothing more is taken.
+        // fail(): every publisher is told, by its connection closing, that nothing more is taken;
+        // the consumer thread has stopped, so none is drained any more, nor listed.
         while (by_socket.size() > 0) drop(by_socket.begin()->first);
         watched.resize(2);
+        const std::lock_guard lock(mutex);
+        attachments.clear();
+        incoming.clear();
         continue;
       }
       if (watched[0].revents & POLLIN) {
@@ -358,6 +373,7 @@ struct Service::State {
             dispatcher.drain_batch(attachment->consumer, drain_batch_events);
         if (drained.events_read == 0) continue;
         if (drained.events_failed != 0) {
+          report_durability(active);  // the status, and the stop line, say where it stopped
           fail(journal.failure() ? journal.failure()->message()
                                  : std::string("the journal refused events"));
           return;
@@ -444,7 +460,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   if (std::ifstream record(failure_record_path(config)); record) {
     std::string why;
     std::getline(record, why);
-    state->previous_failure = std::move(why);
+    state->previous_failure = why.empty() ? "(the reason was not recorded)" : why;
   }
   state->durable_sequence.store(state->journal.durable_sequence());
   if (!config.ship.nats.servers.empty()) {
@@ -505,7 +521,7 @@ std::string to_text(const ServiceStatus& status) {
   if (status.ship) text += to_text(*status.ship);
   if (status.failure) text += "FAILED     " + *status.failure + "\n";
   if (status.previous_failure) {
-    text += "previously FAILED (the run before this one): " + *status.previous_failure + "\n";
+    text += "previously FAILED (an earlier run): " + *status.previous_failure + "\n";
   }
   return text;
 }

@@ -6,6 +6,7 @@
 #include <ringlog/journal.hpp>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -359,9 +360,9 @@ std::optional<std::string> journal_problem(const ServiceConfig& config) {
   }
   std::error_code error;
   if (std::filesystem::exists(config.journal_dir, error)) {
-    // Read-only, as every reader may: a directory that holds what no journal writes.
-    if (auto journal = storage::JournalReader::open(config.journal_dir); !journal) {
-      return "journal.directory: " + journal.error().message();
+    // What opening it would find, read-only: no journal, damage it refuses, another writer.
+    if (auto opening = storage::preview_open(config.journal_dir); !opening) {
+      return "journal.directory: " + opening.error().message();
     }
   }
   return std::nullopt;
@@ -376,6 +377,9 @@ std::optional<std::string> runtime_problem(const ServiceConfig& config) {
     return fmt::format("service.runtime_dir and service.name: the control socket {} is {} "
                        "characters long, the kernel takes at most {}", socket, socket.size(),
                        sizeof(sockaddr_un::sun_path) - 1);
+  }
+  if (!config.group.empty() && ::getgrnam(config.group.c_str()) == nullptr) {
+    return fmt::format("service.group \"{}\" is no group on this host", config.group);
   }
   return std::nullopt;
 }

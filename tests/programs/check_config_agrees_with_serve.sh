@@ -47,6 +47,18 @@ write not_a_journal
 mkdir -p "$scratch/not_a_journal-journal" && echo notes >"$scratch/not_a_journal-journal/notes.txt"
 both_refuse not_a_journal
 
+# A journal a writer refuses: a segment in the middle lost, durable ones after it.
+write gap
+"$ringlog" --count 100000 --rate 0 --segment-bytes 1048576 --dir "$scratch/gap-journal" >/dev/null
+rm "$(ls "$scratch"/gap-journal/*.evtl | sed -n 2p)"
+both_refuse gap
+grep -q "holds durable events; refusing to append" "$scratch/gap.check" ||
+  fail "the gap is not the reason: $(cat "$scratch/gap.check")"
+
+write no_group
+sed -i 's|^\[journal\]|group = "no-such-group-here"\n[journal]|' "$scratch/no_group.toml"
+both_refuse no_group
+
 write long_socket
 sed -i "s|^runtime_dir = .*|runtime_dir = \"$scratch/$(printf 'r%.0s' $(seq 120))\"|" \
   "$scratch/long_socket.toml"
@@ -57,14 +69,15 @@ printf '[service]\nname = "cpu"\nruntime_dir = "%s"\n[journal]\ndirectory = "%s"
 both_refuse cpu
 
 # A journal directory this process may not write: as an unprivileged user (root writes anywhere).
-if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1 &&
+   getent group nogroup >/dev/null; then
   write read_only
   mkdir -m 0555 "$scratch/read_only-journal"
   mkdir -m 0777 "$scratch/run-nobody"
   sed -i "s|^runtime_dir = .*|runtime_dir = \"$scratch/run-nobody\"|" "$scratch/read_only.toml"
   both_refuse read_only setpriv --reuid=nobody --regid=nogroup --clear-groups
 else
-  echo "SKIPPED the read-only journal directory: needs root, setpriv and a user nobody"
+  echo "SKIPPED the read-only journal directory: needs root, setpriv, user nobody, group nogroup"
 fi
 
 # A configuration check-config passes, serve starts with.

@@ -28,6 +28,12 @@ status=0
 grep -q "journal $scratch/journal is being written by process $first_pid" "$scratch/second.log" ||
   fail "the refusal does not name the journal and process $first_pid: $(cat "$scratch/second.log")"
 
+# check-config sees the same: what serve would refuse now.
+status=0
+"$ringlog" check-config "$scratch/second.toml" >/dev/null 2>"$scratch/check.log" || status=$?
+[ "$status" -eq 2 ] && grep -q "is being written by process $first_pid" "$scratch/check.log" ||
+  fail "check-config passed a journal another service writes: exit $status, $(cat "$scratch/check.log")"
+
 "$ringlog" publish --service first --runtime-dir "$scratch/run" --count $events --rate 0 \
   >"$scratch/publish.log" 2>&1 || fail "the publisher into the first service failed"
 kill -TERM "$first_pid"
