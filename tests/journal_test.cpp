@@ -14,7 +14,6 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -495,29 +494,6 @@ bool forbid_io_uring() {
          prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
 }
 
-// A size-limited tmpfs mounted for one test, unmounted after it.
-class SmallFileSystem {
- public:
-  explicit SmallFileSystem(std::size_t bytes) {
-    const std::string options = "size=" + std::to_string(bytes);
-    if (::mount("ringlog-test", dir_.path().c_str(), "tmpfs", 0, options.c_str()) == 0) {
-      mounted_ = true;
-    } else {
-      error_ = std::strerror(errno);
-    }
-  }
-  ~SmallFileSystem() {
-    if (mounted_) ::umount(dir_.path().c_str());
-  }
-  bool mounted() const { return mounted_; }
-  const std::string& error() const { return error_; }
-  std::filesystem::path path() const { return dir_ / "journal"; }
-
- private:
-  test::TempDir dir_;
-  bool mounted_ = false;
-  std::string error_;
-};
 
 }  // namespace
 
@@ -623,7 +599,7 @@ TEST(journal, the_flusher_thread_runs_on_the_housekeeping_cpus) {
 }
 
 TEST(journal, a_full_disk_stops_it_with_a_clear_error_and_keeps_what_was_written) {
-  SmallFileSystem disk(3 * segment_bytes + (256 << 10));
+  test::SmallFileSystem disk(3 * segment_bytes + (256 << 10));
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a small tmpfs here: " << disk.error();
   std::uint64_t appended = 0;
   {

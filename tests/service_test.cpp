@@ -254,3 +254,43 @@ TEST(service, the_recovered_backlog_is_not_reported_as_a_rate) {
   EXPECT_EQ((*service)->status().events_per_second, 0.0);
   ASSERT_TRUE((*service)->stop().has_value());
 }
+
+// A journal that fails (its file system full): the publisher's connection is closed, a new
+// attachment is refused with the reason, the status keeps the failure until the stop, the stop
+// reports it and records it for the next start, and every event made durable is journaled.
+TEST(service, a_failed_journal_tells_its_publishers_and_keeps_saying_so_until_stopped) {
+  test::SmallFileSystem disk(3 * storage::JournalOptions::min_segment_bytes + (256 << 10));
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a small tmpfs here: " << disk.error();
+  test::TempDir dir;
+  ServiceConfig config = config_in(dir);
+  config.journal_dir = disk.path();
+  auto service = Service::start(config);
+  ASSERT_TRUE(service.has_value()) << service.error();
+  auto publisher = service::Publisher::attach({config.name, config.runtime_dir, "default"});
+  ASSERT_TRUE(publisher.has_value()) << publisher.error();
+  // More than the file system holds: written until the service closes the connection.
+  for (std::uint64_t sequence = 0; publisher->connected(); ++sequence) {
+    ASSERT_LT(sequence, 10'000'000u) << "the file system never filled";
+    const auto payload = payload_of(0, sequence);
+    const event::EventHeader header(sequence, 1, static_cast<std::uint16_t>(payload.size()));
+    while (!publisher->producer().write_event(header, payload) && publisher->connected()) {
+    }
+  }
+  const app::ServiceStatus failed = (*service)->status();
+  ASSERT_TRUE(failed.failure.has_value());
+  EXPECT_NE(failed.failure->find("No space left on device"), std::string::npos) << *failed.failure;
+  EXPECT_TRUE(failed.publishers.empty()) << "a failed service drains no one, and lists no one";
+  const auto refused = service::Publisher::attach({config.name, config.runtime_dir, "default"});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().find("it has failed (" + *failed.failure), std::string::npos)
+      << refused.error();
+  EXPECT_EQ((*service)->status().failure, failed.failure) << "the failure stays until the stop";
+
+  const auto stopped = (*service)->stop();
+  ASSERT_FALSE(stopped.has_value());
+  EXPECT_EQ(stopped.error(), *failed.failure);
+  EXPECT_TRUE(std::filesystem::exists(app::failure_record_path(config)));
+  const std::uint64_t durable = (*service)->status().journal_durable_sequence;
+  EXPECT_GT(durable, 0u);
+  EXPECT_GE(journaled_per_publisher(disk.path()).at(0), durable);
+}

@@ -4,10 +4,13 @@
 
 #include <ringlog/event.hpp>
 
+#include <sys/mount.h>
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -80,6 +83,31 @@ inline std::vector<char> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
+
+// A size-limited tmpfs mounted for one test (root only: mounted() says), unmounted after it:
+// a disk that fills up.
+class SmallFileSystem {
+ public:
+  explicit SmallFileSystem(std::size_t bytes) {
+    const std::string options = "size=" + std::to_string(bytes);
+    if (::mount("ringlog-test", dir_.path().c_str(), "tmpfs", 0, options.c_str()) == 0) {
+      mounted_ = true;
+    } else {
+      error_ = std::strerror(errno);
+    }
+  }
+  ~SmallFileSystem() {
+    if (mounted_) ::umount(dir_.path().c_str());
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  std::filesystem::path path() const { return dir_ / "journal"; }
+
+ private:
+  TempDir dir_;
+  bool mounted_ = false;
+  std::string error_;
+};
 
 // A journal directory's segment files, oldest first.
 inline std::vector<std::filesystem::path> segment_paths(const std::filesystem::path& dir) {

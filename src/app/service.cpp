@@ -267,13 +267,15 @@ struct Service::State {
         if (stopping.load(std::memory_order_acquire)) break;  // stop()
         std::uint64_t wakes = 0;
         if (::read(wake, &wakes, sizeof wakes) < 0) continue;
-        // fail(): every publisher is told, by its connection closing, that nothing more is taken;
-        // the consumer thread has stopped, so none is drained any more, nor listed.
+        // fail(): the consumer thread has stopped, so no publisher is drained any more, nor
+        // listed; then every one is told, by its connection closing, that nothing more is taken.
+        {
+          const std::lock_guard lock(mutex);
+          attachments.clear();
+          incoming.clear();
+        }
         while (by_socket.size() > 0) drop(by_socket.begin()->first);
         watched.resize(2);
-        const std::lock_guard lock(mutex);
-        attachments.clear();
-        incoming.clear();
         continue;
       }
       if (watched[0].revents & POLLIN) {
