@@ -129,17 +129,7 @@ void SegmentHousekeeper::run() {
       lock.lock();
     } else if (!renames_.empty()) {
       // Renames next: the next segment is prepared under the name the last one still has.
-      const Rename rename = renames_.front();
-      renames_.pop_front();
-      lock.unlock();
-      auto renamed = rename_now(prepared_path_, rename.final_path);
-      lock.lock();
-      if (renamed) {
-        rename.named->store(true, std::memory_order_release);
-        progress_.notify_all();
-      } else {
-        fail(renamed.error());
-      }
+      rename_next(lock);
     } else if (!writebacks_.empty()) {
       // Before closing: the descriptor belongs to a segment still open.
       const Writeback range = writebacks_.front();
@@ -156,17 +146,7 @@ void SegmentHousekeeper::run() {
       closing.clear();
       lock.lock();
     } else if (!retirements_.empty()) {
-      const std::filesystem::path segment = retirements_.front();
-      retirements_.pop_front();
-      const bool to_spare = recycle_ && !has_spare_;
-      lock.unlock();
-      auto retired = retire_now(segment, to_spare);
-      lock.lock();
-      if (!retired) {
-        fail(retired.error());
-      } else if (to_spare) {
-        has_spare_ = true;
-      }
+      retire_next(lock);
     } else if (prepare_requested_ && !prepared_) {
       const bool from_spare = has_spare_;
       has_spare_ = false;
@@ -179,6 +159,34 @@ void SegmentHousekeeper::run() {
     } else if (stopping_) {
       return;
     }
+  }
+}
+
+void SegmentHousekeeper::rename_next(std::unique_lock<std::mutex>& lock) {
+  const Rename rename = renames_.front();
+  renames_.pop_front();
+  lock.unlock();
+  auto renamed = rename_now(prepared_path_, rename.final_path);
+  lock.lock();
+  if (renamed) {
+    rename.named->store(true, std::memory_order_release);
+    progress_.notify_all();
+  } else {
+    fail(renamed.error());
+  }
+}
+
+void SegmentHousekeeper::retire_next(std::unique_lock<std::mutex>& lock) {
+  const std::filesystem::path segment = retirements_.front();
+  retirements_.pop_front();
+  const bool to_spare = recycle_ && !has_spare_;
+  lock.unlock();
+  auto retired = retire_now(segment, to_spare);
+  lock.lock();
+  if (!retired) {
+    fail(retired.error());
+  } else if (to_spare) {
+    has_spare_ = true;
   }
 }
 

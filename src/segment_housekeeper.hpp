@@ -62,6 +62,10 @@ class SegmentHousekeeper {
     std::atomic<bool>* named;
   };
   void run();
+  // The oldest rename, and the oldest retirement: each with `lock` held on entry and on
+  // return, released while the file system works.
+  void rename_next(std::unique_lock<std::mutex>& lock);
+  void retire_next(std::unique_lock<std::mutex>& lock);
   std::expected<LogFile, Error> prepare(bool from_spare);
   std::expected<void, Error> retire_now(const std::filesystem::path& segment, bool to_spare);
   std::expected<void, Error> rename_now(const std::filesystem::path& from,
