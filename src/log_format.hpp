@@ -55,25 +55,10 @@ inline constexpr std::size_t batch_header_bytes = 24;  // a framing record with 
 event::EventHeader batch_header(std::span<const std::byte> records, std::uint32_t event_count,
                                 std::uint32_t seed, std::byte* batch_payload) noexcept;
 
-// Writes a record so that a reader on another thread or process sees it whole or not at all:
-// the timestamp and payload first, then the header's second half (type, flags, length, checksum)
-// with a release store. A reader loads that half with load_published_header() first.
-inline void publish_header(std::byte* at, const event::EventHeader& header) noexcept {
-  std::memcpy(at, &header.timestamp, sizeof header.timestamp);
-  std::uint64_t second_half;
-  std::memcpy(&second_half, reinterpret_cast<const std::byte*>(&header) + 8, sizeof second_half);
-  std::atomic_ref(*reinterpret_cast<std::uint64_t*>(at + 8))
-      .store(second_half, std::memory_order_release);
-}
-inline event::EventHeader load_published_header(const std::byte* at) noexcept {
-  const std::uint64_t second_half =
-      std::atomic_ref(*reinterpret_cast<std::uint64_t*>(const_cast<std::byte*>(at) + 8))
-          .load(std::memory_order_acquire);
-  event::EventHeader header;
-  std::memcpy(&header.timestamp, at, sizeof header.timestamp);
-  std::memcpy(reinterpret_cast<std::byte*>(&header) + 8, &second_half, sizeof second_half);
-  return header;
-}
+// Records are written and read as a concurrent writer publishes them: see publish_header() in
+// ringlog/detail/framing.hpp.
+using ringlog::detail::load_published_header;
+using ringlog::detail::publish_header;
 
 // An Error when `file` does not start with a ringlog header of a version this build reads.
 std::optional<Error> check_file_header(std::span<const std::byte> file, const std::string& path);

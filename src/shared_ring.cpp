@@ -46,7 +46,8 @@ using detail::no_free_hugepages;
 using detail::SharedRingHeader;
 
 constexpr char ring_magic[8] = {'R', 'L', 'G', 'R', 'I', 'N', 'G', '1'};
-constexpr std::uint32_t ring_version = 1;
+// Version 2: records commit themselves (a mark in the header) instead of through the head index.
+constexpr std::uint32_t ring_version = 2;
 constexpr std::size_t header_bytes = 4096;
 constexpr std::size_t transparent_huge_bytes = std::size_t{2} << 20;
 static_assert(sizeof(SharedRingHeader) <= header_bytes);
@@ -266,8 +267,7 @@ std::uint64_t SharedRing::durable_events() const noexcept {
 }
 
 std::size_t SharedRing::used() const noexcept {
-  return header_->indices.head.load(std::memory_order_acquire) -
-         header_->indices.tail.load(std::memory_order_acquire);
+  return ringlog::detail::used_bytes(geometry(), header_->indices);
 }
 
 ringlog::detail::RingGeometry SharedRing::geometry() const noexcept {

@@ -129,16 +129,16 @@ TEST(ring_buffer, capacity_must_be_power_of_two) {
 
 TEST(ring_buffer, rejects_payload_that_can_never_fit) {
   RingBuffer ring = make_ring(256);
-  EXPECT_EQ(ring::max_payload_len(256), 112u);
-  const auto payload = make_payload(0, 113);
-  const auto result = ring.write_event(header_for(0, 113), payload);
+  EXPECT_EQ(ring::max_payload_len(256), 96u);
+  const auto payload = make_payload(0, 97);
+  const auto result = ring.write_event(header_for(0, 97), payload);
   ASSERT_FALSE(result.has_value());
   const auto* too_large = std::get_if<ring::PayloadTooLarge>(&result.error());
   ASSERT_NE(too_large, nullptr);
-  EXPECT_EQ(too_large->payload_len, 113u);
-  EXPECT_EQ(too_large->max_len, 112u);
+  EXPECT_EQ(too_large->payload_len, 97u);
+  EXPECT_EQ(too_large->max_len, 96u);
   EXPECT_TRUE(ring.is_empty());
-  EXPECT_TRUE(ring.write_event(header_for(0, 112), make_payload(0, 112)).has_value());
+  EXPECT_TRUE(ring.write_event(header_for(0, 96), make_payload(0, 96)).has_value());
 }
 
 TEST(ring_buffer, rejects_length_mismatch_and_reserved_flag) {

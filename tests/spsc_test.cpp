@@ -127,11 +127,11 @@ TEST(spsc, producer_refuses_what_never_fits) {
   auto ring = ring::SpscRingBuffer::create(128);
   ASSERT_TRUE(ring.has_value());
   auto [producer, consumer] = ring->split();
-  EXPECT_EQ(producer.max_payload(), 48u);
-  const auto payload = test::make_payload(0, 49);
-  EXPECT_FALSE(producer.write_event(header_for(0, 49), payload));
-  EXPECT_FALSE(producer.write_event(header_for(0, 48), {payload.data(), 47}));
-  EXPECT_TRUE(producer.write_event(header_for(0, 48), {payload.data(), 48}));
+  EXPECT_EQ(producer.max_payload(), 32u);  // half the ring, less two headers
+  const auto payload = test::make_payload(0, 33);
+  EXPECT_FALSE(producer.write_event(header_for(0, 33), payload));
+  EXPECT_FALSE(producer.write_event(header_for(0, 32), {payload.data(), 31}));
+  EXPECT_TRUE(producer.write_event(header_for(0, 32), {payload.data(), 32}));
   EXPECT_TRUE(consumer.read_event().has_value());
 }
 
@@ -142,10 +142,11 @@ TEST(spsc, consumer_releases_space_when_drained) {
   const auto payload = test::make_payload(0, 48);
   int written = 0;
   while (producer.write_event(header_for(written, 48), payload)) ++written;
-  EXPECT_EQ(written, 4);
-  EXPECT_EQ(consumer.poll([](const event::EventView&) {}), 4u);
+  // 64-byte records, and the header slot the producer keeps clear after the last one.
+  EXPECT_EQ(written, 3);
+  EXPECT_EQ(consumer.poll([](const event::EventView&) {}), 3u);
   EXPECT_TRUE(ring->is_empty());
-  for (int i = 0; i < 4; ++i) EXPECT_TRUE(producer.write_event(header_for(i, 48), payload));
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(producer.write_event(header_for(i, 48), payload));
 }
 
 TEST(spsc, a_consumer_that_goes_away_hands_back_what_it_read) {

@@ -15,7 +15,8 @@ struct EventHeader {
   std::uint8_t event_type = 0;
   std::uint8_t flags = 0;          // bit 7 is reserved for the library's framing records
   std::uint16_t payload_len = 0;
-  std::uint32_t reserved = 0;      // 0 in user code; log files keep the record's CRC-32C here
+  std::uint32_t reserved = 0;      // 0 in user code; SPSC rings keep a commit mark here, a
+                                   // single record in a log file its CRC-32C
 
   static constexpr std::size_t SIZE = 16;
 

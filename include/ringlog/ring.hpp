@@ -6,12 +6,15 @@
 // SpscRingBuffer must outlive both. Hot-path calls (write_event, try_claim/commit, read_event,
 // poll) never block, allocate, throw or make a system call.
 //
-// Memory ordering: the producer writes a record's bytes and then publishes its new head with a
-// release store; the consumer loads the head with acquire before reading those bytes. In the
-// other direction the consumer publishes its tail with release once it is done with the bytes
-// below it, and the producer loads it with acquire before overwriting them. Each side caches the
-// other's index and reloads it only when the ring looks full (producer) or empty (consumer), and
-// the consumer releases space in batches, so the shared cache lines move rarely.
+// Memory ordering: each record commits itself. The producer writes a record's timestamp and
+// payload, clears the header slot after the record, and then stores the header's second half
+// (type, flags, length, and a commit mark in `reserved`) with release; the consumer loads that
+// word with acquire and reads the record once the mark is there. One cache line so carries a
+// record and its publication, and the producer stores no shared index per event (it publishes
+// its head now and then, for used() and for a producer that takes over a shared ring). In the
+// other direction the consumer publishes its tail with release, in batches, once it is done with
+// the bytes below it, and the producer loads it with acquire before overwriting them, only when
+// the ring looks full by the tail it cached.
 #pragma once
 
 #include <ringlog/detail/mapping.hpp>
@@ -73,10 +76,11 @@ struct MemoryReport {
 
 inline constexpr std::size_t min_capacity = 64;
 
-// The largest payload a ring of `capacity` bytes accepts. Records are capped at half the ring so
-// that a record plus the padding in front of it always fits once the ring has drained.
+// The largest payload a ring of `capacity` bytes accepts. Records are capped at half the ring,
+// less the header slot an SPSC producer keeps clear after each record, so that a record, the
+// padding in front of it and that slot always fit once the ring has drained.
 constexpr std::size_t max_payload_len(std::size_t capacity) noexcept {
-  const std::size_t by_capacity = capacity / 2 - event::EventHeader::SIZE;
+  const std::size_t by_capacity = capacity / 2 - 2 * event::EventHeader::SIZE;
   return by_capacity < UINT16_MAX ? by_capacity : UINT16_MAX;
 }
 
@@ -168,10 +172,10 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
   Producer& operator=(Producer&&) noexcept = default;
 
   // False when the event does not fit right now, or never can (see try_claim); nothing written.
-  [[nodiscard]] bool write_event(const event::EventHeader& header,
-                                 std::span<const std::byte> payload) noexcept {
+  [[nodiscard, gnu::always_inline]] bool write_event(const event::EventHeader& header,
+                                                     std::span<const std::byte> payload) noexcept {
     if (header.payload_len != payload.size()) return false;
-    auto claimed = try_claim(header);
+    const auto claimed = try_claim(header);
     if (!claimed) return false;
     if (!payload.empty()) std::memcpy(claimed->data(), payload.data(), payload.size());
     commit();
@@ -182,44 +186,94 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
   // nullopt when the ring has no room now, or when the event can never be written (bit 7 of
   // flags set, payload over max_payload()). The consumer sees the event at commit(); abort() or
   // the next try_claim() drops it.
-  [[nodiscard]] std::optional<std::span<std::byte>> try_claim(
+  [[nodiscard, gnu::always_inline]] std::optional<std::span<std::byte>> try_claim(
       const event::EventHeader& header) noexcept {
-    claimed_head_ = head_;
+    claimed_end_ = head_;
     if (detail::check_event(header, geometry_.capacity())) return std::nullopt;
     const std::size_t size = ringlog::detail::record_size(header.payload_len);
     const std::uint64_t start = geometry_.record_start(head_, size);
-    if (start + size - cached_tail_ > geometry_.capacity()) {
-      cached_tail_ = indices_->tail.load(std::memory_order_acquire);  // bytes below it are free
-      if (start + size - cached_tail_ > geometry_.capacity()) return std::nullopt;
+    const std::uint64_t end = start + size;
+    // The header slot after the record must be free too: commit() clears it.
+    const std::uint64_t reach = geometry_.header_slot(end) + event::EventHeader::SIZE;
+    if (reach > limit_ && !make_room(reach)) return std::nullopt;
+    event::EventHeader marked = header;
+    marked.reserved = ringlog::detail::commit_mark;
+    std::byte* const record = geometry_.at(start);
+    std::memcpy(record, &marked.timestamp, sizeof marked.timestamp);
+    if (start - head_ >= event::EventHeader::SIZE) {
+      // Padding in front: the record is published by the padding's mark, so its own goes in now.
+      ringlog::detail::second_half_at(record).store(ringlog::detail::second_half(marked),
+                                                    std::memory_order_relaxed);
+      event::EventHeader padding = ringlog::detail::padding_header();
+      padding.reserved = ringlog::detail::commit_mark;
+      commit_at_ = head_;
+      commit_word_ = ringlog::detail::second_half(padding);
+    } else {
+      commit_at_ = start;
+      commit_word_ = ringlog::detail::second_half(marked);
     }
-    claimed_head_ = start + size;
-    return geometry_.place(head_, start, header);
+    claimed_end_ = end;
+    return std::span<std::byte>{record + event::EventHeader::SIZE, header.payload_len};
   }
-  void commit() noexcept {
-    head_ = claimed_head_;
-    indices_->head.store(head_, std::memory_order_release);  // publishes the record's bytes
+  // Publishes the claimed record. The header slot after it is cleared first, so the consumer,
+  // once past this record, finds no mark left there from an earlier lap.
+  [[gnu::always_inline]] void commit() noexcept {
+    if (claimed_end_ == head_) return;  // nothing claimed, or aborted
+    ringlog::detail::second_half_at(geometry_.at(geometry_.header_slot(claimed_end_)))
+        .store(0, std::memory_order_relaxed);
+    ringlog::detail::second_half_at(geometry_.at(commit_at_))
+        .store(commit_word_, std::memory_order_release);  // publishes every byte above
+    head_ = claimed_end_;
   }
-  void abort() noexcept { claimed_head_ = head_; }
+  void abort() noexcept { claimed_end_ = head_; }
 
   std::size_t max_payload() const noexcept { return max_payload_len(geometry_.capacity()); }
 
  private:
   friend class SpscRingBuffer;
   friend class SharedRing;
-  // Starts where the indices are: zero for a new ring, or where a producer that went away
-  // stopped (what it claimed and did not commit is dropped).
+  // Starts after the last committed record: at zero for a new ring, or where a producer that
+  // went away stopped (what it claimed and did not commit is dropped). The walk starts at the
+  // head that producer last published, or at the consumer's tail if that is further.
   Producer(ringlog::detail::RingGeometry geometry, ringlog::detail::SharedIndices* indices) noexcept
-      : geometry_(geometry),
-        indices_(indices),
-        head_(indices->head.load(std::memory_order_relaxed)),
-        claimed_head_(head_),
-        cached_tail_(indices->tail.load(std::memory_order_acquire)) {}
+      : geometry_(geometry), indices_(indices) {
+    const std::uint64_t tail = indices->tail.load(std::memory_order_acquire);
+    const std::uint64_t published = indices->head.load(std::memory_order_relaxed);
+    const std::uint64_t from = published > tail ? published : tail;
+    head_ = geometry.committed_end(from, tail + geometry.capacity() - from);
+    claimed_end_ = head_;
+    cached_tail_ = tail;
+    publish_head();
+  }
+
+  // The head goes out every publish_fraction of the ring: often enough for used(), rarely
+  // enough to cost nothing per event.
+  static constexpr std::uint64_t publish_fraction = 8;
+
+  // The slow path of try_claim: the ring looked full by the cached tail, or the head is due to
+  // be published. True when `reach` fits.
+  bool make_room(std::uint64_t reach) noexcept {
+    publish_head();
+    if (reach > cached_tail_ + geometry_.capacity()) {
+      cached_tail_ = indices_->tail.load(std::memory_order_acquire);  // bytes below it are free
+    }
+    limit_ = std::min(cached_tail_ + geometry_.capacity(),
+                      head_ + geometry_.capacity() / publish_fraction);
+    return reach <= cached_tail_ + geometry_.capacity();
+  }
+  void publish_head() noexcept {
+    indices_->head.store(head_, std::memory_order_release);
+    limit_ = head_;  // the next claim takes the slow path, which sets the real limit
+  }
 
   ringlog::detail::RingGeometry geometry_;
   ringlog::detail::SharedIndices* indices_;
-  std::uint64_t head_;
-  std::uint64_t claimed_head_;
+  std::uint64_t head_;         // end of the last committed record
+  std::uint64_t claimed_end_;  // end of the claimed record; head_ when none
+  std::uint64_t commit_at_ = 0;    // the header whose second half commit() stores
+  std::uint64_t commit_word_ = 0;  // that second half, commit mark set
   std::uint64_t cached_tail_;
+  std::uint64_t limit_;        // claims reaching past it take the slow path
 };
 
 class alignas(ringlog::detail::cache_line_pair) Consumer {
@@ -231,7 +285,6 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
         release_every_bytes_(other.release_every_bytes_),
         tail_(other.tail_),
         released_tail_(other.released_tail_),
-        cached_head_(other.cached_head_),
         lent_bytes_(other.lent_bytes_) {}
   Consumer& operator=(Consumer&& other) noexcept {
     if (this != &other) {
@@ -241,7 +294,6 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
       release_every_bytes_ = other.release_every_bytes_;
       tail_ = other.tail_;
       released_tail_ = other.released_tail_;
-      cached_head_ = other.cached_head_;
       lent_bytes_ = other.lent_bytes_;
     }
     return *this;
@@ -251,20 +303,17 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
   ~Consumer() { hand_back(); }
 
   // The next event in FIFO order. The view stays valid until the next read_event() or poll().
-  std::optional<event::EventView> read_event() noexcept {
+  [[gnu::always_inline]] std::optional<event::EventView> read_event() noexcept {
     finish_lent_event();
-    if (tail_ == cached_head_) {
-      cached_head_ = indices_->head.load(std::memory_order_acquire);  // records below it are whole
-      if (tail_ == cached_head_) {
-        release();  // drained: hand every byte back so the producer sees the whole ring
-        return std::nullopt;
-      }
-    }
     if (tail_ - released_tail_ >= release_every_bytes_) release();
-    tail_ = geometry_.skip_padding(tail_);
-    const event::EventView view = ringlog::detail::view_at(geometry_.at(tail_));
-    lent_bytes_ = ringlog::detail::record_size(view.header.payload_len);
-    return view;
+    const auto record = geometry_.committed_record(tail_);
+    if (!record) {
+      release();  // drained: hand every byte back so the producer sees the whole ring
+      return std::nullopt;
+    }
+    tail_ = record->at;
+    lent_bytes_ = ringlog::detail::record_size(record->header.payload_len);
+    return event::EventView{record->header, payload_of(*record)};
   }
 
   // Calls on_event(const event::EventView&) for up to `limit` events in order; returns how many.
@@ -274,51 +323,40 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
     finish_lent_event();
     std::size_t count = 0;
     while (count < limit) {
-      if (tail_ == cached_head_) {
-        cached_head_ = indices_->head.load(std::memory_order_acquire);
-        if (tail_ == cached_head_) break;
-      }
-      // Every record below cached_head_ is whole: read them without going back to the shared
-      // head, handing space back in steps as read_event() does.
-      do {
-        tail_ = geometry_.skip_padding(tail_);
-        const event::EventView view = ringlog::detail::view_at(geometry_.at(tail_));
-        on_event(view);
-        tail_ += ringlog::detail::record_size(view.header.payload_len);
-        ++count;
-        if (tail_ - released_tail_ >= release_every_bytes_) release();
-      } while (tail_ != cached_head_ && count < limit);
+      const auto record = geometry_.committed_record(tail_);
+      if (!record) break;
+      tail_ = record->at;
+      on_event(event::EventView{record->header, payload_of(*record)});
+      tail_ = record->end();
+      ++count;
+      if (tail_ - released_tail_ >= release_every_bytes_) release();
     }
     release();
     return count;
   }
 
-  bool is_empty() const noexcept {
-    return tail_ + lent_bytes_ == indices_->head.load(std::memory_order_acquire);
-  }
+  bool is_empty() const noexcept { return !geometry_.committed_record(tail_ + lent_bytes_); }
 
-  // Zero-copy batch read: every record readable now in one contiguous stretch of ring memory (it
-  // ends at the end of the ring, where it may hold the wrap's padding), for a consumer that
-  // takes records as they are framed (Journal::append_records). Empty when there is nothing.
-  // The bytes stay valid, and unread by read_event(), until release_records().
+  // Zero-copy batch read: committed records that lie one after another in ring memory, up to an
+  // eighth of the ring, for a consumer that takes records as they are framed
+  // (Journal::append_records). Empty when there is nothing. The bytes stay valid, and unread by
+  // read_event(), until release_records().
   std::span<const std::byte> peek_records() noexcept {
     finish_lent_event();
-    if (tail_ == cached_head_) {
-      cached_head_ = indices_->head.load(std::memory_order_acquire);
-      if (tail_ == cached_head_) {
-        release();
-        return {};
-      }
+    const auto first = geometry_.committed_record(tail_);
+    if (!first) {
+      release();
+      return {};
     }
-    tail_ = geometry_.skip_padding(tail_);
-    const std::uint64_t lap_end = (tail_ | geometry_.mask) + 1;
-    return {geometry_.at(tail_), std::min(cached_head_, lap_end) - tail_};
+    tail_ = first->at;
+    const std::uint64_t end = geometry_.contiguous_end(*first, release_every_bytes_);
+    return {geometry_.at(tail_), end - tail_};
   }
   // Hands the first `bytes` of the last peek_records() back to the producer's side: whole
   // records, all of them or as many as were used.
   void release_records(std::size_t bytes) noexcept {
     tail_ += bytes;
-    if (tail_ - released_tail_ >= release_every_bytes_ || tail_ == cached_head_) release();
+    if (tail_ - released_tail_ >= release_every_bytes_) release();
   }
 
  private:
@@ -331,14 +369,17 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
         indices_(indices),
         release_every_bytes_(geometry.capacity() / release_fraction),
         tail_(indices->tail.load(std::memory_order_relaxed)),
-        released_tail_(tail_),
-        cached_head_(tail_) {}
+        released_tail_(tail_) {}
 
   // Space goes back to the producer in steps of 1/8 of the ring: often enough that a writer
   // rarely finds the ring full for lack of a release, rarely enough to keep the tail's cache line
   // still.
   static constexpr std::size_t release_fraction = 8;
 
+  std::span<const std::byte> payload_of(const ringlog::detail::CommittedRecord& record) const
+      noexcept {
+    return {geometry_.at(record.at) + event::EventHeader::SIZE, record.header.payload_len};
+  }
   void finish_lent_event() noexcept { tail_ += std::exchange(lent_bytes_, 0); }
   void hand_back() noexcept {
     if (indices_ == nullptr) return;
@@ -356,7 +397,6 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
   std::uint64_t release_every_bytes_;
   std::uint64_t tail_;           // start of the next unread record (or of padding)
   std::uint64_t released_tail_;  // the tail the producer has been shown
-  std::uint64_t cached_head_;
   std::uint64_t lent_bytes_ = 0;     // size of the record the last view points into
 };
 
@@ -372,21 +412,21 @@ class SpscRingBuffer {
   // True when the consumer has released everything written. The consumer releases in batches,
   // and at the latest when it finds the ring empty or a poll() returns.
   bool is_empty() const noexcept {
-    return indices_->head.load(std::memory_order_acquire) ==
-           indices_->tail.load(std::memory_order_acquire);
+    return !geometry().committed_record(indices_->tail.load(std::memory_order_acquire));
   }
   std::size_t capacity() const noexcept { return capacity_; }
   // What the ring's memory is, read back from the kernel (a few system calls: not for the hot
   // path).
   MemoryReport memory_report() const { return detail::read_memory_report(memory_); }
-  // Bytes written and not yet released by the consumer: a monitoring figure, read from any thread.
-  std::size_t used() const noexcept {
-    return indices_->head.load(std::memory_order_acquire) -
-           indices_->tail.load(std::memory_order_acquire);
-  }
+  // Bytes written and not yet released by the consumer: a monitoring figure, read from any
+  // thread. It reads the ring's newest records, so it is not for a tight loop.
+  std::size_t used() const noexcept { return ringlog::detail::used_bytes(geometry(), *indices_); }
 
  private:
   SpscRingBuffer(ringlog::detail::Mapping memory, std::size_t capacity);
+  ringlog::detail::RingGeometry geometry() const noexcept {
+    return {memory_.data(), capacity_ - 1};
+  }
 
   ringlog::detail::Mapping memory_;  // the ring's bytes first, then hugepage rounding
   std::size_t capacity_;

@@ -8,6 +8,7 @@
 
 #include <ringlog/event.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -40,6 +41,47 @@ inline event::EventHeader load_header(const std::byte* at) noexcept {
 
 inline void store_header(std::byte* at, const event::EventHeader& header) noexcept {
   std::memcpy(at, &header, sizeof header);
+}
+
+// A header's second half (type, flags, length, reserved) as one 64-bit word, little-endian:
+// the word a writer stores last, with release, when a reader on another thread or process may
+// read the record while it is written. The reader loads it first, with acquire, and then sees
+// every byte the writer stored before it.
+inline std::uint64_t second_half(const event::EventHeader& header) noexcept {
+  std::uint64_t half;
+  std::memcpy(&half, reinterpret_cast<const std::byte*>(&header) + 8, sizeof half);
+  return half;
+}
+inline std::atomic_ref<std::uint64_t> second_half_at(std::byte* at) noexcept {
+  return std::atomic_ref(*reinterpret_cast<std::uint64_t*>(at + 8));
+}
+inline std::atomic_ref<std::uint64_t> second_half_at(const std::byte* at) noexcept {
+  return second_half_at(const_cast<std::byte*>(at));  // loads only
+}
+// The header whose second half was loaded already; its timestamp is read now.
+inline event::EventHeader header_with(const std::byte* at, std::uint64_t half) noexcept {
+  event::EventHeader header;
+  std::memcpy(&header.timestamp, at, sizeof header.timestamp);
+  std::memcpy(reinterpret_cast<std::byte*>(&header) + 8, &half, sizeof half);
+  return header;
+}
+inline constexpr std::size_t payload_len_of(std::uint64_t half) noexcept {
+  return static_cast<std::uint16_t>(half >> 16);
+}
+inline constexpr std::uint32_t reserved_of(std::uint64_t half) noexcept {
+  return static_cast<std::uint32_t>(half >> 32);
+}
+inline constexpr bool is_framing(std::uint64_t half) noexcept {
+  return ((half >> 8) & framing_flag) != 0;
+}
+
+// Writes a record's header so that a concurrent reader sees it whole or not at all.
+inline void publish_header(std::byte* at, const event::EventHeader& header) noexcept {
+  std::memcpy(at, &header.timestamp, sizeof header.timestamp);
+  second_half_at(at).store(second_half(header), std::memory_order_release);
+}
+inline event::EventHeader load_published_header(const std::byte* at) noexcept {
+  return header_with(at, second_half_at(at).load(std::memory_order_acquire));
 }
 
 inline event::EventHeader padding_header() noexcept {
