@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <string>
 
 using namespace ringlog;
@@ -177,6 +179,76 @@ TEST(shared_ring, new_holders_continue_where_the_last_ones_stopped) {
   ASSERT_TRUE(producer.has_value() && consumer.has_value());
   produce(*producer, 500, 800);
   expect_events(*consumer, 400, 800);
+  EXPECT_EQ(ring->used(), 0u);
+}
+
+namespace {
+
+constexpr std::uint64_t never_committed = UINT64_MAX;  // the timestamp of the dying claim
+
+// A publisher process that writes events [from, from + count), then claims one more record,
+// fills half of it, says so on `claimed_fd` and waits to be killed.
+pid_t fork_dying_publisher(const std::filesystem::path& path, std::uint64_t from,
+                           std::uint64_t count, int claimed_fd) {
+  const pid_t child = fork();
+  if (child != 0) return child;
+  auto ring = SharedRing::open(path);
+  if (!ring) _exit(10);
+  auto producer = ring->producer();
+  if (!producer) _exit(11);
+  produce(*producer, from, from + count);
+  const std::size_t size = payload_size_of(from + count);
+  std::optional<std::span<std::byte>> claimed;
+  while (!(claimed = producer->try_claim(test::header_for(never_committed, size)))) {
+  }
+  std::memset(claimed->data(), 0xEE, size / 2);
+  const char claimed_now = 'c';
+  if (::write(claimed_fd, &claimed_now, 1) != 1) _exit(12);
+  for (;;) ::pause();
+}
+
+}  // namespace
+
+// Publishers SIGKILLed between claim and commit, at random points of the ring's laps: the
+// consumer never sees what they claimed, never stalls, and each new publisher continues right
+// after the last committed event.
+TEST(shared_ring, a_publisher_killed_between_claim_and_commit_loses_only_that_claim) {
+  auto ring = SharedRing::create({}, capacity);
+  ASSERT_TRUE(ring.has_value());
+  auto consumer = ring->consumer();
+  ASSERT_TRUE(consumer.has_value());
+  std::mt19937_64 random(7);
+  std::uint64_t next = 0;  // the sequence number the consumer expects
+  for (int round = 0; round < 100; ++round) {
+    int claimed_pipe[2];
+    ASSERT_EQ(::pipe2(claimed_pipe, O_NONBLOCK | O_CLOEXEC), 0);
+    const std::uint64_t round_start = next;
+    const std::uint64_t count = random() % 1500;  // up to about two laps of the ring
+    const pid_t publisher = fork_dying_publisher(ring->path(), next, count, claimed_pipe[1]);
+    ASSERT_GT(publisher, 0);
+    // Drain while it writes (it waits for room), until it has claimed its last record.
+    char claimed = 0;
+    while (::read(claimed_pipe[0], &claimed, 1) != 1) {
+      consumer->poll([&](const event::EventView& view) {
+        ASSERT_NE(view.header.timestamp, never_committed) << "round " << round;
+        ASSERT_EQ(view.header.timestamp, next) << "round " << round;
+        ++next;
+      });
+      if (::testing::Test::HasFatalFailure()) break;
+    }
+    ::kill(publisher, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(publisher, &status, 0), publisher);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "exit code " << WEXITSTATUS(status);
+    ::close(claimed_pipe[0]);
+    ::close(claimed_pipe[1]);
+    ASSERT_FALSE(::testing::Test::HasFatalFailure());
+    // Every committed event arrives; the dead publisher's claim never does.
+    expect_events(*consumer, next, round_start + count);
+    ASSERT_FALSE(::testing::Test::HasFatalFailure());
+    next = round_start + count;
+    EXPECT_TRUE(consumer->is_empty()) << "round " << round;
+  }
   EXPECT_EQ(ring->used(), 0u);
 }
 
