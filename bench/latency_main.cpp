@@ -2,7 +2,10 @@
 // pair of pinned cores.
 //   - the raw cache-line round trip between the two cores (two atomics, nothing else): the
 //     floor any queue between them stands on;
-//   - the round trip through two ringlog rings (ping-pong of 80-byte events);
+//   - the round trip through two ringlog rings (ping-pong of 80-byte events), on each of the
+//     ring's paths (write_event → read_event, and try_claim/commit → poll), and through two of
+//     each peer queue (boost::lockfree::spsc_queue, moodycamel::ReaderWriterQueue), each printed
+//     as a ratio of its p50 to the raw round trip's;
 //   - one-way producer → consumer latency at fixed offered rates, timed from each event's
 //     intended send time, so a stall delays every event scheduled behind it and shows
 //     (no coordinated omission); and a saturation run, as fast as the ring takes events.
@@ -15,7 +18,9 @@
 #include <ringlog/topology.hpp>
 
 #include <CLI/CLI.hpp>
+#include <boost/lockfree/spsc_queue.hpp>
 #include <fmt/format.h>
+#include <readerwriterqueue/readerwriterqueue.h>
 #include <time.h>
 #include <x86intrin.h>
 
@@ -25,6 +30,8 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <span>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -150,40 +157,147 @@ void raw_round_trip(const TscClock& clock, int echo_cpu, std::uint64_t count,
   echo.join();
 }
 
-// The same round trip through two rings: an 80-byte event there, the same event back.
-void ring_round_trip(const TscClock& clock, int echo_cpu, std::uint64_t count,
-                     LatencyHistogram& histogram) {
+// Round trips from this thread: `ping(i)` sends event i and spins until it comes back, returning
+// the sequence number it came back with; `echo_one()`, on `echo_cpu`, sends one event back as it
+// arrived. Each round trip is timed from before the send to after the sequence number is read.
+template <class Ping, class Echo>
+void ping_pong(const TscClock& clock, int echo_cpu, std::uint64_t count,
+               LatencyHistogram& histogram, Ping ping, Echo echo_one) {
+  std::thread echo([&] {
+    pin(echo_cpu);
+    for (std::uint64_t i = 0; i < count; ++i) echo_one();
+  });
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t start = stamp();
+    const std::uint64_t returned = ping(i);
+    histogram.record(clock.to_ns(stamp() - start));
+    if (returned != i) {
+      fmt::print(stderr, "ringlog_latency: round trip {} came back as {}\n", i, returned);
+      std::exit(1);
+    }
+  }
+  echo.join();
+}
+
+// The same round trip through two rings, write_event → read_event: an 80-byte event there, the
+// same event back.
+void ring_write_read_round_trip(const TscClock& clock, int echo_cpu, std::uint64_t count,
+                                LatencyHistogram& histogram) {
   auto there = make_ring();
   auto back = make_ring();
   auto [send, receive_there] = there.split();
   auto [send_back, receive] = back.split();
-  std::thread echo([&, &receive_there = receive_there, &send_back = send_back] {
-    pin(echo_cpu);
-    for (std::uint64_t i = 0; i < count; ++i) {
-      std::optional<ringlog::event::EventView> view;
-      while (!(view = receive_there.read_event())) {
-      }
-      while (!send_back.write_event(view->header, view->payload)) {
-      }
-    }
-  });
   Payload payload{};
-  for (std::uint64_t i = 0; i < count; ++i) {
+  const auto ping = [&payload, &send = send, &receive = receive](std::uint64_t i) {
     payload.sequence = i;
-    const std::uint64_t start = stamp();
     while (!send.write_event(header_for(i), bytes_of(payload))) {
     }
     std::optional<ringlog::event::EventView> view;
     while (!(view = receive.read_event())) {
     }
-    histogram.record(clock.to_ns(stamp() - start));
-    if (payload_of(*view).sequence != i) {
-      fmt::print(stderr, "ringlog_latency: round trip {} came back as {}\n", i,
-                 payload_of(*view).sequence);
-      std::exit(1);
+    return payload_of(*view).sequence;
+  };
+  const auto echo_one = [&receive_there = receive_there, &send_back = send_back] {
+    std::optional<ringlog::event::EventView> view;
+    while (!(view = receive_there.read_event())) {
     }
+    while (!send_back.write_event(view->header, view->payload)) {
+    }
+  };
+  ping_pong(clock, echo_cpu, count, histogram, ping, echo_one);
+}
+
+// Writes the event in place: try_claim, fill, commit.
+void claim_and_commit(ringlog::ring::Producer& producer, const ringlog::event::EventHeader& header,
+                      std::span<const std::byte> payload) {
+  std::optional<std::span<std::byte>> claimed;
+  while (!(claimed = producer.try_claim(header))) {
   }
-  echo.join();
+  std::memcpy(claimed->data(), payload.data(), payload.size());
+  producer.commit();
+}
+
+// The ring's other path both ways: try_claim/commit to send, poll to receive.
+void ring_claim_poll_round_trip(const TscClock& clock, int echo_cpu, std::uint64_t count,
+                                LatencyHistogram& histogram) {
+  auto there = make_ring();
+  auto back = make_ring();
+  auto [send, receive_there] = there.split();
+  auto [send_back, receive] = back.split();
+  Payload payload{};
+  const auto ping = [&payload, &send = send, &receive = receive](std::uint64_t i) {
+    payload.sequence = i;
+    claim_and_commit(send, header_for(i), bytes_of(payload));
+    std::uint64_t returned = 0;
+    const auto read_sequence = [&](const ringlog::event::EventView& view) {
+      returned = payload_of(view).sequence;
+    };
+    while (receive.poll(read_sequence, 1) == 0) {
+    }
+    return returned;
+  };
+  const auto echo_one = [&receive_there = receive_there, &send_back = send_back] {
+    const auto send_it_back = [&](const ringlog::event::EventView& view) {
+      claim_and_commit(send_back, view.header, view.payload);
+    };
+    while (receive_there.poll(send_it_back, 1) == 0) {
+    }
+  };
+  ping_pong(clock, echo_cpu, count, histogram, ping, echo_one);
+}
+
+// An 80-byte event as the peers' queues carry it: the bytes ringlog frames, copied in and out.
+struct Event {
+  ringlog::event::EventHeader header;
+  Payload payload;
+};
+static_assert(sizeof(Event) == 80);
+
+// A peer's round trip, the same way: an 80-byte event there, the same event back, through two
+// queues of the ring's size. `push(queue, event)` and `pop(queue, event)` return false when the
+// queue is full or empty.
+template <class Queue, class Push, class Pop>
+void peer_round_trip(const TscClock& clock, int echo_cpu, std::uint64_t count,
+                     LatencyHistogram& histogram, Push push, Pop pop) {
+  Queue there(ring_bytes / sizeof(Event));
+  Queue back(ring_bytes / sizeof(Event));
+  const auto ping = [&](std::uint64_t i) {
+    Event sent{header_for(i), {}};
+    sent.payload.sequence = i;
+    while (!push(there, sent)) {
+    }
+    Event returned{};
+    while (!pop(back, returned)) {
+    }
+    return returned.payload.sequence;
+  };
+  const auto echo_one = [&] {
+    Event event{};
+    while (!pop(there, event)) {
+    }
+    while (!push(back, event)) {
+    }
+  };
+  ping_pong(clock, echo_cpu, count, histogram, ping, echo_one);
+}
+
+void boost_round_trip(const TscClock& clock, int echo_cpu, std::uint64_t count,
+                      LatencyHistogram& histogram) {
+  using Queue = boost::lockfree::spsc_queue<Event>;
+  peer_round_trip<Queue>(
+      clock, echo_cpu, count, histogram,
+      [](Queue& queue, const Event& event) { return queue.push(event); },
+      [](Queue& queue, Event& event) { return queue.pop(event); });
+}
+
+void moodycamel_round_trip(const TscClock& clock, int echo_cpu, std::uint64_t count,
+                           LatencyHistogram& histogram) {
+  using Queue = moodycamel::ReaderWriterQueue<Event>;
+  peer_round_trip<Queue>(
+      clock, echo_cpu, count, histogram,
+      // try_enqueue never allocates: the queue keeps the capacity it was made with.
+      [](Queue& queue, const Event& event) { return queue.try_enqueue(event); },
+      [](Queue& queue, Event& event) { return queue.try_dequeue(event); });
 }
 
 // Producer on `producer_cpu` sends `count` events, event i at start + i × interval (or as fast
@@ -335,51 +449,38 @@ void plot(const std::filesystem::path& dir, const std::vector<Scenario>& scenari
   }
 }
 
-}  // namespace
+using RoundTrip = void (*)(const TscClock&, int echo_cpu, std::uint64_t count,
+                          LatencyHistogram&);
 
-int main(int argc, char** argv) {
-  std::vector<int> cpus;
-  double seconds = 2;
-  std::vector<double> rates = {100'000, 1'000'000, 10'000'000};
-  std::uint64_t round_trips = 1'000'000;
-  std::filesystem::path out_dir;
-  CLI::App app{"ringlog_latency: one-way and round-trip latency through the ring beside the "
-               "raw cache-line round trip of the same two cores"};
-  app.add_option("--cpus", cpus, "producer,consumer CPUs (default: the pair ringlog chooses)")
-      ->delimiter(',')->expected(2);
-  app.add_option("--seconds", seconds, "length of each one-way run")->capture_default_str();
-  app.add_option("--rates", rates, "offered rates of the one-way runs, events/s")
-      ->delimiter(',')->capture_default_str();
-  app.add_option("--round-trips", round_trips, "round trips per ping-pong")
-      ->capture_default_str();
-  app.add_option("--out", out_dir, "directory for the .hgrm files and the plot");
-  CLI11_PARSE(app, argc, argv);
+struct RoundTripKind {
+  const char* name;
+  const char* slug;
+  const char* target;  // printed beside its ratio to the raw round trip
+  RoundTrip run;
+};
 
-  if (cpus.empty()) {
-    auto machine = ringlog::topology::Topology::discover();
-    auto pair = machine ? machine->choose_pair({ringlog::topology::isolated_cpus(), -1})
-                        : std::expected<ringlog::topology::CorePair, std::string>(
-                              std::unexpected(machine.error()));
-    if (!pair) {
-      fmt::print(stderr, "ringlog_latency: {}\n", pair.error());
-      return 2;
-    }
-    cpus = {pair->producer_cpu, pair->consumer_cpu};
-  }
-  const int producer_cpu = cpus[0];
-  const int consumer_cpu = cpus[1];
-  pin(consumer_cpu);  // this thread consumes, and starts each round trip
-  const TscClock clock = TscClock::calibrate();
-  fmt::print("TSC: {:.3f} GHz against CLOCK_MONOTONIC_RAW; a stamp (rdtscp) costs {:.1f} ns and "
-             "is included in every figure\n", clock.ticks_per_ns, clock.stamp_cost_ns);
-  fmt::print("producer CPU {}, consumer CPU {}; 80-byte events; latencies in ns\n\n",
-             producer_cpu, consumer_cpu);
+// The floor every queue's round trip is a ratio to, measured first in every run.
+constexpr RoundTripKind raw_round_trip_kind = {"raw cache-line round trip", "raw_round_trip", "",
+                                               raw_round_trip};
+constexpr RoundTripKind queue_round_trips[] = {
+    {"ringlog round trip (two rings)", "ring_round_trip", " (target <= 1.25)",
+     ring_write_read_round_trip},
+    {"ringlog claim/poll round trip", "ring_claim_poll_round_trip", " (target <= 1.25)",
+     ring_claim_poll_round_trip},
+    {"boost spsc_queue round trip", "boost_spsc_queue_round_trip", "", boost_round_trip},
+    {"moodycamel queue round trip", "moodycamel_round_trip", "", moodycamel_round_trip},
+};
 
-  std::vector<Scenario> scenarios;
-  scenarios.push_back({"raw cache-line round trip", "raw_round_trip", {}, {}});
-  raw_round_trip(clock, producer_cpu, round_trips, scenarios.back().histogram);
-  scenarios.push_back({"ringlog round trip (two rings)", "ring_round_trip", {}, {}});
-  ring_round_trip(clock, producer_cpu, round_trips, scenarios.back().histogram);
+void add_round_trip(const RoundTripKind& kind, const TscClock& clock, int echo_cpu,
+                    std::uint64_t count, std::vector<Scenario>& scenarios) {
+  scenarios.push_back({kind.name, kind.slug, {}, {}});
+  kind.run(clock, echo_cpu, count, scenarios.back().histogram);
+}
+
+// One-way at each offered rate, beside the raw one-cache-line queue at 1M events/s; then one
+// saturated run, as fast as the ring takes events.
+void add_one_ways(const TscClock& clock, int producer_cpu, double seconds,
+                  const std::vector<double>& rates, std::vector<Scenario>& scenarios) {
   for (const double rate : rates) {
     const auto count = static_cast<std::uint64_t>(rate * seconds);
     if (rate == 1e6) {
@@ -398,7 +499,9 @@ int main(int argc, char** argv) {
   scenarios.push_back({"one-way, saturated", "one_way_saturated", {}, {}});
   scenarios.back().one_way =
       one_way(clock, producer_cpu, saturation_count, 0, scenarios.back().histogram);
+}
 
+void print_table(const std::vector<Scenario>& scenarios) {
   fmt::print("{:<34} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8}\n", "scenario", "count",
              "min", "p50", "p90", "p99", "p99.9", "p99.99", "max");
   for (const Scenario& scenario : scenarios) {
@@ -411,37 +514,111 @@ int main(int argc, char** argv) {
     }
     fmt::print("\n");
   }
-  const auto p = [&](std::size_t i, double percentile) {
-    return double(scenarios[i].histogram.value_at_percentile(percentile));
-  };
-  fmt::print("\nringlog round trip / raw round trip, p50: {:.2f}x (target <= 1.25)\n",
-             p(1, 50) / p(0, 50));
-  const auto find = [&](std::string_view slug) -> std::optional<std::size_t> {
-    for (std::size_t i = 0; i < scenarios.size(); ++i) {
-      if (scenarios[i].slug == slug) return i;
+}
+
+const Scenario* find_scenario(const std::vector<Scenario>& scenarios, std::string_view slug) {
+  for (const Scenario& scenario : scenarios) {
+    if (scenario.slug == slug) return &scenario;
+  }
+  return nullptr;
+}
+
+double percentile_of(const Scenario& scenario, double percentile) {
+  return double(scenario.histogram.value_at_percentile(percentile));
+}
+
+// Every figure against the hardware's own, measured in the same run on the same cores.
+void print_ratios(const std::vector<Scenario>& scenarios) {
+  const Scenario* raw = find_scenario(scenarios, raw_round_trip_kind.slug);
+  const double raw_p50 = percentile_of(*raw, 50);
+  fmt::print("\nround trip p50 / raw cache-line round trip p50 ({:.0f} ns), same run:\n",
+             raw_p50);
+  for (const RoundTripKind& kind : queue_round_trips) {
+    if (const Scenario* queue = find_scenario(scenarios, kind.slug)) {
+      fmt::print("  {:<34} {:.2f}x{}\n", kind.name, percentile_of(*queue, 50) / raw_p50,
+                 kind.target);
     }
-    return std::nullopt;
-  };
-  if (const auto ring = find("one_way_1000000"), raw = find("raw_one_way_1000000"); ring && raw) {
+  }
+  const Scenario* ring = find_scenario(scenarios, "one_way_1000000");
+  const Scenario* raw_one_way = find_scenario(scenarios, "raw_one_way_1000000");
+  if (ring && raw_one_way) {
     fmt::print("one-way at 1M events/s, ringlog / raw cache line: p50 {:.2f}x, p99 {:.2f}x "
                "(target <= 2); p99 / half the raw round trip: {:.2f}x\n",
-               p(*ring, 50) / p(*raw, 50), p(*ring, 99) / p(*raw, 99),
-               p(*ring, 99) / (p(0, 50) / 2));
+               percentile_of(*ring, 50) / percentile_of(*raw_one_way, 50),
+               percentile_of(*ring, 99) / percentile_of(*raw_one_way, 99),
+               percentile_of(*ring, 99) / (raw_p50 / 2));
   }
-  if (!out_dir.empty()) {
-    std::filesystem::create_directories(out_dir);
-    for (const Scenario& scenario : scenarios) {
-      std::FILE* file = std::fopen((out_dir / (scenario.slug + ".hgrm")).c_str(), "w");
-      if (file == nullptr) {
-        fmt::print(stderr, "ringlog_latency: cannot write {}: {}\n", out_dir.string(),
-                   std::strerror(errno));
-        return 2;
-      }
-      scenario.histogram.write_hgrm(file, 1000.0);  // microseconds, as HdrHistogram plots
-      std::fclose(file);
+}
+
+// The .hgrm files, the JSON summary and the plot; false when a file cannot be written.
+bool write_results(const std::filesystem::path& out_dir, const std::vector<Scenario>& scenarios) {
+  std::filesystem::create_directories(out_dir);
+  for (const Scenario& scenario : scenarios) {
+    std::FILE* file = std::fopen((out_dir / (scenario.slug + ".hgrm")).c_str(), "w");
+    if (file == nullptr) {
+      fmt::print(stderr, "ringlog_latency: cannot write {}: {}\n", out_dir.string(),
+                 std::strerror(errno));
+      return false;
     }
-    write_summary(out_dir / "latency.jsonl", scenarios);
-    plot(out_dir, scenarios);
+    scenario.histogram.write_hgrm(file, 1000.0);  // microseconds, as HdrHistogram plots
+    std::fclose(file);
   }
+  write_summary(out_dir / "latency.jsonl", scenarios);
+  plot(out_dir, scenarios);
+  return true;
+}
+
+// The pair of CPUs ringlog itself would choose, isolated ones first.
+std::vector<int> chosen_cpus() {
+  auto machine = ringlog::topology::Topology::discover();
+  auto pair = machine ? machine->choose_pair({ringlog::topology::isolated_cpus(), -1})
+                      : std::expected<ringlog::topology::CorePair, std::string>(
+                            std::unexpected(machine.error()));
+  if (!pair) {
+    fmt::print(stderr, "ringlog_latency: {}\n", pair.error());
+    std::exit(2);
+  }
+  return {pair->producer_cpu, pair->consumer_cpu};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> cpus;
+  double seconds = 2;
+  std::vector<double> rates = {100'000, 1'000'000, 10'000'000};
+  std::uint64_t round_trips = 1'000'000;
+  std::filesystem::path out_dir;
+  CLI::App app{"ringlog_latency: one-way and round-trip latency through the ring and its peers "
+               "beside the raw cache-line round trip of the same two cores"};
+  app.add_option("--cpus", cpus, "producer,consumer CPUs (default: the pair ringlog chooses)")
+      ->delimiter(',')->expected(2);
+  app.add_option("--seconds", seconds, "length of each one-way run")->capture_default_str();
+  app.add_option("--rates", rates, "offered rates of the one-way runs, events/s")
+      ->delimiter(',')->capture_default_str();
+  app.add_option("--round-trips", round_trips, "round trips per ping-pong")
+      ->capture_default_str();
+  app.add_option("--out", out_dir, "directory for the .hgrm files and the plot");
+  CLI11_PARSE(app, argc, argv);
+
+  if (cpus.empty()) cpus = chosen_cpus();
+  const int producer_cpu = cpus[0];
+  const int consumer_cpu = cpus[1];
+  pin(consumer_cpu);  // this thread consumes, and starts each round trip
+  const TscClock clock = TscClock::calibrate();
+  fmt::print("TSC: {:.3f} GHz against CLOCK_MONOTONIC_RAW; a stamp (rdtscp) costs {:.1f} ns and "
+             "is included in every figure\n", clock.ticks_per_ns, clock.stamp_cost_ns);
+  fmt::print("producer CPU {}, consumer CPU {}; 80-byte events; latencies in ns\n\n",
+             producer_cpu, consumer_cpu);
+
+  std::vector<Scenario> scenarios;
+  add_round_trip(raw_round_trip_kind, clock, producer_cpu, round_trips, scenarios);
+  for (const RoundTripKind& kind : queue_round_trips) {
+    add_round_trip(kind, clock, producer_cpu, round_trips, scenarios);
+  }
+  add_one_ways(clock, producer_cpu, seconds, rates, scenarios);
+  print_table(scenarios);
+  print_ratios(scenarios);
+  if (!out_dir.empty() && !write_results(out_dir, scenarios)) return 2;
   return 0;
 }

@@ -1,7 +1,12 @@
 // SPSC throughput of 80-byte events (16-byte header + 64-byte payload) between two pinned
 // threads: ringlog against boost::lockfree::spsc_queue and moodycamel::ReaderWriterQueue, and
-// against the single-core bandwidth of storing 80-byte records, all in the same binary and the
-// same run, so that the ratios printed at the end compare like with like.
+// against the ceilings the hardware and the consumer's own work set, all in the same binary and
+// the same run, so that the ratios printed at the end compare like with like.
+//
+// ringlog is measured on both of its API paths: write_event → read_event, and try_claim/commit
+// → poll; the first also through calls the compiler may not inline. Every queue runs in two
+// regimes: the consumer only reads and checks each event ("BM_<queue>"), or it also spends a
+// fixed ~20 ns of work on each ("BM_<queue>_with_consumer_work").
 //
 // CPUs: RINGLOG_BENCH_CPUS="producer,consumer" (default: the first two this process may use).
 // Every event carries its sequence number; the consumer checks each one, so a benchmark that
@@ -15,11 +20,14 @@
 #include <sched.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +36,15 @@ namespace {
 
 constexpr std::size_t payload_bytes = 64;
 constexpr std::uint64_t events_per_iteration = 1 << 20;
+// Events a consumer takes before it publishes its progress, for the queues that take a limit.
+constexpr std::uint64_t drain_batch = 256;
+
+// The working regime's per-event work: dependent multiply/xorshift rounds of about 5 cycles each
+// (shift, xor, 3-cycle multiply), so 10 rounds are ~50 cycles, ~20 ns on a 2-3 GHz core. A fixed
+// count, not a time, so that it costs every queue the same however the clock moves.
+constexpr int consumer_work_rounds = 10;
+
+enum class ConsumerWork { none, per_event };
 
 struct Record {  // what boost's queue carries: the same 80 bytes ringlog frames
   ringlog::event::EventHeader header;
@@ -36,6 +53,19 @@ struct Record {  // what boost's queue carries: the same 80 bytes ringlog frames
 static_assert(sizeof(Record) == 80);
 
 void cpu_relax() noexcept { __builtin_ia32_pause(); }
+
+// Each event's work starts from the previous event's result, so out-of-order execution cannot
+// overlap the work of consecutive events: the cost stays per event, as real work's would.
+std::uint64_t consumer_work(std::uint64_t previous, std::uint64_t sequence) noexcept {
+  std::uint64_t mixed = previous ^ sequence;
+  for (int round = 0; round < consumer_work_rounds; ++round) {
+    mixed ^= mixed >> 31;
+    mixed *= 0x9e3779b97f4a7c15;
+  }
+  const std::uint64_t result = mixed;
+  benchmark::DoNotOptimize(result);
+  return result;
+}
 
 // Minor page faults the whole process (both threads) has taken so far.
 std::int64_t process_minor_faults() {
@@ -71,21 +101,39 @@ bool pin_this_thread(int cpu) {
   return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
 }
 
-// The consumer thread: checks sequence numbers and publishes how many events it has taken.
+// What the consumer does with each event it takes: checks its sequence number and, in the working
+// regime, spends the per-event work on it. Used by the consumer thread only, but out_of_order()
+// is read by the producer's thread once the run is over.
+class EventChecker {
+ public:
+  explicit EventChecker(ConsumerWork work) noexcept : work_(work) {}
+  void take(std::uint64_t sequence) noexcept {
+    if (sequence != expected_++) out_of_order_.store(true, std::memory_order_relaxed);
+    if (work_ == ConsumerWork::per_event) work_chain_ = consumer_work(work_chain_, sequence);
+  }
+  std::uint64_t taken() const noexcept { return expected_; }
+  bool out_of_order() const noexcept { return out_of_order_.load(std::memory_order_relaxed); }
+
+ private:
+  ConsumerWork work_;
+  std::uint64_t expected_ = 0;
+  std::uint64_t work_chain_ = 0;
+  std::atomic<bool> out_of_order_{false};
+};
+
+// The consumer thread: drains the queue into its checker and publishes how many events it took.
 class ConsumerThread {
  public:
   template <class Drain>
-  ConsumerThread(int cpu, Drain drain)
-      : thread_([this, cpu, drain]() mutable {
+  ConsumerThread(int cpu, ConsumerWork work, Drain drain)
+      : checker_(work), thread_([this, cpu, drain]() mutable {
           pin_this_thread(cpu);
-          std::uint64_t expected = 0;
           while (!stop_.load(std::memory_order_relaxed)) {
-            const std::uint64_t taken = drain(expected);
-            if (taken == 0) {
+            if (drain(checker_) == 0) {
               cpu_relax();
               continue;
             }
-            consumed_.store(expected, std::memory_order_release);
+            consumed_.store(checker_.taken(), std::memory_order_release);
           }
         }) {}
   ~ConsumerThread() {
@@ -95,9 +143,10 @@ class ConsumerThread {
   void wait_for(std::uint64_t count) const {
     while (consumed_.load(std::memory_order_acquire) < count) cpu_relax();
   }
-  std::atomic<bool> out_of_order{false};
+  bool out_of_order() const noexcept { return checker_.out_of_order(); }
 
  private:
+  alignas(128) EventChecker checker_;
   alignas(128) std::atomic<std::uint64_t> consumed_{0};
   alignas(128) std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -122,9 +171,16 @@ bool pin_pair(benchmark::State& state, std::vector<int>& cpus) {
   return true;
 }
 
-// The timed loop every benchmark shares: `write_one(sequence)` for each event of an iteration,
-// then a wait until the consumer has checked them all. Counts the minor page faults both threads
-// take in steady state, after a warm-up lap that may touch the queue's pages for the first time.
+void count_events(benchmark::State& state) {
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * events_per_iteration));
+  state.SetBytesProcessed(
+      static_cast<std::int64_t>(state.iterations() * events_per_iteration * sizeof(Record)));
+}
+
+// The timed loop every queue benchmark shares: `write_one(sequence)` for each event of an
+// iteration, then a wait until the consumer has checked them all. Counts the minor page faults
+// both threads take in steady state, after a warm-up lap that may touch the queue's pages for
+// the first time.
 template <class WriteOne>
 void measure(benchmark::State& state, const ConsumerThread& consumer, WriteOne write_one) {
   std::uint64_t sequence = 0;
@@ -136,15 +192,14 @@ void measure(benchmark::State& state, const ConsumerThread& consumer, WriteOne w
     consumer.wait_for(sequence);
   }
   state.counters["page_faults"] = static_cast<double>(process_minor_faults() - faults_before);
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * events_per_iteration));
-  state.SetBytesProcessed(
-      static_cast<std::int64_t>(state.iterations() * events_per_iteration * sizeof(Record)));
-  if (consumer.out_of_order) state.SkipWithError("events arrived out of order");
+  count_events(state);
+  if (consumer.out_of_order()) state.SkipWithError("events arrived out of order");
 }
 
-// A ringlog ring of state.range(0) bytes, drained by a checking consumer thread.
-template <class WriteOne>
-void run_ringlog(benchmark::State& state, WriteOne write_one) {
+// A ringlog ring of state.range(0) bytes: `drain(consumer, checker)` on the consumer thread,
+// `write_one(producer, sequence)` on this one.
+template <class Drain, class WriteOne>
+void run_ringlog(benchmark::State& state, ConsumerWork work, Drain drain, WriteOne write_one) {
   std::vector<int> cpus;
   if (!pin_pair(state, cpus)) return;
   auto ring = ringlog::ring::SpscRingBuffer::create(static_cast<std::size_t>(state.range(0)));
@@ -153,25 +208,72 @@ void run_ringlog(benchmark::State& state, WriteOne write_one) {
     return;
   }
   auto [producer, consumer] = ring->split();
-  ConsumerThread draining(cpus[1], [&consumer = consumer, &draining](std::uint64_t& expected) {
-    return consumer.poll([&](const ringlog::event::EventView& view) {
-      if (sequence_of(view.payload.data()) != expected++) draining.out_of_order = true;
-    }, 256);
+  ConsumerThread draining(cpus[1], work, [&consumer = consumer, drain](EventChecker& checker) {
+    return drain(consumer, checker);
   });
   measure(state, draining, [&](std::uint64_t sequence) { write_one(producer, sequence); });
 }
 
-void BM_ringlog_write_event(benchmark::State& state) {
+// The write_event → read_event path, with `write` and `read` standing for the two calls.
+template <class Write, class Read>
+void run_write_read(benchmark::State& state, ConsumerWork work, Write write, Read read) {
   std::byte payload[payload_bytes] = {};
-  run_ringlog(state, [&](ringlog::ring::Producer& producer, std::uint64_t sequence) {
+  const auto drain = [read](ringlog::ring::Consumer& consumer, EventChecker& checker) {
+    std::uint64_t taken = 0;
+    while (const auto view = read(consumer)) {
+      checker.take(sequence_of(view->payload.data()));
+      if (++taken == drain_batch) break;
+    }
+    return taken;
+  };
+  run_ringlog(state, work, drain, [&](ringlog::ring::Producer& producer, std::uint64_t sequence) {
     std::memcpy(payload, &sequence, sizeof sequence);
     const ringlog::event::EventHeader header(sequence, 1, payload_bytes);
-    while (!producer.write_event(header, payload)) cpu_relax();
+    while (!write(producer, header, std::span<const std::byte>(payload))) cpu_relax();
   });
 }
 
-void BM_ringlog_claim_commit(benchmark::State& state) {
-  run_ringlog(state, [](ringlog::ring::Producer& producer, std::uint64_t sequence) {
+void BM_ringlog_write_event(benchmark::State& state, ConsumerWork work) {
+  run_write_read(
+      state, work,
+      [](ringlog::ring::Producer& producer, const ringlog::event::EventHeader& header,
+         std::span<const std::byte> payload) { return producer.write_event(header, payload); },
+      [](ringlog::ring::Consumer& consumer) { return consumer.read_event(); });
+}
+
+// Callers of a library do not always get its calls inlined (another translation unit, a
+// virtual sink, a cold path): these two keep the calls out of line to show what that costs.
+// noipa as well: without it GCC clones them for the constant payload size their one caller
+// passes, which a caller in another translation unit would not get.
+[[gnu::noinline, gnu::noipa]] bool write_event_out_of_line(ringlog::ring::Producer& producer,
+                                               const ringlog::event::EventHeader& header,
+                                               std::span<const std::byte> payload) noexcept {
+  return producer.write_event(header, payload);
+}
+
+[[gnu::noinline, gnu::noipa]] std::optional<ringlog::event::EventView> read_event_out_of_line(
+    ringlog::ring::Consumer& consumer) noexcept {
+  return consumer.read_event();
+}
+
+// Lambdas rather than function pointers, so that the calls are direct, as a caller's would be.
+void BM_ringlog_write_read_out_of_line(benchmark::State& state, ConsumerWork work) {
+  run_write_read(
+      state, work,
+      [](ringlog::ring::Producer& producer, const ringlog::event::EventHeader& header,
+         std::span<const std::byte> payload) {
+        return write_event_out_of_line(producer, header, payload);
+      },
+      [](ringlog::ring::Consumer& consumer) { return read_event_out_of_line(consumer); });
+}
+
+void BM_ringlog_claim_commit(benchmark::State& state, ConsumerWork work) {
+  const auto drain = [](ringlog::ring::Consumer& consumer, EventChecker& checker) {
+    return consumer.poll([&](const ringlog::event::EventView& view) {
+      checker.take(sequence_of(view.payload.data()));
+    }, drain_batch);
+  };
+  run_ringlog(state, work, drain, [](ringlog::ring::Producer& producer, std::uint64_t sequence) {
     const ringlog::event::EventHeader header(sequence, 1, payload_bytes);
     std::optional<std::span<std::byte>> claimed;
     while (!(claimed = producer.try_claim(header))) cpu_relax();
@@ -181,51 +283,51 @@ void BM_ringlog_claim_commit(benchmark::State& state) {
   });
 }
 
+Record record_for(std::uint64_t sequence) {
+  Record record{};
+  record.header = ringlog::event::EventHeader(sequence, 1, payload_bytes);
+  std::memcpy(record.payload, &sequence, sizeof sequence);
+  return record;
+}
+
 // Capacity in bytes for every queue, so each gets the same memory.
-void BM_boost_spsc_queue(benchmark::State& state) {
+void BM_boost_spsc_queue(benchmark::State& state, ConsumerWork work) {
   std::vector<int> cpus;
   if (!pin_pair(state, cpus)) return;
   boost::lockfree::spsc_queue<Record> queue(static_cast<std::size_t>(state.range(0)) /
                                             sizeof(Record));
-  ConsumerThread draining(cpus[1], [&queue, &draining](std::uint64_t& expected) {
-    return queue.consume_all([&](const Record& record) {
-      if (sequence_of(record.payload) != expected++) draining.out_of_order = true;
-    });
+  ConsumerThread draining(cpus[1], work, [&queue](EventChecker& checker) {
+    return queue.consume_all(
+        [&](const Record& record) { checker.take(sequence_of(record.payload)); });
   });
-  Record record{};
-  record.header = ringlog::event::EventHeader(0, 1, payload_bytes);
   measure(state, draining, [&](std::uint64_t sequence) {
-    record.header.timestamp = sequence;
-    std::memcpy(record.payload, &sequence, sizeof sequence);
+    const Record record = record_for(sequence);
     while (!queue.push(record)) cpu_relax();
   });
 }
 
-void BM_moodycamel_reader_writer_queue(benchmark::State& state) {
+void BM_moodycamel_reader_writer_queue(benchmark::State& state, ConsumerWork work) {
   std::vector<int> cpus;
   if (!pin_pair(state, cpus)) return;
   moodycamel::ReaderWriterQueue<Record> queue(static_cast<std::size_t>(state.range(0)) /
                                               sizeof(Record));
-  ConsumerThread draining(cpus[1], [&queue, &draining](std::uint64_t& expected) {
+  ConsumerThread draining(cpus[1], work, [&queue](EventChecker& checker) {
     Record record;
     std::uint64_t taken = 0;
-    while (taken < 256 && queue.try_dequeue(record)) {
-      if (sequence_of(record.payload) != expected++) draining.out_of_order = true;
+    while (taken < drain_batch && queue.try_dequeue(record)) {
+      checker.take(sequence_of(record.payload));
       ++taken;
     }
     return taken;
   });
-  Record record{};
-  record.header = ringlog::event::EventHeader(0, 1, payload_bytes);
   measure(state, draining, [&](std::uint64_t sequence) {
-    record.header.timestamp = sequence;
-    std::memcpy(record.payload, &sequence, sizeof sequence);
+    const Record record = record_for(sequence);
     while (!queue.try_enqueue(record)) cpu_relax();  // never allocates: fixed capacity
   });
 }
 
-// The hardware's side of the ratio: one core storing 80-byte records into a buffer of the
-// ring's size, round and round, with nobody reading them. No queue can beat it.
+// The hardware's side of the read-only ratio: one core storing 80-byte records into a buffer of
+// the ring's size, round and round, with nobody reading them. No queue can beat it.
 void BM_store_80_byte_records(benchmark::State& state) {
   std::vector<int> cpus;
   if (!pin_pair(state, cpus)) return;
@@ -243,22 +345,77 @@ void BM_store_80_byte_records(benchmark::State& state) {
     benchmark::DoNotOptimize(buffer.data());
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * events_per_iteration));
-  state.SetBytesProcessed(
-      static_cast<std::int64_t>(state.iterations() * events_per_iteration * sizeof(Record)));
+  count_events(state);
+}
+
+// The working regime's ceiling: the consumer's per-event work alone, on the consumer's CPU, with
+// no queue in front of it. No queue's consumer can take events faster while doing it.
+void BM_consumer_work_bound(benchmark::State& state) {
+  std::vector<int> cpus;
+  if (!pin_pair(state, cpus)) return;
+  pin_this_thread(cpus[1]);
+  std::uint64_t work_chain = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < events_per_iteration; ++i) {
+      work_chain = consumer_work(work_chain, i);
+    }
+  }
+  count_events(state);
+}
+
+struct QueueBenchmark {
+  const char* name;
+  const char* label;  // in the ratios
+  void (*run)(benchmark::State&, ConsumerWork);
+};
+constexpr QueueBenchmark ringlog_paths[] = {
+    {"BM_ringlog_write_event", "write_event -> read_event", BM_ringlog_write_event},
+    {"BM_ringlog_write_read_out_of_line", "the same, not inlined",
+     BM_ringlog_write_read_out_of_line},
+    {"BM_ringlog_claim_commit", "try_claim/commit -> poll", BM_ringlog_claim_commit},
+};
+constexpr QueueBenchmark peers[] = {
+    {"BM_boost_spsc_queue", "boost", BM_boost_spsc_queue},
+    {"BM_moodycamel_reader_writer_queue", "moodycamel", BM_moodycamel_reader_writer_queue},
+};
+constexpr const char* store_stream = "BM_store_80_byte_records";
+constexpr const char* consumer_work_bound = "BM_consumer_work_bound";
+
+std::string name_in_regime(const char* queue, ConsumerWork work) {
+  return std::string(queue) + (work == ConsumerWork::per_event ? "_with_consumer_work" : "");
 }
 
 // Capacities from 64 KiB to 64 MiB, so that the default (1 MiB) is chosen from data.
-constexpr std::int64_t kib = 1024;
-#define RINGLOG_CAPACITIES                                                          \
-  ->Arg(64 * kib)->Arg(256 * kib)->Arg(1024 * kib)->Arg(4 * 1024 * kib)            \
-      ->Arg(16 * 1024 * kib)->Arg(64 * 1024 * kib)->UseRealTime()                  \
-      ->Unit(benchmark::kMillisecond)
-BENCHMARK(BM_ringlog_write_event) RINGLOG_CAPACITIES;
-BENCHMARK(BM_ringlog_claim_commit) RINGLOG_CAPACITIES;
-BENCHMARK(BM_boost_spsc_queue) RINGLOG_CAPACITIES;
-BENCHMARK(BM_moodycamel_reader_writer_queue) RINGLOG_CAPACITIES;
-BENCHMARK(BM_store_80_byte_records) RINGLOG_CAPACITIES;
+void over_capacities(benchmark::internal::Benchmark* benchmark) {
+  constexpr std::int64_t kib = 1024;
+  for (std::int64_t capacity = 64 * kib; capacity <= 64 * kib * kib; capacity *= 4) {
+    benchmark->Arg(capacity);
+  }
+  benchmark->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+void register_queue(const QueueBenchmark& queue, ConsumerWork work) {
+  over_capacities(
+      benchmark::RegisterBenchmark(name_in_regime(queue.name, work).c_str(), queue.run, work));
+}
+
+// Every queue in both regimes, then the two ceilings.
+void register_benchmarks() {
+  for (const ConsumerWork work : {ConsumerWork::none, ConsumerWork::per_event}) {
+    for (const QueueBenchmark& queue : ringlog_paths) register_queue(queue, work);
+    for (const QueueBenchmark& queue : peers) register_queue(queue, work);
+  }
+  over_capacities(benchmark::RegisterBenchmark(store_stream, BM_store_80_byte_records));
+  benchmark::RegisterBenchmark(consumer_work_bound, BM_consumer_work_bound)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+}
+
+std::string capacity_text(const std::string& bytes) {
+  const long long value = std::stoll(bytes);
+  return value >= 1 << 20 ? std::to_string(value >> 20) + " MiB"
+                          : std::to_string(value >> 10) + " KiB";
+}
 
 // Collects events/s per benchmark (the median where runs are repeated) to print the ratios.
 class RatioReporter : public benchmark::ConsoleReporter {
@@ -268,30 +425,62 @@ class RatioReporter : public benchmark::ConsoleReporter {
     for (const Run& run : runs) {
       if (run.error_occurred || !run.counters.contains("items_per_second")) continue;
       if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median") continue;
-      rates_[run.run_name.function_name][run.run_name.args] = run.counters.at("items_per_second");
+      const std::string& capacity = run.run_name.args;
+      if (!capacity.empty() && std::find(capacities_.begin(), capacities_.end(), capacity) ==
+                                   capacities_.end()) {
+        capacities_.push_back(capacity);
+      }
+      rates_[run.run_name.function_name][capacity] = run.counters.at("items_per_second");
     }
   }
   void print_ratios() const {
-    for (const char* base : {"BM_boost_spsc_queue", "BM_moodycamel_reader_writer_queue",
-                             "BM_store_80_byte_records"}) {
-      const auto peer = rates_.find(base);
-      if (peer == rates_.end()) continue;
-      std::printf("\nevents/s against %s, same run, same capacity:\n", base);
-      for (const char* name : {"BM_ringlog_write_event", "BM_ringlog_claim_commit"}) {
-        const auto ours = rates_.find(name);
-        if (ours == rates_.end()) continue;
-        for (const auto& [capacity, rate] : ours->second) {
-          const auto against = peer->second.find(capacity);
-          if (against == peer->second.end()) continue;
-          std::printf("  %-24s capacity %-9s %7.2f M/s vs %7.2f M/s  = %.2fx\n", name,
-                      capacity.c_str(), rate / 1e6, against->second / 1e6,
-                      rate / against->second);
-        }
+    std::printf("\nevents/s, ringlog against the others in the same run at the same capacity "
+                "(medians where repeated); best peer: the faster of boost and moodycamel\n");
+    for (const std::string& capacity : capacities_) {
+      for (const ConsumerWork work : {ConsumerWork::none, ConsumerWork::per_event}) {
+        print_case(capacity, work);
       }
     }
   }
 
  private:
+  std::optional<double> rate(const std::string& name, const std::string& capacity) const {
+    const auto runs = rates_.find(name);
+    if (runs == rates_.end()) return std::nullopt;
+    const auto at = runs->second.find(capacity);
+    if (at == runs->second.end()) return std::nullopt;
+    return at->second;
+  }
+  // "vs <peer> 1.20x" or "/ <ceiling> 0.40x"; nothing when that benchmark did not run.
+  static void print_ratio(const char* relation, const char* against, double ours,
+                          std::optional<double> theirs) {
+    if (theirs) std::printf("  %s %s %.2fx", relation, against, ours / *theirs);
+  }
+  void print_case(const std::string& capacity, ConsumerWork work) const {
+    std::optional<double> best_peer;
+    for (const QueueBenchmark& peer : peers) {
+      if (const auto theirs = rate(name_in_regime(peer.name, work), capacity)) {
+        best_peer = std::max(best_peer.value_or(0), *theirs);
+      }
+    }
+    const bool working = work == ConsumerWork::per_event;
+    const auto ceiling = working ? rate(consumer_work_bound, "") : rate(store_stream, capacity);
+    std::printf("%s, consumer %s:\n", capacity_text(capacity).c_str(),
+                working ? "also works ~20 ns an event" : "reads and checks only");
+    for (const QueueBenchmark& path : ringlog_paths) {
+      const auto ours = rate(name_in_regime(path.name, work), capacity);
+      if (!ours) continue;
+      std::printf("  %-26s %7.2f M/s", path.label, *ours / 1e6);
+      print_ratio("vs", "best peer", *ours, best_peer);
+      for (const QueueBenchmark& peer : peers) {
+        print_ratio("vs", peer.label, *ours, rate(name_in_regime(peer.name, work), capacity));
+      }
+      print_ratio("/", working ? "consumer-work bound" : "store stream", *ours, ceiling);
+      std::printf("\n");
+    }
+  }
+
+  std::vector<std::string> capacities_;  // in the order they ran
   std::map<std::string, std::map<std::string, double>> rates_;
 };
 
@@ -300,6 +489,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  register_benchmarks();
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.print_ratios();
