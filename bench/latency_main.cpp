@@ -179,14 +179,22 @@ void ping_pong(const TscClock& clock, int echo_cpu, std::uint64_t count,
   echo.join();
 }
 
+// The two rings of a round trip: `there` from the pinging thread to the echoing one, `back` the
+// other way; each side's handles, and the rings they borrow.
+struct RingPair {
+  ringlog::ring::SpscRingBuffer there_ring = make_ring();
+  ringlog::ring::SpscRingBuffer back_ring = make_ring();
+  std::pair<ringlog::ring::Producer, ringlog::ring::Consumer> there = there_ring.split();
+  std::pair<ringlog::ring::Producer, ringlog::ring::Consumer> back = back_ring.split();
+};
+
 // The same round trip through two rings, write_event → read_event: an 80-byte event there, the
 // same event back.
 void ring_write_read_round_trip(const TscClock& clock, int echo_cpu, std::uint64_t count,
                                 LatencyHistogram& histogram) {
-  auto there = make_ring();
-  auto back = make_ring();
-  auto [send, receive_there] = there.split();
-  auto [send_back, receive] = back.split();
+  RingPair rings;
+  auto& [send, receive_there] = rings.there;
+  auto& [send_back, receive] = rings.back;
   Payload payload{};
   const auto ping = [&payload, &send = send, &receive = receive](std::uint64_t i) {
     payload.sequence = i;
@@ -220,10 +228,9 @@ void claim_and_commit(ringlog::ring::Producer& producer, const ringlog::event::E
 // The ring's other path both ways: try_claim/commit to send, poll to receive.
 void ring_claim_poll_round_trip(const TscClock& clock, int echo_cpu, std::uint64_t count,
                                 LatencyHistogram& histogram) {
-  auto there = make_ring();
-  auto back = make_ring();
-  auto [send, receive_there] = there.split();
-  auto [send_back, receive] = back.split();
+  RingPair rings;
+  auto& [send, receive_there] = rings.there;
+  auto& [send_back, receive] = rings.back;
   Payload payload{};
   const auto ping = [&payload, &send = send, &receive = receive](std::uint64_t i) {
     payload.sequence = i;

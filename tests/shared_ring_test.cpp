@@ -17,6 +17,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <utility>
 
 using namespace ringlog;
 using ring::SharedRing;
@@ -55,14 +56,21 @@ void expect_events(ring::Consumer& consumer, std::uint64_t from, std::uint64_t t
 
 // Forks a producer process that opens the ring at `path`, writes `count` events and exits 0
 // (non-zero exit codes name what failed); returns its pid.
-pid_t fork_producer(const std::filesystem::path& path, std::uint64_t count) {
-  const pid_t child = fork();
-  if (child != 0) return child;
-  auto ring = SharedRing::open(path);
+// In a forked child: the producer side of the ring at `path`, or an exit that says which step
+// failed. The ring stays open for the rest of the child's life.
+ring::Producer producer_in_child(const std::filesystem::path& path) {
+  static auto ring = SharedRing::open(path);
   if (!ring) _exit(10);
   auto producer = ring->producer();
   if (!producer) _exit(11);
-  produce(*producer, 0, count);
+  return std::move(*producer);
+}
+
+pid_t fork_producer(const std::filesystem::path& path, std::uint64_t count) {
+  const pid_t child = fork();
+  if (child != 0) return child;
+  ring::Producer producer = producer_in_child(path);
+  produce(producer, 0, count);
   _exit(0);
 }
 
@@ -192,14 +200,11 @@ pid_t fork_dying_publisher(const std::filesystem::path& path, std::uint64_t from
                            std::uint64_t count, int claimed_fd) {
   const pid_t child = fork();
   if (child != 0) return child;
-  auto ring = SharedRing::open(path);
-  if (!ring) _exit(10);
-  auto producer = ring->producer();
-  if (!producer) _exit(11);
-  produce(*producer, from, from + count);
+  ring::Producer producer = producer_in_child(path);
+  produce(producer, from, from + count);
   const std::size_t size = payload_size_of(from + count);
   std::optional<std::span<std::byte>> claimed;
-  while (!(claimed = producer->try_claim(test::header_for(never_committed, size)))) {
+  while (!(claimed = producer.try_claim(test::header_for(never_committed, size)))) {
   }
   std::memset(claimed->data(), 0xEE, size / 2);
   const char claimed_now = 'c';
@@ -217,6 +222,7 @@ TEST(shared_ring, a_publisher_killed_between_claim_and_commit_loses_only_that_cl
   ASSERT_TRUE(ring.has_value());
   auto consumer = ring->consumer();
   ASSERT_TRUE(consumer.has_value());
+  ::alarm(120);  // a broken ring stalls the consumer: end the test as a failure, not a hang
   std::mt19937_64 random(7);
   std::uint64_t next = 0;  // the sequence number the consumer expects
   for (int round = 0; round < 100; ++round) {
@@ -249,6 +255,7 @@ TEST(shared_ring, a_publisher_killed_between_claim_and_commit_loses_only_that_cl
     next = round_start + count;
     EXPECT_TRUE(consumer->is_empty()) << "round " << round;
   }
+  ::alarm(0);
   EXPECT_EQ(ring->used(), 0u);
 }
 
