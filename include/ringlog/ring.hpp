@@ -117,7 +117,7 @@ class RingBuffer {
     }
     auto claimed = try_claim(header);
     if (!claimed) return std::unexpected(claimed.error());
-    if (!payload.empty()) std::memcpy(claimed->data(), payload.data(), payload.size());
+    ringlog::detail::copy_payload(claimed->data(), payload.data(), payload.size());
     commit();
     return {};
   }
@@ -177,7 +177,7 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
     if (header.payload_len != payload.size()) return false;
     const auto claimed = try_claim(header);
     if (!claimed) return false;
-    if (!payload.empty()) std::memcpy(claimed->data(), payload.data(), payload.size());
+    ringlog::detail::copy_payload(claimed->data(), payload.data(), payload.size());
     commit();
     return true;
   }
@@ -196,21 +196,17 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
     // The header slot after the record must be free too: commit() clears it.
     const std::uint64_t reach = geometry_.header_slot(end) + event::EventHeader::SIZE;
     if (reach > limit_ && !make_room(reach)) return std::nullopt;
-    event::EventHeader marked = header;
-    marked.reserved = ringlog::detail::commit_mark;
+    const std::uint64_t record_word = ringlog::detail::commit_word(header);
     std::byte* const record = geometry_.at(start);
-    std::memcpy(record, &marked.timestamp, sizeof marked.timestamp);
+    std::memcpy(record, &header.timestamp, sizeof header.timestamp);
     if (start - head_ >= event::EventHeader::SIZE) {
       // Padding in front: the record is published by the padding's mark, so its own goes in now.
-      ringlog::detail::second_half_at(record).store(ringlog::detail::second_half(marked),
-                                                    std::memory_order_relaxed);
-      event::EventHeader padding = ringlog::detail::padding_header();
-      padding.reserved = ringlog::detail::commit_mark;
+      ringlog::detail::second_half_at(record).store(record_word, std::memory_order_relaxed);
       commit_at_ = head_;
-      commit_word_ = ringlog::detail::second_half(padding);
+      commit_word_ = ringlog::detail::commit_word(ringlog::detail::padding_header());
     } else {
       commit_at_ = start;
-      commit_word_ = ringlog::detail::second_half(marked);
+      commit_word_ = record_word;
     }
     claimed_end_ = end;
     return std::span<std::byte>{record + event::EventHeader::SIZE, header.payload_len};

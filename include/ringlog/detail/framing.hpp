@@ -9,6 +9,7 @@
 #include <ringlog/event.hpp>
 
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -47,10 +48,14 @@ inline void store_header(std::byte* at, const event::EventHeader& header) noexce
 // the word a writer stores last, with release, when a reader on another thread or process may
 // read the record while it is written. The reader loads it first, with acquire, and then sees
 // every byte the writer stored before it.
-inline std::uint64_t second_half(const event::EventHeader& header) noexcept {
-  std::uint64_t half;
-  std::memcpy(&half, reinterpret_cast<const std::byte*>(&header) + 8, sizeof half);
-  return half;
+//
+// Built from the fields rather than loaded as one word: a caller that has just stored the fields
+// one by one would make an 8-byte load wait until those narrower stores, and every store before
+// them, reach the cache (a load spanning several stores cannot be forwarded from them).
+static_assert(std::endian::native == std::endian::little, "the framing is little-endian");
+constexpr std::uint64_t second_half(const event::EventHeader& header) noexcept {
+  return std::uint64_t{header.event_type} | std::uint64_t{header.flags} << 8 |
+         std::uint64_t{header.payload_len} << 16 | std::uint64_t{header.reserved} << 32;
 }
 inline std::atomic_ref<std::uint64_t> second_half_at(std::byte* at) noexcept {
   return std::atomic_ref(*reinterpret_cast<std::uint64_t*>(at + 8));
@@ -75,6 +80,40 @@ inline constexpr bool is_framing(std::uint64_t half) noexcept {
   return ((half >> 8) & framing_flag) != 0;
 }
 
+// Copies an event's payload into its record. Up to word_copy_max_bytes it loads 8 bytes at a
+// time: a payload the caller has just stored, field by field, is then read back by store
+// forwarding. memcpy's vector loads span several of the caller's stores, cannot be forwarded,
+// and wait until every earlier store reaches the cache, the ring's stores to lines the consumer
+// holds included: measured, that halves write_event's rate when the consumer keeps up. The
+// stores go 16 bytes at a time, so that the copy takes few store-buffer entries.
+inline constexpr std::size_t word_copy_max_bytes = 256;
+inline void copy_payload(std::byte* to, const std::byte* from, std::size_t bytes) noexcept {
+  if (bytes > word_copy_max_bytes) {
+    std::memcpy(to, from, bytes);
+    return;
+  }
+  std::size_t at = 0;
+  const auto load_piece = [&]<class Piece>(Piece piece) {
+    std::memcpy(&piece, from + at, sizeof piece);
+    asm("" : "+r"(piece));  // keeps the compiler from merging the loads into vector loads
+    at += sizeof piece;
+    return piece;
+  };
+  const auto copy_piece = [&]<class Piece>(Piece piece) {
+    piece = load_piece(piece);
+    std::memcpy(to + at - sizeof piece, &piece, sizeof piece);
+  };
+  using Pair = std::uint64_t __attribute__((vector_size(16)));
+  while (bytes - at >= sizeof(Pair)) {
+    const Pair pair{load_piece(std::uint64_t{}), load_piece(std::uint64_t{})};
+    std::memcpy(to + at - sizeof pair, &pair, sizeof pair);
+  }
+  if (bytes - at >= 8) copy_piece(std::uint64_t{});
+  if (bytes - at >= 4) copy_piece(std::uint32_t{});
+  if (bytes - at >= 2) copy_piece(std::uint16_t{});
+  if (bytes - at >= 1) copy_piece(std::uint8_t{});
+}
+
 // Writes a record's header so that a concurrent reader sees it whole or not at all.
 inline void publish_header(std::byte* at, const event::EventHeader& header) noexcept {
   std::memcpy(at, &header.timestamp, sizeof header.timestamp);
@@ -84,7 +123,7 @@ inline event::EventHeader load_published_header(const std::byte* at) noexcept {
   return header_with(at, second_half_at(at).load(std::memory_order_acquire));
 }
 
-inline event::EventHeader padding_header() noexcept {
+constexpr event::EventHeader padding_header() noexcept {
   event::EventHeader header;
   header.event_type = static_cast<std::uint8_t>(FramingKind::padding);
   header.flags = framing_flag;

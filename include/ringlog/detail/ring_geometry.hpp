@@ -21,6 +21,12 @@ inline constexpr std::size_t cache_line_pair = 128;
 // (views, the journal's batches) see the mark there.
 inline constexpr std::uint32_t commit_mark = 0x4B4D4352;  // "RCMK"
 
+// The second half of a committed record's header: the caller's type, flags and length, with the
+// commit mark in `reserved`.
+constexpr std::uint64_t commit_word(const event::EventHeader& header) noexcept {
+  return (second_half(header) & 0xFFFF'FFFF) | std::uint64_t{commit_mark} << 32;
+}
+
 // A committed record found in a ring: where its header is, and the header.
 struct CommittedRecord {
   std::uint64_t at;
