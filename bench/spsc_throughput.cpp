@@ -12,23 +12,29 @@
 // Every event carries its sequence number; the consumer checks each one, so a benchmark that
 // loses or reorders events fails instead of reporting a number.
 #include <ringlog/ring.hpp>
+#include <ringlog/shared_ring.hpp>
 
 #include <benchmark/benchmark.h>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <readerwriterqueue/readerwriterqueue.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <span>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -140,8 +146,9 @@ class ConsumerThread {
     stop_.store(true, std::memory_order_relaxed);
     thread_.join();
   }
-  void wait_for(std::uint64_t count) const {
+  bool wait_for(std::uint64_t count) const {
     while (consumed_.load(std::memory_order_acquire) < count) cpu_relax();
+    return true;
   }
   bool out_of_order() const noexcept { return checker_.out_of_order(); }
 
@@ -150,6 +157,59 @@ class ConsumerThread {
   alignas(128) std::atomic<std::uint64_t> consumed_{0};
   alignas(128) std::atomic<bool> stop_{false};
   std::thread thread_;
+};
+
+// The consumer in a process of its own, as `ringlog serve` is to its publishers: the child opens
+// the shared ring by its path (its own mapping, prefaulted), drains it into its checker, and
+// reports through a shared page. The page faults counted are the producer's process's only.
+class ConsumerProcess {
+ public:
+  template <class Drain>
+  ConsumerProcess(int cpu, ConsumerWork work, const std::filesystem::path& ring_path, Drain drain)
+      : shared_(static_cast<Shared*>(mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE,
+                                          MAP_SHARED | MAP_ANONYMOUS, -1, 0))) {
+    if (shared_ == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+    new (shared_) Shared(work);
+    child_ = fork();
+    if (child_ != 0) return;
+    pin_this_thread(cpu);
+    auto ring = ringlog::ring::SharedRing::open(ring_path);
+    auto consumer = ring ? ring->consumer() : std::unexpected(ring.error());
+    if (!consumer) _exit(1);
+    while (!shared_->stop.load(std::memory_order_relaxed)) {
+      if (drain(*consumer, shared_->checker) == 0) {
+        cpu_relax();
+        continue;
+      }
+      shared_->consumed.store(shared_->checker.taken(), std::memory_order_release);
+    }
+    _exit(0);
+  }
+  ~ConsumerProcess() {
+    shared_->stop.store(true, std::memory_order_relaxed);
+    if (child_ > 0) waitpid(child_, nullptr, 0);
+    munmap(shared_, sizeof(Shared));
+  }
+  // False when the child has died, or never started, before taking `count` events.
+  bool wait_for(std::uint64_t count) const {
+    for (std::uint64_t spins = 1; shared_->consumed.load(std::memory_order_acquire) < count;
+         ++spins) {
+      if (spins % (1 << 20) == 0 && waitpid(child_, nullptr, WNOHANG) != 0) return false;
+      cpu_relax();
+    }
+    return true;
+  }
+  bool out_of_order() const noexcept { return shared_->checker.out_of_order(); }
+
+ private:
+  struct Shared {
+    explicit Shared(ConsumerWork work) : checker(work) {}
+    alignas(128) EventChecker checker;
+    alignas(128) std::atomic<std::uint64_t> consumed{0};
+    alignas(128) std::atomic<bool> stop{false};
+  };
+  Shared* shared_;
+  pid_t child_ = -1;
 };
 
 std::uint64_t sequence_of(const std::byte* payload) {
@@ -181,15 +241,21 @@ void count_events(benchmark::State& state) {
 // iteration, then a wait until the consumer has checked them all. Counts the minor page faults
 // both threads take in steady state, after a warm-up lap that may touch the queue's pages for
 // the first time.
-template <class WriteOne>
-void measure(benchmark::State& state, const ConsumerThread& consumer, WriteOne write_one) {
+template <class ConsumerSide, class WriteOne>
+void measure(benchmark::State& state, const ConsumerSide& consumer, WriteOne write_one) {
   std::uint64_t sequence = 0;
   for (; sequence < events_per_iteration; ++sequence) write_one(sequence);
-  consumer.wait_for(sequence);
+  if (!consumer.wait_for(sequence)) {
+    state.SkipWithError("the consumer process could not open the shared ring");
+    return;
+  }
   const std::int64_t faults_before = process_minor_faults();
   for (auto _ : state) {
     for (std::uint64_t i = 0; i < events_per_iteration; ++i, ++sequence) write_one(sequence);
-    consumer.wait_for(sequence);
+    if (!consumer.wait_for(sequence)) {
+      state.SkipWithError("the consumer process died");
+      return;
+    }
   }
   state.counters["page_faults"] = static_cast<double>(process_minor_faults() - faults_before);
   count_events(state);
@@ -214,9 +280,27 @@ void run_ringlog(benchmark::State& state, ConsumerWork work, Drain drain, WriteO
   measure(state, draining, [&](std::uint64_t sequence) { write_one(producer, sequence); });
 }
 
+// The same with the consumer in another process, through a shared ring (an anonymous memfd).
+template <class Drain, class WriteOne>
+void run_shared_ring(benchmark::State& state, ConsumerWork work, Drain drain, WriteOne write_one) {
+  std::vector<int> cpus;
+  if (!pin_pair(state, cpus)) return;
+  auto ring = ringlog::ring::SharedRing::create({}, static_cast<std::size_t>(state.range(0)));
+  auto producer = ring ? ring->producer() : std::unexpected(ring.error());
+  if (!producer) {
+    state.SkipWithError(ringlog::ring::to_string(producer.error()).c_str());
+    return;
+  }
+  ConsumerProcess draining(cpus[1], work, ring->path(), drain);
+  measure(state, draining, [&](std::uint64_t sequence) { write_one(*producer, sequence); });
+}
+
+enum class Sides { one_process, two_processes };
+
 // The write_event → read_event path, with `write` and `read` standing for the two calls.
 template <class Write, class Read>
-void run_write_read(benchmark::State& state, ConsumerWork work, Write write, Read read) {
+void run_write_read(benchmark::State& state, ConsumerWork work, Write write, Read read,
+                    Sides sides = Sides::one_process) {
   std::byte payload[payload_bytes] = {};
   const auto drain = [read](ringlog::ring::Consumer& consumer, EventChecker& checker) {
     std::uint64_t taken = 0;
@@ -226,19 +310,35 @@ void run_write_read(benchmark::State& state, ConsumerWork work, Write write, Rea
     }
     return taken;
   };
-  run_ringlog(state, work, drain, [&](ringlog::ring::Producer& producer, std::uint64_t sequence) {
+  const auto write_one = [&](ringlog::ring::Producer& producer, std::uint64_t sequence) {
     std::memcpy(payload, &sequence, sizeof sequence);
     const ringlog::event::EventHeader header(sequence, 1, payload_bytes);
     while (!write(producer, header, std::span<const std::byte>(payload))) cpu_relax();
-  });
+  };
+  if (sides == Sides::one_process) {
+    run_ringlog(state, work, drain, write_one);
+  } else {
+    run_shared_ring(state, work, drain, write_one);
+  }
 }
 
+// The two calls as a caller writes them, inlined where the compiler likes.
+constexpr auto write_event = [](ringlog::ring::Producer& producer,
+                                const ringlog::event::EventHeader& header,
+                                std::span<const std::byte> payload) {
+  return producer.write_event(header, payload);
+};
+constexpr auto read_event = [](ringlog::ring::Consumer& consumer) {
+  return consumer.read_event();
+};
+
 void BM_ringlog_write_event(benchmark::State& state, ConsumerWork work) {
-  run_write_read(
-      state, work,
-      [](ringlog::ring::Producer& producer, const ringlog::event::EventHeader& header,
-         std::span<const std::byte> payload) { return producer.write_event(header, payload); },
-      [](ringlog::ring::Consumer& consumer) { return consumer.read_event(); });
+  run_write_read(state, work, write_event, read_event);
+}
+
+// write_event → read_event with the consumer in another process, as `ringlog serve` runs.
+void BM_ringlog_shared_ring(benchmark::State& state, ConsumerWork work) {
+  run_write_read(state, work, write_event, read_event, Sides::two_processes);
 }
 
 // Callers of a library do not always get its calls inlined (another translation unit, a
@@ -373,6 +473,7 @@ constexpr QueueBenchmark ringlog_paths[] = {
     {"BM_ringlog_write_read_out_of_line", "the same, not inlined",
      BM_ringlog_write_read_out_of_line},
     {"BM_ringlog_claim_commit", "try_claim/commit -> poll", BM_ringlog_claim_commit},
+    {"BM_ringlog_shared_ring", "write -> read, 2 processes", BM_ringlog_shared_ring},
 };
 constexpr QueueBenchmark peers[] = {
     {"BM_boost_spsc_queue", "boost", BM_boost_spsc_queue},
@@ -476,6 +577,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
         print_ratio("vs", peer.label, *ours, rate(name_in_regime(peer.name, work), capacity));
       }
       print_ratio("/", working ? "consumer-work bound" : "store stream", *ours, ceiling);
+      if (path.run == BM_ringlog_shared_ring) {
+        print_ratio("/", "in-process", *ours,
+                    rate(name_in_regime("BM_ringlog_write_event", work), capacity));
+      }
       std::printf("\n");
     }
   }
