@@ -97,11 +97,12 @@ class SpscModel {
     if (!claimed) return;
     const auto payload = make_payload(next_, size);
     std::copy(payload.begin(), payload.end(), claimed->begin());
-    if (random() % 4 == 0) {
-      producer_.abort();
-    } else {
-      producer_.commit();
-      pushed(size);
+    switch (random() % 8) {
+      case 0: producer_.abort(); break;
+      case 1: break;  // left pending: the next write_event() or try_claim() drops it
+      default:
+        producer_.commit();
+        pushed(size);
     }
   }
   void poll(std::size_t limit) {

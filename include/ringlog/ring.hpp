@@ -172,13 +172,14 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
   Producer& operator=(Producer&&) noexcept = default;
 
   // False when the event does not fit right now, or never can (see try_claim); nothing written.
+  // A claim not yet committed is dropped, as by the next try_claim().
   [[nodiscard, gnu::always_inline]] bool write_event(const event::EventHeader& header,
                                                      std::span<const std::byte> payload) noexcept {
     if (header.payload_len != payload.size()) return false;
-    const auto claimed = try_claim(header);
-    if (!claimed) return false;
-    ringlog::detail::copy_payload(claimed->data(), payload.data(), payload.size());
-    commit();
+    const Placement placed = place(header);
+    if (placed.payload == nullptr) return drop_claim();
+    ringlog::detail::copy_payload(placed.payload, payload.data(), payload.size());
+    publish(placed.end, placed.commit_at, placed.commit_word);
     return true;
   }
 
@@ -188,40 +189,22 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
   // the next try_claim() drops it.
   [[nodiscard, gnu::always_inline]] std::optional<std::span<std::byte>> try_claim(
       const event::EventHeader& header) noexcept {
-    claimed_end_ = head_;
-    if (detail::check_event(header, geometry_.capacity())) return std::nullopt;
-    const std::size_t size = ringlog::detail::record_size(header.payload_len);
-    const std::uint64_t start = geometry_.record_start(head_, size);
-    const std::uint64_t end = start + size;
-    // The header slot after the record must be free too: commit() clears it.
-    const std::uint64_t reach = geometry_.header_slot(end) + event::EventHeader::SIZE;
-    if (reach > limit_ && !make_room(reach)) return std::nullopt;
-    const std::uint64_t record_word = ringlog::detail::commit_word(header);
-    std::byte* const record = geometry_.at(start);
-    std::memcpy(record, &header.timestamp, sizeof header.timestamp);
-    if (start - head_ >= event::EventHeader::SIZE) {
-      // Padding in front: the record is published by the padding's mark, so its own goes in now.
-      ringlog::detail::second_half_at(record).store(record_word, std::memory_order_relaxed);
-      commit_at_ = head_;
-      commit_word_ = ringlog::detail::commit_word(ringlog::detail::padding_header());
-    } else {
-      commit_at_ = start;
-      commit_word_ = record_word;
+    const Placement placed = place(header);
+    if (placed.payload == nullptr) {
+      drop_claim();
+      return std::nullopt;
     }
-    claimed_end_ = end;
-    return std::span<std::byte>{record + event::EventHeader::SIZE, header.payload_len};
+    // Field by field: a copy of the whole placement would load it from the stack in wide loads.
+    claimed_end_ = placed.end;
+    commit_at_ = placed.commit_at;
+    commit_word_ = placed.commit_word;
+    return std::span<std::byte>{placed.payload, header.payload_len};
   }
-  // Publishes the claimed record. The header slot after it is cleared first, so the consumer,
-  // once past this record, finds no mark left there from an earlier lap.
+  // Publishes the claimed record; nothing when there is none.
   [[gnu::always_inline]] void commit() noexcept {
-    if (claimed_end_ == head_) return;  // nothing claimed, or aborted
-    ringlog::detail::second_half_at(geometry_.at(geometry_.header_slot(claimed_end_)))
-        .store(0, std::memory_order_relaxed);
-    ringlog::detail::second_half_at(geometry_.at(commit_at_))
-        .store(commit_word_, std::memory_order_release);  // publishes every byte above
-    head_ = claimed_end_;
+    if (claimed_end_ != head_) publish(claimed_end_, commit_at_, commit_word_);
   }
-  void abort() noexcept { claimed_end_ = head_; }
+  void abort() noexcept { drop_claim(); }
 
   std::size_t max_payload() const noexcept { return max_payload_len(geometry_.capacity()); }
 
@@ -240,6 +223,55 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
     claimed_end_ = head_;
     cached_tail_ = tail;
     publish_head();
+  }
+
+  // Where a record goes and what publishes it: kept in registers by write_event(), and in
+  // the claimed_ members from try_claim() to commit(). Few stores per event matter: when the consumer holds
+  // the ring's lines, every store waits in the store buffer behind the ring's.
+  struct Placement {
+    std::uint64_t end = 0;          // end of the record
+    std::uint64_t commit_at = 0;    // the header whose second half publishes it
+    std::uint64_t commit_word = 0;  // that second half, commit mark set
+    std::byte* payload = nullptr;  // null: the record was not placed
+  };
+
+  // Checks the record, makes room for it and the header slot after it (publish() clears that
+  // slot), and writes its timestamp. Not placed when it does not fit, now or ever. (No
+  // std::optional: GCC then keeps the placement in memory, and copies it with loads that wait
+  // for the ring's stores.)
+  [[gnu::always_inline]] Placement place(const event::EventHeader& header) noexcept {
+    if (detail::check_event(header, geometry_.capacity())) return {};
+    const std::size_t size = ringlog::detail::record_size(header.payload_len);
+    const std::uint64_t start = geometry_.record_start(head_, size);
+    const std::uint64_t end = start + size;
+    const std::uint64_t reach = geometry_.header_slot(end) + event::EventHeader::SIZE;
+    if (reach > limit_ && !make_room(reach)) return {};
+    const std::uint64_t record_word = ringlog::detail::commit_word(header);
+    std::byte* const record = geometry_.at(start);
+    std::memcpy(record, &header.timestamp, sizeof header.timestamp);
+    Placement placement{end, start, record_word, record + event::EventHeader::SIZE};
+    if (start - head_ >= event::EventHeader::SIZE) {
+      // Padding in front: the record is published by the padding's mark, so its own goes in now.
+      ringlog::detail::second_half_at(record).store(record_word, std::memory_order_relaxed);
+      placement.commit_at = head_;
+      placement.commit_word = ringlog::detail::commit_word(ringlog::detail::padding_header());
+    }
+    return placement;
+  }
+  // Clears the header slot after the record first, so that the consumer, once past the record,
+  // finds no mark left there from an earlier lap; then stores the commit word.
+  [[gnu::always_inline]] void publish(std::uint64_t end, std::uint64_t commit_at,
+                                     std::uint64_t commit_word) noexcept {
+    ringlog::detail::second_half_at(geometry_.at(geometry_.header_slot(end)))
+        .store(0, std::memory_order_relaxed);
+    ringlog::detail::second_half_at(geometry_.at(commit_at))
+        .store(commit_word, std::memory_order_release);  // publishes every byte above
+    head_ = end;
+    claimed_end_ = end;
+  }
+  bool drop_claim() noexcept {
+    claimed_end_ = head_;
+    return false;
   }
 
   // The head goes out every publish_fraction of the ring: often enough for used(), rarely
@@ -262,14 +294,18 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
     limit_ = head_;  // the next claim takes the slow path, which sets the real limit
   }
 
+  // Each word the hot path writes sits alone in 16 bytes. Side by side, GCC loads two of them
+  // with one 16-byte load where it wants both, right after storing one of them alone: such a
+  // load cannot be forwarded from the store, and waits for every store before it, the ring's
+  // included (measured: try_claim/commit at half speed).
   ringlog::detail::RingGeometry geometry_;
   ringlog::detail::SharedIndices* indices_;
-  std::uint64_t head_;         // end of the last committed record
-  std::uint64_t claimed_end_;  // end of the claimed record; head_ when none
-  std::uint64_t commit_at_ = 0;    // the header whose second half commit() stores
-  std::uint64_t commit_word_ = 0;  // that second half, commit mark set
-  std::uint64_t cached_tail_;
-  std::uint64_t limit_;        // claims reaching past it take the slow path
+  alignas(16) std::uint64_t head_;         // end of the last committed record
+  alignas(16) std::uint64_t claimed_end_;  // end of the claimed record; head_ when none
+  alignas(16) std::uint64_t commit_at_ = 0;    // the claimed record's Placement::commit_at
+  alignas(16) std::uint64_t commit_word_ = 0;  // and its commit_word
+  alignas(16) std::uint64_t cached_tail_;
+  alignas(16) std::uint64_t limit_;  // claims reaching past it take the slow path
 };
 
 class alignas(ringlog::detail::cache_line_pair) Consumer {
@@ -391,9 +427,10 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
   ringlog::detail::RingGeometry geometry_;
   ringlog::detail::SharedIndices* indices_;
   std::uint64_t release_every_bytes_;
-  std::uint64_t tail_;           // start of the next unread record (or of padding)
-  std::uint64_t released_tail_;  // the tail the producer has been shown
-  std::uint64_t lent_bytes_ = 0;     // size of the record the last view points into
+  // Alone in 16 bytes each, for the reason given at the Producer's members.
+  alignas(16) std::uint64_t tail_;           // start of the next unread record (or of padding)
+  alignas(16) std::uint64_t released_tail_;  // the tail the producer has been shown
+  alignas(16) std::uint64_t lent_bytes_ = 0;  // size of the record the last view points into
 };
 
 class SpscRingBuffer {
