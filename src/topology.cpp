@@ -268,11 +268,17 @@ std::vector<int> isolated_cpus() {
   return parse_cpu_list(line);
 }
 
-int numa_node_of(const std::filesystem::path& path) {
+int numa_node_of(const std::filesystem::path& path, const std::filesystem::path& sysfs) {
   struct stat status {};
-  if (::stat(path.c_str(), &status) != 0) return -1;
-  const std::filesystem::path device = fmt::format("/sys/dev/block/{}:{}", major(status.st_dev),
-                                                   minor(status.st_dev));
+  std::error_code error;
+  std::filesystem::path existing = std::filesystem::absolute(path, error);
+  if (error) return -1;
+  while (::stat(existing.c_str(), &status) != 0) {
+    if (errno != ENOENT || !existing.has_relative_path()) return -1;
+    existing = existing.parent_path();
+  }
+  const std::filesystem::path device =
+      sysfs / fmt::format("dev/block/{}:{}", major(status.st_dev), minor(status.st_dev));
   // A partition's node is its disk's: the parent directory.
   for (const auto& candidate :
        {device / "device" / "numa_node", device / ".." / "device" / "numa_node"}) {

@@ -6,8 +6,12 @@
 #include <gtest/gtest.h>
 #include <hwloc.h>
 #include <sched.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -153,6 +157,25 @@ TEST(topology, parses_linux_cpu_lists) {
   EXPECT_TRUE(topology::parse_cpu_list("").empty());
   EXPECT_TRUE(topology::parse_cpu_list("x").empty());
   EXPECT_TRUE(topology::parse_cpu_list("5-2").empty());
+}
+
+// A journal directory that does not exist yet gets the node of the disk it will be made on,
+// its nearest existing parent's. The test lays out a sysfs of its own that gives the test
+// directory's device a node, so that it means the same on a machine whose disks report none.
+TEST(topology, a_directory_still_to_be_made_has_the_node_of_its_nearest_parent) {
+  test::TempDir dir;
+  struct stat status {};
+  ASSERT_EQ(::stat(dir.path().c_str(), &status), 0);
+  const std::filesystem::path sysfs = dir / "sys";
+  const std::filesystem::path device = sysfs / "dev" / "block" /
+                                       (std::to_string(major(status.st_dev)) + ":" +
+                                        std::to_string(minor(status.st_dev))) / "device";
+  std::filesystem::create_directories(device);
+  std::ofstream(device / "numa_node") << 3;
+
+  EXPECT_EQ(topology::numa_node_of(dir.path(), sysfs), 3);
+  EXPECT_EQ(topology::numa_node_of(dir / "journal" / "not" / "made", sysfs), 3);
+  EXPECT_EQ(topology::numa_node_of(dir / "journal", dir / "no-sysfs"), -1);
 }
 
 TEST(topology, this_machine_gives_a_pair_and_pins_threads_to_it) {

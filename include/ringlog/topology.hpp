@@ -66,7 +66,10 @@ std::expected<void, std::string> pin_this_thread(int cpu);
 std::vector<int> isolated_cpus();
 // Parses a Linux CPU list such as "2-5,8"; nullopt-like empty result on malformed input.
 std::vector<int> parse_cpu_list(std::string_view list);
-// The NUMA node of the block device that holds `path`, or -1 where the kernel does not say.
-int numa_node_of(const std::filesystem::path& path);
+// The NUMA node of the block device that holds `path`, or -1 where the kernel does not say. A
+// path that does not exist yet (a journal directory still to be made) is asked about through
+// its nearest existing parent, where it will be made. `sysfs` is where sysfs is mounted.
+int numa_node_of(const std::filesystem::path& path,
+                 const std::filesystem::path& sysfs = "/sys");
 
 }  // namespace ringlog::topology

@@ -423,7 +423,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   if (!machine) return std::unexpected(machine.error());
   if (consumer_cpu < 0 && machine->cpus().size() >= 2) {
     auto pair = machine->choose_pair(
-        {topology::isolated_cpus(), topology::numa_node_of(config.journal_dir.parent_path())});
+        {topology::isolated_cpus(), topology::numa_node_of(config.journal_dir)});
     if (!pair) return std::unexpected(pair.error());
     consumer_cpu = pair->consumer_cpu;
     ring_node = pair->numa_node;
