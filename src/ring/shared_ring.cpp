@@ -1,6 +1,6 @@
 #include <ringlog/shared_ring.hpp>
 
-#include "ring_memory.hpp"
+#include "ring/ring_memory.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>

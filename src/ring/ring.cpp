@@ -1,4 +1,4 @@
-#include "ring_memory.hpp"
+#include "ring/ring_memory.hpp"
 
 #include <fmt/format.h>
 #include <sys/mman.h>

@@ -1,6 +1,6 @@
 // Ring memory: explicit or transparent hugepages as MemoryOptions allow, bound to a NUMA node
 // before the first touch, prefaulted, optionally locked; and what the kernel says it got.
-#include "ring_memory.hpp"
+#include "ring/ring_memory.hpp"
 
 #include <fmt/format.h>
 #include <numa.h>
