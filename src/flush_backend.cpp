@@ -1,6 +1,6 @@
 #include "flush_backend.hpp"
 
-#include "housekeeping_cpus.hpp"
+#include "placement/housekeeping_cpus.hpp"
 #include "mapped_file.hpp"
 #include "thread_flusher.hpp"
 #include "uring_flusher.hpp"

@@ -1,6 +1,6 @@
 #include "segment_housekeeper.hpp"
 
-#include "housekeeping_cpus.hpp"
+#include "placement/housekeeping_cpus.hpp"
 #include "journal_directory.hpp"
 
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 #include "thread_flusher.hpp"
 
-#include "housekeeping_cpus.hpp"
+#include "placement/housekeeping_cpus.hpp"
 
 #include <pthread.h>
 #include <unistd.h>

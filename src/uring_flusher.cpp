@@ -1,6 +1,6 @@
 #include "uring_flusher.hpp"
 
-#include "housekeeping_cpus.hpp"
+#include "placement/housekeeping_cpus.hpp"
 
 #include <cerrno>
 

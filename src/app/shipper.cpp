@@ -1,6 +1,6 @@
 #include "shipper.hpp"
 
-#include "housekeeping_cpus.hpp"
+#include "placement/housekeeping_cpus.hpp"
 #include "json_text.hpp"
 
 #include <fmt/format.h>

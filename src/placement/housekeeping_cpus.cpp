@@ -1,4 +1,4 @@
-#include "housekeeping_cpus.hpp"
+#include "placement/housekeeping_cpus.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
