@@ -1,7 +1,7 @@
 #include "flush_backend.hpp"
 
 #include "placement/housekeeping_cpus.hpp"
-#include "mapped_file.hpp"
+#include "journal/file/mapped_file.hpp"
 #include "thread_flusher.hpp"
 #include "uring_flusher.hpp"
 

@@ -3,9 +3,9 @@
 #include "flush_backend.hpp"
 #include "journal_directory.hpp"
 #include "journal_recovery.hpp"
-#include "log_file.hpp"
+#include "journal/file/log_file.hpp"
 #include "segment_housekeeper.hpp"
-#include "writer_lock.hpp"
+#include "journal/file/writer_lock.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>

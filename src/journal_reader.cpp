@@ -2,8 +2,8 @@
 
 #include "journal_directory.hpp"
 #include "journal_recovery.hpp"
-#include "log_format.hpp"
-#include "mapped_file.hpp"
+#include "journal/file/log_format.hpp"
+#include "journal/file/mapped_file.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>

@@ -1,6 +1,6 @@
 #include "journal_recovery.hpp"
 
-#include "mapped_file.hpp"
+#include "journal/file/mapped_file.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>

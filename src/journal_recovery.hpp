@@ -5,7 +5,7 @@
 #pragma once
 
 #include "journal_directory.hpp"
-#include "log_format.hpp"
+#include "journal/file/log_format.hpp"
 
 #include <ringlog/journal.hpp>
 

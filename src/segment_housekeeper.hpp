@@ -6,7 +6,7 @@
 // retention no longer keeps: into the spare slot for recycling, or deleted.
 #pragma once
 
-#include "log_file.hpp"
+#include "journal/file/log_file.hpp"
 
 #include <atomic>
 #include <condition_variable>

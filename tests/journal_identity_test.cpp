@@ -5,7 +5,7 @@
 #include <ringlog/storage.hpp>
 
 #include "journal_directory.hpp"
-#include "log_format.hpp"
+#include "journal/file/log_format.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>

@@ -9,7 +9,7 @@
 #include <ringlog/journal.hpp>
 
 #include "journal_directory.hpp"
-#include "log_format.hpp"
+#include "journal/file/log_format.hpp"
 
 #include <unistd.h>
 

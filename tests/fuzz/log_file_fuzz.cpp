@@ -9,7 +9,7 @@
 // the fuzzer spends its time on records rather than on finding the magic.
 #include <ringlog/storage.hpp>
 
-#include "log_format.hpp"
+#include "journal/file/log_format.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>

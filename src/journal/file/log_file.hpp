@@ -3,8 +3,8 @@
 // checkpoint; when and how the file is flushed is up to its owner.
 #pragma once
 
-#include "log_format.hpp"
-#include "mapped_file.hpp"
+#include "journal/file/log_format.hpp"
+#include "journal/file/mapped_file.hpp"
 
 #include <ringlog/storage.hpp>
 

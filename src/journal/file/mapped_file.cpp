@@ -1,6 +1,6 @@
-#include "mapped_file.hpp"
+#include "journal/file/mapped_file.hpp"
 
-#include "log_format.hpp"
+#include "journal/file/log_format.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>

@@ -1,8 +1,8 @@
 #include <ringlog/storage.hpp>
 
 #include "flush_backend.hpp"
-#include "log_file.hpp"
-#include "writer_lock.hpp"
+#include "journal/file/log_file.hpp"
+#include "journal/file/writer_lock.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>

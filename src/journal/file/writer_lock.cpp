@@ -1,4 +1,4 @@
-#include "writer_lock.hpp"
+#include "journal/file/writer_lock.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>

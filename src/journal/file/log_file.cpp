@@ -1,4 +1,4 @@
-#include "log_file.hpp"
+#include "journal/file/log_file.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>

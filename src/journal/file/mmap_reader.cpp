@@ -1,7 +1,7 @@
 #include <ringlog/storage.hpp>
 
-#include "log_format.hpp"
-#include "mapped_file.hpp"
+#include "journal/file/log_format.hpp"
+#include "journal/file/mapped_file.hpp"
 
 #include <fcntl.h>
 

@@ -1,4 +1,4 @@
-#include "crc32c.hpp"
+#include "journal/file/crc32c.hpp"
 
 #include <isa-l/crc.h>
 

@@ -1,6 +1,6 @@
-#include "log_format.hpp"
+#include "journal/file/log_format.hpp"
 
-#include "crc32c.hpp"
+#include "journal/file/crc32c.hpp"
 
 #include <fmt/format.h>
 

@@ -7,7 +7,7 @@
 // is opened close-on-exec.
 #pragma once
 
-#include "mapped_file.hpp"
+#include "journal/file/mapped_file.hpp"
 
 #include <expected>
 #include <optional>
