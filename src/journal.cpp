@@ -1,6 +1,6 @@
 #include <ringlog/journal.hpp>
 
-#include "flush_backend.hpp"
+#include "journal/flush/flush_backend.hpp"
 #include "journal_directory.hpp"
 #include "journal_recovery.hpp"
 #include "journal/file/log_file.hpp"

@@ -1,6 +1,6 @@
 #include <ringlog/storage.hpp>
 
-#include "flush_backend.hpp"
+#include "journal/flush/flush_backend.hpp"
 #include "journal/file/log_file.hpp"
 #include "journal/file/writer_lock.hpp"
 

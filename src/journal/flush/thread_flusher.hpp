@@ -1,7 +1,7 @@
 // AsyncFlusher on a thread of its own, for hosts where io_uring cannot be used.
 #pragma once
 
-#include "async_flusher.hpp"
+#include "journal/flush/async_flusher.hpp"
 
 #include <atomic>
 #include <condition_variable>

@@ -1,7 +1,7 @@
 // AsyncFlusher through io_uring: IORING_OP_FSYNC with IORING_FSYNC_DATASYNC.
 #pragma once
 
-#include "async_flusher.hpp"
+#include "journal/flush/async_flusher.hpp"
 
 #include <liburing.h>
 

@@ -1,4 +1,4 @@
-#include "uring_flusher.hpp"
+#include "journal/flush/uring_flusher.hpp"
 
 #include "placement/housekeeping_cpus.hpp"
 

@@ -1,9 +1,9 @@
-#include "flush_backend.hpp"
+#include "journal/flush/flush_backend.hpp"
 
 #include "placement/housekeeping_cpus.hpp"
 #include "journal/file/mapped_file.hpp"
-#include "thread_flusher.hpp"
-#include "uring_flusher.hpp"
+#include "journal/flush/thread_flusher.hpp"
+#include "journal/flush/uring_flusher.hpp"
 
 #include <fmt/format.h>
 

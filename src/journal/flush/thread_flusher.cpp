@@ -1,4 +1,4 @@
-#include "thread_flusher.hpp"
+#include "journal/flush/thread_flusher.hpp"
 
 #include "placement/housekeeping_cpus.hpp"
 

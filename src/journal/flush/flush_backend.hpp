@@ -2,7 +2,7 @@
 // flusher thread, and says which and why.
 #pragma once
 
-#include "async_flusher.hpp"
+#include "journal/flush/async_flusher.hpp"
 
 #include <ringlog/storage.hpp>
 
