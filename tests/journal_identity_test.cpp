@@ -4,7 +4,7 @@
 #include <ringlog/journal.hpp>
 #include <ringlog/storage.hpp>
 
-#include "journal_directory.hpp"
+#include "journal/journal_directory.hpp"
 #include "journal/file/log_format.hpp"
 #include "test_support.hpp"
 

@@ -4,7 +4,7 @@
 #include <ringlog/journal_consumer.hpp>
 #include <ringlog/ring.hpp>
 
-#include "journal_directory.hpp"
+#include "journal/journal_directory.hpp"
 #include "journal/file/log_format.hpp"
 #include "test_support.hpp"
 

@@ -8,7 +8,7 @@
 // finding the magic; the rest is the segment's bytes.
 #include <ringlog/journal.hpp>
 
-#include "journal_directory.hpp"
+#include "journal/journal_directory.hpp"
 #include "journal/file/log_format.hpp"
 
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "journal_recovery.hpp"
+#include "journal/journal_recovery.hpp"
 
 #include "journal/file/mapped_file.hpp"
 

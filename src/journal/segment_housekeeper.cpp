@@ -1,7 +1,7 @@
-#include "segment_housekeeper.hpp"
+#include "journal/segment_housekeeper.hpp"
 
 #include "placement/housekeeping_cpus.hpp"
-#include "journal_directory.hpp"
+#include "journal/journal_directory.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>

@@ -1,7 +1,7 @@
 #include <ringlog/journal.hpp>
 
-#include "journal_directory.hpp"
-#include "journal_recovery.hpp"
+#include "journal/journal_directory.hpp"
+#include "journal/journal_recovery.hpp"
 #include "journal/file/log_format.hpp"
 #include "journal/file/mapped_file.hpp"
 

@@ -4,7 +4,7 @@
 // verify`) reports it. One piece of logic, so that what verify predicts is what a writer does.
 #pragma once
 
-#include "journal_directory.hpp"
+#include "journal/journal_directory.hpp"
 #include "journal/file/log_format.hpp"
 
 #include <ringlog/journal.hpp>

@@ -1,4 +1,4 @@
-#include "journal_directory.hpp"
+#include "journal/journal_directory.hpp"
 
 #include <fmt/format.h>
 

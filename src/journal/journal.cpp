@@ -1,10 +1,10 @@
 #include <ringlog/journal.hpp>
 
 #include "journal/flush/flush_backend.hpp"
-#include "journal_directory.hpp"
-#include "journal_recovery.hpp"
+#include "journal/journal_directory.hpp"
+#include "journal/journal_recovery.hpp"
 #include "journal/file/log_file.hpp"
-#include "segment_housekeeper.hpp"
+#include "journal/segment_housekeeper.hpp"
 #include "journal/file/writer_lock.hpp"
 
 #include <fcntl.h>
