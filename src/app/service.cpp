@@ -2,7 +2,7 @@
 
 #include "json_text.hpp"
 
-#include "service_protocol.hpp"
+#include "service/service_protocol.hpp"
 
 #include <ringlog/consumer.hpp>
 #include <ringlog/journal.hpp>

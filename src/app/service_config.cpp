@@ -1,7 +1,7 @@
 #include "service_config.hpp"
 
 #include "nats_link.hpp"
-#include "service_protocol.hpp"
+#include "service/service_protocol.hpp"
 
 #include <ringlog/journal.hpp>
 

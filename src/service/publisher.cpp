@@ -1,6 +1,6 @@
 #include <ringlog/publisher.hpp>
 
-#include "service_protocol.hpp"
+#include "service/service_protocol.hpp"
 
 #include <fmt/format.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "service_protocol.hpp"
+#include "service/service_protocol.hpp"
 
 #include <sys/socket.h>
 #include <sys/uio.h>
