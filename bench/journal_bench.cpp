@@ -11,7 +11,7 @@
 //               given a file name, their HdrHistogram .hgrm distribution.
 //
 // One JSON line per part is printed last, for scripts/bench-run.
-#include "latency_histogram.hpp"
+#include "support/latency_histogram.hpp"
 
 #include <ringlog/journal.hpp>
 

@@ -13,7 +13,7 @@
 // Times are TSC stamps (rdtscp) calibrated against CLOCK_MONOTONIC_RAW; the stamp's own cost
 // is measured and printed. Each scenario prints min/p50/p90/p99/p99.9/p99.99/max and writes an
 // HdrHistogram .hgrm file; with gnuplot installed, one percentile plot of them all.
-#include "latency_histogram.hpp"
+#include "support/latency_histogram.hpp"
 
 #include <ringlog/ring.hpp>
 #include <ringlog/topology.hpp>

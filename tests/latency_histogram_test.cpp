@@ -1,6 +1,6 @@
 // The benchmarks' latency histogram against exact percentiles of the same values, and its
 // .hgrm output.
-#include "latency_histogram.hpp"
+#include "support/latency_histogram.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // line. `ringlog dump`, `ringlog verify` and `ringlog tail` read journals and log files;
 // `ringlog doctor` audits the host.
 #include "host_check.hpp"
-#include "latency_histogram.hpp"
+#include "support/latency_histogram.hpp"
 #include "log_tools.hpp"
 #include "pipeline.hpp"
 #include "pipeline_options.hpp"
