@@ -1,6 +1,6 @@
 #include "pipeline.hpp"
 
-#include "stop_signals.hpp"
+#include "support/stop_signals.hpp"
 
 #include <ringlog/consumer.hpp>
 #include <ringlog/ring.hpp>

@@ -10,7 +10,7 @@
 #include "service.hpp"
 #include "service_config.hpp"
 #include "ship_commands.hpp"
-#include "stop_signals.hpp"
+#include "support/stop_signals.hpp"
 
 #include <ringlog/event.hpp>
 #include <ringlog/publisher.hpp>

@@ -1,6 +1,6 @@
 #include "service.hpp"
 
-#include "json_text.hpp"
+#include "support/json_text.hpp"
 
 #include "service/service_protocol.hpp"
 

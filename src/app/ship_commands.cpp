@@ -4,7 +4,7 @@
 #include "pipeline.hpp"
 #include "service_config.hpp"
 #include "shipper.hpp"
-#include "stop_signals.hpp"
+#include "support/stop_signals.hpp"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 #include "shipper.hpp"
 
 #include "placement/housekeeping_cpus.hpp"
-#include "json_text.hpp"
+#include "support/json_text.hpp"
 
 #include <fmt/format.h>
 #include <pthread.h>
