@@ -1,6 +1,6 @@
 // `ringlog doctor`'s audit, run against hosts built as files: a tuned trading host whose every
 // item passes, and an untuned one whose items fail or warn for the reasons a real one would.
-#include "host_check.hpp"
+#include "programs/ringlog/host_check.hpp"
 
 #include "test_support.hpp"
 

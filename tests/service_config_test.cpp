@@ -1,6 +1,6 @@
 // The service's configuration file: the documented example is the defaults, every key is read,
 // and every kind of mistake names the file, the line and the key.
-#include "service_config.hpp"
+#include "service/service_config.hpp"
 
 #include <gtest/gtest.h>
 

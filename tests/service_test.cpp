@@ -2,7 +2,7 @@
 // socket, write through their shared rings and learn what is durable; the journal holds each
 // publisher's events in order, byte-exact, also when one of them is killed mid-stream; a
 // process without access to the socket, or asking for an unknown channel, is refused.
-#include "service.hpp"
+#include "service/service.hpp"
 
 #include "test_support.hpp"
 

@@ -1,9 +1,9 @@
 // Shipping a journal into NATS JetStream and fetching it back, against real nats-server
 // processes on loopback: one server, and a cluster of three with a stream of three replicas.
 // Skipped, with the reason, where nats-server is not installed.
-#include "fetcher.hpp"
-#include "nats_link.hpp"
-#include "shipper.hpp"
+#include "ship/fetcher.hpp"
+#include "ship/nats_link.hpp"
+#include "ship/shipper.hpp"
 #include "test_support.hpp"
 
 #include <fmt/format.h>

@@ -4,7 +4,7 @@
 # usage: launch.sh <source dir>
 set -euo pipefail
 launch=$1/scripts/launch
-stress=$1/build/src/app/stress
+stress=$1/build/bin/stress
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -31,7 +31,7 @@ expected=$(printf '%s\n' "$producer" "$consumer" | sort -n | paste -sd,)
   fail "confined to $allowed, not $expected"
 
 # --require-fit follows doctor's verdict.
-fit=0; "$1/build/src/app/ringlog" doctor --cpus "$producer,$consumer" >/dev/null || fit=$?
+fit=0; "$1/build/bin/ringlog" doctor --cpus "$producer,$consumer" >/dev/null || fit=$?
 status=0; "$launch" --require-fit --cpus "$producer,$consumer" -- true 2>"$scratch/refusal" ||
   status=$?
 if [ "$fit" -eq 0 ]; then

@@ -1,4 +1,4 @@
-#include "pipeline.hpp"
+#include "programs/stress/pipeline.hpp"
 
 #include "support/stop_signals.hpp"
 

@@ -1,4 +1,4 @@
-#include "fetcher.hpp"
+#include "ship/fetcher.hpp"
 
 #include <fmt/format.h>
 

@@ -8,7 +8,7 @@
 // journal. A detached publisher's ring is drained of every committed event before it goes.
 #pragma once
 
-#include "service_config.hpp"
+#include "service/service_config.hpp"
 
 #include <cstdint>
 #include <filesystem>

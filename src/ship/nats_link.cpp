@@ -1,4 +1,4 @@
-#include "nats_link.hpp"
+#include "ship/nats_link.hpp"
 
 #include <fmt/format.h>
 #include <sys/stat.h>

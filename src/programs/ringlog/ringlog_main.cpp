@@ -2,14 +2,14 @@
 // synthetic market data through the ring and the dispatcher into a journal, with a live status
 // line. `ringlog dump`, `ringlog verify` and `ringlog tail` read journals and log files;
 // `ringlog doctor` audits the host.
-#include "host_check.hpp"
+#include "programs/ringlog/host_check.hpp"
 #include "support/latency_histogram.hpp"
-#include "log_tools.hpp"
-#include "pipeline.hpp"
-#include "pipeline_options.hpp"
-#include "service.hpp"
-#include "service_config.hpp"
-#include "ship_commands.hpp"
+#include "programs/ringlog/log_tools.hpp"
+#include "programs/stress/pipeline.hpp"
+#include "programs/stress/pipeline_options.hpp"
+#include "service/service.hpp"
+#include "service/service_config.hpp"
+#include "programs/ringlog/ship_commands.hpp"
 #include "support/stop_signals.hpp"
 
 #include <ringlog/event.hpp>

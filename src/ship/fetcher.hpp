@@ -3,7 +3,7 @@
 // number, header and payload; each record's checksum is computed anew.
 #pragma once
 
-#include "nats_link.hpp"
+#include "ship/nats_link.hpp"
 
 #include <ringlog/journal.hpp>
 

@@ -1,9 +1,9 @@
-#include "ship_commands.hpp"
+#include "programs/ringlog/ship_commands.hpp"
 
-#include "fetcher.hpp"
-#include "pipeline.hpp"
-#include "service_config.hpp"
-#include "shipper.hpp"
+#include "ship/fetcher.hpp"
+#include "programs/stress/pipeline.hpp"
+#include "service/service_config.hpp"
+#include "ship/shipper.hpp"
 #include "support/stop_signals.hpp"
 
 #include <fmt/format.h>

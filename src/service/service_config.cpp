@@ -1,6 +1,6 @@
-#include "service_config.hpp"
+#include "service/service_config.hpp"
 
-#include "nats_link.hpp"
+#include "ship/nats_link.hpp"
 #include "service/service_protocol.hpp"
 
 #include <ringlog/journal.hpp>

@@ -1,4 +1,4 @@
-#include "log_tools.hpp"
+#include "programs/ringlog/log_tools.hpp"
 
 #include <ringlog/journal.hpp>
 #include <ringlog/storage.hpp>

@@ -16,7 +16,7 @@
 // break the guarantee, but each one costs the shipper a round of asking the stream again.
 #pragma once
 
-#include "nats_link.hpp"
+#include "ship/nats_link.hpp"
 
 #include <chrono>
 #include <cstddef>

@@ -1,7 +1,7 @@
 // stress: one producer and one consumer persisting into the journal as fast as they can, then a
 // replay that counts what was really persisted.
-#include "pipeline.hpp"
-#include "pipeline_options.hpp"
+#include "programs/stress/pipeline.hpp"
+#include "programs/stress/pipeline_options.hpp"
 
 #include <ringlog/event.hpp>
 

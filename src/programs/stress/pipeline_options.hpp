@@ -2,7 +2,7 @@
 // its ring and journal are made of.
 #pragma once
 
-#include "pipeline.hpp"
+#include "programs/stress/pipeline.hpp"
 
 #include <CLI/CLI.hpp>
 

@@ -1,4 +1,4 @@
-#include "service.hpp"
+#include "service/service.hpp"
 
 #include "support/json_text.hpp"
 

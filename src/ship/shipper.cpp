@@ -1,4 +1,4 @@
-#include "shipper.hpp"
+#include "ship/shipper.hpp"
 
 #include "placement/housekeeping_cpus.hpp"
 #include "support/json_text.hpp"

@@ -1,4 +1,4 @@
-#include "host_check.hpp"
+#include "programs/ringlog/host_check.hpp"
 
 #include <ringlog/topology.hpp>
 

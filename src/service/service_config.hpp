@@ -6,7 +6,7 @@
 // names the file, the line and the key.
 #pragma once
 
-#include "shipper.hpp"
+#include "ship/shipper.hpp"
 
 #include <ringlog/journal.hpp>
 #include <ringlog/ring.hpp>
