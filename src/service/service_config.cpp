@@ -1,6 +1,6 @@
 #include "service/service_config.hpp"
 
-#include "ship/nats_link.hpp"
+#include "ship/nats_endpoint.hpp"
 #include "service/service_protocol.hpp"
 
 #include <ringlog/journal.hpp>

@@ -1,4 +1,5 @@
 #include "ship/fetcher.hpp"
+#include "ship/nats_link.hpp"
 
 #include <fmt/format.h>
 

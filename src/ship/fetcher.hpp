@@ -3,7 +3,7 @@
 // number, header and payload; each record's checksum is computed anew.
 #pragma once
 
-#include "ship/nats_link.hpp"
+#include "ship/nats_endpoint.hpp"
 
 #include <ringlog/journal.hpp>
 

@@ -8,6 +8,8 @@
 // takes the event back computes its own.
 #pragma once
 
+#include "ship/nats_endpoint.hpp"
+
 #include <nats/nats.h>
 
 #include <ringlog/journal.hpp>
@@ -23,22 +25,9 @@
 
 namespace ringlog::app {
 
-struct NatsEndpoint {
-  std::vector<std::string> servers;  // nats://host:port, tried in turn
-  std::string stream = "RINGLOG";
-  std::string subject = "ringlog.events";
-  // A NATS .creds file, or a file whose first line is "user:password"; empty: no credentials.
-  // Refused when anyone but its owner may read it.
-  std::filesystem::path credentials_file;
-};
-
 // "what: <the client's text for status>: <its last error>", for every failed call.
 std::string nats_error(std::string_view what, natsStatus);
 std::string nats_error(std::string_view what, natsStatus, jsErrCode);
-
-// Checks what can be checked without a server: URLs without credentials in them, a stream and
-// a subject, a credentials file that is private and of a known form.
-std::expected<void, std::string> check_endpoint(const NatsEndpoint&);
 
 // One connection and its JetStream context. It reconnects on its own, forever, to any of the
 // endpoint's servers; until it has, JetStream calls fail and are tried again by their caller.

@@ -1,6 +1,7 @@
 #include "ship/shipper.hpp"
 
 #include "placement/housekeeping_cpus.hpp"
+#include "ship/nats_link.hpp"
 #include "support/json_text.hpp"
 
 #include <fmt/format.h>

@@ -16,7 +16,7 @@
 // break the guarantee, but each one costs the shipper a round of asking the stream again.
 #pragma once
 
-#include "ship/nats_link.hpp"
+#include "ship/nats_endpoint.hpp"
 
 #include <chrono>
 #include <cstddef>
