@@ -11,6 +11,7 @@
 // CPUs: RINGLOG_BENCH_CPUS="producer,consumer" (default: the first two this process may use).
 // Every event carries its sequence number; the consumer checks each one, so a benchmark that
 // loses or reorders events fails instead of reporting a number.
+#include <ringlog/detail/cpu_relax.hpp>
 #include <ringlog/ring.hpp>
 #include <ringlog/shared_ring.hpp>
 
@@ -58,7 +59,7 @@ struct Record {  // what boost's queue carries: the same 80 bytes ringlog frames
 };
 static_assert(sizeof(Record) == 80);
 
-void cpu_relax() noexcept { __builtin_ia32_pause(); }
+using ringlog::detail::cpu_relax;
 
 // Each event's work starts from the previous event's result, so out-of-order execution cannot
 // overlap the work of consecutive events: the cost stays per event, as real work's would.

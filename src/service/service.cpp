@@ -4,6 +4,7 @@
 
 #include "service/service_protocol.hpp"
 
+#include <ringlog/detail/cpu_relax.hpp>
 #include <ringlog/consumer.hpp>
 #include <ringlog/journal.hpp>
 #include <ringlog/journal_consumer.hpp>
@@ -402,7 +403,7 @@ struct Service::State {
         std::erase_if(attachments, gone);
       }
       if (stop_seen && (read == 0 || std::chrono::steady_clock::now() > *drain_until)) break;
-      if (read == 0) __builtin_ia32_pause();
+      if (read == 0) ringlog::detail::cpu_relax();
     }
     if (auto synced = journal.sync(); !synced) fail(synced.error().message());
     report_durability(active);

@@ -12,6 +12,7 @@
 #include "programs/ringlog/ship_commands.hpp"
 #include "support/stop_signals.hpp"
 
+#include <ringlog/detail/cpu_relax.hpp>
 #include <ringlog/event.hpp>
 #include <ringlog/publisher.hpp>
 
@@ -111,7 +112,7 @@ class PublishRun {
         const auto due = start_ + std::chrono::duration_cast<Clock::duration>(
                                       std::chrono::duration<double>(double(sequence_) /
                                                                     options_.rate));
-        while ((write_start = Clock::now()) < due) __builtin_ia32_pause();
+        while ((write_start = Clock::now()) < due) ringlog::detail::cpu_relax();
       }
       const ringlog::event::EventHeader header(sequence_, market_event_type(sequence_),
                                                sizeof(Tick));

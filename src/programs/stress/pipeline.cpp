@@ -2,6 +2,7 @@
 
 #include "support/stop_signals.hpp"
 
+#include <ringlog/detail/cpu_relax.hpp>
 #include <ringlog/consumer.hpp>
 #include <ringlog/ring.hpp>
 #include <ringlog/topology.hpp>
@@ -31,7 +32,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void cpu_relax() noexcept { __builtin_ia32_pause(); }
+using ringlog::detail::cpu_relax;
 
 std::uint64_t wall_clock_ns() noexcept {
   timespec now{};
