@@ -11,3 +11,4 @@ set(RINGLOG_BUILD_PROGRAMS OFF CACHE BOOL "" FORCE)
 add_compile_options(-D__cpp_concepts=202002L -Wno-macro-redefined
                     -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -g)
 add_link_options(-fsanitize=address,undefined)
+add_compile_definitions(RINGLOG_ASSERTIONS)  # include/ringlog/detail/assert.hpp

@@ -187,3 +187,21 @@ TEST(ring_buffer, errors_read_well_in_a_log_line) {
   EXPECT_EQ(ring::to_string(ring::PayloadTooLarge{70000, 65535}),
             "payload of 70000 bytes is larger than this ring's maximum of 65535");
 }
+
+// Where contracts are checked (Debug, sanitizer and fuzz builds), handing back more than a peek
+// gave stops the process with the contract's words instead of corrupting the ring.
+TEST(spsc_contracts, releasing_more_than_was_peeked_stops_the_process) {
+#if defined(RINGLOG_ASSERTIONS) || !defined(NDEBUG)
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto ring = ring::SpscRingBuffer::create(1024);
+  ASSERT_TRUE(ring.has_value());
+  auto [producer, consumer] = ring->split();
+  ASSERT_TRUE(producer.write_event(header_for(1, 8), make_payload(1, 8)));
+  const auto records = consumer.peek_records();
+  ASSERT_EQ(records.size(), 24u);
+  EXPECT_DEATH(consumer.release_records(records.size() + 8),
+               "contract broken.*no more than the last peek_records");
+#else
+  GTEST_SKIP() << "contracts are checked in Debug, sanitizer and fuzz builds only";
+#endif
+}

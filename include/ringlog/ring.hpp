@@ -17,6 +17,7 @@
 // the ring looks full by the tail it cached.
 #pragma once
 
+#include <ringlog/detail/assert.hpp>
 #include <ringlog/detail/mapping.hpp>
 #include <ringlog/detail/ring_geometry.hpp>
 #include <ringlog/event.hpp>
@@ -378,15 +379,18 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
     const auto first = geometry_.committed_record(tail_);
     if (!first) {
       release();
+      peeked_end_ = tail_;
       return {};
     }
     tail_ = first->at;
-    const std::uint64_t end = geometry_.contiguous_end(*first, release_every_bytes_);
-    return {geometry_.at(tail_), end - tail_};
+    peeked_end_ = geometry_.contiguous_end(*first, release_every_bytes_);
+    return {geometry_.at(tail_), peeked_end_ - tail_};
   }
   // Hands the first `bytes` of the last peek_records() back to the producer's side: whole
   // records, all of them or as many as were used.
   void release_records(std::size_t bytes) noexcept {
+    RINGLOG_ASSERT(tail_ + bytes <= peeked_end_,
+                   "release_records() hands back no more than the last peek_records() gave");
     tail_ += bytes;
     if (tail_ - released_tail_ >= release_every_bytes_) release();
   }
@@ -431,6 +435,7 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
   alignas(16) std::uint64_t tail_;           // start of the next unread record (or of padding)
   alignas(16) std::uint64_t released_tail_;  // the tail the producer has been shown
   alignas(16) std::uint64_t lent_bytes_ = 0;  // size of the record the last view points into
+  std::uint64_t peeked_end_ = 0;  // end of the records the last peek_records() gave
 };
 
 class SpscRingBuffer {

@@ -1,4 +1,5 @@
 #include <ringlog/journal.hpp>
+#include <ringlog/detail/assert.hpp>
 
 #include "journal/flush/flush_backend.hpp"
 #include "journal/journal_directory.hpp"
@@ -223,6 +224,9 @@ struct Journal::State {
 
   void record_durable(Segment& segment, std::size_t offset, std::uint64_t events) noexcept {
     segment.file.record_durable(offset, events);
+    RINGLOG_ASSERT(segment.first_sequence + events >=
+                       durable_sequence.load(std::memory_order_relaxed),
+                   "the durable mark only moves forward");
     durable_sequence.store(segment.first_sequence + events, std::memory_order_release);
   }
 
