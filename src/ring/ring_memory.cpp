@@ -20,11 +20,8 @@ namespace ringlog::ring {
 
 namespace {
 
-constexpr std::size_t transparent_huge_bytes = std::size_t{2} << 20;  // x86-64 PMD size
-
-std::size_t round_up(std::size_t bytes, std::size_t unit) {
-  return (bytes + unit - 1) / unit * unit;
-}
+using detail::round_up;
+using detail::transparent_huge_bytes;
 
 // Explicit hugepages (hugetlbfs); nullptr with errno set when none can be had.
 void* map_explicit_huge(std::size_t bytes, std::size_t page_bytes) {
@@ -119,7 +116,7 @@ std::optional<RingError> make_ready(void* data, std::size_t bytes, int node,
       return MemoryUnavailable{bytes, errno, "prefaulting (no free hugepages, or a full tmpfs?)"};
     }
     // A kernel before 5.14: touch every page instead.
-    for (std::size_t at = 0; at < bytes; at += 4096) static_cast<volatile char*>(data)[at] = 0;
+    for (std::size_t at = 0; at < bytes; at += detail::small_page_bytes) static_cast<volatile char*>(data)[at] = 0;
   }
   if (options.lock && ::mlock(data, bytes) != 0) {
     return MemoryUnavailable{bytes, errno, "mlock (raise RLIMIT_MEMLOCK, see ulimit -l)"};
@@ -162,7 +159,7 @@ MemoryReport read_memory_report(const ringlog::detail::Mapping& memory) {
     // "lo" in VmFlags: the mapping is mlocked.
     if (key == "VmFlags:") report.locked = (" " + line + " ").find(" lo ") != std::string::npos;
   }
-  if (report.page_bytes > 4096) {
+  if (report.page_bytes > detail::small_page_bytes) {
     report.pages = MemoryReport::Pages::explicit_huge;
     report.huge_bytes = hugetlb_bytes;
     // The kernel never swaps or reclaims hugetlbfs pages, and so never marks them locked.

@@ -10,6 +10,15 @@
 
 namespace ringlog::ring::detail {
 
+// The kernel's page sizes the rings' memory is sized in on x86-64: normal pages, and the PMD
+// size a transparent hugepage covers.
+inline constexpr std::size_t small_page_bytes = 4096;
+inline constexpr std::size_t transparent_huge_bytes = std::size_t{2} << 20;
+
+constexpr std::size_t round_up(std::size_t bytes, std::size_t unit) noexcept {
+  return (bytes + unit - 1) / unit * unit;
+}
+
 // Why HugePages::Always failed, and what to do about it.
 inline constexpr std::string_view no_free_hugepages =
     "no free explicit hugepages: reserve them, e.g. tuning/reserve-hugepages --node 0 --pages 64 "

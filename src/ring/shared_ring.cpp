@@ -48,16 +48,11 @@ using detail::SharedRingHeader;
 constexpr char ring_magic[8] = {'R', 'L', 'G', 'R', 'I', 'N', 'G', '1'};
 // Version 2: records commit themselves (a mark in the header) instead of through the head index.
 constexpr std::uint32_t ring_version = 2;
-constexpr std::size_t header_bytes = 4096;
-constexpr std::size_t transparent_huge_bytes = std::size_t{2} << 20;
+constexpr std::size_t header_bytes = detail::small_page_bytes;
 static_assert(sizeof(SharedRingHeader) <= header_bytes);
 // Both processes must agree on these without a lock between them.
 static_assert(std::atomic<std::int32_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
-
-std::size_t round_up(std::size_t bytes, std::size_t unit) {
-  return (bytes + unit - 1) / unit * unit;
-}
 
 std::unexpected<RingError> unusable(std::string what, int os_error = 0) {
   return std::unexpected(RingError(SharedRingUnusable{std::move(what), os_error}));
@@ -88,7 +83,7 @@ std::expected<RingFile, RingError> make_memfd(std::size_t wanted, const MemoryOp
     // memfd_create takes the page size encoded as mmap does (MFD_HUGE_SHIFT == MAP_HUGE_SHIFT).
     const unsigned size_flag = std::countr_zero(options.huge_page_bytes) << MAP_HUGE_SHIFT;
     const int fd = ::memfd_create("ringlog-ring", MFD_CLOEXEC | MFD_HUGETLB | size_flag);
-    const std::size_t bytes = round_up(wanted, options.huge_page_bytes);
+    const std::size_t bytes = detail::round_up(wanted, options.huge_page_bytes);
     if (fd >= 0) {
       if (auto memory = size_and_map(fd, bytes)) return RingFile{fd, std::move(*memory), true};
       const int error = errno;
@@ -103,7 +98,8 @@ std::expected<RingFile, RingError> make_memfd(std::size_t wanted, const MemoryOp
   if (fd < 0) return unusable("memfd_create for a shared ring", errno);
   // Whole 2 MiB units under Try, so transparent hugepages can cover all of it.
   const std::size_t bytes =
-      round_up(wanted, options.huge_pages == HugePages::Try ? transparent_huge_bytes : 4096);
+      detail::round_up(wanted, options.huge_pages == HugePages::Try ? detail::transparent_huge_bytes
+                                                           : detail::small_page_bytes);
   auto memory = size_and_map(fd, bytes);
   if (!memory) {
     const int error = errno;
@@ -133,9 +129,9 @@ std::expected<RingFile, RingError> make_named(const std::filesystem::path& path,
   }
   const std::size_t unit = hugetlbfs ? static_cast<std::size_t>(filesystem.f_bsize)
                            : options.huge_pages == MemoryOptions::HugePages::Try
-                               ? transparent_huge_bytes
-                               : 4096;
-  const std::size_t bytes = round_up(wanted, unit);
+                               ? detail::transparent_huge_bytes
+                               : detail::small_page_bytes;
+  const std::size_t bytes = detail::round_up(wanted, unit);
   auto memory = size_and_map(fd, bytes);
   if (!memory && hugetlbfs) return give_up(MemoryUnavailable{bytes, errno, no_free_hugepages});
   if (!memory) {
