@@ -1,6 +1,6 @@
 #include "journal/segment_housekeeper.hpp"
 
-#include "placement/housekeeping_cpus.hpp"
+#include "placement/binding.hpp"
 #include "journal/journal_directory.hpp"
 
 #include <fcntl.h>

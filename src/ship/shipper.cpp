@@ -1,6 +1,6 @@
 #include "ship/shipper.hpp"
 
-#include "placement/housekeeping_cpus.hpp"
+#include "placement/binding.hpp"
 #include "ship/nats_link.hpp"
 #include "support/json_text.hpp"
 

@@ -1,6 +1,6 @@
 #include "journal/flush/flush_backend.hpp"
 
-#include "placement/housekeeping_cpus.hpp"
+#include "placement/binding.hpp"
 #include "journal/file/mapped_file.hpp"
 #include "journal/flush/thread_flusher.hpp"
 #include "journal/flush/uring_flusher.hpp"

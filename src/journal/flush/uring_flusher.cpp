@@ -1,6 +1,6 @@
 #include "journal/flush/uring_flusher.hpp"
 
-#include "placement/housekeeping_cpus.hpp"
+#include "placement/binding.hpp"
 
 #include <cerrno>
 

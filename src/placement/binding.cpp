@@ -1,4 +1,4 @@
-#include "placement/housekeeping_cpus.hpp"
+#include "placement/binding.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
