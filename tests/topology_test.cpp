@@ -1,5 +1,9 @@
-// The core-pair choice on synthetic machines loaded from hwloc XML, and on this one.
+// The core-pair choice and the placement plan built on it, on synthetic machines loaded from
+// hwloc XML and on this one; binding threads to CPUs.
 #include <ringlog/topology.hpp>
+
+#include "placement/binding.hpp"
+#include "placement/plan.hpp"
 
 #include "test_support.hpp"
 
@@ -9,11 +13,14 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <expected>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace ringlog;
 using topology::CorePair;
@@ -204,4 +211,82 @@ TEST(topology, this_machine_gives_a_pair_and_pins_threads_to_it) {
   }
   const auto refused = topology::pin_this_thread(100000);
   EXPECT_FALSE(refused.has_value());
+}
+
+TEST(placement_plan, gives_every_cpu_outside_the_pair_to_housekeeping) {
+  const Topology machine = load(two_sockets);
+  const auto plan = placement::plan_on(machine, {{}, "/nonexistent/journal"});
+  ASSERT_TRUE(plan.has_value()) << plan.error();
+  ASSERT_TRUE(plan->pair.has_value());
+  expect_two_cores_within(*plan->pair, 0, 31);
+  EXPECT_EQ(plan->housekeeping_cpus.size(), 30u);
+  for (const int cpu : plan->housekeeping_cpus) {
+    EXPECT_NE(cpu, plan->pair->producer_cpu);
+    EXPECT_NE(cpu, plan->pair->consumer_cpu);
+  }
+  EXPECT_NE(plan->describe().find("background work on CPUs"), std::string::npos)
+      << plan->describe();
+}
+
+TEST(placement_plan, a_service_keeps_only_the_consumers_cpu_to_itself) {
+  const Topology machine = load(two_sockets);
+  const auto chosen =
+      placement::plan_on(machine, {{}, "/nonexistent", placement::Spinners::consumer_only});
+  ASSERT_TRUE(chosen.has_value()) << chosen.error();
+  ASSERT_TRUE(chosen->pair.has_value());
+  EXPECT_EQ(chosen->housekeeping_cpus.size(), 31u) << "the producer's CPU is free for housekeeping";
+  EXPECT_EQ(chosen->pair->reason.rfind("consumer on CPU", 0), 0u) << chosen->pair->reason;
+
+  const auto asked =
+      placement::plan_on(machine, {{5}, "/nonexistent", placement::Spinners::consumer_only});
+  ASSERT_TRUE(asked.has_value()) << asked.error();
+  EXPECT_EQ(asked->pair->consumer_cpu, 5);
+  EXPECT_EQ(asked->pair->producer_cpu, -1);
+  EXPECT_EQ(std::count(asked->housekeeping_cpus.begin(), asked->housekeeping_cpus.end(), 5), 0);
+  EXPECT_EQ(asked->housekeeping_cpus.size(), 31u);
+}
+
+TEST(placement_plan, refuses_cpus_this_process_may_not_use_and_miscounted_requests) {
+  const Topology machine = load(two_sockets);
+  const auto absent =
+      placement::plan_on(machine, {{4000}, "/nonexistent", placement::Spinners::consumer_only});
+  ASSERT_FALSE(absent.has_value());
+  EXPECT_NE(absent.error().find("4000"), std::string::npos) << absent.error();
+  const auto same = placement::plan_on(machine, {{3, 3}, "/nonexistent"});
+  EXPECT_FALSE(same.has_value());
+  const auto three = placement::plan_on(machine, {{1, 2, 3}, "/nonexistent"});
+  ASSERT_FALSE(three.has_value());
+  EXPECT_NE(three.error().find("3 CPU(s) asked for"), std::string::npos) << three.error();
+}
+
+TEST(placement_plan, one_cpu_leaves_the_run_unpinned) {
+  const auto plan = placement::plan_on(load("core:1 pu:1"), {{}, "/nonexistent"});
+  ASSERT_TRUE(plan.has_value()) << plan.error();
+  EXPECT_FALSE(plan->pair.has_value());
+  EXPECT_EQ(plan->describe(), "unpinned: this process may use only one CPU");
+}
+
+TEST(placement_binding, binds_a_thread_to_a_set_and_names_the_cpus_it_could_not_use) {
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &allowed)) ++first;
+  cpu_set_t bound;
+  CPU_ZERO(&bound);
+  std::expected<void, std::string> result;
+  std::thread worker([&] {
+    result = placement::bind_this_thread(std::vector<int>{first});
+    sched_getaffinity(0, sizeof bound, &bound);
+  });
+  worker.join();
+  ASSERT_TRUE(result.has_value()) << result.error();
+  EXPECT_EQ(CPU_COUNT(&bound), 1);
+  EXPECT_TRUE(CPU_ISSET(first, &bound));
+
+  std::thread refused([&] { result = placement::bind_this_thread(std::vector<int>{100000}); });
+  refused.join();
+  ASSERT_FALSE(result.has_value());
+  EXPECT_NE(result.error().find("100000"), std::string::npos) << result.error();
+  EXPECT_EQ(placement::cpu_list_text(std::vector<int>{}), "none");
+  EXPECT_EQ(placement::cpu_list_text(std::vector<int>{2, 3, 7}), "2,3,7");
 }

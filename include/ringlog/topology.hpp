@@ -58,8 +58,7 @@ class Topology {
   std::unique_ptr<State> state_;
 };
 
-// Binds the calling thread to `cpu` (HWLOC_CPUBIND_THREAD | HWLOC_CPUBIND_STRICT) and reads the
-// binding back; an error says what failed.
+// Binds the calling thread to `cpu` and reads the binding back; an error says what failed.
 std::expected<void, std::string> pin_this_thread(int cpu);
 
 // The CPUs in /sys/devices/system/cpu/isolated (empty when none are, or the file is absent).

@@ -22,7 +22,7 @@ SegmentHousekeeper::SegmentHousekeeper(std::filesystem::path directory, std::siz
       recycle_(recycle),
       thread_([this] { run(); }) {
   // The flusher was bound to the same CPUs just before, and the banner reports how that went.
-  bind_thread(thread_, cpus);
+  (void)placement::bind_thread(thread_.native_handle(), cpus);
 }
 
 SegmentHousekeeper::~SegmentHousekeeper() {

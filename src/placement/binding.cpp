@@ -3,9 +3,22 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <pthread.h>
+#include <cstring>
+#include <vector>
 
-namespace ringlog::storage::detail {
+namespace ringlog::placement {
+
+namespace {
+
+std::vector<int> cpus_in(const cpu_set_t& set) {
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
+}  // namespace
 
 cpu_set_t cpu_set_of(std::span<const int> cpus) noexcept {
   cpu_set_t set;
@@ -16,14 +29,32 @@ cpu_set_t cpu_set_of(std::span<const int> cpus) noexcept {
   return set;
 }
 
-int bind_thread(std::thread& thread, std::span<const int> cpus) noexcept {
-  if (cpus.empty()) return 0;
-  const cpu_set_t set = cpu_set_of(cpus);
-  return ::pthread_setaffinity_np(thread.native_handle(), sizeof set, &set);
+std::expected<void, std::string> bind_thread(pthread_t thread, std::span<const int> cpus) {
+  if (cpus.empty()) return {};
+  cpu_set_t wanted = cpu_set_of(cpus);
+  if (const int error = ::pthread_setaffinity_np(thread, sizeof wanted, &wanted); error != 0) {
+    return std::unexpected(
+        fmt::format("binding a thread to CPUs {}: {}", cpu_list_text(cpus), std::strerror(error)));
+  }
+  cpu_set_t got;
+  if (const int error = ::pthread_getaffinity_np(thread, sizeof got, &got); error != 0) {
+    return std::unexpected(fmt::format("reading back a thread's binding to CPUs {}: {}",
+                                       cpu_list_text(cpus), std::strerror(error)));
+  }
+  if (!CPU_EQUAL(&wanted, &got)) {
+    return std::unexpected(fmt::format("a thread bound to CPUs {} may run on CPUs {} instead "
+                                       "(is this process's cpuset narrower?)",
+                                       cpu_list_text(cpus), cpu_list_text(cpus_in(got))));
+  }
+  return {};
+}
+
+std::expected<void, std::string> bind_this_thread(std::span<const int> cpus) {
+  return bind_thread(::pthread_self(), cpus);
 }
 
 std::string cpu_list_text(std::span<const int> cpus) {
-  return fmt::format("{}", fmt::join(cpus, ","));
+  return cpus.empty() ? std::string("none") : fmt::format("{}", fmt::join(cpus, ","));
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::placement

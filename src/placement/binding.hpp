@@ -1,23 +1,29 @@
-// The CPUs a writer's background work runs on: its flusher or housekeeping thread, and
-// io_uring's workers, where every fsync runs. Kept off the producer's and consumer's cores so a
-// flush never preempts them.
+// Binding threads to CPUs: the one way ringlog places a thread, whether it is the consumer on
+// its core or background work (flusher, housekeeper, shipper, io_uring's workers) on the CPUs
+// the placement plan leaves to housekeeping, so that a flush never preempts the core pair.
 #pragma once
 
+#include <pthread.h>
 #include <sched.h>
 
+#include <expected>
 #include <span>
 #include <string>
-#include <thread>
 
-namespace ringlog::storage::detail {
+namespace ringlog::placement {
 
 // The set of `cpus`; CPUs past CPU_SETSIZE are left out.
 cpu_set_t cpu_set_of(std::span<const int> cpus) noexcept;
 
-// Binds `thread` to `cpus`: 0, or an errno. Empty: leaves it where it is.
-int bind_thread(std::thread& thread, std::span<const int> cpus) noexcept;
+// Binds `thread` to `cpus` and reads the binding back: a cgroup may narrow a set silently, and
+// a thread that runs elsewhere than planned is what a spike hides behind. The error names the
+// CPUs and the reason. Empty `cpus`: leaves the thread where it is.
+std::expected<void, std::string> bind_thread(pthread_t thread, std::span<const int> cpus);
 
-// "2,3,7" for a banner.
+// bind_thread(pthread_self(), cpus). Threads started afterwards inherit the binding.
+std::expected<void, std::string> bind_this_thread(std::span<const int> cpus);
+
+// "2,3,7" for a banner; "none" for an empty set.
 std::string cpu_list_text(std::span<const int> cpus);
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::placement

@@ -1,5 +1,7 @@
 #include <ringlog/topology.hpp>
 
+#include "placement/binding.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <hwloc.h>
@@ -12,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <span>
 
 namespace ringlog::topology {
 
@@ -217,24 +220,7 @@ std::vector<int> Topology::cpus() const {
 int Topology::core_count() const { return static_cast<int>(state_->cores({}).size()); }
 
 std::expected<void, std::string> pin_this_thread(int cpu) {
-  auto loaded = load([](hwloc_topology_t) -> std::expected<void, std::string> { return {}; });
-  if (!loaded) return std::unexpected(loaded.error());
-  hwloc_topology_t handle = (*loaded)->handle;
-  hwloc_bitmap_t wanted = hwloc_bitmap_alloc();
-  hwloc_bitmap_t got = hwloc_bitmap_alloc();
-  hwloc_bitmap_only(wanted, static_cast<unsigned>(cpu));
-  std::expected<void, std::string> result;
-  if (hwloc_set_cpubind(handle, wanted, HWLOC_CPUBIND_THREAD | HWLOC_CPUBIND_STRICT) != 0) {
-    result = std::unexpected(
-        fmt::format("bind this thread to CPU {}: {}", cpu, std::strerror(errno)));
-  } else if (hwloc_get_cpubind(handle, got, HWLOC_CPUBIND_THREAD) != 0 ||
-             !hwloc_bitmap_isequal(wanted, got)) {
-    result = std::unexpected(fmt::format("bound this thread to CPU {}, but it reads back otherwise",
-                                         cpu));
-  }
-  hwloc_bitmap_free(got);
-  hwloc_bitmap_free(wanted);
-  return result;
+  return placement::bind_this_thread(std::span(&cpu, 1));
 }
 
 std::vector<int> parse_cpu_list(std::string_view list) {

@@ -2,6 +2,7 @@
 
 #include "support/json_text.hpp"
 
+#include "placement/plan.hpp"
 #include "service/service_protocol.hpp"
 
 #include <ringlog/detail/cpu_relax.hpp>
@@ -415,32 +416,17 @@ Service::Service(std::unique_ptr<State> state) noexcept : state_(std::move(state
 Service::~Service() { stop(); }
 
 std::expected<std::unique_ptr<Service>, std::string> Service::start(const ServiceConfig& config) {
-  storage::JournalOptions journal_options = config.journal;
   // The consumer's CPU: as configured, or the consumer side of the pair ringlog would choose.
-  int consumer_cpu = config.consumer_cpu;
-  int ring_node = -1;
-  std::string placement;
-  auto machine = topology::Topology::discover();
-  if (!machine) return std::unexpected(machine.error());
-  if (consumer_cpu < 0 && machine->cpus().size() >= 2) {
-    auto pair = machine->choose_pair(
-        {topology::isolated_cpus(), topology::numa_node_of(config.journal_dir)});
-    if (!pair) return std::unexpected(pair.error());
-    consumer_cpu = pair->consumer_cpu;
-    ring_node = pair->numa_node;
-    placement = fmt::format("consumer on CPU {} ({})", consumer_cpu, pair->reason);
-  } else if (consumer_cpu >= 0) {
-    placement = fmt::format("consumer on CPU {}, as configured", consumer_cpu);
-  } else {
-    placement = "consumer unpinned: this process may use only one CPU";
-  }
+  std::vector<int> asked;
+  if (config.consumer_cpu >= 0) asked.push_back(config.consumer_cpu);
+  auto placement =
+      placement::plan({asked, config.journal_dir, placement::Spinners::consumer_only});
+  if (!placement) return std::unexpected(placement.error());
+  storage::JournalOptions journal_options = config.journal;
   if (journal_options.housekeeping_cpus.empty()) {
-    journal_options.housekeeping_cpus = config.housekeeping_cpus;
-    if (journal_options.housekeeping_cpus.empty()) {
-      for (const int cpu : machine->cpus()) {
-        if (cpu != consumer_cpu) journal_options.housekeeping_cpus.push_back(cpu);
-      }
-    }
+    journal_options.housekeeping_cpus = config.housekeeping_cpus.empty()
+                                            ? placement->housekeeping_cpus
+                                            : config.housekeeping_cpus;
   }
   auto journal = storage::Journal::open(config.journal_dir, journal_options);
   if (!journal) return std::unexpected(journal.error().message());
@@ -448,9 +434,11 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   std::error_code ignored;
   std::filesystem::create_directories(config.runtime_dir, ignored);
   auto state = std::make_unique<State>(config, std::move(*journal));
-  state->consumer_cpu = consumer_cpu;
-  state->ring_node = ring_node;
-  state->placement = std::move(placement);
+  if (placement->pair) {
+    state->consumer_cpu = placement->pair->consumer_cpu;
+    state->ring_node = placement->pair->numa_node;
+  }
+  state->placement = placement->describe();
   state->socket_path = service::detail::socket_path(config.runtime_dir, config.name);
   auto listener = listen_at(state->socket_path, config.group);
   if (!listener) return std::unexpected(listener.error());

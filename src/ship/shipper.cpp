@@ -287,14 +287,9 @@ struct Shipper::State {
   void run() {
     pthread_setname_np(pthread_self(), "ringlog-ship");
     // Before connecting: the client's threads inherit this affinity.
-    if (!config.cpus.empty()) {
-      const cpu_set_t set = storage::detail::cpu_set_of(config.cpus);
-      if (const int error = pthread_setaffinity_np(pthread_self(), sizeof set, &set); error != 0) {
-        set_problem(fmt::format("bind the shipper to CPUs {}: {}",
-                                storage::detail::cpu_list_text(config.cpus),
-                                std::strerror(error)));
-        return;
-      }
+    if (auto bound = placement::bind_this_thread(config.cpus); !bound) {
+      set_problem(fmt::format("the shipper's thread: {}", bound.error()));
+      return;
     }
     while (!stopping.load()) {
       sample_lag();

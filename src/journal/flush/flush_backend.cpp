@@ -18,9 +18,9 @@ std::string worker_placement(UringFlusher& flusher, std::span<const int> cpus) {
   if (cpus.empty()) return "its workers on any CPU";
   if (const int error = flusher.bind_workers(cpus); error != 0) {
     return fmt::format("its workers on any CPU (binding them to CPUs {} failed: {})",
-                       cpu_list_text(cpus), std::strerror(error));
+                       placement::cpu_list_text(cpus), std::strerror(error));
   }
-  return fmt::format("its workers on CPUs {}", cpu_list_text(cpus));
+  return fmt::format("its workers on CPUs {}", placement::cpu_list_text(cpus));
 }
 
 }  // namespace
@@ -46,11 +46,9 @@ std::expected<StartedFlusher, Error> start_flusher(FlushBackend wanted, const st
   }
   auto flusher = std::make_unique<ThreadFlusher>(housekeeping_cpus);
   if (!housekeeping_cpus.empty()) {
-    note += flusher->binding_error() == 0
-                ? fmt::format(", on CPUs {}", cpu_list_text(housekeeping_cpus))
-                : fmt::format(", on any CPU (binding it to CPUs {} failed: {})",
-                              cpu_list_text(housekeeping_cpus),
-                              std::strerror(flusher->binding_error()));
+    note += flusher->binding()
+                ? fmt::format(", on CPUs {}", placement::cpu_list_text(housekeeping_cpus))
+                : fmt::format(", on any CPU ({})", flusher->binding().error());
   }
   return StartedFlusher{std::move(flusher), FlushBackend::thread, std::move(note)};
 }

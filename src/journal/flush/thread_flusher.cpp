@@ -11,7 +11,7 @@
 namespace ringlog::storage::detail {
 
 ThreadFlusher::ThreadFlusher(std::span<const int> cpus)
-    : thread_([this] { run(); }), binding_error_(bind_thread(thread_, cpus)) {}
+    : thread_([this] { run(); }), binding_(placement::bind_thread(thread_.native_handle(), cpus)) {}
 
 ThreadFlusher::~ThreadFlusher() {
   if (in_flight_) wait();

@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <expected>
 #include <mutex>
 #include <span>
+#include <string>
 #include <thread>
 
 namespace ringlog::storage::detail {
@@ -15,7 +17,8 @@ class ThreadFlusher final : public AsyncFlusher {
  public:
   // The thread runs on `cpus` (anywhere when empty).
   explicit ThreadFlusher(std::span<const int> cpus);
-  int binding_error() const noexcept { return binding_error_; }  // 0: it runs where asked
+  // Whether it runs where asked; the error says why not.
+  const std::expected<void, std::string>& binding() const noexcept { return binding_; }
   ~ThreadFlusher() override;
   ThreadFlusher(const ThreadFlusher&) = delete;
   ThreadFlusher& operator=(const ThreadFlusher&) = delete;
@@ -39,7 +42,7 @@ class ThreadFlusher final : public AsyncFlusher {
   int result_ = 0;          // guarded by mutex_
   std::atomic<bool> done_hint_{false};  // lets poll() skip the mutex while the flush runs
   std::thread thread_;
-  int binding_error_ = 0;
+  std::expected<void, std::string> binding_;
 };
 
 }  // namespace ringlog::storage::detail

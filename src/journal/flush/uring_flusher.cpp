@@ -32,7 +32,7 @@ std::expected<std::unique_ptr<UringFlusher>, int> UringFlusher::create() {
 }
 
 int UringFlusher::bind_workers(std::span<const int> cpus) noexcept {
-  cpu_set_t set = cpu_set_of(cpus);
+  cpu_set_t set = placement::cpu_set_of(cpus);
   return -io_uring_register_iowq_aff(&ring_, sizeof set, &set);
 }
 

@@ -7,6 +7,7 @@
 #include "programs/ringlog/log_tools.hpp"
 #include "programs/stress/pipeline.hpp"
 #include "programs/stress/pipeline_options.hpp"
+#include "placement/plan.hpp"
 #include "service/service.hpp"
 #include "service/service_config.hpp"
 #include "programs/ringlog/ship_commands.hpp"
@@ -402,7 +403,7 @@ int run_doctor(ringlog::app::HostCheckOptions options, const std::vector<int>& c
     return 2;
   }
   if (cpus.empty()) {
-    const auto placement = ringlog::app::plan_placement(cpus, options.journal_dir);
+    const auto placement = ringlog::placement::plan({{}, options.journal_dir});
     if (!placement) {
       fmt::print(stderr, "ringlog doctor: {}\n", placement.error());
       return 2;

@@ -1,7 +1,7 @@
 #include "programs/ringlog/ship_commands.hpp"
 
 #include "ship/fetcher.hpp"
-#include "programs/stress/pipeline.hpp"
+#include "placement/plan.hpp"
 #include "service/service_config.hpp"
 #include "ship/shipper.hpp"
 #include "support/stop_signals.hpp"
@@ -127,8 +127,12 @@ std::optional<int> ShipCommands::run() const {
 
   config->cpus = o.cpus;
   if (config->cpus.empty()) {  // off the pair a producer and consumer on this host would use
-    auto placement = plan_placement({}, o.journal_dir);
-    if (placement) config->cpus = placement->housekeeping_cpus;
+    auto placement = placement::plan({{}, o.journal_dir});
+    if (!placement) {
+      fmt::print(stderr, "ringlog ship: {}\n", placement.error());
+      return 2;
+    }
+    config->cpus = placement->housekeeping_cpus;
   }
   StopSignals signals;  // before the shipper's threads, which inherit the blocked signals
   auto shipper = Shipper::start(*config);

@@ -1,5 +1,6 @@
 #include "programs/stress/pipeline.hpp"
 
+#include "placement/plan.hpp"
 #include "support/stop_signals.hpp"
 
 #include <ringlog/detail/cpu_relax.hpp>
@@ -205,17 +206,11 @@ std::string human_count(double value) {
   return fmt::format("{:.0f}", value);
 }
 
-std::string describe_placement(const Placement& placement, bool background_on_producer_cpu) {
-  if (!placement.pair) return "unpinned: this process may use only one CPU";
-  const std::string& pair = placement.pair->reason;
+std::string describe_placement(const placement::Plan& plan, bool background_on_producer_cpu) {
   if (background_on_producer_cpu) {
-    return pair + "; the journal's background work on the producer's CPU (no other CPU)";
+    return plan.pair->reason + "; background work on the producer's CPU (no other CPU)";
   }
-  if (placement.housekeeping_cpus.empty()) {
-    return pair + "; the journal's background work shares them (no other CPU)";
-  }
-  return fmt::format("{}; the journal's background work on CPUs {}", pair,
-                     fmt::join(placement.housekeeping_cpus, ","));
+  return plan.describe();
 }
 
 // What the reporting thread looks at while the producer and the consumer run.
@@ -329,24 +324,6 @@ void run_threads(const PipelineOptions& options, const EventSource& source,
 
 }  // namespace
 
-std::expected<Placement, std::string> plan_placement(const std::vector<int>& asked,
-                                                     const std::filesystem::path& journal_dir) {
-  auto machine = topology::Topology::discover();
-  if (!machine) return std::unexpected(machine.error());
-  if (asked.empty() && machine->cpus().size() < 2) return Placement{};
-  auto pair = asked.empty() ? machine->choose_pair({topology::isolated_cpus(),
-                                                    topology::numa_node_of(journal_dir)})
-                            : machine->check_pair(asked[0], asked[1]);
-  if (!pair) return std::unexpected(pair.error());
-  Placement placement{std::move(*pair), {}};
-  for (const int cpu : machine->cpus()) {
-    if (cpu != placement.pair->producer_cpu && cpu != placement.pair->consumer_cpu) {
-      placement.housekeeping_cpus.push_back(cpu);
-    }
-  }
-  return placement;
-}
-
 void print_report(const PipelineReport& report, std::size_t record_bytes) {
   const double seconds = std::max(report.seconds, 1e-9);
   fmt::print("written    {:>13} events  {:>8} events/s  {:.0f} MB/s of {}-byte records\n",
@@ -383,7 +360,7 @@ bool succeeded(const PipelineReport& report) {
 
 std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& options,
                                                          const EventSource& source) {
-  const auto placement = plan_placement(options.cpus, options.journal_dir);
+  const auto placement = placement::plan({options.cpus, options.journal_dir});
   if (!placement) return std::unexpected(placement.error());
   const std::optional<topology::CorePair>& pair = placement->pair;
   // The ring on the pair's node; the journal's background work on the other CPUs, where the

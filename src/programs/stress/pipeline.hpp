@@ -52,18 +52,6 @@ struct PipelineOptions {
   bool background_on_producer_cpu = false;
 };
 
-// Where a pipeline runs.
-struct Placement {
-  std::optional<topology::CorePair> pair;  // none: an unpinned run
-  std::vector<int> housekeeping_cpus;      // the others, for the journal's background work
-};
-
-// The producer's and the consumer's CPUs: those asked for (two), checked, or the topology's
-// choice near the journal's storage; no pair (an unpinned run) where the process may use only
-// one CPU.
-std::expected<Placement, std::string> plan_placement(const std::vector<int>& asked,
-                                                     const std::filesystem::path& journal_dir);
-
 // What one thread cost, from getrusage(RUSAGE_THREAD).
 struct ThreadUsage {
   std::int64_t minor_faults = 0;
