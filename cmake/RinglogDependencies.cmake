@@ -14,11 +14,13 @@ find_path(NUMA_INCLUDE_DIR numa.h REQUIRED)
 find_library(NUMA_LIBRARY numa REQUIRED)
 
 # The programs: their command lines (also the latency benchmark's), the service's TOML
-# configuration, and the NATS C client for shipping journals into JetStream.
+# configuration, JSON for status and reports, and the NATS C client for shipping journals into
+# JetStream.
 if(RINGLOG_BUILD_PROGRAMS OR RINGLOG_BUILD_BENCH)
   find_package(CLI11 REQUIRED)
 endif()
 if(RINGLOG_BUILD_PROGRAMS)
   find_package(tomlplusplus REQUIRED)
+  find_package(nlohmann_json 3.11 REQUIRED)
   pkg_check_modules(libnats REQUIRED IMPORTED_TARGET libnats>=3.3)
 endif()

@@ -1,7 +1,5 @@
 #include "service/service.hpp"
 
-#include "support/json_text.hpp"
-
 #include "placement/plan.hpp"
 #include "service/service_protocol.hpp"
 
@@ -14,6 +12,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 #include <grp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -518,25 +517,32 @@ std::string to_text(const ServiceStatus& status) {
 }
 
 std::string to_json(const ServiceStatus& status) {
-  std::vector<std::string> publishers;
+  using Json = nlohmann::ordered_json;
+  const auto text_or_null = [](const std::optional<std::string>& text) {
+    return text ? Json(*text) : Json(nullptr);
+  };
+  Json publishers = Json::array();
   for (const PublisherStatus& p : status.publishers) {
-    publishers.push_back(fmt::format(
-        "{{\"id\":{},\"pid\":{},\"channel\":{},\"journaled\":{},\"durable\":{},"
-        "\"attached\":{},\"ring_used\":{},\"ring_bytes\":{}}}",
-        p.id, p.pid, json_text(p.channel), p.journaled, p.durable, p.attached, p.ring_used,
-        p.ring_bytes));
+    publishers.push_back({{"id", p.id},
+                          {"pid", p.pid},
+                          {"channel", p.channel},
+                          {"journaled", p.journaled},
+                          {"durable", p.durable},
+                          {"attached", p.attached},
+                          {"ring_used", p.ring_used},
+                          {"ring_bytes", p.ring_bytes}});
   }
-  return fmt::format("{{\"journal_next_sequence\":{},\"journal_durable_sequence\":{},"
-                     "\"journal_segments\":{},\"events_per_second\":{:.0f},\"attaches\":{},"
-                     "\"refusals\":{},\"failure\":{},\"previous_failure\":{},"
-                     "\"publishers\":[{}],\"ship\":{}}}\n",
-                     status.journal_next_sequence, status.journal_durable_sequence,
-                     status.journal_segments, status.events_per_second, status.attaches,
-                     status.refusals,
-                     status.failure ? json_text(*status.failure) : "null",
-                     status.previous_failure ? json_text(*status.previous_failure) : "null",
-                     fmt::join(publishers, ","),
-                     status.ship ? to_json(*status.ship) : "null");
+  const Json json = {{"journal_next_sequence", status.journal_next_sequence},
+                     {"journal_durable_sequence", status.journal_durable_sequence},
+                     {"journal_segments", status.journal_segments},
+                     {"events_per_second", status.events_per_second},
+                     {"attaches", status.attaches},
+                     {"refusals", status.refusals},
+                     {"failure", text_or_null(status.failure)},
+                     {"previous_failure", text_or_null(status.previous_failure)},
+                     {"publishers", std::move(publishers)},
+                     {"ship", status.ship ? to_json(*status.ship) : Json(nullptr)}};
+  return json.dump() + "\n";
 }
 
 std::string to_prometheus(const ServiceStatus& status) {

@@ -2,9 +2,9 @@
 
 #include "placement/binding.hpp"
 #include "ship/nats_link.hpp"
-#include "support/json_text.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <pthread.h>
 #include <sched.h>
 
@@ -379,15 +379,18 @@ std::string to_text(const ShipStatus& status) {
   return text;
 }
 
-std::string to_json(const ShipStatus& status) {
-  return fmt::format("{{\"stream\":{},\"subject\":{},\"connected\":{},\"shipped\":{},"
-                     "\"journal_end\":{},\"lag_events\":{},\"lag_seconds\":{:.3f},"
-                     "\"events_per_second\":{:.0f},\"acknowledged\":{},\"resumes\":{},"
-                     "\"problem\":{}}}",
-                     json_text(status.stream), json_text(status.subject), status.connected,
-                     status.shipped, status.journal_end, status.lag_events, status.lag_seconds,
-                     status.events_per_second, status.acknowledged, status.resumes,
-                     status.problem ? json_text(*status.problem) : "null");
+nlohmann::ordered_json to_json(const ShipStatus& status) {
+  return {{"stream", status.stream},
+          {"subject", status.subject},
+          {"connected", status.connected},
+          {"shipped", status.shipped},
+          {"journal_end", status.journal_end},
+          {"lag_events", status.lag_events},
+          {"lag_seconds", status.lag_seconds},
+          {"events_per_second", status.events_per_second},
+          {"acknowledged", status.acknowledged},
+          {"resumes", status.resumes},
+          {"problem", status.problem ? nlohmann::ordered_json(*status.problem) : nullptr}};
 }
 
 std::string to_prometheus(const ShipStatus& status) {

@@ -18,6 +18,8 @@
 
 #include "ship/nats_endpoint.hpp"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -60,7 +62,7 @@ struct ShipStatus {
 // The status for a person (lines of text), as a JSON object, or as Prometheus text exposition:
 // what `ringlog status` shows of a service's shipper, and `ringlog ship` prints.
 std::string to_text(const ShipStatus&);
-std::string to_json(const ShipStatus&);
+nlohmann::ordered_json to_json(const ShipStatus&);
 std::string to_prometheus(const ShipStatus&);
 
 class Shipper {

@@ -3,6 +3,7 @@
 #include <ringlog/topology.hpp>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <fmt/ranges.h>
 #include <liburing.h>
 #include <sys/resource.h>
@@ -557,21 +558,6 @@ std::string_view verdict_name(Verdict verdict) {
   return "?";
 }
 
-std::string json_string(std::string_view text) {
-  std::string quoted = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      quoted += '\\';
-      quoted += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      quoted += fmt::format("\\u{:04x}", c);
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + '"';
-}
-
 }  // namespace
 
 std::size_t HostReport::count(Verdict verdict) const {
@@ -598,20 +584,24 @@ void print_host_report(const HostReport& report, std::FILE* out) {
 }
 
 void print_host_report_json(const HostReport& report, std::FILE* out) {
-  fmt::print(out, "{{\"producer_cpu\":{},\"consumer_cpu\":{},\"journal\":{},\"ring_bytes\":{},"
-                  "\"fit_for_production\":{},\"fail\":{},\"warn\":{},\"pass\":{},\"items\":[",
-             report.checked.producer_cpu, report.checked.consumer_cpu,
-             json_string(report.checked.journal_dir.string()), report.checked.ring_bytes,
-             report.fit_for_production(), report.count(Verdict::fail),
-             report.count(Verdict::warn), report.count(Verdict::pass));
-  const char* separator = "";
+  using Json = nlohmann::ordered_json;
+  Json items = Json::array();
   for (const CheckItem& item : report.items) {
-    fmt::print(out, "{}{{\"name\":{},\"verdict\":\"{}\",\"found\":{},\"fix\":{}}}", separator,
-               json_string(item.name), verdict_name(item.verdict), json_string(item.found),
-               json_string(item.fix));
-    separator = ",";
+    items.push_back({{"name", item.name},
+                     {"verdict", verdict_name(item.verdict)},
+                     {"found", item.found},
+                     {"fix", item.fix}});
   }
-  fmt::print(out, "]}}\n");
+  const Json json = {{"producer_cpu", report.checked.producer_cpu},
+                     {"consumer_cpu", report.checked.consumer_cpu},
+                     {"journal", report.checked.journal_dir.string()},
+                     {"ring_bytes", report.checked.ring_bytes},
+                     {"fit_for_production", report.fit_for_production()},
+                     {"fail", report.count(Verdict::fail)},
+                     {"warn", report.count(Verdict::warn)},
+                     {"pass", report.count(Verdict::pass)},
+                     {"items", std::move(items)}};
+  fmt::print(out, "{}\n", json.dump());
 }
 
 }  // namespace ringlog::app

@@ -4,6 +4,7 @@
 #include <ringlog/storage.hpp>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 
 #include <algorithm>
@@ -26,9 +27,13 @@ void print_event(std::uint64_t sequence, const event::EventView& view, bool json
                  std::FILE* out) {
   const auto& h = view.header;
   if (json) {
-    fmt::print(out, "{{\"sequence\":{},\"timestamp\":{},\"event_type\":{},\"flags\":{},"
-                    "\"payload_len\":{},\"payload\":\"{}\"}}\n",
-               sequence, h.timestamp, h.event_type, h.flags, h.payload_len, hex(view.payload));
+    const nlohmann::ordered_json json = {{"sequence", sequence},
+                                         {"timestamp", h.timestamp},
+                                         {"event_type", h.event_type},
+                                         {"flags", h.flags},
+                                         {"payload_len", h.payload_len},
+                                         {"payload", hex(view.payload)}};
+    fmt::print(out, "{}\n", json.dump());
   } else {
     constexpr std::size_t shown = 32;
     const auto head = view.payload.first(std::min(view.payload.size(), shown));

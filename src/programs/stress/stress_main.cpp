@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <cstring>
@@ -38,22 +39,29 @@ std::filesystem::path fresh_directory() {
 // The report as one JSON line, for scripts/bench-run.
 void print_json(const ringlog::app::PipelineReport& report, std::uint16_t payload_bytes) {
   const std::size_t record_bytes = ringlog::event::EventHeader::SIZE + payload_bytes;
-  fmt::print("{{\"seconds\":{:.3f},\"payload_bytes\":{},\"written\":{},\"persisted\":{},"
-             "\"lost\":{},\"mismatched\":{},\"events_per_second\":{:.0f},"
-             "\"mb_per_second\":{:.0f},\"durable\":{},\"segments\":{},\"ring_full_waits\":{},"
-             "\"producer_faults\":{},\"consumer_faults\":{},\"producer_user_s\":{:.2f},"
-             "\"producer_system_s\":{:.2f},\"consumer_user_s\":{:.2f},"
-             "\"consumer_system_s\":{:.2f},\"written_back_mb\":{:.0f},"
-             "\"peak_dirty_mb\":{:.0f},\"dirty_limit_mb\":{:.0f}}}\n",
-             report.seconds, payload_bytes, report.written, report.persisted, report.lost(),
-             report.mismatched, double(report.written) / std::max(report.seconds, 1e-9),
-             double(report.written * record_bytes) / std::max(report.seconds, 1e-9) / 1e6,
-             report.durable, report.segments, report.ring_full_waits,
-             report.producer.minor_faults, report.consumer.minor_faults,
-             report.producer.user_seconds, report.producer.system_seconds,
-             report.consumer.user_seconds, report.consumer.system_seconds,
-             report.writeback.written_back_mb, report.writeback.peak_dirty_mb,
-             report.writeback.dirty_limit_mb);
+  const double seconds = std::max(report.seconds, 1e-9);
+  const nlohmann::ordered_json json = {
+      {"seconds", report.seconds},
+      {"payload_bytes", payload_bytes},
+      {"written", report.written},
+      {"persisted", report.persisted},
+      {"lost", report.lost()},
+      {"mismatched", report.mismatched},
+      {"events_per_second", double(report.written) / seconds},
+      {"mb_per_second", double(report.written * record_bytes) / seconds / 1e6},
+      {"durable", report.durable},
+      {"segments", report.segments},
+      {"ring_full_waits", report.ring_full_waits},
+      {"producer_faults", report.producer.minor_faults},
+      {"consumer_faults", report.consumer.minor_faults},
+      {"producer_user_s", report.producer.user_seconds},
+      {"producer_system_s", report.producer.system_seconds},
+      {"consumer_user_s", report.consumer.user_seconds},
+      {"consumer_system_s", report.consumer.system_seconds},
+      {"written_back_mb", report.writeback.written_back_mb},
+      {"peak_dirty_mb", report.writeback.peak_dirty_mb},
+      {"dirty_limit_mb", report.writeback.dirty_limit_mb}};
+  fmt::print("{}\n", json.dump());
 }
 
 }  // namespace
