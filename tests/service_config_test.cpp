@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 
 using ringlog::app::ServiceConfig;
@@ -17,6 +20,32 @@ std::string error_of(const std::string& text) {
   return config ? "accepted" : config.error();
 }
 
+// Every "table.key" a TOML text assigns, one per `key = value` line under a [table] or
+// [[table]] header: enough for the files these tests compare.
+std::set<std::string> keys_in(const std::string& text) {
+  std::set<std::string> keys;
+  std::istringstream lines(text);
+  std::string line;
+  std::string table;
+  while (std::getline(lines, line)) {
+    if (line.starts_with("[")) {
+      table = line.substr(line.find_first_not_of('['));
+      table = table.substr(0, table.find(']'));
+    } else if (const auto equals = line.find(" = ");
+               equals != std::string::npos && !line.starts_with("#")) {
+      keys.insert(table + "." + line.substr(0, equals));
+    }
+  }
+  return keys;
+}
+
+std::string source_file(const char* relative) {
+  std::ifstream in(std::string(RINGLOG_SOURCE_DIR) + "/" + relative);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
 TEST(service_config, the_documented_example_is_the_defaults) {
@@ -28,6 +57,26 @@ TEST(service_config, the_documented_example_is_the_defaults) {
   const auto empty = parse_service_config("", "empty.toml");
   ASSERT_TRUE(empty.has_value()) << empty.error();
   EXPECT_EQ(empty->to_toml(), defaults.to_toml());
+}
+
+TEST(service_config, the_documented_example_lists_every_key_and_no_other) {
+  const std::set<std::string> printed = keys_in(ServiceConfig{}.to_toml());
+  EXPECT_EQ(keys_in(source_file("tuning/ringlog.toml")), printed);
+  EXPECT_TRUE(printed.contains("journal.flush.every_us"));
+  EXPECT_TRUE(printed.contains("channels.ring_bytes"));
+  EXPECT_GE(printed.size(), 23u);
+}
+
+TEST(service_config, printed_strings_are_escaped_and_read_back) {
+  ServiceConfig config;
+  config.name = "quote\" back\\slash\ttab";
+  config.ship.nats.servers = {"nats://a:4222", "nats://b:4222"};
+  config.housekeeping_cpus = {2, 3};
+  const auto again = parse_service_config(config.to_toml(), "printed.toml");
+  ASSERT_TRUE(again.has_value()) << again.error() << "\n" << config.to_toml();
+  EXPECT_EQ(again->name, config.name);
+  EXPECT_EQ(again->ship.nats.servers, config.ship.nats.servers);
+  EXPECT_EQ(again->housekeeping_cpus, config.housekeeping_cpus);
 }
 
 TEST(service_config, every_key_is_read) {

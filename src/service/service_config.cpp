@@ -22,6 +22,7 @@
 #include <cstring>
 #include <fstream>
 #include <ranges>
+#include <type_traits>
 #include <set>
 #include <sstream>
 
@@ -31,17 +32,7 @@ namespace {
 
 using HugePages = ring::MemoryOptions::HugePages;
 
-// Every key a file may hold; those of [[channels]] tables are prefixed "channels.".
-const std::set<std::string, std::less<>> known_keys = {
-    "service.name",           "service.runtime_dir",          "service.group",
-    "journal.directory",      "journal.segment_bytes",        "journal.keep_segments",
-    "journal.recycle",        "journal.writeback_every_bytes", "journal.flush.every_bytes",
-    "journal.flush.every_us", "placement.consumer_cpu",       "placement.housekeeping_cpus",
-    "rings.bytes",            "rings.huge_pages",             "rings.lock",
-    "channels.name",          "channels.ring_bytes",          "ship.nats",
-    "ship.stream",            "ship.subject",                 "ship.credentials_file",
-    "ship.max_in_flight",     "ship.replicas",
-};
+bool is_known_key(std::string_view path);  // in the key tables below
 
 std::string type_name(const toml::node& node) {
   switch (node.type()) {
@@ -64,7 +55,7 @@ class Reader {
     return fmt::format("{}:{}: {}: {}", source_, node.source().begin.line, key, what);
   }
 
-  // Keys nowhere in known_keys, with their line: a typo must not pass for a default.
+  // Keys nowhere in the key tables, with their line: a typo must not pass for a default.
   std::optional<std::string> unknown_key(const toml::table& table, const std::string& prefix) {
     for (const auto& [name, node] : table) {
       const std::string key = prefix.empty() ? std::string(name.str())
@@ -80,7 +71,7 @@ class Reader {
         }
         continue;
       }
-      if (!known_keys.contains(key)) {
+      if (!is_known_key(key)) {
         return error(node, key, "unknown key (tuning/ringlog.toml lists every key)");
       }
     }
@@ -181,32 +172,8 @@ class Reader {
     });
   }
 
-  std::optional<std::string> channels(std::vector<ChannelConfig>& out) {
-    const toml::node* node = root_.get("channels");
-    if (node == nullptr) return std::nullopt;
-    if (!node->is_array_of_tables()) {
-      return error(*node, "channels", "expected [[channels]] tables, got " + type_name(*node));
-    }
-    out.clear();
-    for (const toml::node& item : *node->as_array()) {
-      Reader channel(*item.as_table(), source_);
-      ChannelConfig config;
-      if (item.as_table()->get("name") == nullptr) {
-        return error(item, "channels.name", "every channel needs a name");
-      }
-      if (auto failed = channel.string("name", config.name)) return prefixed(*failed);
-      if (auto failed = channel.ring_size("ring_bytes", config.ring_bytes, true)) {
-        return prefixed(*failed);
-      }
-      const bool repeated = std::any_of(out.begin(), out.end(), [&](const ChannelConfig& c) {
-        return c.name == config.name;
-      });
-      if (repeated) return error(item, "channels.name", "\"" + config.name + "\" is repeated");
-      out.push_back(std::move(config));
-    }
-    if (out.empty()) return error(*node, "channels", "at least one channel is needed");
-    return std::nullopt;
-  }
+  // Every [[channels]] table, read through channel_keys.
+  std::optional<std::string> channels(std::vector<ChannelConfig>& out);
 
  private:
   // Runs `check` on the value at `key` when the file has one.
@@ -227,6 +194,169 @@ class Reader {
   std::string source_;
 };
 
+// A value as TOML text: strings quoted and escaped the way toml++ reads them back.
+template <class Value>
+std::string toml_text(Value&& value) {
+  constexpr auto basic_strings_only = toml::format_flags::none;
+  std::ostringstream text;
+  if constexpr (std::is_same_v<std::remove_cvref_t<Value>, toml::array>) {
+    text << toml::toml_formatter{value, basic_strings_only};
+  } else {
+    text << toml::toml_formatter{toml::value(std::forward<Value>(value)), basic_strings_only};
+  }
+  return text.str();
+}
+
+std::string toml_text(const std::filesystem::path& path) { return toml_text(path.string()); }
+
+template <class Item>
+std::string toml_array(const std::vector<Item>& items) {
+  toml::array array;
+  for (const Item& item : items) array.push_back(item);
+  return toml_text(array);
+}
+
+std::string_view huge_pages_name(HugePages pages) {
+  return pages == HugePages::Always ? "always" : pages == HugePages::Never ? "never" : "try";
+}
+
+// The one list of configuration keys, in the order to_toml prints them. Parsing, printing and
+// the unknown-key check all walk it, and a test holds tuning/ringlog.toml to it: a key added
+// here is a key documented there.
+struct Key {
+  std::string_view path;  // "journal.flush.every_us": its table, then its name
+  std::optional<std::string> (*read)(Reader&, std::string_view path, ServiceConfig&);
+  std::string (*value)(const ServiceConfig&);  // as TOML
+};
+
+using Config = ServiceConfig;
+using Path = std::string_view;
+
+const Key service_keys[] = {
+    {"service.name", [](Reader& r, Path k, Config& c) { return r.string(k, c.name); },
+     [](const Config& c) { return toml_text(c.name); }},
+    {"service.runtime_dir", [](Reader& r, Path k, Config& c) { return r.path(k, c.runtime_dir); },
+     [](const Config& c) { return toml_text(c.runtime_dir); }},
+    {"service.group",
+     [](Reader& r, Path k, Config& c) { return r.string(k, c.group, /*may_be_empty=*/true); },
+     [](const Config& c) { return toml_text(c.group); }},
+    {"journal.directory", [](Reader& r, Path k, Config& c) { return r.path(k, c.journal_dir); },
+     [](const Config& c) { return toml_text(c.journal_dir); }},
+    {"journal.segment_bytes",
+     [](Reader& r, Path k, Config& c) {
+       return r.integer(k, c.journal.segment_bytes, storage::JournalOptions::min_segment_bytes,
+                        storage::JournalOptions::max_segment_bytes);
+     },
+     [](const Config& c) { return fmt::format("{}", c.journal.segment_bytes); }},
+    {"journal.keep_segments",
+     [](Reader& r, Path k, Config& c) { return r.integer(k, c.journal.keep_segments, 0); },
+     [](const Config& c) { return fmt::format("{}", c.journal.keep_segments); }},
+    {"journal.recycle", [](Reader& r, Path k, Config& c) { return r.boolean(k, c.journal.recycle); },
+     [](const Config& c) { return fmt::format("{}", c.journal.recycle); }},
+    {"journal.writeback_every_bytes",
+     [](Reader& r, Path k, Config& c) { return r.integer(k, c.journal.writeback_every_bytes, 0); },
+     [](const Config& c) { return fmt::format("{}", c.journal.writeback_every_bytes); }},
+    {"journal.flush.every_bytes",
+     [](Reader& r, Path k, Config& c) { return r.integer(k, c.journal.flush.every_bytes, 0); },
+     [](const Config& c) { return fmt::format("{}", c.journal.flush.every_bytes); }},
+    {"journal.flush.every_us",
+     [](Reader& r, Path k, Config& c) {
+       std::int64_t every_us = c.journal.flush.every.count();
+       auto failed = r.integer(k, every_us, 0, 60'000'000);
+       c.journal.flush.every = std::chrono::microseconds(every_us);
+       return failed;
+     },
+     [](const Config& c) { return fmt::format("{}", c.journal.flush.every.count()); }},
+    {"placement.consumer_cpu",
+     [](Reader& r, Path k, Config& c) { return r.integer(k, c.consumer_cpu, -1, 4095); },
+     [](const Config& c) { return fmt::format("{}", c.consumer_cpu); }},
+    {"placement.housekeeping_cpus",
+     [](Reader& r, Path k, Config& c) { return r.cpus(k, c.housekeeping_cpus); },
+     [](const Config& c) { return toml_array(c.housekeeping_cpus); }},
+    {"rings.bytes", [](Reader& r, Path k, Config& c) { return r.ring_size(k, c.ring_bytes); },
+     [](const Config& c) { return fmt::format("{}", c.ring_bytes); }},
+    {"rings.huge_pages",
+     [](Reader& r, Path k, Config& c) { return r.huge_pages(k, c.ring_memory.huge_pages); },
+     [](const Config& c) { return toml_text(huge_pages_name(c.ring_memory.huge_pages)); }},
+    {"rings.lock", [](Reader& r, Path k, Config& c) { return r.boolean(k, c.ring_memory.lock); },
+     [](const Config& c) { return fmt::format("{}", c.ring_memory.lock); }},
+    {"ship.nats", [](Reader& r, Path k, Config& c) { return r.strings(k, c.ship.nats.servers); },
+     [](const Config& c) { return toml_array(c.ship.nats.servers); }},
+    {"ship.stream", [](Reader& r, Path k, Config& c) { return r.string(k, c.ship.nats.stream); },
+     [](const Config& c) { return toml_text(c.ship.nats.stream); }},
+    {"ship.subject", [](Reader& r, Path k, Config& c) { return r.string(k, c.ship.nats.subject); },
+     [](const Config& c) { return toml_text(c.ship.nats.subject); }},
+    {"ship.credentials_file",
+     [](Reader& r, Path k, Config& c) {
+       return r.path(k, c.ship.nats.credentials_file, /*may_be_empty=*/true);
+     },
+     [](const Config& c) { return toml_text(c.ship.nats.credentials_file); }},
+    {"ship.max_in_flight",
+     [](Reader& r, Path k, Config& c) { return r.integer(k, c.ship.max_in_flight, 1, 1'000'000); },
+     [](const Config& c) { return fmt::format("{}", c.ship.max_in_flight); }},
+    {"ship.replicas",
+     [](Reader& r, Path k, Config& c) {
+       int replicas = c.ship.create_replicas.value_or(0);
+       auto failed = r.integer(k, replicas, 0, 5);
+       c.ship.create_replicas = replicas > 0 ? std::optional(replicas) : std::nullopt;
+       return failed;
+     },
+     [](const Config& c) { return fmt::format("{}", c.ship.create_replicas.value_or(0)); }},
+};
+
+// The keys of each [[channels]] table, the same way.
+struct ChannelKey {
+  std::string_view name;
+  std::optional<std::string> (*read)(Reader&, std::string_view name, ChannelConfig&);
+  std::string (*value)(const ChannelConfig&);
+};
+
+const ChannelKey channel_keys[] = {
+    {"name", [](Reader& r, Path k, ChannelConfig& c) { return r.string(k, c.name); },
+     [](const ChannelConfig& c) { return toml_text(c.name); }},
+    {"ring_bytes",
+     [](Reader& r, Path k, ChannelConfig& c) {
+       return r.ring_size(k, c.ring_bytes, /*zero_is_default=*/true);
+     },
+     [](const ChannelConfig& c) { return fmt::format("{}", c.ring_bytes); }},
+};
+
+bool is_known_key(std::string_view path) {
+  const auto named = [&](const Key& key) { return key.path == path; };
+  if (std::ranges::any_of(service_keys, named)) return true;
+  constexpr std::string_view channel_prefix = "channels.";
+  return path.starts_with(channel_prefix) &&
+         std::ranges::any_of(channel_keys, [&](const ChannelKey& key) {
+           return key.name == path.substr(channel_prefix.size());
+         });
+}
+
+std::optional<std::string> Reader::channels(std::vector<ChannelConfig>& out) {
+  const toml::node* node = root_.get("channels");
+  if (node == nullptr) return std::nullopt;
+  if (!node->is_array_of_tables()) {
+    return error(*node, "channels", "expected [[channels]] tables, got " + type_name(*node));
+  }
+  out.clear();
+  for (const toml::node& item : *node->as_array()) {
+    Reader channel(*item.as_table(), source_);
+    ChannelConfig config;
+    if (item.as_table()->get("name") == nullptr) {
+      return error(item, "channels.name", "every channel needs a name");
+    }
+    for (const ChannelKey& key : channel_keys) {
+      if (auto failed = key.read(channel, key.name, config)) return prefixed(*failed);
+    }
+    const bool repeated = std::any_of(out.begin(), out.end(), [&](const ChannelConfig& c) {
+      return c.name == config.name;
+    });
+    if (repeated) return error(item, "channels.name", "\"" + config.name + "\" is repeated");
+    out.push_back(std::move(config));
+  }
+  if (out.empty()) return error(*node, "channels", "at least one channel is needed");
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::expected<ServiceConfig, std::string> parse_service_config(std::string_view text,
@@ -242,41 +372,10 @@ std::expected<ServiceConfig, std::string> parse_service_config(std::string_view 
   if (auto unknown = reader.unknown_key(root, "")) return std::unexpected(*unknown);
 
   ServiceConfig config;
-  storage::JournalOptions& journal = config.journal;
-  std::int64_t every_us = journal.flush.every.count();
-  ShipConfig& ship = config.ship;
-  int replicas = ship.create_replicas.value_or(0);
-  for (auto failed : {
-           reader.string("service.name", config.name),
-           reader.path("service.runtime_dir", config.runtime_dir),
-           reader.string("service.group", config.group, /*may_be_empty=*/true),
-           reader.path("journal.directory", config.journal_dir),
-           reader.integer("journal.segment_bytes", journal.segment_bytes,
-                          storage::JournalOptions::min_segment_bytes,
-                          storage::JournalOptions::max_segment_bytes),
-           reader.integer("journal.keep_segments", journal.keep_segments, 0),
-           reader.boolean("journal.recycle", journal.recycle),
-           reader.integer("journal.writeback_every_bytes", journal.writeback_every_bytes, 0),
-           reader.integer("journal.flush.every_bytes", journal.flush.every_bytes, 0),
-           reader.integer("journal.flush.every_us", every_us, 0, 60'000'000),
-           reader.integer("placement.consumer_cpu", config.consumer_cpu, -1, 4095),
-           reader.cpus("placement.housekeeping_cpus", config.housekeeping_cpus),
-           reader.ring_size("rings.bytes", config.ring_bytes),
-           reader.huge_pages("rings.huge_pages", config.ring_memory.huge_pages),
-           reader.boolean("rings.lock", config.ring_memory.lock),
-           reader.channels(config.channels),
-           reader.strings("ship.nats", ship.nats.servers),
-           reader.string("ship.stream", ship.nats.stream),
-           reader.string("ship.subject", ship.nats.subject),
-           reader.path("ship.credentials_file", ship.nats.credentials_file,
-                       /*may_be_empty=*/true),
-           reader.integer("ship.max_in_flight", ship.max_in_flight, 1, 1'000'000),
-           reader.integer("ship.replicas", replicas, 0, 5),
-       }) {
-    if (failed) return std::unexpected(*failed);
+  for (const Key& key : service_keys) {
+    if (auto failed = key.read(reader, key.path, config)) return std::unexpected(*failed);
   }
-  ship.create_replicas = replicas > 0 ? std::optional(replicas) : std::nullopt;
-  journal.flush.every = std::chrono::microseconds(every_us);
+  if (auto failed = reader.channels(config.channels)) return std::unexpected(*failed);
   return config;
 }
 
@@ -293,29 +392,21 @@ std::expected<ServiceConfig, std::string> load_service_config(
 }
 
 std::string ServiceConfig::to_toml() const {
-  const char* pages = ring_memory.huge_pages == HugePages::Always ? "always"
-                      : ring_memory.huge_pages == HugePages::Never ? "never"
-                                                                  : "try";
-  std::string text = fmt::format(
-      "[service]\nname = \"{}\"\nruntime_dir = \"{}\"\ngroup = \"{}\"\n\n"
-      "[journal]\ndirectory = \"{}\"\nsegment_bytes = {}\nkeep_segments = {}\nrecycle = {}\n"
-      "writeback_every_bytes = {}\n\n[journal.flush]\nevery_bytes = {}\nevery_us = {}\n\n"
-      "[placement]\nconsumer_cpu = {}\nhousekeeping_cpus = [{}]\n\n"
-      "[rings]\nbytes = {}\nhuge_pages = \"{}\"\nlock = {}\n",
-      name, runtime_dir.string(), group, journal_dir.string(), journal.segment_bytes,
-      journal.keep_segments, journal.recycle, journal.writeback_every_bytes,
-      journal.flush.every_bytes, journal.flush.every.count(), consumer_cpu,
-      fmt::join(housekeeping_cpus, ", "), ring_bytes, pages, ring_memory.lock);
-  text += fmt::format("\n[ship]\nnats = [{}]\nstream = \"{}\"\nsubject = \"{}\"\n"
-                      "credentials_file = \"{}\"\nmax_in_flight = {}\nreplicas = {}\n",
-                      fmt::join(ship.nats.servers | std::views::transform([](const auto& url) {
-                                  return "\"" + url + "\"";
-                                }), ", "),
-                      ship.nats.stream, ship.nats.subject, ship.nats.credentials_file.string(),
-                      ship.max_in_flight, ship.create_replicas.value_or(0));
+  std::string text;
+  std::string_view table;
+  for (const Key& key : service_keys) {
+    const std::size_t name_at = key.path.rfind('.');
+    if (key.path.substr(0, name_at) != table) {
+      table = key.path.substr(0, name_at);
+      text += fmt::format("{}[{}]\n", text.empty() ? "" : "\n", table);
+    }
+    text += fmt::format("{} = {}\n", key.path.substr(name_at + 1), key.value(*this));
+  }
   for (const ChannelConfig& channel : channels) {
-    text += fmt::format("\n[[channels]]\nname = \"{}\"\nring_bytes = {}\n", channel.name,
-                        channel.ring_bytes);
+    text += "\n[[channels]]\n";
+    for (const ChannelKey& key : channel_keys) {
+      text += fmt::format("{} = {}\n", key.name, key.value(channel));
+    }
   }
   return text;
 }
