@@ -99,8 +99,9 @@ TEST(dispatcher, multiple_consumers) {
   EventDispatcher dispatcher;
   std::vector<std::uint64_t> first_seen;
   std::vector<std::uint64_t> second_seen;
-  dispatcher.add_consumer(Recording(&first_seen));
-  dispatcher.add_consumer(std::make_unique<Recording>(&second_seen, 2));
+  const Recording& first = dispatcher.add_consumer(Recording(&first_seen));
+  const consumer::EventConsumer& second =
+      dispatcher.add_consumer(std::make_unique<Recording>(&second_seen, 2));
   EXPECT_EQ(dispatcher.consumer_count(), 2u);
   auto ring = ring_with(6);
   const auto stats = dispatcher.drain(ring);
@@ -117,6 +118,10 @@ TEST(dispatcher, multiple_consumers) {
   EXPECT_EQ(totals[1].delivered, 3u);
   EXPECT_EQ(totals[1].failed, 3u);
   EXPECT_DOUBLE_EQ(totals[1].success_rate(), 0.5);
+  // Both are named "recording": only the handle add_consumer gave tells them apart.
+  EXPECT_EQ(dispatcher.totals_of(first).failed, 0u);
+  EXPECT_EQ(dispatcher.totals_of(second).failed, 3u);
+  EXPECT_EQ(dispatcher.totals_of(second).delivered, 3u);
 }
 
 TEST(dispatcher, success_rate_calculation) {

@@ -63,6 +63,9 @@ class EventDispatcher {
 
   std::size_t consumer_count() const noexcept;
   std::vector<ConsumerTotals> totals() const;  // in registration order
+  // The totals of `consumer`, the reference add_consumer() returned: found by identity, so two
+  // consumers of one name are never confused. `consumer` must be one added here.
+  ConsumerTotals totals_of(const EventConsumer& consumer) const;
 
  private:
   struct Registered {

@@ -1,4 +1,5 @@
 #include <ringlog/consumer.hpp>
+#include <ringlog/detail/assert.hpp>
 
 namespace ringlog::consumer {
 
@@ -109,6 +110,16 @@ std::vector<ConsumerTotals> EventDispatcher::totals() const {
     result.push_back({registered.consumer->name(), registered.delivered, registered.failed});
   }
   return result;
+}
+
+ConsumerTotals EventDispatcher::totals_of(const EventConsumer& consumer) const {
+  for (const Registered& registered : consumers_) {
+    if (registered.consumer.get() == &consumer) {
+      return {consumer.name(), registered.delivered, registered.failed};
+    }
+  }
+  RINGLOG_ASSERT(false, "totals_of() is asked only about a consumer added to this dispatcher");
+  return {consumer.name(), 0, 0};
 }
 
 }  // namespace ringlog::consumer

@@ -2,6 +2,7 @@
 
 #include "placement/plan.hpp"
 #include "service/service_protocol.hpp"
+#include "support/timing.hpp"
 
 #include <ringlog/detail/cpu_relax.hpp>
 #include <ringlog/consumer.hpp>
@@ -37,7 +38,7 @@ namespace ringlog::app {
 
 namespace {
 
-constexpr std::size_t drain_batch_events = 4096;
+using timing::drain_batch_events;
 
 // One attached publisher. The control thread creates it and clears `attached` when the
 // connection closes; the consumer thread drains it and drops it once detached and empty.
@@ -324,7 +325,7 @@ struct Service::State {
     next_sequence.store(next, std::memory_order_relaxed);
     segments.store(journal.segment_count(), std::memory_order_relaxed);
     const auto now = std::chrono::steady_clock::now();
-    if (now - rate_since >= std::chrono::seconds(1)) {
+    if (now - rate_since >= timing::rate_window) {
       events_per_second.store(double(next - rate_from) /
                                   std::chrono::duration<double>(now - rate_since).count(),
                               std::memory_order_relaxed);
@@ -354,9 +355,6 @@ struct Service::State {
       }
     }
     std::vector<std::shared_ptr<Attachment>> active;
-    // Once stopped, what publishers still write is drained for this long at most: a stop must
-    // end even if a publisher never does.
-    constexpr auto last_drain = std::chrono::seconds(1);
     std::optional<std::chrono::steady_clock::time_point> drain_until;
     for (;;) {
       // Loaded first: an exchange on every pass would write the flag's line each time.
@@ -369,7 +367,9 @@ struct Service::State {
       // Read before draining: once the control thread is done, every ring is in `active`, and a
       // pass that reads nothing has drained them all.
       const bool stop_seen = control_done.load(std::memory_order_acquire);
-      if (stop_seen && !drain_until) drain_until = std::chrono::steady_clock::now() + last_drain;
+      if (stop_seen && !drain_until) {
+        drain_until = std::chrono::steady_clock::now() + timing::service_last_drain;
+      }
       std::uint64_t read = 0;
       for (const auto& attachment : active) {
         const consumer::DrainStats drained =

@@ -1,18 +1,13 @@
 #include "ship/fetcher.hpp"
 #include "ship/nats_link.hpp"
+#include "support/timing.hpp"
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <optional>
 
 namespace ringlog::app {
-namespace {
-
-// How long to wait for the next message before giving up: the stream had it when asked.
-constexpr std::int64_t message_wait_ms = 10'000;
-
-}  // namespace
-
 std::expected<FetchResult, std::string> fetch_journal(const FetchConfig& config) {
   auto link = NatsLink::connect(config.nats, "ringlog-fetch");
   if (!link) return std::unexpected(link.error());
@@ -39,7 +34,7 @@ std::expected<FetchResult, std::string> fetch_journal(const FetchConfig& config)
   if (!cursor) return std::unexpected(cursor.error());
 
   for (;;) {
-    auto message = cursor->next(message_wait_ms);
+    auto message = cursor->next(std::chrono::milliseconds(timing::fetch_message_wait).count());
     if (!message) {
       return std::unexpected(fmt::format("stream {} after event {}: {}", config.nats.stream,
                                          journal ? journal->next_sequence() : 0,

@@ -1,6 +1,7 @@
 #include "ship/shipper.hpp"
 
 #include "placement/binding.hpp"
+#include "support/timing.hpp"
 #include "ship/nats_link.hpp"
 
 #include <fmt/format.h>
@@ -20,15 +21,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// How long publishes in flight may go without any acknowledgement before they count as lost,
-// and the shipper asks the stream where to go on. Watched by the shipper as a whole, not with a
-// timer per publish: those cost the client a third of its rate.
-constexpr std::int64_t ack_wait_ms = 5000;
-// While it cannot reach the stream, it tries again this often.
-constexpr auto retry_every = std::chrono::milliseconds(250);
-// While the journal has nothing new, it looks again this often.
-constexpr auto idle_wait = std::chrono::microseconds(500);
-constexpr auto lag_sample_every = std::chrono::milliseconds(100);
+using timing::ship_ack_wait;
+using timing::ship_idle_wait;
+using timing::ship_lag_sample_every;
+using timing::ship_retry_every;
 
 }  // namespace
 
@@ -128,7 +124,7 @@ struct Shipper::State {
   void settle_in_flight() {
     jsPubOptions options;
     jsPubOptions_Init(&options);
-    options.MaxWait = ack_wait_ms;
+    options.MaxWait = ship_ack_wait.count();
     if (js_PublishAsyncComplete(link->jetstream(), &options) != NATS_OK) {
       natsMsgList pending{};
       if (js_PublishAsyncGetPendingList(&pending, link->jetstream()) == NATS_OK) {
@@ -236,7 +232,7 @@ struct Shipper::State {
     return true;
   }
 
-  // Whether publishes are in flight and none was acknowledged for ack_wait_ms; then it says so
+  // Whether publishes are in flight and none was acknowledged for ship_ack_wait; then it says so
   // and takes the shipper out of step, to ask the stream again.
   bool stalled() {
     const Clock::time_point now = Clock::now();
@@ -246,10 +242,10 @@ struct Shipper::State {
       progress_since = now;
       return false;
     }
-    if (now - progress_since < std::chrono::milliseconds(ack_wait_ms)) return false;
+    if (now - progress_since < ship_ack_wait) return false;
     set_problem(fmt::format("no acknowledgement from stream {} for {} ms, events from {} on in "
-                            "flight; asking it where to go on", config.nats.stream, ack_wait_ms,
-                            acknowledged_through));
+                            "flight; asking it where to go on",
+                            config.nats.stream, ship_ack_wait.count(), acknowledged_through));
     in_step.store(false);
     progress_since = now;
     return true;
@@ -258,7 +254,7 @@ struct Shipper::State {
   void sample_lag() {
     const Clock::time_point now = Clock::now();
     if (now < next_sample) return;
-    next_sample = now + lag_sample_every;
+    next_sample = now + ship_lag_sample_every;
     appended.poll([](const storage::JournalEvent&) {});
     const std::uint64_t end = appended.position();
     if (end_samples.empty() || end > end_samples.back().first) end_samples.emplace_back(end, now);
@@ -275,7 +271,7 @@ struct Shipper::State {
     lag_seconds = end_samples.empty()
                       ? 0
                       : std::chrono::duration<double>(now - end_samples.front().second).count();
-    if (now - rate_since >= std::chrono::seconds(1)) {
+    if (now - rate_since >= timing::rate_window) {
       const std::uint64_t acked = acknowledged.load(std::memory_order_relaxed);
       events_per_second = double(acked - rate_from) /
                           std::chrono::duration<double>(now - rate_since).count();
@@ -294,16 +290,16 @@ struct Shipper::State {
     while (!stopping.load()) {
       sample_lag();
       if (!link && !connect()) {
-        pause(retry_every);
+        pause(ship_retry_every);
         continue;
       }
       connected.store(link->connected(), std::memory_order_relaxed);
       if (in_step.load()) stalled();
       if (!in_step.load() && !resume()) {
-        pause(retry_every);
+        pause(ship_retry_every);
         continue;
       }
-      if (!publish_some()) pause(idle_wait);
+      if (!publish_some()) pause(ship_idle_wait);
     }
     if (link) settle_in_flight();
     sample_lag();

@@ -2,6 +2,7 @@
 
 #include "placement/plan.hpp"
 #include "support/stop_signals.hpp"
+#include "support/timing.hpp"
 
 #include <ringlog/detail/cpu_relax.hpp>
 #include <ringlog/consumer.hpp>
@@ -168,10 +169,9 @@ void produce(ring::Producer& producer, const EventSource& source, const Producer
 
 void consume(ring::Consumer& consumer, consumer::EventDispatcher& dispatcher,
              Progress& progress) {
-  constexpr std::size_t batch = 4096;
   const ThreadUsage before = thread_usage();
   for (;;) {
-    if (dispatcher.drain_batch(consumer, batch).events_read != 0) continue;
+    if (dispatcher.drain_batch(consumer, timing::drain_batch_events).events_read != 0) continue;
     // Empty: finished only once the producer has stopped and the ring is still empty.
     if (progress.producer_done.load(std::memory_order_acquire) && consumer.is_empty()) break;
     cpu_relax();
@@ -230,7 +230,7 @@ void watch_run(const PipelineOptions& options, const Watched& watched,
               : start + std::chrono::duration_cast<Clock::duration>(options.duration);
   // A counted run ends when the producer has written its count: looked at every 10 ms.
   constexpr auto done_check = std::chrono::milliseconds(10);
-  auto next_status = start + std::chrono::seconds(1);
+  auto next_status = start + timing::rate_window;
   std::uint64_t last_count = 0;
   while (Clock::now() < deadline && !progress.producer_done.load(std::memory_order_acquire)) {
     Clock::time_point wake = std::min(deadline, next_status);
@@ -252,24 +252,22 @@ void watch_run(const PipelineOptions& options, const Watched& watched,
       std::fflush(stdout);
     }
     last_count = count;
-    next_status += std::chrono::seconds(1);
+    next_status += timing::rate_window;
   }
 }
 
 // After the threads are joined: what they did, what the journal holds, and the replay.
 void collect_results(const PipelineOptions& options, const EventSource& source,
                      const Progress& progress, const consumer::EventDispatcher& dispatcher,
-                     const CountingConsumer& counter, storage::Journal& journal,
-                     PipelineReport& report) {
+                     const consumer::EventConsumer& journaling, const CountingConsumer& counter,
+                     storage::Journal& journal, PipelineReport& report) {
   if (auto synced = journal.sync(); !synced) report.error = synced.error().message();
   report.written = progress.written.load();
   report.ring_full_waits = progress.ring_full_waits.load();
   report.producer = progress.producer_usage;
   report.consumer = progress.consumer_usage;
-  for (const consumer::ConsumerTotals& totals : dispatcher.totals()) {
-    report.failed += totals.failed;
-    if (totals.name == "journal") report.journaled = totals.delivered;
-  }
+  for (const consumer::ConsumerTotals& totals : dispatcher.totals()) report.failed += totals.failed;
+  report.journaled = dispatcher.totals_of(journaling).delivered;
   report.counted = counter.count();
   report.durable = journal.durable_sequence() - report.first_sequence;
   report.segments = journal.segment_count();
@@ -286,7 +284,8 @@ void run_threads(const PipelineOptions& options, const EventSource& source,
                  const ProducerPlan& plan, const std::optional<topology::CorePair>& pair,
                  const Watched& watched, PipelineReport& report) {
   consumer::EventDispatcher dispatcher;
-  dispatcher.add_consumer(std::make_unique<consumer::JournalConsumer>(watched.journal));
+  const consumer::EventConsumer& journaling =
+      dispatcher.add_consumer(std::make_unique<consumer::JournalConsumer>(watched.journal));
   auto counting = std::make_unique<CountingConsumer>();
   const CountingConsumer& counter = *counting;
   dispatcher.add_consumer(std::move(counting));
@@ -319,7 +318,8 @@ void run_threads(const PipelineOptions& options, const EventSource& source,
   for (const auto& result : pinned) {
     if (!result) report.placement += fmt::format(" (FAILED: {})", result.error());
   }
-  collect_results(options, source, progress, dispatcher, counter, watched.journal, report);
+  collect_results(options, source, progress, dispatcher, journaling, counter, watched.journal,
+                  report);
 }
 
 }  // namespace
