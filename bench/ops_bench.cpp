@@ -4,7 +4,7 @@
 // what a journal append costs. Each iteration times a batch that fits the ring (so the writer
 // always has room); the batch is drained or refilled with the timer paused. `per_event` is the
 // time per event.
-#include <ringlog/consumer.hpp>
+#include <ringlog/dispatcher.hpp>
 #include <ringlog/journal.hpp>
 #include <ringlog/ring.hpp>
 

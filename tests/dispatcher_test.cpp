@@ -1,4 +1,4 @@
-#include <ringlog/consumer.hpp>
+#include <ringlog/dispatcher.hpp>
 
 #include "test_support.hpp"
 

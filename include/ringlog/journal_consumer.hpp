@@ -4,7 +4,7 @@
 // on the dispatcher's thread.
 #pragma once
 
-#include <ringlog/consumer.hpp>
+#include <ringlog/dispatcher.hpp>
 #include <ringlog/journal.hpp>
 
 namespace ringlog::consumer {

@@ -1,7 +1,7 @@
 // Everything in ringlog's public API.
 #pragma once
 
-#include <ringlog/consumer.hpp>
+#include <ringlog/dispatcher.hpp>
 #include <ringlog/event.hpp>
 #include <ringlog/journal.hpp>
 #include <ringlog/journal_consumer.hpp>

@@ -5,7 +5,7 @@
 #include "support/timing.hpp"
 
 #include <ringlog/detail/cpu_relax.hpp>
-#include <ringlog/consumer.hpp>
+#include <ringlog/dispatcher.hpp>
 #include <ringlog/journal.hpp>
 #include <ringlog/journal_consumer.hpp>
 #include <ringlog/shared_ring.hpp>
