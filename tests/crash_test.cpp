@@ -3,7 +3,7 @@
 // (or journal) must hold every event reported durable, intact and in order, hand out nothing
 // damaged, and take further appends. Fifty rounds each, so each round recovers from the last.
 #include <ringlog/journal.hpp>
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include "test_support.hpp"
 

@@ -2,7 +2,7 @@
 // agreement between what check_journal (`ringlog verify`) predicts and what a writer does, for
 // every kind of damage.
 #include <ringlog/journal.hpp>
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include "journal/journal_directory.hpp"
 #include "journal/file/log_format.hpp"

@@ -1,4 +1,4 @@
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include "test_support.hpp"
 

@@ -1,6 +1,6 @@
 // Damaged files: torn tails, flipped bytes, lost pages, foreign files. A reader never hands out
 // a damaged event, and a writer never buries durable events or resurrects stale ones.
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include "journal/file/crc32c.hpp"
 #include "test_support.hpp"

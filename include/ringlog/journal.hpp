@@ -14,7 +14,7 @@
 #pragma once
 
 #include <ringlog/event.hpp>
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include <chrono>
 #include <cstddef>

@@ -8,4 +8,4 @@
 #include <ringlog/publisher.hpp>
 #include <ringlog/ring.hpp>
 #include <ringlog/shared_ring.hpp>
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>

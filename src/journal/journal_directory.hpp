@@ -2,7 +2,7 @@
 // segment being prepared ahead of need, and the spare a recycled segment waits in.
 #pragma once
 
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include <cstdint>
 #include <expected>

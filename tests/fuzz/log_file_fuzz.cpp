@@ -7,7 +7,7 @@
 //
 // The first input byte chooses the shape: odd puts a valid header in front of the rest, so that
 // the fuzzer spends its time on records rather than on finding the magic.
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include "journal/file/log_format.hpp"
 

@@ -6,7 +6,7 @@
 #include "journal/file/log_format.hpp"
 #include "journal/file/mapped_file.hpp"
 
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include <expected>
 #include <optional>

@@ -10,7 +10,7 @@
 // recycled segment never pass for new ones.
 #pragma once
 
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include <array>
 #include <atomic>

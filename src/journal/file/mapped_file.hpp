@@ -3,7 +3,7 @@
 #pragma once
 
 #include <ringlog/detail/mapping.hpp>
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include <cstddef>
 #include <expected>

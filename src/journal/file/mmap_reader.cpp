@@ -1,4 +1,4 @@
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include "journal/file/log_format.hpp"
 #include "journal/file/mapped_file.hpp"

@@ -1,4 +1,4 @@
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include "journal/flush/flush_backend.hpp"
 #include "journal/file/log_file.hpp"

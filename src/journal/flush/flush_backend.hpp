@@ -4,7 +4,7 @@
 
 #include "journal/flush/async_flusher.hpp"
 
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include <expected>
 #include <memory>

@@ -1,7 +1,7 @@
 #include "programs/ringlog/log_tools.hpp"
 
 #include <ringlog/journal.hpp>
-#include <ringlog/storage.hpp>
+#include <ringlog/log_file.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
