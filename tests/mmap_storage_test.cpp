@@ -215,7 +215,7 @@ TEST(mmap_storage, prepared_pages_take_no_fault_when_written) {
   test::TempDir dir;
   MmapWriter writer = create_writer(dir / "a.evtl", 64 << 20);
   const auto payload = make_payload(0, 64);
-  const std::uint64_t events = MmapWriter::prepare_ahead_bytes / 2 / 80;
+  const std::uint64_t events = MmapWriter::prepare_pages_reach_bytes / 2 / 80;
   // The first write runs code (the checksum's, in a shared library) for the first time, and
   // its pages fault in once; steady state starts after it.
   ASSERT_TRUE(writer.write_event(header_for(0, 64), payload));

@@ -25,6 +25,8 @@ struct EventHeader {
                         std::uint16_t payload_len_) noexcept
       : timestamp(timestamp_), event_type(event_type_), payload_len(payload_len_) {}
 
+  // The event's own bytes, header and payload, unpadded. A record in a ring or a log file takes
+  // detail::record_size(payload_len): this rounded up to 8.
   constexpr std::size_t total_size() const noexcept { return SIZE + payload_len; }
 };
 

@@ -114,11 +114,14 @@ class MmapWriter {
   // collects a finished one, which advances durable_offset().
   void sync_async() noexcept;
 
-  // Maps the pages of the next prepare_ahead_bytes past the write offset writable, in one call,
-  // so that write_event takes no page fault there. A system call: make it off the hot path, for
-  // example with every flush. Where the kernel lacks MADV_POPULATE_WRITE it does nothing.
+  // Maps the pages of the next prepare_pages_reach_bytes past the write offset writable, in one
+  // call, so that write_event takes no page fault there. A system call: make it off the hot
+  // path, for example with every flush. Where the kernel lacks MADV_POPULATE_WRITE it does
+  // nothing.
   void prepare_pages() noexcept;
-  static constexpr std::size_t prepare_ahead_bytes = std::size_t{4} << 20;
+  // How far one prepare_pages() reaches. (A Journal keeps a window of its own ahead of the
+  // writer, JournalOptions::prepare_ahead_bytes, topped up by its housekeeping thread.)
+  static constexpr std::size_t prepare_pages_reach_bytes = std::size_t{4} << 20;
 
   std::uint64_t event_count() const noexcept;
   std::size_t write_offset() const noexcept;

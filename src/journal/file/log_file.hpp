@@ -82,9 +82,10 @@ class LogFile {
   PageRange claim_pages_behind() noexcept;
   // The pages from the one the writer is in up to `offset`.
   PageRange pages_from_writer_until(std::size_t offset) const noexcept;
-  // Maps the next prepare_ahead_bytes writable here and now.
-  void prepare_pages() noexcept { map_writable(claim_pages_ahead(prepare_ahead_bytes)); }
-  static constexpr std::size_t prepare_ahead_bytes = MmapWriter::prepare_ahead_bytes;
+  // Maps the next MmapWriter::prepare_pages_reach_bytes writable here and now.
+  void prepare_pages() noexcept {
+    map_writable(claim_pages_ahead(MmapWriter::prepare_pages_reach_bytes));
+  }
 
   int fd() const noexcept { return file_.get(); }
   const std::string& path() const noexcept { return path_; }
