@@ -187,6 +187,21 @@ TEST(host_check, an_untuned_host_fails_or_warns_with_the_fix) {
       << items.at("isolation").fix;
 }
 
+TEST(host_check, hugepages_are_counted_in_the_hosts_own_page_size) {
+  FakeHost host;
+  host.tune();  // 64 free 2 MiB pages, and none of 1 GiB yet
+  host.write("proc/meminfo", "MemTotal:       65536000 kB\nHugepagesize:    1048576 kB\n");
+  auto items = host.audit("/var/lib/ringlog");
+  EXPECT_EQ(items.at("hugepages").verdict, Verdict::warn) << items.at("hugepages").found;
+  EXPECT_NE(items.at("hugepages").found.find("1048576 KiB"), std::string::npos)
+      << items.at("hugepages").found;
+  EXPECT_NE(items.at("hugepages").fix.find("--pages 1 --size 1G"), std::string::npos)
+      << items.at("hugepages").fix;
+  host.write("sys/devices/system/node/node0/hugepages/hugepages-1048576kB/free_hugepages", "1");
+  items = host.audit("/var/lib/ringlog");
+  EXPECT_EQ(items.at("hugepages").verdict, Verdict::pass) << items.at("hugepages").found;
+}
+
 TEST(host_check, hardware_threads_of_one_core_are_refused_as_a_pair) {
   FakeHost host;
   host.leave_untuned();

@@ -35,6 +35,11 @@
 
 namespace ringlog::ring {
 
+// The capacity the service, the demo and the doctor plan for unless told otherwise: about 13,000
+// 80-byte records, so a consumer held up for 10 ms (a page cache stall, say) holds a producer of a
+// million events a second back not at all.
+inline constexpr std::size_t default_capacity_bytes = std::size_t{1} << 20;
+
 struct NotEnoughSpace { std::size_t required; std::size_t available; };
 struct InvalidCapacity { std::size_t capacity; std::string_view reason; };
 struct PayloadTooLarge { std::size_t payload_len; std::size_t max_len; };

@@ -38,7 +38,7 @@ struct ServiceConfig {
   int consumer_cpu = -1;                        // -1: the topology's choice
   std::vector<int> housekeeping_cpus;           // empty: every CPU but the consumer's
   // [rings]
-  std::size_t ring_bytes = std::size_t{1} << 20;
+  std::size_t ring_bytes = ring::default_capacity_bytes;
   ring::MemoryOptions ring_memory{};
   // [[channels]]
   std::vector<ChannelConfig> channels = {{"default", 0}};

@@ -1,5 +1,8 @@
 #include "programs/ringlog/host_check.hpp"
 
+#include "placement/binding.hpp"
+#include "support/proc_fields.hpp"
+
 #include <ringlog/topology.hpp>
 
 #include <fmt/format.h>
@@ -21,8 +24,6 @@
 namespace ringlog::app {
 
 namespace {
-
-constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
 
 std::optional<long long> to_number(std::string_view text) {
   long long value = 0;
@@ -75,10 +76,6 @@ class HostFiles {
   std::filesystem::path root_;
 };
 
-std::string cpu_text(const std::vector<int>& cpus) {
-  return cpus.empty() ? std::string("none") : fmt::format("{}", fmt::join(cpus, ","));
-}
-
 bool contains(const std::vector<int>& cpus, int cpu) {
   return std::find(cpus.begin(), cpus.end(), cpu) != cpus.end();
 }
@@ -129,7 +126,7 @@ class Audit {
   std::string hot_text() const {
     std::vector<int> sorted = hot_;
     std::sort(sorted.begin(), sorted.end());
-    return cpu_text(sorted);
+    return placement::cpu_list_text(sorted);
   }
   std::string cpu_dir(int cpu) const { return fmt::format("sys/devices/system/cpu/cpu{}", cpu); }
 
@@ -163,7 +160,7 @@ class Audit {
     if (others.empty()) return pass("smt-siblings", "the hot cores have no other hardware thread");
     return warn("smt-siblings",
                 fmt::format("CPUs {} share the hot cores: whatever runs there slows them",
-                            cpu_text(others)),
+                            placement::cpu_list_text(others)),
                 "keep those CPUs idle (isolate them too), or turn SMT off: nosmt on the kernel "
                 "command line (tuning/kernel-cmdline.conf)");
   }
@@ -177,7 +174,8 @@ class Audit {
       return pass(std::move(name), fmt::format("CPUs {} {}", hot_text(), when_covered));
     }
     return {std::move(name), verdict,
-            fmt::format("CPUs {} {} (now covered: {})", hot_text(), otherwise, cpu_text(covered)),
+            fmt::format("CPUs {} {} (now covered: {})", hot_text(), otherwise,
+                        placement::cpu_list_text(covered)),
             fmt::format("boot with {}{} (tuning/kernel-cmdline.conf)", boot_setting, hot_text())};
   }
 
@@ -312,26 +310,31 @@ class Audit {
     return -1;
   }
 
-  std::size_t pages_needed() const {
-    return (options_.ring_bytes + huge_page_bytes - 1) / huge_page_bytes;
+  // The size explicit hugepages come in here (what MAP_HUGETLB maps): the host's default.
+  std::size_t huge_page_kib() const {
+    constexpr double x86_64_default_kib = 2048;
+    return static_cast<std::size_t>(
+        support::proc_field(host_.read("proc/meminfo").value_or(""), "Hugepagesize:")
+            .value_or(x86_64_default_kib));
   }
 
   CheckItem hugepages() const {
     const int node = std::max(node_of_cpu(hot_[0]), 0);
+    const std::size_t page_kib = std::max<std::size_t>(huge_page_kib(), 1);
     const std::string dir = fmt::format(
-        "sys/devices/system/node/node{}/hugepages/hugepages-{}kB", node, huge_page_bytes >> 10);
+        "sys/devices/system/node/node{}/hugepages/hugepages-{}kB", node, page_kib);
     const long long free = host_.read_number(dir + "/free_hugepages").value_or(0);
-    const std::size_t needed = pages_needed();
+    const std::size_t needed = ((options_.ring_bytes >> 10) + page_kib - 1) / page_kib;
     if (free >= static_cast<long long>(needed)) {
-      return pass("hugepages", fmt::format("{} free 2 MiB hugepages on node {}; the ring needs "
-                                           "{}", free, node, needed));
+      return pass("hugepages", fmt::format("{} free {} KiB hugepages on node {}; the ring needs "
+                                           "{}", free, page_kib, node, needed));
     }
     return warn("hugepages",
-                fmt::format("{} free 2 MiB hugepages on node {}, the ring needs {}: it gets "
+                fmt::format("{} free {} KiB hugepages on node {}, the ring needs {}: it gets "
                             "transparent hugepages where it can, else normal pages",
-                            free, node, needed),
-                fmt::format("tuning/reserve-hugepages --node {} --pages {} --apply", node,
-                            needed));
+                            free, page_kib, node, needed),
+                fmt::format("tuning/reserve-hugepages --node {} --pages {}{} --apply", node,
+                            needed, page_kib == (1u << 20) ? " --size 1G" : ""));
   }
 
   CheckItem thp() const {
@@ -386,18 +389,12 @@ class Audit {
   }
 
   CheckItem dirty_writeback() const {
-    long long total_kb = 0;
-    std::istringstream meminfo(host_.read("proc/meminfo").value_or(""));
-    for (std::string key; meminfo >> key;) {
-      if (key == "MemTotal:") {
-        meminfo >> total_kb;
-        break;
-      }
-    }
+    const double total_kb =
+        support::proc_field(host_.read("proc/meminfo").value_or(""), "MemTotal:").value_or(0);
     const long long bytes = host_.read_number("proc/sys/vm/dirty_background_bytes").value_or(0);
     const long long ratio = host_.read_number("proc/sys/vm/dirty_background_ratio").value_or(10);
     const double background_mb =
-        bytes > 0 ? double(bytes) / 1e6 : double(total_kb) * 1024 * double(ratio) / 100 / 1e6;
+        bytes > 0 ? double(bytes) / 1e6 : total_kb * 1024 * double(ratio) / 100 / 1e6;
     const std::string setting = bytes > 0 ? fmt::format("vm.dirty_background_bytes = {}", bytes)
                                           : fmt::format("vm.dirty_background_ratio = {}", ratio);
     // Up to here writeback trickles along beside the journal; beyond, it comes in bursts that

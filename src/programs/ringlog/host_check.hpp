@@ -7,6 +7,8 @@
 //         that is not durable.
 #pragma once
 
+#include <ringlog/ring.hpp>
+
 #include <cstddef>
 #include <cstdio>
 #include <filesystem>
@@ -28,7 +30,7 @@ struct HostCheckOptions {
   int producer_cpu = -1;
   int consumer_cpu = -1;
   std::filesystem::path journal_dir;
-  std::size_t ring_bytes = std::size_t{1} << 20;
+  std::size_t ring_bytes = ring::default_capacity_bytes;
   // Where /proc and /sys are read: "/" for this host, or a copy of another host's files. The
   // checks that ask the kernel directly (io_uring, RLIMIT_MEMLOCK, the journal's device) are
   // about this host, and are only made when root is "/".

@@ -1,6 +1,7 @@
 #include "programs/stress/pipeline.hpp"
 
 #include "placement/plan.hpp"
+#include "support/proc_fields.hpp"
 #include "support/stop_signals.hpp"
 #include "support/timing.hpp"
 
@@ -22,7 +23,7 @@
 
 #include <algorithm>
 #include <fstream>
-#include <limits>
+#include <sstream>
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -61,13 +62,9 @@ ThreadUsage operator-(const ThreadUsage& after, const ThreadUsage& before) noexc
 // The number after `key` in a /proc file of "key value" lines; 0 when absent.
 double proc_value(const char* path, std::string_view key) {
   std::ifstream in(path);
-  std::string name;
-  double value = 0;
-  while (in >> name >> value) {
-    if (name == key) return value;
-    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
-  }
-  return 0;
+  std::stringstream text;
+  text << in.rdbuf();
+  return support::proc_field(text.str(), key).value_or(0);
 }
 
 double dirty_pages_mb() {
