@@ -27,13 +27,13 @@ void print_event(std::uint64_t sequence, const event::EventView& view, bool json
                  std::FILE* out) {
   const auto& h = view.header;
   if (json) {
-    const nlohmann::ordered_json json = {{"sequence", sequence},
+    const nlohmann::ordered_json line = {{"sequence", sequence},
                                          {"timestamp", h.timestamp},
                                          {"event_type", h.event_type},
                                          {"flags", h.flags},
                                          {"payload_len", h.payload_len},
                                          {"payload", hex(view.payload)}};
-    fmt::print(out, "{}\n", json.dump());
+    fmt::print(out, "{}\n", line.dump());
   } else {
     constexpr std::size_t shown = 32;
     const auto head = view.payload.first(std::min(view.payload.size(), shown));
@@ -193,6 +193,32 @@ int tail_journal(const std::filesystem::path& path, const TailOptions& options, 
     }
   }
   return intact;
+}
+
+LogToolCommands::LogToolCommands(CLI::App& app)
+    : dump_(app.add_subcommand("dump", "print every intact event of a journal directory or a "
+                                       "log file")),
+      verify_(app.add_subcommand("verify", "check every record of a journal directory or a "
+                                           "log file; exit status 0 intact, 1 damaged or "
+                                           "foreign, 2 not a journal or log")),
+      tail_(app.add_subcommand("tail", "print the newest events of a journal; -f follows new "
+                                       "ones as they are appended")) {
+  dump_->add_option("path", path_, "journal directory or log file")->required();
+  dump_->add_flag("--json", json_, "one JSON object per line");
+  verify_->add_option("path", path_, "journal directory or log file")->required();
+  tail_->add_option("directory", path_, "journal directory")->required();
+  tail_->add_flag("-f,--follow", tail_options_.follow, "keep printing new events until Ctrl-C");
+  tail_->add_option("-n,--last", tail_options_.last, "how many of the newest events")
+      ->capture_default_str();
+  tail_->add_option("--from", tail_options_.from, "start at this sequence number instead");
+  tail_->add_flag("--json", tail_options_.json, "one JSON object per line");
+}
+
+std::optional<int> LogToolCommands::run() const {
+  if (dump_->parsed()) return dump_log(path_, json_, stdout);
+  if (verify_->parsed()) return verify_log(path_, stdout);
+  if (tail_->parsed()) return tail_journal(path_, tail_options_, stdout);
+  return std::nullopt;
 }
 
 }  // namespace ringlog::app

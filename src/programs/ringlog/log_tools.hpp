@@ -2,6 +2,8 @@
 // verify, and tail.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -30,5 +32,23 @@ struct TailOptions {
 };
 // Prints a journal's newest events and, with `follow`, the new ones until SIGINT or SIGTERM.
 int tail_journal(const std::filesystem::path&, const TailOptions&, std::FILE* out);
+
+// `ringlog dump`, `verify` and `tail`: their command lines.
+class LogToolCommands {
+ public:
+  explicit LogToolCommands(CLI::App& app);
+  LogToolCommands(const LogToolCommands&) = delete;  // the command line points into it
+
+  // The exit status of the subcommand given, or nothing when none of these was.
+  std::optional<int> run() const;
+
+ private:
+  CLI::App* dump_;
+  CLI::App* verify_;
+  CLI::App* tail_;
+  std::filesystem::path path_;
+  bool json_ = false;
+  TailOptions tail_options_;
+};
 
 }  // namespace ringlog::app

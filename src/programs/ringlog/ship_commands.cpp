@@ -105,43 +105,47 @@ ShipCommands::ShipCommands(CLI::App& app) : options_(std::make_unique<Options>()
 ShipCommands::~ShipCommands() = default;
 
 std::optional<int> ShipCommands::run() const {
-  const Options& o = *options_;
   if (!ship_->parsed() && !fetch_->parsed()) return std::nullopt;
-  const char* name = ship_->parsed() ? "ringlog ship" : "ringlog fetch";
-  auto config = o.ship_config();
+  auto config = options_->ship_config();
   if (!config) {
-    fmt::print(stderr, "{}: {}\n", name, config.error());
+    fmt::print(stderr, "{}: {}\n", ship_->parsed() ? "ringlog ship" : "ringlog fetch",
+               config.error());
     return 2;
   }
-  if (fetch_->parsed()) {
-    auto fetched = fetch_journal({config->nats, o.journal_dir, {}});
-    if (!fetched) {
-      fmt::print(stderr, "ringlog fetch: {}\n", fetched.error());
-      return 1;
-    }
-    fmt::print("ringlog fetch: {} event(s) from stream {} into {}; it holds events up to {}, "
-               "all durable\n", fetched->fetched, config->nats.stream, o.journal_dir.string(),
-               fetched->next_sequence);
-    return 0;
-  }
+  return fetch_->parsed() ? run_fetch(*config) : run_ship(std::move(*config));
+}
 
-  config->cpus = o.cpus;
-  if (config->cpus.empty()) {  // off the pair a producer and consumer on this host would use
+int ShipCommands::run_fetch(const ShipConfig& config) const {
+  auto fetched = fetch_journal({config.nats, options_->journal_dir, {}});
+  if (!fetched) {
+    fmt::print(stderr, "ringlog fetch: {}\n", fetched.error());
+    return 1;
+  }
+  fmt::print("ringlog fetch: {} event(s) from stream {} into {}; it holds events up to {}, "
+             "all durable\n", fetched->fetched, config.nats.stream,
+             options_->journal_dir.string(), fetched->next_sequence);
+  return 0;
+}
+
+int ShipCommands::run_ship(ShipConfig config) const {
+  const Options& o = *options_;
+  config.cpus = o.cpus;
+  if (config.cpus.empty()) {  // off the pair a producer and consumer on this host would use
     auto placement = placement::plan({{}, o.journal_dir});
     if (!placement) {
       fmt::print(stderr, "ringlog ship: {}\n", placement.error());
       return 2;
     }
-    config->cpus = placement->housekeeping_cpus;
+    config.cpus = placement->housekeeping_cpus;
   }
   StopSignals signals;  // before the shipper's threads, which inherit the blocked signals
-  auto shipper = Shipper::start(*config);
+  auto shipper = Shipper::start(config);
   if (!shipper) {
     fmt::print(stderr, "ringlog ship: {}\n", shipper.error());
     return 2;
   }
   fmt::print("ringlog ship: {} → stream {} ({}) at {}\n", o.journal_dir.string(),
-             config->nats.stream, config->nats.subject, fmt::join(config->nats.servers, ","));
+             config.nats.stream, config.nats.subject, fmt::join(config.nats.servers, ","));
   std::fflush(stdout);
   using Clock = std::chrono::steady_clock;
   const auto report_every = std::chrono::duration_cast<Clock::duration>(

@@ -8,6 +8,8 @@
 
 namespace ringlog::app {
 
+struct ShipConfig;
+
 class ShipCommands {
  public:
   // Adds both subcommands to `app`.
@@ -19,6 +21,9 @@ class ShipCommands {
 
  private:
   struct Options;
+  int run_fetch(const ShipConfig&) const;
+  int run_ship(ShipConfig) const;
+
   std::unique_ptr<Options> options_;
   CLI::App* ship_ = nullptr;
   CLI::App* fetch_ = nullptr;

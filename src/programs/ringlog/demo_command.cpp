@@ -1,0 +1,53 @@
+#include "programs/ringlog/demo_command.hpp"
+
+#include "programs/ringlog/market_data.hpp"
+#include "programs/stress/pipeline_options.hpp"
+
+#include <ringlog/event.hpp>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+
+namespace ringlog::app {
+
+DemoCommand::DemoCommand(CLI::App& app) {
+  options_.journal_dir = "ringlog-journal";
+  options_.events_per_second = 1'000'000;
+  CLI::Option* duration = app.add_option("--duration", duration_s_, "seconds to run; 0 runs "
+                                         "until SIGINT/SIGTERM")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--count", options_.event_count, "events to write, then stop (instead of "
+                 "--duration)")->check(CLI::PositiveNumber)->excludes(duration);
+  app.add_option("--rate", options_.events_per_second, "events per second; 0 for as fast as "
+                 "possible")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--dir", options_.journal_dir, "journal directory")->capture_default_str();
+  add_pipeline_options(app, options_);
+}
+
+int DemoCommand::run() {
+  options_.duration = std::chrono::duration<double>(duration_s_ > 0 ? duration_s_ : 1e9);
+  const EventSource ticks{sizeof(Tick), market_event_type, fill_tick, true};
+  fmt::print("ringlog demo: synthetic market data at {} → {}/ ({}; Ctrl-C stops)\n",
+             options_.events_per_second > 0
+                 ? fmt::format("{:.0f} events/s", options_.events_per_second)
+                 : std::string("full speed"),
+             options_.journal_dir.string(),
+             options_.event_count != 0 ? fmt::format("{} events", options_.event_count)
+             : duration_s_ > 0         ? fmt::format("{:g} s", duration_s_)
+                                       : std::string("until stopped"));
+  std::fflush(stdout);
+  const auto ran = run_pipeline(options_, ticks);
+  if (!ran) {
+    fmt::print(stderr, "ringlog: {}\n", ran.error());
+    return 2;
+  }
+  const PipelineReport& report = *ran;
+  fmt::print("\nstopped{}: {:.2f} s\n", report.interrupted ? " by signal" : "",
+             report.seconds);
+  print_report(report, ringlog::event::EventHeader::SIZE + sizeof(Tick));
+  return succeeded(report) ? 0 : 1;
+}
+
+}  // namespace ringlog::app
