@@ -48,6 +48,9 @@ struct Error {
   std::error_code code;
   std::string context;   // e.g. "mmap /var/log/x.evtl (1073741824 bytes)"
   std::string message() const;  // "<context>: <code.message()>"
+
+  // What the OS refused (an errno value), and what was being done.
+  static Error from_os(int error_number, std::string context);
 };
 
 struct FileHeader {

@@ -1,10 +1,12 @@
 #include <ringlog/journal.hpp>
 #include <ringlog/detail/assert.hpp>
 
+#include "journal/file/flush_tracker.hpp"
 #include "journal/flush/flush_backend.hpp"
 #include "journal/journal_directory.hpp"
 #include "journal/journal_recovery.hpp"
 #include "journal/file/log_file.hpp"
+#include "journal/segment_chain.hpp"
 #include "journal/segment_housekeeper.hpp"
 #include "journal/file/writer_lock.hpp"
 
@@ -19,21 +21,11 @@
 namespace ringlog::storage {
 
 using detail::LogFile;
-using detail::os_error;
+using detail::Segment;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct Segment {
-  LogFile file;
-  std::uint64_t first_sequence;
-  // Its final name is durable (set by the housekeeper): only then may its events count as durable.
-  std::unique_ptr<std::atomic<bool>> named;
-
-  std::uint64_t end_sequence() const noexcept { return first_sequence + file.event_count(); }
-  bool all_durable() const noexcept { return file.durable_offset() == file.write_offset(); }
-};
 
 // The housekeeper's work ahead of a journal being opened: the segments recovery sets aside get
 // their new names, a prepared segment that was written to becomes the newest, and preallocated
@@ -44,7 +36,7 @@ std::expected<void, Error> carry_out(const detail::RecoveryPlan& plan) {
   for (std::size_t i = plan.continuous; i < segments.size(); ++i) {
     const std::filesystem::path& dropped = plan.outcome->set_aside[i - plan.continuous];
     if (std::rename(segments[i].path.c_str(), dropped.c_str()) != 0) {
-      return std::unexpected(os_error(errno, fmt::format("set aside {}", dropped.string())));
+      return std::unexpected(Error::from_os(errno, fmt::format("set aside {}", dropped.string())));
     }
   }
   const std::filesystem::path prepared = directory / detail::prepared_segment_name;
@@ -52,7 +44,7 @@ std::expected<void, Error> carry_out(const detail::RecoveryPlan& plan) {
     const std::filesystem::path named =
         directory / detail::segment_file_name(plan.newest_first_sequence);
     if (std::rename(prepared.c_str(), named.c_str()) != 0) {
-      return std::unexpected(os_error(errno, fmt::format("rename {}", prepared.string())));
+      return std::unexpected(Error::from_os(errno, fmt::format("rename {}", prepared.string())));
     }
   } else if (plan.listing.has_prepared) {
     ::unlink(prepared.c_str());  // only preallocated space
@@ -89,7 +81,11 @@ std::string JournalRecovery::summary() const {
 }
 
 struct Journal::State {
-  explicit State(detail::WriterLock held) noexcept : lock(std::move(held)) {}
+  State(detail::WriterLock held, const JournalOptions& chosen) noexcept
+      : lock(std::move(held)),
+        options(chosen),
+        segments(chosen.keep_segments),
+        window(chosen.prepare_ahead_bytes, chosen.writeback_every_bytes) {}
 
   detail::WriterLock lock;  // first: held until everything else has gone
   std::filesystem::path directory;
@@ -101,26 +97,18 @@ struct Journal::State {
   std::atomic<std::uint64_t> next_sequence{0};
   std::atomic<std::uint64_t> durable_sequence{0};
 
-  std::deque<std::filesystem::path> kept;  // sealed segment files, oldest first
-  // Segments with events not yet durable, oldest first; back() is the one appended to.
-  std::deque<std::unique_ptr<Segment>> unsealed;
-
-  // Declared after the segments: destroyed first, so no flush or rename outlives its segment.
-  detail::StartedFlusher flushing;
-  struct InFlight {
-    Segment* segment = nullptr;
-    std::size_t offset = 0;
-    std::uint64_t events = 0;  // in the segment, below offset
-  } in_flight;
+  detail::SegmentChain segments;
+  detail::PageWindow window;  // around the writer in the current segment
+  // Declared after the segments: destroyed first, so no flush, rename or page mapped ahead
+  // outlives its segment.
+  detail::FlushTracker flushing;
   std::unique_ptr<detail::SegmentHousekeeper> housekeeper;
 
   std::size_t unflushed_bytes = 0;  // appended since the last flush started
   Clock::time_point last_flush_start = Clock::now();
-  bool next_segment_requested = false;
-  std::size_t writeback_requested_until = 0;  // in the current segment
   std::size_t claimed_size = 0;  // the record try_claim() placed, 0 when none
 
-  Segment& current() noexcept { return *unsealed.back(); }
+  Segment& current() noexcept { return segments.current(); }
 
   void fail(Error error) noexcept {
     if (!failure) failure = std::move(error);
@@ -136,49 +124,9 @@ struct Journal::State {
     return options.flush.every_bytes != 0 && unflushed_bytes >= options.flush.every_bytes;
   }
 
-  // The pages the housekeeper was last asked to map ahead of the writer, until it has.
-  struct PagesAhead {
-    std::size_t from = 0;  // offsets in the current segment
-    std::size_t until = 0;
-    std::uint64_t ticket = 0;
-  } pages_ahead;
-
-  // Asks the housekeeper for the pages ahead and behind. Where it has fallen behind (it shares
-  // a busy CPU, or the host is slow to hand out memory) and the writer is about to reach pages
-  // it was asked for, the writer maps them itself: one call, rather than a fault on every page.
-  void map_pages_ahead(Segment& segment) noexcept {
-    LogFile& file = segment.file;
-    const std::size_t about_to_reach = file.write_offset() + options.prepare_ahead_bytes / 4;
-    if (pages_ahead.until > file.write_offset() && about_to_reach >= pages_ahead.from &&
-        housekeeper->pages_tended() < pages_ahead.ticket) {
-      detail::map_writable(file.pages_from_writer_until(pages_ahead.until));
-      pages_ahead = {};
-    }
-    const detail::PageRange ahead = file.claim_pages_ahead(options.prepare_ahead_bytes);
-    const std::uint64_t ticket = housekeeper->tend_pages(ahead, file.claim_pages_behind());
-    if (!ahead.empty()) {
-      const auto from = static_cast<std::size_t>(ahead.start - file.data());
-      pages_ahead = {from, from + ahead.length, ticket};
-    }
-  }
-
   // Pages ahead of the writer, writeback behind it, and the next segment once the current one
   // is half used.
-  void prepare_ahead() noexcept {
-    Segment& segment = current();
-    map_pages_ahead(segment);
-    const std::size_t written = segment.file.write_offset();
-    const std::size_t pacing = options.writeback_every_bytes;
-    if (pacing != 0 && written - writeback_requested_until >= pacing) {
-      housekeeper->start_writeback(segment.file.fd(), writeback_requested_until,
-                                   written - writeback_requested_until);
-      writeback_requested_until = written;
-    }
-    if (!next_segment_requested && segment.file.write_offset() > segment.file.capacity() / 2) {
-      housekeeper->request_prepared();
-      next_segment_requested = true;
-    }
-  }
+  void prepare_ahead() noexcept { window.tend(current().file, *housekeeper); }
 
   // Moves to the prepared segment; false when there is none to be had.
   bool roll() noexcept {
@@ -193,34 +141,13 @@ struct Journal::State {
     }
     file->start_segment(first, id);
     file->set_path(path.string());
-    unsealed.push_back(std::make_unique<Segment>(Segment{std::move(*file), first,
-                                                         std::move(named)}));
-    next_segment_requested = false;
-    writeback_requested_until = 0;
-    pages_ahead = {};
+    segments.append(std::make_unique<Segment>(Segment{std::move(*file), first, std::move(named)}));
+    window.restart();
     seal_durable_segments();
     return true;
   }
 
-  // A segment that is no longer appended to and fully durable is done: closed off the
-  // appending thread, and counted against retention.
-  void seal_durable_segments() {
-    while (unsealed.size() > 1 && unsealed.front()->all_durable() &&
-           in_flight.segment != unsealed.front().get()) {
-      kept.push_back(unsealed.front()->file.path());
-      housekeeper->close(std::move(unsealed.front()->file));
-      unsealed.pop_front();
-    }
-    apply_retention();
-  }
-
-  void apply_retention() {
-    if (options.keep_segments == 0) return;
-    while (!kept.empty() && kept.size() + unsealed.size() > options.keep_segments) {
-      housekeeper->retire(kept.front());
-      kept.pop_front();
-    }
-  }
+  void seal_durable_segments() { segments.seal_durable(flushing.file_in_flight(), *housekeeper); }
 
   void record_durable(Segment& segment, std::size_t offset, std::uint64_t events) noexcept {
     segment.file.record_durable(offset, events);
@@ -230,16 +157,18 @@ struct Journal::State {
     durable_sequence.store(segment.first_sequence + events, std::memory_order_release);
   }
 
-  void settle_flush(int result) noexcept {
-    Segment& segment = *std::exchange(in_flight.segment, nullptr);
-    if (result < 0) {
-      fail(os_error(-result, fmt::format("fdatasync of {} ({}); events from sequence {} on may "
-                                         "not be durable, and the journal takes no more",
-                                         segment.file.path(), flushing.note,
-                                         durable_sequence.load())));
+  void settle_flush(const detail::FlushTracker::Finished& finished) noexcept {
+    Segment* segment = segments.holding(finished.file);
+    RINGLOG_ASSERT(segment != nullptr, "a segment stays unsealed while it is being flushed");
+    if (finished.result < 0) {
+      fail(Error::from_os(-finished.result,
+                          fmt::format("fdatasync of {} ({}); events from sequence {} on may not "
+                                      "be durable, and the journal takes no more",
+                                      finished.file->path(), flushing.note(),
+                                      durable_sequence.load())));
       return;
     }
-    record_durable(segment, in_flight.offset, in_flight.events);
+    record_durable(*segment, finished.offset, finished.events);
     seal_durable_segments();
   }
 
@@ -260,24 +189,23 @@ struct Journal::State {
   void start_flush(Reach reach) noexcept {
     if (housekeeper->failed()) fail(*housekeeper->error());
     if (failure) return;
-    Segment& target = *unsealed.front();
+    Segment& target = segments.oldest_unsealed();
     if (target.all_durable() || !target.named->load(std::memory_order_acquire)) return;
-    in_flight = {&target, target.file.write_offset(), target.file.event_count()};
-    const LogFile& file = target.file;
+    LogFile& file = target.file;
+    std::size_t offset = file.write_offset();
+    std::uint64_t events = file.event_count();
     if (&target == &current()) {
       if (file.left_folios_offset() > file.durable_offset()) {
-        in_flight.offset = file.left_folios_offset();
-        in_flight.events = file.left_folios_count();
+        offset = file.left_folios_offset();
+        events = file.left_folios_count();
       } else if (reach == Reach::left_folios) {
-        in_flight.segment = nullptr;
         return;
       }
     }
     unflushed_bytes = 0;
     last_flush_start = Clock::now();
-    if (int result = flushing.flusher->start(target.file.fd(), in_flight.offset); result < 0) {
-      in_flight.segment = nullptr;
-      fail(os_error(-result, fmt::format("start a flush of {}", target.file.path())));
+    if (int result = flushing.start(file, offset, events); result < 0) {
+      fail(Error::from_os(-result, fmt::format("start a flush of {}", file.path())));
     }
   }
 
@@ -289,8 +217,8 @@ struct Journal::State {
 
   // Takes the result of a finished flush without waiting; true when none is in flight now.
   bool collect_flush() noexcept {
-    if (in_flight.segment == nullptr) return true;
-    const std::optional<int> finished = flushing.flusher->poll();
+    if (!flushing.in_flight()) return true;
+    const std::optional<detail::FlushTracker::Finished> finished = flushing.poll();
     if (!finished) return false;
     settle_flush(*finished);
     return true;
@@ -352,25 +280,26 @@ std::expected<Journal, Error> Journal::open(const std::filesystem::path& directo
   auto newest = open_newest(*plan, options);
   if (!newest) return std::unexpected(newest.error());
 
-  auto state = std::make_unique<State>(std::move(*lock));
+  auto state = std::make_unique<State>(std::move(*lock), options);
   state->directory = directory;
-  state->options = options;
   state->id = plan->id;
   state->recovery = std::move(*plan->outcome);
   const std::vector<detail::SegmentEntry>& segments = plan->listing.segments;
-  for (std::size_t i = 0; i + 1 < plan->continuous; ++i) state->kept.push_back(segments[i].path);
+  for (std::size_t i = 0; i + 1 < plan->continuous; ++i) {
+    state->segments.keep_sealed(segments[i].path);
+  }
   if (plan->adopt_prepared && plan->continuous > 0) {
-    state->kept.push_back(segments[plan->continuous - 1].path);
+    state->segments.keep_sealed(segments[plan->continuous - 1].path);
   }
   auto started = detail::start_flusher(options.flush_backend, dir, options.housekeeping_cpus);
   if (!started) return std::unexpected(started.error());
-  state->flushing = std::move(*started);
+  state->flushing = detail::FlushTracker(std::move(*started));
   state->housekeeper = std::make_unique<detail::SegmentHousekeeper>(
       directory, options.segment_bytes, options.recycle, options.housekeeping_cpus);
   const std::uint64_t first = plan->newest_first_sequence;
   auto named = std::make_unique<std::atomic<bool>>(true);
-  state->unsealed.push_back(std::make_unique<Segment>(Segment{std::move(*newest), first,
-                                                              std::move(named)}));
+  state->segments.append(
+      std::make_unique<Segment>(Segment{std::move(*newest), first, std::move(named)}));
   const Segment& current = state->current();
   // What the newest segment holds as opened, not as planned: check_journal predicts from the
   // plan, and the tests hold the two to agreement.
@@ -382,7 +311,7 @@ std::expected<Journal, Error> Journal::open(const std::filesystem::path& directo
   }
   state->next_sequence.store(current.end_sequence());
   state->durable_sequence.store(first + current.file.durable_count());
-  state->apply_retention();
+  state->segments.apply_retention(*state->housekeeper);
   return Journal(std::move(state));
 }
 
@@ -458,8 +387,8 @@ std::uint64_t Journal::durable_sequence() const noexcept {
 
 std::expected<void, Error> Journal::sync() {
   State& s = *state_;
-  if (s.in_flight.segment != nullptr) s.settle_flush(s.flushing.flusher->wait());
-  for (const auto& segment : s.unsealed) {
+  if (const auto finished = s.flushing.wait()) s.settle_flush(*finished);
+  for (const auto& segment : s.segments.unsealed()) {
     if (s.failure) break;
     s.housekeeper->wait_named(*segment->named);
     if (s.housekeeper->failed()) {
@@ -470,9 +399,10 @@ std::expected<void, Error> Journal::sync() {
     const std::size_t offset = segment->file.write_offset();
     const std::uint64_t events = segment->file.event_count();
     if (::fdatasync(segment->file.fd()) != 0) {
-      s.fail(os_error(errno, fmt::format("fdatasync {}; events from sequence {} on may not be "
-                                         "durable, and the journal takes no more",
-                                         segment->file.path(), s.durable_sequence.load())));
+      s.fail(Error::from_os(errno, fmt::format("fdatasync {}; events from sequence {} on may not "
+                                               "be durable, and the journal takes no more",
+                                               segment->file.path(),
+                                               s.durable_sequence.load())));
       break;
     }
     s.record_durable(*segment, offset, events);
@@ -506,11 +436,11 @@ void Journal::flush_if_due() noexcept {
 
 const std::optional<Error>& Journal::failure() const noexcept { return state_->failure; }
 const JournalRecovery& Journal::recovery() const noexcept { return state_->recovery; }
-FlushBackend Journal::flush_backend() const noexcept { return state_->flushing.backend; }
-const std::string& Journal::flush_backend_note() const noexcept { return state_->flushing.note; }
-const std::filesystem::path& Journal::directory() const noexcept { return state_->directory; }
-std::size_t Journal::segment_count() const noexcept {
-  return state_->kept.size() + state_->unsealed.size();
+FlushBackend Journal::flush_backend() const noexcept { return state_->flushing.backend(); }
+const std::string& Journal::flush_backend_note() const noexcept {
+  return state_->flushing.note();
 }
+const std::filesystem::path& Journal::directory() const noexcept { return state_->directory; }
+std::size_t Journal::segment_count() const noexcept { return state_->segments.count(); }
 
 }  // namespace ringlog::storage

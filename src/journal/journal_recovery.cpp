@@ -20,7 +20,9 @@ std::expected<SegmentHeader, Error> read_segment_header(const std::filesystem::p
   if (!file) return std::unexpected(file.error());
   std::array<std::byte, FileHeader::SIZE> bytes{};
   const ssize_t got = ::pread(file->get(), bytes.data(), bytes.size(), 0);
-  if (got < 0) return std::unexpected(os_error(errno, fmt::format("read header of {}", name)));
+  if (got < 0) {
+    return std::unexpected(Error::from_os(errno, fmt::format("read header of {}", name)));
+  }
   if (auto invalid = check_file_header(std::span(bytes.data(), std::size_t(got)), name)) {
     return std::unexpected(*invalid);
   }
@@ -126,7 +128,9 @@ std::expected<void, Error> plan_continuity(
     if (!events) return std::unexpected(events.error());
     expected += *events;
   }
-  if (plan.continuous < segments.size()) plan.gap = describe_gap(expected, segments[plan.continuous]);
+  if (plan.continuous < segments.size()) {
+    plan.gap = describe_gap(expected, segments[plan.continuous]);
+  }
   for (std::size_t i = plan.continuous; i < segments.size(); ++i) {
     if (headers[i]->file.event_count != 0) {
       plan.outcome = std::unexpected(Error{

@@ -204,7 +204,8 @@ std::expected<void, Error> SegmentHousekeeper::retire_now(const std::filesystem:
                                                           bool to_spare) {
   if (to_spare) return rename_now(segment, spare_path_);
   if (::unlink(segment.c_str()) != 0) {
-    return std::unexpected(os_error(errno, fmt::format("remove old segment {}", segment.string())));
+    return std::unexpected(
+        Error::from_os(errno, fmt::format("remove old segment {}", segment.string())));
   }
   return fsync_directory(directory_.string());
 }
@@ -213,7 +214,7 @@ std::expected<void, Error> SegmentHousekeeper::rename_now(const std::filesystem:
                                                           const std::filesystem::path& to) {
   if (std::rename(from.c_str(), to.c_str()) != 0) {
     return std::unexpected(
-        os_error(errno, fmt::format("rename {} to {}", from.string(), to.string())));
+        Error::from_os(errno, fmt::format("rename {} to {}", from.string(), to.string())));
   }
   return fsync_directory(directory_.string());
 }

@@ -32,7 +32,7 @@ std::expected<void, Error> fsync_directory(const std::string& directory) {
   auto opened = open_file(directory, O_RDONLY | O_DIRECTORY);
   if (!opened) return std::unexpected(opened.error());
   if (::fsync(opened->get()) != 0) {
-    return std::unexpected(os_error(errno, fmt::format("fsync directory {}", directory)));
+    return std::unexpected(Error::from_os(errno, fmt::format("fsync directory {}", directory)));
   }
   return {};
 }
@@ -49,8 +49,8 @@ std::expected<void, Error> zero_range(int fd, std::size_t offset, std::size_t le
     if (error == 0) return {};
     errno = error;
   }
-  return std::unexpected(
-      os_error(errno, fmt::format("clear {} bytes of {} from offset {}", length, path, offset)));
+  return std::unexpected(Error::from_os(
+      errno, fmt::format("clear {} bytes of {} from offset {}", length, path, offset)));
 }
 
 std::optional<Error> LogFile::invalid_capacity(const std::string& path, std::size_t capacity) {
@@ -68,7 +68,7 @@ std::expected<LogFile, Error> LogFile::create(const std::string& path, std::size
   if (int error = ::posix_fallocate(opened->get(), 0, static_cast<off_t>(capacity)); error != 0) {
     ::unlink(path.c_str());
     return std::unexpected(
-        os_error(error, fmt::format("preallocate {} ({} bytes)", path, capacity)));
+        Error::from_os(error, fmt::format("preallocate {} ({} bytes)", path, capacity)));
   }
   return initialize(path, std::move(*opened), capacity);
 }
@@ -97,7 +97,7 @@ std::expected<LogFile, Error> LogFile::initialize(const std::string& path, FileD
   const FileHeader header = new_file_header();
   std::memcpy(file.data(), &header, sizeof header);
   if (::fdatasync(file.fd()) != 0) {
-    return std::unexpected(os_error(errno, fmt::format("fdatasync {}", path)));
+    return std::unexpected(Error::from_os(errno, fmt::format("fdatasync {}", path)));
   }
   if (auto synced = fsync_directory(parent_directory(path)); !synced) {
     return std::unexpected(synced.error());

@@ -13,10 +13,6 @@
 
 namespace ringlog::storage::detail {
 
-Error os_error(int error_number, std::string context) {
-  return Error{std::error_code(error_number, std::system_category()), std::move(context)};
-}
-
 FileDescriptor::~FileDescriptor() {
   if (fd_ >= 0) ::close(fd_);
 }
@@ -26,21 +22,21 @@ std::expected<ringlog::detail::Mapping, Error> map_file(int fd, std::size_t size
   const int protection = writable ? PROT_READ | PROT_WRITE : PROT_READ;
   void* data = ::mmap(nullptr, size, protection, MAP_SHARED, fd, 0);
   if (data == MAP_FAILED) {
-    return std::unexpected(os_error(errno, fmt::format("mmap {} ({} bytes)", path, size)));
+    return std::unexpected(Error::from_os(errno, fmt::format("mmap {} ({} bytes)", path, size)));
   }
   return ringlog::detail::Mapping(static_cast<std::byte*>(data), size);
 }
 
 std::expected<FileDescriptor, Error> open_file(const std::string& path, int flags) {
   const int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
-  if (fd < 0) return std::unexpected(os_error(errno, fmt::format("open {}", path)));
+  if (fd < 0) return std::unexpected(Error::from_os(errno, fmt::format("open {}", path)));
   return FileDescriptor(fd);
 }
 
 std::expected<std::size_t, Error> file_size(int fd, const std::string& path) {
   struct stat status {};
   if (::fstat(fd, &status) != 0) {
-    return std::unexpected(os_error(errno, fmt::format("stat {}", path)));
+    return std::unexpected(Error::from_os(errno, fmt::format("stat {}", path)));
   }
   return static_cast<std::size_t>(status.st_size);
 }
@@ -52,7 +48,9 @@ std::expected<ringlog::detail::Mapping, Error> map_existing_log(int fd, bool wri
   // Read the header with pread first: an empty or short file cannot be mapped in full.
   std::array<std::byte, FileHeader::SIZE> header{};
   const ssize_t got = ::pread(fd, header.data(), header.size(), 0);
-  if (got < 0) return std::unexpected(os_error(errno, fmt::format("read header of {}", path)));
+  if (got < 0) {
+    return std::unexpected(Error::from_os(errno, fmt::format("read header of {}", path)));
+  }
   if (auto invalid = check_file_header(std::span(header.data(), static_cast<std::size_t>(got)),
                                        path)) {
     return std::unexpected(*invalid);

@@ -1,5 +1,4 @@
-// An owning file descriptor, file mapping helpers, and the OS-error helper the storage code
-// reports through.
+// An owning file descriptor and file mapping helpers.
 #pragma once
 
 #include <ringlog/detail/mapping.hpp>
@@ -11,8 +10,6 @@
 #include <utility>
 
 namespace ringlog::storage::detail {
-
-Error os_error(int error_number, std::string context);
 
 class FileDescriptor {
  public:

@@ -1,5 +1,6 @@
 #include <ringlog/log_file.hpp>
 
+#include "journal/file/flush_tracker.hpp"
 #include "journal/flush/flush_backend.hpp"
 #include "journal/file/log_file.hpp"
 #include "journal/file/writer_lock.hpp"
@@ -11,28 +12,25 @@
 
 namespace ringlog::storage {
 
-using detail::os_error;
-
 struct MmapWriter::State {
   State(detail::WriterLock held, detail::LogFile opened)
       : lock(std::move(held)), file(std::move(opened)) {}
 
   detail::WriterLock lock;  // first: held until the file is closed
   detail::LogFile file;
-  detail::StartedFlusher flushing;
-  std::size_t flushing_offset = 0;  // what the flush in flight covers, taken before it started
-  std::uint64_t flushing_count = 0;
+  detail::FlushTracker flushing;  // after the file: destroyed, and so finished, before it
   std::optional<Error> failure;
 
   // A failed flush may have lost pages: from here on the writer acknowledges nothing.
-  void settle_flush(int result) {
-    if (result < 0) {
-      failure = os_error(-result, fmt::format("fdatasync of {} ({})", file.path(),
-                                              flushing.backend == FlushBackend::io_uring
-                                                  ? "io_uring"
-                                                  : "flusher thread"));
+  void settle_flush(const detail::FlushTracker::Finished& finished) {
+    if (finished.result < 0) {
+      failure = Error::from_os(-finished.result,
+                               fmt::format("fdatasync of {} ({})", file.path(),
+                                           flushing.backend() == FlushBackend::io_uring
+                                               ? "io_uring"
+                                               : "flusher thread"));
     } else {
-      file.record_durable(flushing_offset, flushing_count);
+      file.record_durable(finished.offset, finished.events);
     }
   }
 
@@ -48,7 +46,7 @@ struct MmapWriter::State {
     auto started = detail::start_flusher(options.flush_backend, state->file.path(),
                                          options.housekeeping_cpus);
     if (!started) return std::unexpected(started.error());
-    state->flushing = std::move(*started);
+    state->flushing = detail::FlushTracker(std::move(*started));
     return MmapWriter(std::move(state));
   }
 };
@@ -81,12 +79,12 @@ bool MmapWriter::write_event(const event::EventHeader& header,
 
 std::expected<void, Error> MmapWriter::sync() {
   State& s = *state_;
-  if (s.flushing.flusher->in_flight()) s.settle_flush(s.flushing.flusher->wait());
+  if (const auto finished = s.flushing.wait()) s.settle_flush(*finished);
   if (s.failure) return std::unexpected(*s.failure);
   const std::size_t offset = s.file.write_offset();
   const std::uint64_t count = s.file.event_count();
   if (::fdatasync(s.file.fd()) != 0) {
-    s.failure = os_error(errno, fmt::format("fdatasync {}", s.file.path()));
+    s.failure = Error::from_os(errno, fmt::format("fdatasync {}", s.file.path()));
     return std::unexpected(*s.failure);
   }
   s.file.record_durable(offset, count);
@@ -96,17 +94,16 @@ std::expected<void, Error> MmapWriter::sync() {
 void MmapWriter::sync_async() noexcept {
   State& s = *state_;
   if (s.failure) return;
-  detail::AsyncFlusher& flusher = *s.flushing.flusher;
-  if (flusher.in_flight()) {
-    const std::optional<int> finished = flusher.poll();
+  if (s.flushing.in_flight()) {
+    const std::optional<detail::FlushTracker::Finished> finished = s.flushing.poll();
     if (!finished) return;
     s.settle_flush(*finished);
     if (s.failure) return;
   }
   if (s.file.durable_offset() == s.file.write_offset()) return;
-  s.flushing_offset = s.file.write_offset();
-  s.flushing_count = s.file.event_count();
-  if (flusher.start(s.file.fd(), s.flushing_offset) < 0) (void)sync();  // the plain way
+  if (s.flushing.start(s.file, s.file.write_offset(), s.file.event_count()) < 0) {
+    (void)sync();  // the plain way
+  }
 }
 
 void MmapWriter::prepare_pages() noexcept { state_->file.prepare_pages(); }
@@ -116,9 +113,9 @@ std::size_t MmapWriter::write_offset() const noexcept { return state_->file.writ
 std::size_t MmapWriter::capacity() const noexcept { return state_->file.capacity(); }
 std::size_t MmapWriter::available() const noexcept { return state_->file.available(); }
 std::size_t MmapWriter::durable_offset() const noexcept { return state_->file.durable_offset(); }
-FlushBackend MmapWriter::flush_backend() const noexcept { return state_->flushing.backend; }
+FlushBackend MmapWriter::flush_backend() const noexcept { return state_->flushing.backend(); }
 const std::string& MmapWriter::flush_backend_note() const noexcept {
-  return state_->flushing.note;
+  return state_->flushing.note();
 }
 const ScanResult& MmapWriter::recovery() const noexcept { return state_->file.recovery(); }
 const std::optional<Error>& MmapWriter::failure() const noexcept { return state_->failure; }

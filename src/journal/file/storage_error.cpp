@@ -37,4 +37,8 @@ std::error_code make_error_code(LogErrc value) noexcept {
 
 std::string Error::message() const { return context + ": " + code.message(); }
 
+Error Error::from_os(int error_number, std::string context) {
+  return Error{std::error_code(error_number, std::system_category()), std::move(context)};
+}
+
 }  // namespace ringlog::storage

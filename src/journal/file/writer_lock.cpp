@@ -59,7 +59,7 @@ std::expected<WriterLock, Error> WriterLock::acquire(const std::string& path, bo
   if (!file) return std::unexpected(file.error());
   if (::flock(file->get(), LOCK_EX | LOCK_NB) == 0) return WriterLock(std::move(*file));
   if (errno != EWOULDBLOCK) {
-    return std::unexpected(os_error(errno, fmt::format("lock {} for writing", path)));
+    return std::unexpected(Error::from_os(errno, fmt::format("lock {} for writing", path)));
   }
   return std::unexpected(writer_active(flock_holder(file->get()), path, what));
 }

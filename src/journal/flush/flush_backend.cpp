@@ -1,7 +1,6 @@
 #include "journal/flush/flush_backend.hpp"
 
 #include "placement/binding.hpp"
-#include "journal/file/mapped_file.hpp"
 #include "journal/flush/thread_flusher.hpp"
 #include "journal/flush/uring_flusher.hpp"
 
@@ -37,7 +36,7 @@ std::expected<StartedFlusher, Error> start_flusher(FlushBackend wanted, const st
           fmt::format("flushes through io_uring (IORING_OP_FSYNC, datasync), {}", placement)};
     }
     if (wanted == FlushBackend::io_uring) {
-      return std::unexpected(os_error(uring.error(), fmt::format("io_uring for {}", what)));
+      return std::unexpected(Error::from_os(uring.error(), fmt::format("io_uring for {}", what)));
     }
     note = fmt::format("io_uring unavailable ({}): flushes with fdatasync on a flusher thread",
                        std::strerror(uring.error()));

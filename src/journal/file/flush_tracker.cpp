@@ -1,0 +1,34 @@
+#include "journal/file/flush_tracker.hpp"
+
+#include <ringlog/detail/assert.hpp>
+
+#include <utility>
+
+namespace ringlog::storage::detail {
+
+int FlushTracker::start(LogFile& file, std::size_t offset, std::uint64_t events) noexcept {
+  RINGLOG_ASSERT(file_ == nullptr, "one flush in flight at a time");
+  if (const int result = started_.flusher->start(file.fd(), offset); result < 0) return result;
+  file_ = &file;
+  offset_ = offset;
+  events_ = events;
+  return 0;
+}
+
+std::optional<FlushTracker::Finished> FlushTracker::poll() noexcept {
+  if (file_ == nullptr) return std::nullopt;
+  const std::optional<int> result = started_.flusher->poll();
+  if (!result) return std::nullopt;
+  return finish(*result);
+}
+
+std::optional<FlushTracker::Finished> FlushTracker::wait() noexcept {
+  if (file_ == nullptr) return std::nullopt;
+  return finish(started_.flusher->wait());
+}
+
+FlushTracker::Finished FlushTracker::finish(int result) noexcept {
+  return {std::exchange(file_, nullptr), offset_, events_, result};
+}
+
+}  // namespace ringlog::storage::detail

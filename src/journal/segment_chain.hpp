@@ -1,0 +1,87 @@
+// A journal's segments in order: the sealed ones kept for readers (oldest first, retired by
+// retention), then the unsealed ones, whose events are not all durable yet; the newest is the
+// one appended to.
+#pragma once
+
+#include "journal/file/log_file.hpp"
+#include "journal/segment_housekeeper.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+
+namespace ringlog::storage::detail {
+
+struct Segment {
+  LogFile file;
+  std::uint64_t first_sequence;
+  // Its final name is durable (set by the housekeeper): only then may its events count as durable.
+  std::unique_ptr<std::atomic<bool>> named;
+
+  std::uint64_t end_sequence() const noexcept { return first_sequence + file.event_count(); }
+  bool all_durable() const noexcept { return file.durable_offset() == file.write_offset(); }
+};
+
+class SegmentChain {
+ public:
+  // `keep_segments`: how many segments retention keeps; 0 keeps them all. The housekeeper each
+  // call below is given does the closing and the retiring, off the appending thread.
+  explicit SegmentChain(std::size_t keep_segments) noexcept : keep_segments_(keep_segments) {}
+
+  void keep_sealed(std::filesystem::path segment) { kept_.push_back(std::move(segment)); }
+  void append(std::unique_ptr<Segment> segment) { unsealed_.push_back(std::move(segment)); }
+
+  Segment& current() noexcept { return *unsealed_.back(); }  // appended to
+  Segment& oldest_unsealed() noexcept { return *unsealed_.front(); }
+  const std::deque<std::unique_ptr<Segment>>& unsealed() const noexcept { return unsealed_; }
+  // The unsealed segment of `file`; null when none holds it.
+  Segment* holding(const LogFile* file) noexcept;
+  std::size_t count() const noexcept { return kept_.size() + unsealed_.size(); }
+
+  // A segment that is no longer appended to and fully durable is done: closed off the appending
+  // thread, and counted against retention. The one `flushing` (a flush in flight) stays.
+  void seal_durable(const LogFile* flushing, SegmentHousekeeper& housekeeper);
+  // Retires the oldest sealed segments past keep_segments.
+  void apply_retention(SegmentHousekeeper& housekeeper);
+
+ private:
+  std::size_t keep_segments_;
+  std::deque<std::filesystem::path> kept_;  // sealed segment files, oldest first
+  // Segments with events not yet durable, oldest first; back() is the one appended to.
+  std::deque<std::unique_ptr<Segment>> unsealed_;
+};
+
+// What the journal asks its housekeeper for around the writer in the current segment: pages
+// mapped writable ahead of it, writeback behind it, and the next segment once this one is half
+// used.
+class PageWindow {
+ public:
+  PageWindow(std::size_t prepare_ahead_bytes, std::size_t writeback_every_bytes) noexcept
+      : prepare_ahead_bytes_(prepare_ahead_bytes), writeback_every_bytes_(writeback_every_bytes) {}
+
+  // Asks `housekeeper` for what the writer in `current` will need next.
+  void tend(LogFile& current, SegmentHousekeeper& housekeeper) noexcept;
+  void restart() noexcept;  // a new current segment: nothing asked for in it yet
+
+ private:
+  // Asks the housekeeper for the pages ahead and behind. Where it has fallen behind (it shares
+  // a busy CPU, or the host is slow to hand out memory) and the writer is about to reach pages
+  // it was asked for, the writer maps them itself: one call, rather than a fault on every page.
+  void map_pages_ahead(LogFile& file, SegmentHousekeeper& housekeeper) noexcept;
+
+  std::size_t prepare_ahead_bytes_;
+  std::size_t writeback_every_bytes_;
+  // The pages the housekeeper was last asked to map ahead of the writer, until it has.
+  struct PagesAhead {
+    std::size_t from = 0;  // offsets in the current segment
+    std::size_t until = 0;
+    std::uint64_t ticket = 0;
+  } pages_ahead_;
+  bool next_segment_requested_ = false;
+  std::size_t writeback_requested_until_ = 0;  // in the current segment
+};
+
+}  // namespace ringlog::storage::detail
