@@ -1,0 +1,128 @@
+#include "service/drain_loop.hpp"
+
+#include "support/timing.hpp"
+
+#include <ringlog/detail/cpu_relax.hpp>
+#include <ringlog/journal_consumer.hpp>
+#include <ringlog/topology.hpp>
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <optional>
+
+namespace ringlog::app {
+
+DrainLoop::DrainLoop(ServiceShared& shared, storage::Journal& journal, int consumer_cpu)
+    : shared_(shared),
+      journal_(journal),
+      consumer_cpu_(consumer_cpu),
+      rate_from_(journal.next_sequence()) {  // what recovery found is no rate
+  dispatcher_.add_consumer(std::make_unique<consumer::JournalConsumer>(journal_));
+}
+
+void DrainLoop::run() {
+  pthread_setname_np(pthread_self(), "ringlog-consume");
+  if (consumer_cpu_ >= 0) {
+    if (auto pinned = topology::pin_this_thread(consumer_cpu_); !pinned) {
+      shared_.fail(pinned.error());
+      return;
+    }
+  }
+  drain_until_stopped();
+  active_.clear();  // the rings' memory goes now, not when the service is destroyed
+}
+
+void DrainLoop::drain_until_stopped() {
+  std::optional<std::chrono::steady_clock::time_point> drain_until;
+  for (;;) {
+    // Read before taking the new attachments: once the control thread is done, every ring it
+    // attached is taken below, and a pass that then reads nothing has drained them all.
+    const bool stop_seen = shared_.control_done.load(std::memory_order_acquire);
+    for (auto& attachment : shared_.attachments.take_new()) {
+      active_.push_back(std::move(attachment));
+    }
+    if (stop_seen && !drain_until) {
+      drain_until = std::chrono::steady_clock::now() + timing::service_last_drain;
+    }
+    const std::optional<std::uint64_t> read = drain_once();
+    if (!read) return;
+    if (*read == 0) journal_.flush_if_due();
+    report_durability();
+    if (journal_.failure()) {  // a flush failed while there was nothing to append
+      shared_.fail(journal_.failure()->message());
+      return;
+    }
+    forget_drained_and_detached();
+    if (stop_seen && (*read == 0 || std::chrono::steady_clock::now() > *drain_until)) break;
+    if (*read == 0) ringlog::detail::cpu_relax();
+  }
+  if (auto synced = journal_.sync(); !synced) shared_.fail(synced.error().message());
+  report_durability();
+}
+
+std::optional<std::uint64_t> DrainLoop::drain_once() {
+  std::uint64_t read = 0;
+  for (const auto& attachment : active_) {
+    const consumer::DrainStats drained =
+        dispatcher_.drain_batch(attachment->consumer, timing::drain_batch_events);
+    if (drained.events_read == 0) continue;
+    if (drained.events_failed != 0) {
+      report_durability();  // the status, and the stop line, say where it stopped
+      shared_.fail(journal_.failure() ? journal_.failure()->message()
+                                      : std::string("the journal refused events"));
+      return std::nullopt;
+    }
+    read += drained.events_read;
+    const std::uint64_t journaled =
+        attachment->journaled.load(std::memory_order_relaxed) + drained.events_read;
+    attachment->journaled.store(journaled, std::memory_order_relaxed);
+    attachment->awaiting_durability.emplace_back(journal_.next_sequence(), journaled);
+  }
+  return read;
+}
+
+void DrainLoop::report_durability() {
+  StatusBoard& board = shared_.board;
+  const std::uint64_t durable = journal_.durable_sequence();
+  board.durable_sequence.store(durable, std::memory_order_relaxed);
+  const std::uint64_t next = journal_.next_sequence();
+  board.next_sequence.store(next, std::memory_order_relaxed);
+  board.segments.store(journal_.segment_count(), std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - rate_since_ >= timing::rate_window) {
+    board.events_per_second.store(
+        double(next - rate_from_) / std::chrono::duration<double>(now - rate_since_).count(),
+        std::memory_order_relaxed);
+    rate_since_ = now;
+    rate_from_ = next;
+  }
+  for (const auto& attachment : active_) {
+    auto& waiting = attachment->awaiting_durability;
+    std::optional<std::uint64_t> events;
+    while (!waiting.empty() && waiting.front().first <= durable) {
+      events = waiting.front().second;
+      waiting.pop_front();
+    }
+    if (events) {
+      attachment->ring.publish_durable_events(*events);
+      attachment->durable.store(*events, std::memory_order_relaxed);
+    }
+  }
+}
+
+void DrainLoop::forget_drained_and_detached() {
+  // Drained and detached: nothing more can come.
+  const auto gone = [](const std::shared_ptr<Attachment>& a) {
+    return !a->attached.load(std::memory_order_acquire) && a->consumer.is_empty();
+  };
+  std::vector<std::shared_ptr<Attachment>> drained;
+  std::erase_if(active_, [&](const std::shared_ptr<Attachment>& a) {
+    if (!gone(a)) return false;
+    drained.push_back(a);  // judged once: status forgets exactly what the loop lets go
+    return true;
+  });
+  if (!drained.empty()) shared_.attachments.forget(drained);
+}
+
+}  // namespace ringlog::app

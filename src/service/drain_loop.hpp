@@ -1,0 +1,48 @@
+// The service's drain thread, pinned to the consumer's CPU: drains every publisher's ring
+// through the dispatcher into the journal, tells each publisher through its ring how many of its
+// events are durable, and keeps the status board's journal figures up to date.
+#pragma once
+
+#include "service/service_shared.hpp"
+
+#include <ringlog/dispatcher.hpp>
+#include <ringlog/journal.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace ringlog::app {
+
+class DrainLoop {
+ public:
+  // `consumer_cpu` < 0: unpinned.
+  DrainLoop(ServiceShared& shared, storage::Journal& journal, int consumer_cpu);
+  DrainLoop(const DrainLoop&) = delete;
+  DrainLoop& operator=(const DrainLoop&) = delete;
+
+  // Until the control thread is done and every ring is drained (or, once stopped, a publisher
+  // kept writing for timing::service_last_drain); then the journal is made durable. Stops at
+  // once, through ServiceShared::fail, when the journal fails.
+  void run();
+
+ private:
+  void drain_until_stopped();
+  // One pass over every ring: the events read, or nothing when the journal refused some.
+  std::optional<std::uint64_t> drain_once();
+  // Tells each publisher how many of its events the journal has made durable.
+  void report_durability();
+  void forget_drained_and_detached();
+
+  ServiceShared& shared_;
+  storage::Journal& journal_;
+  int consumer_cpu_;
+  consumer::EventDispatcher dispatcher_;
+  std::vector<std::shared_ptr<Attachment>> active_;
+  // Where the rate was last measured from.
+  std::chrono::steady_clock::time_point rate_since_ = std::chrono::steady_clock::now();
+  std::uint64_t rate_from_ = 0;
+};
+
+}  // namespace ringlog::app

@@ -1,0 +1,90 @@
+#include "service/service_shared.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+
+namespace ringlog::app {
+
+void AttachmentRegistry::add(std::shared_ptr<Attachment> attachment) {
+  const std::lock_guard lock(mutex_);
+  listed_.push_back(attachment);
+  incoming_.push_back(std::move(attachment));
+  has_incoming_.store(true, std::memory_order_release);
+}
+
+std::vector<std::shared_ptr<Attachment>> AttachmentRegistry::take_new() {
+  // Loaded first: an exchange on every pass would write the flag's line each time.
+  if (!has_incoming_.load(std::memory_order_acquire) ||
+      !has_incoming_.exchange(false, std::memory_order_acq_rel)) {
+    return {};
+  }
+  const std::lock_guard lock(mutex_);
+  return std::exchange(incoming_, {});
+}
+
+void AttachmentRegistry::forget(const std::vector<std::shared_ptr<Attachment>>& gone) {
+  const std::lock_guard lock(mutex_);
+  std::erase_if(listed_, [&](const std::shared_ptr<Attachment>& a) {
+    return std::find(gone.begin(), gone.end(), a) != gone.end();
+  });
+}
+
+void AttachmentRegistry::clear() {
+  const std::lock_guard lock(mutex_);
+  listed_.clear();
+  incoming_.clear();
+}
+
+std::vector<PublisherStatus> AttachmentRegistry::publishers() const {
+  std::vector<PublisherStatus> result;
+  const std::lock_guard lock(mutex_);
+  for (const auto& a : listed_) {
+    result.push_back({a->id, a->channel, a->pid, a->journaled.load(std::memory_order_relaxed),
+                      a->durable.load(std::memory_order_relaxed),
+                      a->attached.load(std::memory_order_relaxed), a->ring.used(),
+                      a->ring.capacity()});
+  }
+  return result;
+}
+
+ServiceShared::ServiceShared(ServiceConfig c) : config(std::move(c)) {}
+
+ServiceShared::~ServiceShared() {
+  if (wake >= 0) ::close(wake);
+}
+
+void ServiceShared::fail(std::string why) {
+  {
+    const std::lock_guard lock(failure_mutex_);
+    if (failure_) return;
+    failure_ = why;
+  }
+  record_failure(why);
+  wake_control();
+}
+
+std::optional<std::string> ServiceShared::failure() const {
+  const std::lock_guard lock(failure_mutex_);
+  return failure_;
+}
+
+void ServiceShared::wake_control() const {
+  const std::uint64_t one = 1;
+  if (::write(wake, &one, sizeof one) < 0) {
+    // An eventfd write fails only on overflow: the control thread is awake already.
+  }
+}
+
+void ServiceShared::record_failure(const std::string& why) const {
+  const std::filesystem::path record = failure_record_path(config);
+  std::filesystem::path written = record;
+  written += ".new";
+  std::ofstream(written) << why << "\n";
+  std::error_code ignored;
+  std::filesystem::rename(written, record, ignored);
+}
+
+}  // namespace ringlog::app
