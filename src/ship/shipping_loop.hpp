@@ -1,0 +1,71 @@
+// The shipping thread: connects (and reconnects), asks the stream where to go on, publishes the
+// journal's durable events in order, and measures the lag.
+#pragma once
+
+#include "ship/nats_link.hpp"
+#include "ship/shipper.hpp"
+#include "ship/shipping_state.hpp"
+
+#include <ringlog/journal.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <utility>
+
+namespace ringlog::app {
+
+class ShippingLoop {
+ public:
+  // `durable` reads what is shipped; `appended` how far the journal reaches, for the lag.
+  ShippingLoop(const ShipConfig& config, storage::JournalReader durable,
+               storage::JournalReader appended, Acknowledgements& acknowledgements,
+               ShipStatusBoard& board, StopFlag& stop);
+  ShippingLoop(const ShippingLoop&) = delete;
+  ShippingLoop& operator=(const ShippingLoop&) = delete;
+
+  // Until stop is requested; then waits (up to a few seconds) for the publishes in flight.
+  void run();
+  void disconnect() { link_.reset(); }  // once run() has returned
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  bool connect();
+  // Waits for the acknowledgements still due; what does not come in time is given up (a late
+  // one is ignored, and the stream refuses the message if it follows a gap).
+  void settle_in_flight();
+  // Asks the stream where shipping goes on; false (with the problem said) when it cannot.
+  bool resume();
+  // Publishes what the journal holds now, up to a batch; false when it held nothing new.
+  bool publish_some();
+  // Publishes event `sequence`, waiting out the stream's back-pressure; false when it did not
+  // go, and the shipper is out of step.
+  bool publish(NatsMessage message, std::uint64_t sequence);
+  // Whether publishes are in flight and none was acknowledged for timing::ship_ack_wait; then
+  // it says so and takes the shipper out of step, to ask the stream again.
+  bool stalled();
+  void sample_lag();
+
+  const ShipConfig& config_;
+  storage::JournalReader durable_;
+  storage::JournalReader appended_;
+  Acknowledgements& acknowledgements_;
+  ShipStatusBoard& board_;
+  StopFlag& stop_;
+
+  std::unique_ptr<NatsLink> link_;
+  bool resumed_before_ = false;      // since the start
+  bool stream_ahead_ = false;        // the stream reached past the journal's end when asked
+  std::uint64_t progress_mark_ = 0;  // acknowledged through this, since progress_since_
+  Clock::time_point progress_since_{};
+  std::uint64_t next_to_publish_ = 0;
+  std::uint64_t expected_last_stream_sequence_ = 0;  // the stream's, before the next publish
+  std::deque<std::pair<std::uint64_t, Clock::time_point>> end_samples_;  // journal end, when seen
+  Clock::time_point next_sample_{};
+  Clock::time_point rate_since_ = Clock::now();
+  std::uint64_t rate_from_ = 0;
+};
+
+}  // namespace ringlog::app

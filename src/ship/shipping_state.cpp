@@ -1,0 +1,57 @@
+#include "ship/shipping_state.hpp"
+
+#include "ship/nats_link.hpp"
+
+#include <ringlog/event.hpp>
+
+#include <fmt/format.h>
+
+namespace ringlog::app {
+
+void StopFlag::request() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_.store(true);
+  }
+  requested_.notify_all();
+}
+
+void StopFlag::wait_for(std::chrono::steady_clock::duration period) {
+  std::unique_lock lock(mutex_);
+  requested_.wait_for(lock, period, [&] { return stopping_.load(); });
+}
+
+void Acknowledgements::on_acknowledgement(jsCtx*, natsMsg* message, jsPubAck* ack,
+                                          jsPubAckErr* error, void* closure) {
+  auto& self = *static_cast<Acknowledgements*>(closure);
+  const std::optional<std::uint64_t> sequence = shipped_sequence(message);
+  if (ack != nullptr && sequence) {
+    self.shipped_.store(*sequence + 1, std::memory_order_release);
+    self.count_.fetch_add(1, std::memory_order_relaxed);
+    self.bytes_.fetch_add(event::EventHeader::SIZE + std::uint64_t(natsMsg_GetDataLength(message)),
+                          std::memory_order_relaxed);
+  } else if (error != nullptr) {
+    const std::lock_guard lock(self.mutex_);
+    if (!self.refused_.load()) {
+      self.refusal_ = fmt::format(
+          "publish of event {} refused: {}", sequence.value_or(0),
+          error->ErrText != nullptr ? error->ErrText : natsStatus_GetText(error->Err));
+      self.refused_.store(true, std::memory_order_release);
+    }
+  }
+  natsMsg_Destroy(message);
+}
+
+void Acknowledgements::resume_at(std::uint64_t next) {
+  shipped_.store(next, std::memory_order_release);
+  const std::lock_guard lock(mutex_);
+  refusal_.reset();
+  refused_.store(false, std::memory_order_release);
+}
+
+std::optional<std::string> Acknowledgements::refusal() const {
+  const std::lock_guard lock(mutex_);
+  return refusal_;
+}
+
+}  // namespace ringlog::app
