@@ -101,7 +101,7 @@ struct Scenario {
 
 void pin(int cpu) {
   if (auto pinned = ringlog::topology::pin_this_thread(cpu); !pinned) {
-    fmt::print(stderr, "ringlog_latency: {}\n", pinned.error());
+    fmt::print(stderr, "ringlog_latency: {}\n", pinned.error().message());
     std::exit(2);
   }
 }
@@ -638,10 +638,10 @@ bool write_results(const std::filesystem::path& out_dir, const std::vector<Scena
 std::vector<int> chosen_cpus() {
   auto machine = ringlog::topology::Topology::discover();
   auto pair = machine ? machine->choose_pair({ringlog::topology::isolated_cpus(), -1})
-                      : std::expected<ringlog::topology::CorePair, std::string>(
+                      : std::expected<ringlog::topology::CorePair, ringlog::Error>(
                             std::unexpected(machine.error()));
   if (!pair) {
-    fmt::print(stderr, "ringlog_latency: {}\n", pair.error());
+    fmt::print(stderr, "ringlog_latency: {}\n", pair.error().message());
     std::exit(2);
   }
   return {pair->producer_cpu, pair->consumer_cpu};

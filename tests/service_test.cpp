@@ -168,13 +168,14 @@ TEST(service, unknown_channels_and_processes_without_access_are_refused) {
   ASSERT_TRUE(service.has_value()) << service.error();
   const auto refused = service::Publisher::attach({config.name, config.runtime_dir, "orders"});
   ASSERT_FALSE(refused.has_value());
-  EXPECT_EQ(refused.error(),
+  EXPECT_EQ(refused.error().message(),
             "the service refused channel \"orders\": no channel \"orders\" (channels: default)");
   EXPECT_EQ((*service)->status().refusals, 1u);
 
   const auto nowhere = service::Publisher::attach({"other", config.runtime_dir, "default"});
   ASSERT_FALSE(nowhere.has_value());
-  EXPECT_NE(nowhere.error().find("is `ringlog serve` running?"), std::string::npos)
+  EXPECT_EQ(nowhere.error().code, ringlog::SetupErrc::service_unreachable);
+  EXPECT_NE(nowhere.error().message().find("is `ringlog serve` running?"), std::string::npos)
       << nowhere.error();
 
   if (::geteuid() != 0) GTEST_SKIP() << "the permission check needs root to become another user";
@@ -186,7 +187,7 @@ TEST(service, unknown_channels_and_processes_without_access_are_refused) {
     if (::setgid(nobody->pw_gid) != 0 || ::setuid(nobody->pw_uid) != 0) _exit(10);
     const auto denied = service::Publisher::attach({config.name, config.runtime_dir, "default"});
     if (denied.has_value()) _exit(11);
-    _exit(denied.error().find("Permission denied") != std::string::npos ? 0 : 12);
+    _exit(denied.error().code == std::errc::permission_denied ? 0 : 12);
   }
   EXPECT_EQ(exit_code_of(child), 0) << "11: attached without access; 12: another error";
   ASSERT_TRUE((*service)->stop().has_value());
@@ -227,7 +228,7 @@ TEST(service, status_is_served_as_text_json_and_prometheus) {
   EXPECT_NE(text->find("1 segment(s)"), std::string::npos) << *text;
   const auto unknown = app::query_status(config.runtime_dir, config.name, "xml");
   ASSERT_FALSE(unknown.has_value());
-  EXPECT_EQ(unknown.error(), "unexpected message \"status xml\"");
+  EXPECT_EQ(unknown.error().message(), "unexpected message \"status xml\"");
   ASSERT_TRUE((*service)->stop().has_value());
 }
 
@@ -282,13 +283,15 @@ TEST(service, a_failed_journal_tells_its_publishers_and_keeps_saying_so_until_st
   EXPECT_TRUE(failed.publishers.empty()) << "a failed service drains no one, and lists no one";
   const auto refused = service::Publisher::attach({config.name, config.runtime_dir, "default"});
   ASSERT_FALSE(refused.has_value());
-  EXPECT_NE(refused.error().find("it has failed (" + *failed.failure), std::string::npos)
+  EXPECT_EQ(refused.error().code, ringlog::SetupErrc::service_refused);
+  EXPECT_NE(refused.error().message().find("it has failed (" + *failed.failure), std::string::npos)
       << refused.error();
   EXPECT_EQ((*service)->status().failure, failed.failure) << "the failure stays until the stop";
 
   const auto stopped = (*service)->stop();
   ASSERT_FALSE(stopped.has_value());
-  EXPECT_EQ(stopped.error(), *failed.failure);
+  EXPECT_EQ(stopped.error().code, ringlog::SetupErrc::journal_failed);
+  EXPECT_EQ(stopped.error().message(), *failed.failure);
   EXPECT_TRUE(std::filesystem::exists(app::failure_record_path(config)));
   const std::uint64_t durable = (*service)->status().journal_durable_sequence;
   EXPECT_GT(durable, 0u);

@@ -456,7 +456,8 @@ TEST(ship, credentials_in_a_url_or_in_a_file_others_may_read_are_refused) {
   config.nats = endpoint_of({"nats://trader:secret@127.0.0.1:4222"});
   auto in_url = Shipper::start(config);
   ASSERT_FALSE(in_url.has_value());
-  EXPECT_NE(in_url.error().find("not in the URL"), std::string::npos) << in_url.error();
+  EXPECT_EQ(in_url.error().code, ringlog::SetupErrc::invalid_setting);
+  EXPECT_NE(in_url.error().message().find("not in the URL"), std::string::npos) << in_url.error();
 
   const std::filesystem::path credentials = dir.path() / "nats.credentials";
   std::ofstream(credentials) << "trader:secret\n";
@@ -466,13 +467,13 @@ TEST(ship, credentials_in_a_url_or_in_a_file_others_may_read_are_refused) {
   config.nats.credentials_file = credentials;
   auto readable = Shipper::start(config);
   ASSERT_FALSE(readable.has_value());
-  EXPECT_NE(readable.error().find("chmod 600"), std::string::npos) << readable.error();
+  EXPECT_NE(readable.error().message().find("chmod 600"), std::string::npos) << readable.error();
 
   std::filesystem::permissions(credentials, std::filesystem::perms::owner_read);
   std::ofstream(credentials) << "no password here\n";
   auto malformed = Shipper::start(config);
   ASSERT_FALSE(malformed.has_value());
-  EXPECT_NE(malformed.error().find("user:password"), std::string::npos) << malformed.error();
+  EXPECT_NE(malformed.error().message().find("user:password"), std::string::npos) << malformed.error();
 }
 
 TEST(ship, the_server_checks_the_user_and_password_from_the_credentials_file) {

@@ -49,7 +49,7 @@ std::string xml_of(const char* synthetic) {
 
 Topology load(const char* synthetic) {
   auto topology = Topology::from_xml(xml_of(synthetic));
-  if (!topology) throw std::runtime_error(topology.error());
+  if (!topology) throw std::runtime_error(topology.error().message());
   return std::move(*topology);
 }
 
@@ -138,7 +138,7 @@ TEST(topology, falls_back_step_by_step_and_says_so) {
 
   const auto alone = load("pack:1 core:1 pu:1").choose_pair();
   ASSERT_FALSE(alone.has_value());
-  EXPECT_NE(alone.error().find("need two"), std::string::npos) << alone.error();
+  EXPECT_NE(alone.error().message().find("need two"), std::string::npos) << alone.error();
 }
 
 TEST(topology, checks_a_pair_the_user_names) {
@@ -146,11 +146,12 @@ TEST(topology, checks_a_pair_the_user_names) {
   EXPECT_TRUE(machine.check_pair(3, 5).has_value());
   const auto missing = machine.check_pair(3, 64);
   ASSERT_FALSE(missing.has_value());
-  EXPECT_NE(missing.error().find("CPU 64 is not one this process may use"), std::string::npos)
+  EXPECT_EQ(missing.error().code, ringlog::SetupErrc::unusable_cpus);
+  EXPECT_NE(missing.error().message().find("CPU 64 is not one this process may use"), std::string::npos)
       << missing.error();
   const auto same = machine.check_pair(3, 3);
   ASSERT_FALSE(same.has_value());
-  EXPECT_NE(same.error().find("both asked for CPU 3"), std::string::npos) << same.error();
+  EXPECT_NE(same.error().message().find("both asked for CPU 3"), std::string::npos) << same.error();
 }
 
 TEST(topology, refuses_xml_that_is_not_a_topology) {
@@ -251,12 +252,13 @@ TEST(placement_plan, refuses_cpus_this_process_may_not_use_and_miscounted_reques
   const auto absent =
       placement::plan_on(machine, {{4000}, "/nonexistent", placement::Spinners::consumer_only});
   ASSERT_FALSE(absent.has_value());
-  EXPECT_NE(absent.error().find("4000"), std::string::npos) << absent.error();
+  EXPECT_EQ(absent.error().code, ringlog::SetupErrc::unusable_cpus);
+  EXPECT_NE(absent.error().message().find("4000"), std::string::npos) << absent.error();
   const auto same = placement::plan_on(machine, {{3, 3}, "/nonexistent"});
   EXPECT_FALSE(same.has_value());
   const auto three = placement::plan_on(machine, {{1, 2, 3}, "/nonexistent"});
   ASSERT_FALSE(three.has_value());
-  EXPECT_NE(three.error().find("3 CPU(s) asked for"), std::string::npos) << three.error();
+  EXPECT_NE(three.error().message().find("3 CPU(s) asked for"), std::string::npos) << three.error();
 }
 
 TEST(placement_plan, one_cpu_leaves_the_run_unpinned) {
@@ -273,7 +275,7 @@ TEST(placement_binding, binds_a_thread_to_a_set_and_names_the_cpus_it_could_not_
   while (!CPU_ISSET(first, &allowed)) ++first;
   cpu_set_t bound;
   CPU_ZERO(&bound);
-  std::expected<void, std::string> result;
+  std::expected<void, ringlog::Error> result;
   std::thread worker([&] {
     result = placement::bind_this_thread(std::vector<int>{first});
     sched_getaffinity(0, sizeof bound, &bound);
@@ -286,7 +288,7 @@ TEST(placement_binding, binds_a_thread_to_a_set_and_names_the_cpus_it_could_not_
   std::thread refused([&] { result = placement::bind_this_thread(std::vector<int>{100000}); });
   refused.join();
   ASSERT_FALSE(result.has_value());
-  EXPECT_NE(result.error().find("100000"), std::string::npos) << result.error();
+  EXPECT_NE(result.error().message().find("100000"), std::string::npos) << result.error();
   EXPECT_EQ(placement::cpu_list_text(std::vector<int>{}), "none");
   EXPECT_EQ(placement::cpu_list_text(std::vector<int>{2, 3, 7}), "2,3,7");
 }

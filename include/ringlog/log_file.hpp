@@ -11,6 +11,7 @@
 #pragma once
 
 #include <ringlog/detail/framing.hpp>
+#include <ringlog/error.hpp>
 #include <ringlog/detail/mapping.hpp>
 #include <ringlog/event.hpp>
 
@@ -44,14 +45,8 @@ enum class LogErrc {
 const std::error_category& log_category() noexcept;
 std::error_code make_error_code(LogErrc) noexcept;
 
-struct Error {
-  std::error_code code;
-  std::string context;   // e.g. "mmap /var/log/x.evtl (1073741824 bytes)"
-  std::string message() const;  // "<context>: <code.message()>"
-
-  // What the OS refused (an errno value), and what was being done.
-  static Error from_os(int error_number, std::string context);
-};
+// Files' and journals' errors are ringlog's set-up errors (<ringlog/error.hpp>).
+using Error = ringlog::Error;
 
 struct FileHeader {
   char magic[4];               // "EVTL"

@@ -9,6 +9,7 @@
 // service goes away instead, connected() turns false.
 #pragma once
 
+#include <ringlog/error.hpp>
 #include <ringlog/shared_ring.hpp>
 
 #include <cstdint>
@@ -27,8 +28,9 @@ struct AttachOptions {
 
 class Publisher {
  public:
-  // An error says what failed: no service listening, no permission, a channel it refused.
-  static std::expected<Publisher, std::string> attach(const AttachOptions& = {});
+  // An error says what failed: no service listening (SetupErrc::service_unreachable), no
+  // permission (EACCES), a channel it refused (SetupErrc::service_refused).
+  static std::expected<Publisher, Error> attach(const AttachOptions& = {});
 
   Publisher(Publisher&&) noexcept;
   Publisher& operator=(Publisher&&) noexcept;

@@ -7,6 +7,8 @@
 // (isolcpus) and the NUMA node nearest the journal's storage.
 #pragma once
 
+#include <ringlog/error.hpp>
+
 #include <cstdint>
 #include <expected>
 #include <filesystem>
@@ -33,9 +35,9 @@ struct CorePair {
 class Topology {
  public:
   // This machine, as this process may use it (its CPU affinity and cgroup).
-  static std::expected<Topology, std::string> discover();
+  static std::expected<Topology, Error> discover();
   // A topology exported by hwloc (lstopo file.xml, or hwloc_topology_export_xml).
-  static std::expected<Topology, std::string> from_xml(std::string_view xml);
+  static std::expected<Topology, Error> from_xml(std::string_view xml);
 
   Topology(Topology&&) noexcept;
   Topology& operator=(Topology&&) noexcept;
@@ -44,10 +46,10 @@ class Topology {
   // The best pair for a producer and a consumer, or an error when the machine offers fewer than
   // two CPUs. Where no two physical cores qualify it falls back step by step (another L3, another
   // node, two hardware threads of one core) and says so in `reason`.
-  std::expected<CorePair, std::string> choose_pair(const PairPreferences& = {}) const;
+  std::expected<CorePair, Error> choose_pair(const PairPreferences& = {}) const;
 
   // The user's own choice, checked: two distinct CPUs this process may use.
-  std::expected<CorePair, std::string> check_pair(int producer_cpu, int consumer_cpu) const;
+  std::expected<CorePair, Error> check_pair(int producer_cpu, int consumer_cpu) const;
 
   std::vector<int> cpus() const;  // the CPUs (OS indexes) this process may use
   int core_count() const;         // physical cores among them
@@ -59,7 +61,7 @@ class Topology {
 };
 
 // Binds the calling thread to `cpu` and reads the binding back; an error says what failed.
-std::expected<void, std::string> pin_this_thread(int cpu);
+std::expected<void, Error> pin_this_thread(int cpu);
 
 // The CPUs in /sys/devices/system/cpu/isolated (empty when none are, or the file is absent).
 std::vector<int> isolated_cpus();

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <cstring>
 #include <vector>
 
 namespace ringlog::placement {
@@ -29,27 +28,28 @@ cpu_set_t cpu_set_of(std::span<const int> cpus) noexcept {
   return set;
 }
 
-std::expected<void, std::string> bind_thread(pthread_t thread, std::span<const int> cpus) {
+std::expected<void, Error> bind_thread(pthread_t thread, std::span<const int> cpus) {
   if (cpus.empty()) return {};
   cpu_set_t wanted = cpu_set_of(cpus);
   if (const int error = ::pthread_setaffinity_np(thread, sizeof wanted, &wanted); error != 0) {
     return std::unexpected(
-        fmt::format("binding a thread to CPUs {}: {}", cpu_list_text(cpus), std::strerror(error)));
+        Error::from_os(error, fmt::format("binding a thread to CPUs {}", cpu_list_text(cpus))));
   }
   cpu_set_t got;
   if (const int error = ::pthread_getaffinity_np(thread, sizeof got, &got); error != 0) {
-    return std::unexpected(fmt::format("reading back a thread's binding to CPUs {}: {}",
-                                       cpu_list_text(cpus), std::strerror(error)));
+    return std::unexpected(Error::from_os(
+        error, fmt::format("reading back a thread's binding to CPUs {}", cpu_list_text(cpus))));
   }
   if (!CPU_EQUAL(&wanted, &got)) {
-    return std::unexpected(fmt::format("a thread bound to CPUs {} may run on CPUs {} instead "
-                                       "(is this process's cpuset narrower?)",
-                                       cpu_list_text(cpus), cpu_list_text(cpus_in(got))));
+    return std::unexpected(Error::because(
+        SetupErrc::unusable_cpus,
+        fmt::format("a thread bound to CPUs {} may run on CPUs {} instead (is this process's "
+                    "cpuset narrower?)", cpu_list_text(cpus), cpu_list_text(cpus_in(got)))));
   }
   return {};
 }
 
-std::expected<void, std::string> bind_this_thread(std::span<const int> cpus) {
+std::expected<void, Error> bind_this_thread(std::span<const int> cpus) {
   return bind_thread(::pthread_self(), cpus);
 }
 

@@ -3,6 +3,8 @@
 // the placement plan leaves to housekeeping, so that a flush never preempts the core pair.
 #pragma once
 
+#include <ringlog/error.hpp>
+
 #include <pthread.h>
 #include <sched.h>
 
@@ -18,10 +20,10 @@ cpu_set_t cpu_set_of(std::span<const int> cpus) noexcept;
 // Binds `thread` to `cpus` and reads the binding back: a cgroup may narrow a set silently, and
 // a thread that runs elsewhere than planned is what a spike hides behind. The error names the
 // CPUs and the reason. Empty `cpus`: leaves the thread where it is.
-std::expected<void, std::string> bind_thread(pthread_t thread, std::span<const int> cpus);
+std::expected<void, Error> bind_thread(pthread_t thread, std::span<const int> cpus);
 
 // bind_thread(pthread_self(), cpus). Threads started afterwards inherit the binding.
-std::expected<void, std::string> bind_this_thread(std::span<const int> cpus);
+std::expected<void, Error> bind_this_thread(std::span<const int> cpus);
 
 // "2,3,7" for a banner; "none" for an empty set.
 std::string cpu_list_text(std::span<const int> cpus);

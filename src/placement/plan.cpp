@@ -10,25 +10,28 @@ namespace ringlog::placement {
 
 namespace {
 
-std::expected<topology::CorePair, std::string> consumer_as_asked(const topology::Topology& machine,
-                                                                 int consumer_cpu) {
+std::expected<topology::CorePair, Error> consumer_as_asked(const topology::Topology& machine,
+                                                           int consumer_cpu) {
   const std::vector<int> usable = machine.cpus();
   if (std::find(usable.begin(), usable.end(), consumer_cpu) == usable.end()) {
-    return std::unexpected(fmt::format("the consumer's CPU {} is not one this process may use "
-                                       "(it may use CPUs {})",
-                                       consumer_cpu, cpu_list_text(usable)));
+    return std::unexpected(Error::because(
+        SetupErrc::unusable_cpus,
+        fmt::format("the consumer's CPU {} is not one this process may use (it may use CPUs {})",
+                    consumer_cpu, cpu_list_text(usable))));
   }
   return topology::CorePair{-1, consumer_cpu, -1,
                             fmt::format("consumer on CPU {}, as configured", consumer_cpu)};
 }
 
-std::expected<topology::CorePair, std::string> choose(const topology::Topology& machine,
-                                                      const PlanRequest& request) {
+std::expected<topology::CorePair, Error> choose(const topology::Topology& machine,
+                                                const PlanRequest& request) {
   const bool consumer_only = request.spinners == Spinners::consumer_only;
   const std::size_t wanted = consumer_only ? 1 : 2;
   if (!request.asked.empty() && request.asked.size() != wanted) {
-    return std::unexpected(fmt::format("{} CPU(s) asked for where the plan places {}",
-                                       request.asked.size(), wanted));
+    return std::unexpected(
+        Error::because(SetupErrc::invalid_setting,
+                       fmt::format("{} CPU(s) asked for where the plan places {}",
+                                   request.asked.size(), wanted)));
   }
   if (consumer_only && !request.asked.empty()) {
     return consumer_as_asked(machine, request.asked[0]);
@@ -45,13 +48,13 @@ std::expected<topology::CorePair, std::string> choose(const topology::Topology& 
 
 }  // namespace
 
-std::expected<Plan, std::string> plan(const PlanRequest& request) {
+std::expected<Plan, Error> plan(const PlanRequest& request) {
   auto machine = topology::Topology::discover();
   if (!machine) return std::unexpected(machine.error());
   return plan_on(*machine, request);
 }
 
-std::expected<Plan, std::string> plan_on(const topology::Topology& machine,
+std::expected<Plan, Error> plan_on(const topology::Topology& machine,
                                          const PlanRequest& request) {
   Plan result;
   const std::vector<int> usable = machine.cpus();

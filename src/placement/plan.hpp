@@ -40,10 +40,10 @@ struct Plan {
   std::string describe() const;
 };
 
-std::expected<Plan, std::string> plan(const PlanRequest& request);
+std::expected<Plan, Error> plan(const PlanRequest& request);
 
 // The same choice on a machine described by `machine`, for tests with an hwloc XML topology.
-std::expected<Plan, std::string> plan_on(const topology::Topology& machine,
+std::expected<Plan, Error> plan_on(const topology::Topology& machine,
                                          const PlanRequest& request);
 
 }  // namespace ringlog::placement

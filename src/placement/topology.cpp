@@ -33,15 +33,15 @@ struct Loaded {
 
 // Initializes, lets `configure` pick the source, and loads; an error names the step.
 template <class Configure>
-std::expected<std::unique_ptr<Loaded>, std::string> load(Configure configure) {
+std::expected<std::unique_ptr<Loaded>, Error> load(Configure configure) {
   hwloc_topology_t handle = nullptr;
   if (hwloc_topology_init(&handle) != 0) {
-    return std::unexpected(fmt::format("hwloc_topology_init: {}", std::strerror(errno)));
+    return std::unexpected(Error::from_os(errno, "hwloc_topology_init"));
   }
   auto loaded = std::make_unique<Loaded>(handle);
   if (auto configured = configure(handle); !configured) return std::unexpected(configured.error());
   if (hwloc_topology_load(handle) != 0) {
-    return std::unexpected(fmt::format("hwloc_topology_load: {}", std::strerror(errno)));
+    return std::unexpected(Error::from_os(errno, "hwloc_topology_load"));
   }
   return loaded;
 }
@@ -103,18 +103,18 @@ Topology::Topology(Topology&&) noexcept = default;
 Topology& Topology::operator=(Topology&&) noexcept = default;
 Topology::~Topology() = default;
 
-std::expected<Topology, std::string> Topology::discover() {
-  auto loaded = load([](hwloc_topology_t) -> std::expected<void, std::string> { return {}; });
+std::expected<Topology, Error> Topology::discover() {
+  auto loaded = load([](hwloc_topology_t) -> std::expected<void, Error> { return {}; });
   if (!loaded) return std::unexpected(loaded.error());
   auto state = std::make_unique<State>();
   state->loaded = std::move(*loaded);
   return Topology(std::move(state));
 }
 
-std::expected<Topology, std::string> Topology::from_xml(std::string_view xml) {
-  auto loaded = load([&](hwloc_topology_t handle) -> std::expected<void, std::string> {
+std::expected<Topology, Error> Topology::from_xml(std::string_view xml) {
+  auto loaded = load([&](hwloc_topology_t handle) -> std::expected<void, Error> {
     if (hwloc_topology_set_xmlbuffer(handle, xml.data(), static_cast<int>(xml.size())) != 0) {
-      return std::unexpected(fmt::format("not an hwloc XML topology: {}", std::strerror(errno)));
+      return std::unexpected(Error::from_os(errno, "not an hwloc XML topology"));
     }
     return {};
   });
@@ -124,7 +124,7 @@ std::expected<Topology, std::string> Topology::from_xml(std::string_view xml) {
   return Topology(std::move(state));
 }
 
-std::expected<CorePair, std::string> Topology::choose_pair(
+std::expected<CorePair, Error> Topology::choose_pair(
     const PairPreferences& preferences) const {
   std::vector<Core> cores = state_->cores(preferences);
   // Isolated cores first, then cores other than CPU 0 (where the kernel's housekeeping and many
@@ -186,22 +186,27 @@ std::expected<CorePair, std::string> Topology::choose_pair(
                            "use): they share its execution units");
     return pair;
   }
-  return std::unexpected(fmt::format("this process may use {} CPU(s): a producer and a consumer "
-                                     "need two", usable.size()));
+  return std::unexpected(Error::because(
+      SetupErrc::unusable_cpus,
+      fmt::format("this process may use {} CPU(s): a producer and a consumer need two",
+                  usable.size())));
 }
 
-std::expected<CorePair, std::string> Topology::check_pair(int producer_cpu,
-                                                          int consumer_cpu) const {
+std::expected<CorePair, Error> Topology::check_pair(int producer_cpu, int consumer_cpu) const {
   const std::vector<int> usable = cpus();
   for (const int cpu : {producer_cpu, consumer_cpu}) {
     if (!contains(usable, cpu)) {
-      return std::unexpected(fmt::format("CPU {} is not one this process may use ({})", cpu,
-                                         fmt::join(usable, ",")));
+      return std::unexpected(Error::because(
+          SetupErrc::unusable_cpus,
+          fmt::format("CPU {} is not one this process may use ({})", cpu,
+                      fmt::join(usable, ","))));
     }
   }
   if (producer_cpu == consumer_cpu) {
-    return std::unexpected(fmt::format("the producer and the consumer both asked for CPU {}: a "
-                                       "spinning pair needs two", producer_cpu));
+    return std::unexpected(Error::because(
+        SetupErrc::unusable_cpus,
+        fmt::format("the producer and the consumer both asked for CPU {}: a spinning pair needs "
+                    "two", producer_cpu)));
   }
   CorePair pair{producer_cpu, consumer_cpu, -1, {}};
   pair.reason = describe(pair, false, false, "as asked");
@@ -219,7 +224,7 @@ std::vector<int> Topology::cpus() const {
 
 int Topology::core_count() const { return static_cast<int>(state_->cores({}).size()); }
 
-std::expected<void, std::string> pin_this_thread(int cpu) {
+std::expected<void, Error> pin_this_thread(int cpu) {
   return placement::bind_this_thread(std::span(&cpu, 1));
 }
 

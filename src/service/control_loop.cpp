@@ -31,32 +31,35 @@ int peer_pid(int socket) {
 
 }  // namespace
 
-std::expected<int, std::string> listen_at(const std::filesystem::path& path,
-                                          const std::string& group) {
+std::expected<int, Error> listen_at(const std::filesystem::path& path,
+                                    const std::string& group) {
   auto probe = service::detail::connect_to(path);
   if (!probe) return std::unexpected(probe.error());
   ::close(probe->fd);
   if (probe->connect_error == 0) {
-    return std::unexpected(fmt::format("a ringlog service already listens on {}", path.string()));
+    return std::unexpected(Error::from_os(
+        EADDRINUSE, fmt::format("a ringlog service already listens on {}", path.string())));
   }
   ::unlink(path.c_str());
   const auto address = service::detail::unix_address(path);
   const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::unexpected(fmt::format("socket: {}", std::strerror(errno)));
+  if (fd < 0) return std::unexpected(Error::from_os(errno, "socket"));
   const auto* raw = reinterpret_cast<const sockaddr*>(&*address);
   gid_t gid = static_cast<gid_t>(-1);
   if (!group.empty()) {
     const ::group* entry = ::getgrnam(group.c_str());
     if (entry == nullptr) {
       ::close(fd);
-      return std::unexpected(fmt::format("service.group \"{}\" is no group on this host", group));
+      return std::unexpected(Error::because(
+          SetupErrc::invalid_setting,
+          fmt::format("service.group \"{}\" is no group on this host", group)));
     }
     gid = entry->gr_gid;
   }
-  const auto fail = [&](std::string what) {
+  const auto fail = [&](std::string_view what) {
     const int error = errno;
     ::close(fd);
-    return std::unexpected(fmt::format("{} {}: {}", what, path.string(), std::strerror(error)));
+    return std::unexpected(Error::from_os(error, fmt::format("{} {}", what, path.string())));
   };
   if (::bind(fd, raw, sizeof *address) != 0) return fail("bind");
   // Owner only, or owner and group: connecting is what lets a process publish.

@@ -18,8 +18,8 @@ namespace ringlog::app {
 
 // The listening control socket at `path`, with the mode and group the configuration asks for.
 // A socket left by a service that is gone is replaced; one that answers is not.
-std::expected<int, std::string> listen_at(const std::filesystem::path& path,
-                                          const std::string& group);
+std::expected<int, Error> listen_at(const std::filesystem::path& path,
+                                    const std::string& group);
 
 class ControlLoop {
  public:

@@ -25,7 +25,7 @@ void DrainLoop::run() {
   pthread_setname_np(pthread_self(), "ringlog-consume");
   if (consumer_cpu_ >= 0) {
     if (auto pinned = topology::pin_this_thread(consumer_cpu_); !pinned) {
-      shared_.fail(pinned.error());
+      shared_.fail(pinned.error().message());
       return;
     }
   }

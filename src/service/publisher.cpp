@@ -27,56 +27,71 @@ struct Publisher::State {
 namespace {
 
 // A connected socket to the service, or why not.
-std::expected<int, std::string> connect_to(const std::filesystem::path& path) {
+std::expected<int, Error> connect_to(const std::filesystem::path& path) {
   auto connection = detail::connect_to(path);
   if (!connection) return std::unexpected(connection.error());
   if (const int error = connection->connect_error; error != 0) {
     ::close(connection->fd);
-    return std::unexpected(fmt::format(
-        "cannot reach the ringlog service at {}: {}{}", path.string(), std::strerror(error),
-        error == ENOENT || error == ECONNREFUSED ? " (is `ringlog serve` running?)" : ""));
+    const std::string context =
+        fmt::format("cannot reach the ringlog service at {}", path.string());
+    if (error != ENOENT && error != ECONNREFUSED) {
+      return std::unexpected(Error::from_os(error, context));
+    }
+    return std::unexpected(Error::because(
+        SetupErrc::service_unreachable,
+        fmt::format("{}: {} (is `ringlog serve` running?)", context, std::strerror(error))));
   }
   return connection->fd;
 }
 
+Error unusable(const ring::RingError& error) {
+  return Error::because(SetupErrc::ring_unusable, ring::to_string(error));
+}
+
 }  // namespace
 
-std::expected<Publisher, std::string> Publisher::attach(const AttachOptions& options) {
+std::expected<Publisher, Error> Publisher::attach(const AttachOptions& options) {
   const std::filesystem::path path = detail::socket_path(options.runtime_dir, options.service);
   auto connected = connect_to(path);
   if (!connected) return std::unexpected(connected.error());
   const int socket = *connected;
-  const auto fail = [&](std::string why) {
+  const auto fail = [&](Error why) {
     ::close(socket);
     return std::unexpected(std::move(why));
   };
+  const std::string attaching = fmt::format("attach to {}", path.string());
   if (const int error = detail::send_message(socket, "attach " + options.channel); error != 0) {
-    return fail(fmt::format("attach to {}: {}", path.string(), std::strerror(error)));
+    return fail(Error::from_os(error, attaching));
   }
   auto reply = detail::receive_message(socket);
-  if (!reply) {
-    return fail(fmt::format("attach to {}: {}", path.string(), std::strerror(reply.error())));
+  if (!reply) return fail(Error::from_os(reply.error(), attaching));
+  if (!*reply) {
+    return fail(Error::because(
+        SetupErrc::service_unreachable,
+        fmt::format("the service at {} closed the connection", path.string())));
   }
-  if (!*reply) return fail(fmt::format("the service at {} closed the connection", path.string()));
   const detail::Message& message = **reply;
   if (message.text.starts_with("refused ")) {
     if (message.fd >= 0) ::close(message.fd);
-    return fail(fmt::format("the service refused channel \"{}\": {}", options.channel,
-                            message.text.substr(8)));
+    return fail(Error::because(SetupErrc::service_refused,
+                               fmt::format("the service refused channel \"{}\": {}",
+                                           options.channel, message.text.substr(8))));
   }
   std::uint64_t id = 0;
   const std::string_view number = std::string_view(message.text).substr(9);
   if (!message.text.starts_with("attached ") || message.fd < 0 ||
       std::from_chars(number.data(), number.data() + number.size(), id).ec != std::errc()) {
     if (message.fd >= 0) ::close(message.fd);
-    return fail(fmt::format("unexpected reply from {}: \"{}\"", path.string(), message.text));
+    return fail(Error::because(
+        SetupErrc::service_refused,
+        fmt::format("unexpected reply from {}: \"{}\"", path.string(), message.text)));
   }
   // The memfd is opened again through /proc, as any process that holds it could.
   auto ring = ring::SharedRing::open(fmt::format("/proc/self/fd/{}", message.fd));
   ::close(message.fd);
-  if (!ring) return fail(ring::to_string(ring.error()));
+  if (!ring) return fail(unusable(ring.error()));
   auto producer = ring->producer();
-  if (!producer) return fail(ring::to_string(producer.error()));
+  if (!producer) return fail(unusable(producer.error()));
   return Publisher(std::unique_ptr<State>(
       new State{socket, id, std::move(*ring), std::move(*producer)}));
 }

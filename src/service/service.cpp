@@ -67,7 +67,7 @@ std::optional<std::string> previous_failure(const ServiceConfig& config) {
 
 }  // namespace
 
-std::expected<std::unique_ptr<Service>, std::string> Service::start(const ServiceConfig& config) {
+std::expected<std::unique_ptr<Service>, Error> Service::start(const ServiceConfig& config) {
   // The consumer's CPU: as configured, or the consumer side of the pair ringlog would choose.
   std::vector<int> asked;
   if (config.consumer_cpu >= 0) asked.push_back(config.consumer_cpu);
@@ -81,7 +81,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
                                             : config.housekeeping_cpus;
   }
   auto journal = storage::Journal::open(config.journal_dir, journal_options);
-  if (!journal) return std::unexpected(journal.error().message());
+  if (!journal) return std::unexpected(journal.error());
 
   std::error_code ignored;
   std::filesystem::create_directories(config.runtime_dir, ignored);
@@ -92,14 +92,16 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   s.shared.board.next_sequence.store(s.journal.next_sequence());
   s.shared.board.durable_sequence.store(s.journal.durable_sequence());
   s.shared.wake = ::eventfd(0, EFD_CLOEXEC);
-  if (s.shared.wake < 0) return std::unexpected(fmt::format("eventfd: {}", std::strerror(errno)));
+  if (s.shared.wake < 0) return std::unexpected(Error::from_os(errno, "eventfd"));
   // Before the control socket: a start that fails leaves no socket behind.
   if (!config.ship.nats.servers.empty()) {
     ShipConfig ship = config.ship;
     ship.journal_dir = config.journal_dir;
     ship.cpus = journal_options.housekeeping_cpus;
     auto shipper = Shipper::start(std::move(ship));
-    if (!shipper) return std::unexpected("[ship]: " + shipper.error());
+    if (!shipper) {
+      return std::unexpected(Error{shipper.error().code, "[ship]: " + shipper.error().context});
+    }
     s.shipper = std::move(*shipper);
   }
   const std::filesystem::path socket =
@@ -116,7 +118,7 @@ std::expected<std::unique_ptr<Service>, std::string> Service::start(const Servic
   return std::unique_ptr<Service>(new Service(std::move(state)));
 }
 
-std::expected<void, std::string> Service::stop() {
+std::expected<void, Error> Service::stop() {
   State& s = *state_;
   // The control thread also checks `stopping` after every wake-up.
   if (!s.shared.stopping.exchange(true)) s.shared.wake_control();
@@ -124,7 +126,9 @@ std::expected<void, std::string> Service::stop() {
   if (s.draining.joinable()) s.draining.join();
   // What it has not shipped yet, it ships after the next start.
   if (s.shipper) s.shipper->stop();
-  if (const auto failure = s.shared.failure()) return std::unexpected(*failure);
+  if (const auto failure = s.shared.failure()) {
+    return std::unexpected(Error::because(SetupErrc::journal_failed, *failure));
+  }
   std::error_code ignored;
   std::filesystem::remove(failure_record_path(s.shared.config), ignored);
   return {};

@@ -57,7 +57,7 @@ std::string to_prometheus(const ServiceStatus&);
 
 // Asks the running service `name` under `runtime_dir` for its status in `format` ("text",
 // "json" or "prometheus"): what `ringlog status` prints.
-std::expected<std::string, std::string> query_status(const std::filesystem::path& runtime_dir,
+std::expected<std::string, Error> query_status(const std::filesystem::path& runtime_dir,
                                                      const std::string& name,
                                                      const std::string& format);
 
@@ -67,12 +67,13 @@ std::filesystem::path failure_record_path(const ServiceConfig&);
 class Service {
  public:
   // Opens (or recovers) the journal, listens on the control socket and starts both threads.
-  static std::expected<std::unique_ptr<Service>, std::string> start(const ServiceConfig&);
+  static std::expected<std::unique_ptr<Service>, Error> start(const ServiceConfig&);
   ~Service();  // stop()
 
   // Takes no more attachments, drains every ring, makes the journal durable, joins the threads;
-  // the journal's error, if it failed. A clean stop removes the failure record.
-  std::expected<void, std::string> stop();
+  // the journal's error (SetupErrc::journal_failed), if it failed. A clean stop removes the
+  // failure record.
+  std::expected<void, Error> stop();
   ServiceStatus status() const;  // a snapshot, from any thread
 
   Service(const Service&) = delete;

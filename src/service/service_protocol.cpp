@@ -1,5 +1,6 @@
 #include "service/service_protocol.hpp"
 
+#include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -19,21 +20,24 @@ std::filesystem::path socket_path(const std::filesystem::path& runtime_dir,
   return runtime_dir / (std::string(name) + ".sock");
 }
 
-std::expected<sockaddr_un, std::string> unix_address(const std::filesystem::path& path) {
+std::expected<sockaddr_un, Error> unix_address(const std::filesystem::path& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (path.native().size() >= sizeof address.sun_path) {
-    return std::unexpected("socket path " + path.string() + " is too long");
+    return std::unexpected(Error::because(
+        SetupErrc::invalid_setting,
+        fmt::format("socket path {} is too long: the kernel takes {} characters at most",
+                    path.string(), sizeof address.sun_path - 1)));
   }
   std::memcpy(address.sun_path, path.c_str(), path.native().size());
   return address;
 }
 
-std::expected<Connection, std::string> connect_to(const std::filesystem::path& path) {
+std::expected<Connection, Error> connect_to(const std::filesystem::path& path) {
   const auto address = unix_address(path);
   if (!address) return std::unexpected(address.error());
   const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::unexpected(std::string("socket: ") + std::strerror(errno));
+  if (fd < 0) return std::unexpected(Error::from_os(errno, "socket"));
   const bool connected =
       ::connect(fd, reinterpret_cast<const sockaddr*>(&*address), sizeof *address) == 0;
   return Connection{fd, connected ? 0 : errno};

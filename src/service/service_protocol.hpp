@@ -9,6 +9,8 @@
 //   service → anyone      the status in that format
 #pragma once
 
+#include <ringlog/error.hpp>
+
 #include <sys/un.h>
 
 #include <expected>
@@ -30,9 +32,9 @@ struct Connection {
   int fd = -1;
   int connect_error = 0;
 };
-std::expected<Connection, std::string> connect_to(const std::filesystem::path& path);
+std::expected<Connection, Error> connect_to(const std::filesystem::path& path);
 // The address of `path` for bind() or connect(); an error when the path is too long.
-std::expected<sockaddr_un, std::string> unix_address(const std::filesystem::path& path);
+std::expected<sockaddr_un, Error> unix_address(const std::filesystem::path& path);
 
 // Sends `text`, and `fd` beside it unless -1: 0, or an errno.
 int send_message(int socket, std::string_view text, int fd = -1) noexcept;

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 
 namespace ringlog::app {
 
@@ -105,28 +104,34 @@ std::string to_prometheus(const ServiceStatus& status) {
   return text;
 }
 
-std::expected<std::string, std::string> query_status(const std::filesystem::path& runtime_dir,
-                                                     const std::string& name,
-                                                     const std::string& format) {
+std::expected<std::string, Error> query_status(const std::filesystem::path& runtime_dir,
+                                               const std::string& name,
+                                               const std::string& format) {
   const std::filesystem::path path = service::detail::socket_path(runtime_dir, name);
   auto connection = service::detail::connect_to(path);
   if (!connection) return std::unexpected(connection.error());
   const int socket = connection->fd;
-  const auto fail = [&](std::string why) {
+  const auto fail = [&](Error why) {
     ::close(socket);
     return std::unexpected(std::move(why));
   };
   if (connection->connect_error != 0) {
-    return fail(fmt::format("cannot reach the ringlog service at {}: {}", path.string(),
-                            std::strerror(connection->connect_error)));
+    return fail(Error::from_os(connection->connect_error,
+                               fmt::format("cannot reach the ringlog service at {}",
+                                           path.string())));
   }
   if (const int error = service::detail::send_message(socket, "status " + format); error != 0) {
-    return fail(fmt::format("status request to {}: {}", path.string(), std::strerror(error)));
+    return fail(Error::from_os(error, fmt::format("status request to {}", path.string())));
   }
   auto reply = service::detail::receive_message(socket);
-  if (!reply || !*reply) return fail(fmt::format("no status from {}", path.string()));
+  if (!reply || !*reply) {
+    return fail(Error::because(SetupErrc::service_unreachable,
+                               fmt::format("no status from {}", path.string())));
+  }
   ::close(socket);
-  if ((*reply)->text.starts_with("refused ")) return std::unexpected((*reply)->text.substr(8));
+  if ((*reply)->text.starts_with("refused ")) {
+    return std::unexpected(Error::because(SetupErrc::service_refused, (*reply)->text.substr(8)));
+  }
   return std::move((*reply)->text);
 }
 

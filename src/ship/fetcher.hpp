@@ -28,6 +28,6 @@ struct FetchResult {
 // Fetches every event the stream holds on the subject now that the journal lacks, in order,
 // and makes them durable. An error when the stream lacks events the journal needs (they aged
 // out of it), when a message is not a ringlog event, or when the journal fails.
-std::expected<FetchResult, std::string> fetch_journal(const FetchConfig&);
+std::expected<FetchResult, Error> fetch_journal(const FetchConfig&);
 
 }  // namespace ringlog::app

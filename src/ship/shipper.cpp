@@ -27,22 +27,24 @@ Shipper::Shipper(std::unique_ptr<State> state) noexcept : state_(std::move(state
 
 Shipper::~Shipper() { stop(); }
 
-std::expected<std::unique_ptr<Shipper>, std::string> Shipper::start(ShipConfig config) {
+std::expected<std::unique_ptr<Shipper>, Error> Shipper::start(ShipConfig config) {
   if (auto checked = check_endpoint(config.nats); !checked) {
-    return std::unexpected(checked.error());
+    return std::unexpected(Error::because(SetupErrc::invalid_setting, checked.error()));
   }
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   (void)::sched_getaffinity(0, sizeof allowed, &allowed);
   for (const int cpu : config.cpus) {
     if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed)) {
-      return std::unexpected(fmt::format("shipper CPU {} is not one this process may use", cpu));
+      return std::unexpected(Error::because(
+          SetupErrc::unusable_cpus,
+          fmt::format("shipper CPU {} is not one this process may use", cpu)));
     }
   }
   auto durable = storage::JournalReader::open(config.journal_dir, storage::ReadLimit::durable);
-  if (!durable) return std::unexpected(durable.error().message());
+  if (!durable) return std::unexpected(durable.error());
   auto appended = storage::JournalReader::open(config.journal_dir);
-  if (!appended) return std::unexpected(appended.error().message());
+  if (!appended) return std::unexpected(appended.error());
   auto state = std::make_unique<State>(std::move(config));
   State& s = *state;
   s.loop = std::make_unique<ShippingLoop>(s.config, std::move(*durable), std::move(*appended),

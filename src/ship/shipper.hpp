@@ -18,6 +18,8 @@
 
 #include "ship/nats_endpoint.hpp"
 
+#include <ringlog/error.hpp>
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <chrono>
@@ -69,7 +71,7 @@ class Shipper {
  public:
   // Starts the shipping thread; it connects, and reconnects, on its own. An error only for what
   // no retry mends: a journal directory that is not one, unreadable credentials, a bad URL.
-  static std::expected<std::unique_ptr<Shipper>, std::string> start(ShipConfig);
+  static std::expected<std::unique_ptr<Shipper>, Error> start(ShipConfig);
   ~Shipper();  // stop()
 
   // Stops reading the journal and waits (up to a few seconds) for the publishes in flight.

@@ -24,7 +24,7 @@ void ShippingLoop::run() {
   pthread_setname_np(pthread_self(), "ringlog-ship");
   // Before connecting: the client's threads inherit this affinity.
   if (auto bound = placement::bind_this_thread(config_.cpus); !bound) {
-    board_.set_problem(fmt::format("the shipper's thread: {}", bound.error()));
+    board_.set_problem(fmt::format("the shipper's thread: {}", bound.error().message()));
     return;
   }
   while (!stop_.requested()) {

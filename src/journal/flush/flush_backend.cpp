@@ -47,7 +47,7 @@ std::expected<StartedFlusher, Error> start_flusher(FlushBackend wanted, const st
   if (!housekeeping_cpus.empty()) {
     note += flusher->binding()
                 ? fmt::format(", on CPUs {}", placement::cpu_list_text(housekeeping_cpus))
-                : fmt::format(", on any CPU ({})", flusher->binding().error());
+                : fmt::format(", on any CPU ({})", flusher->binding().error().message());
   }
   return StartedFlusher{std::move(flusher), FlushBackend::thread, std::move(note)};
 }

@@ -3,6 +3,8 @@
 
 #include "journal/flush/async_flusher.hpp"
 
+#include <ringlog/error.hpp>
+
 #include <atomic>
 #include <condition_variable>
 #include <expected>
@@ -18,7 +20,7 @@ class ThreadFlusher final : public AsyncFlusher {
   // The thread runs on `cpus` (anywhere when empty).
   explicit ThreadFlusher(std::span<const int> cpus);
   // Whether it runs where asked; the error says why not.
-  const std::expected<void, std::string>& binding() const noexcept { return binding_; }
+  const std::expected<void, Error>& binding() const noexcept { return binding_; }
   ~ThreadFlusher() override;
   ThreadFlusher(const ThreadFlusher&) = delete;
   ThreadFlusher& operator=(const ThreadFlusher&) = delete;
@@ -42,7 +44,7 @@ class ThreadFlusher final : public AsyncFlusher {
   int result_ = 0;          // guarded by mutex_
   std::atomic<bool> done_hint_{false};  // lets poll() skip the mutex while the flush runs
   std::thread thread_;
-  std::expected<void, std::string> binding_;
+  std::expected<void, Error> binding_;
 };
 
 }  // namespace ringlog::storage::detail

@@ -20,7 +20,7 @@ int run_doctor(HostCheckOptions options, const std::vector<int>& cpus, bool json
   if (cpus.empty()) {
     const auto placement = ringlog::placement::plan({{}, options.journal_dir});
     if (!placement) {
-      fmt::print(stderr, "ringlog doctor: {}\n", placement.error());
+      fmt::print(stderr, "ringlog doctor: {}\n", placement.error().message());
       return 2;
     }
     if (!placement->pair) {

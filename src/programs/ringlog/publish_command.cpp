@@ -1,5 +1,6 @@
 #include "programs/ringlog/publish_command.hpp"
 
+#include "programs/ringlog/exit_status.hpp"
 #include "programs/ringlog/market_data.hpp"
 #include "support/latency_histogram.hpp"
 
@@ -136,8 +137,8 @@ class PublishRun {
         publisher_ = std::move(*again);
         return std::nullopt;
       }
-      why = again.error();
-      if (why.starts_with("the service refused")) return why;  // it is up, and says no
+      why = again.error().message();
+      if (again.error().code == SetupErrc::service_refused) return why;  // it is up, and says no
       std::this_thread::sleep_for(std::chrono::milliseconds(100));  // it is restarting
     }
     return "the service did not come back within a minute: " + why;
@@ -192,8 +193,8 @@ class PublishRun {
 int run_publisher(const PublishOptions& options) {
   auto publisher = ringlog::service::Publisher::attach(options.attach);
   if (!publisher) {
-    fmt::print(stderr, "ringlog publish: {}\n", publisher.error());
-    return 2;
+    fmt::print(stderr, "ringlog publish: {}\n", publisher.error().message());
+    return exit_status_for(publisher.error());
   }
   return PublishRun(options, std::move(*publisher)).run();
 }

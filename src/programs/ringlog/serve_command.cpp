@@ -1,5 +1,6 @@
 #include "programs/ringlog/serve_command.hpp"
 
+#include "programs/ringlog/exit_status.hpp"
 #include "service/service.hpp"
 #include "support/stop_signals.hpp"
 #include "support/timing.hpp"
@@ -125,23 +126,23 @@ std::string stop_line(const ServiceStatus& status) {
 int run_service(const std::filesystem::path& config_path, double seconds,
                 const std::filesystem::path& log_path) {
   const auto config = checked_config(config_path, "serve");
-  if (!config) return 2;
+  if (!config) return exit_could_not_start;
   ServiceLog log(log_path);
   StopSignals signals(/*with_hangup=*/true);  // before the service's threads
   auto service = Service::start(*config);
   if (!service) {
-    fmt::print(stderr, "ringlog serve: {}\n", service.error());
-    return 2;
+    fmt::print(stderr, "ringlog serve: {}\n", service.error().message());
+    return exit_status_for(service.error());
   }
   log_start(log, *config, (*service)->status());
   watch_service(log, **service, signals, seconds);
   const auto stopped = (*service)->stop();
   log.print("{}", stop_line((*service)->status()));
   if (!stopped) {
-    fmt::print(stderr, "ringlog serve: {}\n", stopped.error());
-    return 1;
+    fmt::print(stderr, "ringlog serve: {}\n", stopped.error().message());
+    return exit_status_for(stopped.error());
   }
-  return 0;
+  return exit_done;
 }
 
 }  // namespace

@@ -118,7 +118,7 @@ std::optional<int> ShipCommands::run() const {
 int ShipCommands::run_fetch(const ShipConfig& config) const {
   auto fetched = fetch_journal({config.nats, options_->journal_dir, {}});
   if (!fetched) {
-    fmt::print(stderr, "ringlog fetch: {}\n", fetched.error());
+    fmt::print(stderr, "ringlog fetch: {}\n", fetched.error().message());
     return 1;
   }
   fmt::print("ringlog fetch: {} event(s) from stream {} into {}; it holds events up to {}, "
@@ -133,7 +133,7 @@ int ShipCommands::run_ship(ShipConfig config) const {
   if (config.cpus.empty()) {  // off the pair a producer and consumer on this host would use
     auto placement = placement::plan({{}, o.journal_dir});
     if (!placement) {
-      fmt::print(stderr, "ringlog ship: {}\n", placement.error());
+      fmt::print(stderr, "ringlog ship: {}\n", placement.error().message());
       return 2;
     }
     config.cpus = placement->housekeeping_cpus;
@@ -141,7 +141,7 @@ int ShipCommands::run_ship(ShipConfig config) const {
   StopSignals signals;  // before the shipper's threads, which inherit the blocked signals
   auto shipper = Shipper::start(config);
   if (!shipper) {
-    fmt::print(stderr, "ringlog ship: {}\n", shipper.error());
+    fmt::print(stderr, "ringlog ship: {}\n", shipper.error().message());
     return 2;
   }
   fmt::print("ringlog ship: {} → stream {} ({}) at {}\n", o.journal_dir.string(),

@@ -1,5 +1,6 @@
 #include "programs/ringlog/status_command.hpp"
 
+#include "programs/ringlog/exit_status.hpp"
 #include "service/service.hpp"
 
 #include <fmt/format.h>
@@ -20,8 +21,8 @@ std::optional<int> StatusCommand::run() const {
   if (!status_->parsed()) return std::nullopt;
   const auto reply = query_status(service_.runtime_dir, service_.service, format_);
   if (!reply) {
-    fmt::print(stderr, "ringlog status: {}\n", reply.error());
-    return 2;
+    fmt::print(stderr, "ringlog status: {}\n", reply.error().message());
+    return exit_status_for(reply.error());
   }
   fmt::print("{}", *reply);
   return 0;

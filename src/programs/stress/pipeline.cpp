@@ -295,7 +295,7 @@ void run_threads(const PipelineOptions& options, const EventSource& source,
   const auto start = Clock::now();
   // Named, so that top -H and perf tell the threads apart; pinned before they start work.
   // Written by each thread, read after join().
-  std::expected<void, std::string> pinned[2];
+  std::expected<void, Error> pinned[2];
   std::thread producing([&, &producer = producer] {
     pthread_setname_np(pthread_self(), "producer");
     if (pair) pinned[0] = topology::pin_this_thread(pair->producer_cpu);
@@ -313,7 +313,7 @@ void run_threads(const PipelineOptions& options, const EventSource& source,
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.writeback.written_back_mb = written_back_mb() - written_back_at_start;
   for (const auto& result : pinned) {
-    if (!result) report.placement += fmt::format(" (FAILED: {})", result.error());
+    if (!result) report.placement += fmt::format(" (FAILED: {})", result.error().message());
   }
   collect_results(options, source, progress, dispatcher, journaling, counter, watched.journal,
                   report);
@@ -358,7 +358,7 @@ bool succeeded(const PipelineReport& report) {
 std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& options,
                                                          const EventSource& source) {
   const auto placement = placement::plan({options.cpus, options.journal_dir});
-  if (!placement) return std::unexpected(placement.error());
+  if (!placement) return std::unexpected(placement.error().message());
   const std::optional<topology::CorePair>& pair = placement->pair;
   // The ring on the pair's node; the journal's background work on the other CPUs, where the
   // host has any (on two CPUs it shares them with the pair).
