@@ -19,6 +19,7 @@
 
 #include <ringlog/detail/assert.hpp>
 #include <ringlog/detail/mapping.hpp>
+#include <ringlog/detail/page_sizes.hpp>
 #include <ringlog/detail/ring_geometry.hpp>
 #include <ringlog/event.hpp>
 
@@ -66,7 +67,7 @@ struct MemoryOptions {
   int numa_node = -1;  // -1: the node of the calling thread
   bool lock = false;   // mlock the region
   // The explicit hugepage size: 2 MiB, or 1 GiB for a ring at least that large.
-  std::size_t huge_page_bytes = std::size_t{2} << 20;
+  std::size_t huge_page_bytes = ringlog::detail::pmd_bytes;
 };
 
 // What a ring's memory actually is, read back from the kernel (/proc/self/smaps, numa_maps).

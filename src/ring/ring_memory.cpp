@@ -116,7 +116,9 @@ std::optional<RingError> make_ready(void* data, std::size_t bytes, int node,
       return MemoryUnavailable{bytes, errno, "prefaulting (no free hugepages, or a full tmpfs?)"};
     }
     // A kernel before 5.14: touch every page instead.
-    for (std::size_t at = 0; at < bytes; at += detail::small_page_bytes) static_cast<volatile char*>(data)[at] = 0;
+    for (std::size_t at = 0; at < bytes; at += detail::small_page_bytes) {
+      static_cast<volatile char*>(data)[at] = 0;
+    }
   }
   if (options.lock && ::mlock(data, bytes) != 0) {
     return MemoryUnavailable{bytes, errno, "mlock (raise RLIMIT_MEMLOCK, see ulimit -l)"};

@@ -2,6 +2,7 @@
 // a file): choosing the NUMA node and making the pages ready before the hot path runs.
 #pragma once
 
+#include <ringlog/detail/page_sizes.hpp>
 #include <ringlog/ring.hpp>
 
 #include <cstddef>
@@ -10,10 +11,8 @@
 
 namespace ringlog::ring::detail {
 
-// The kernel's page sizes the rings' memory is sized in on x86-64: normal pages, and the PMD
-// size a transparent hugepage covers.
-inline constexpr std::size_t small_page_bytes = 4096;
-inline constexpr std::size_t transparent_huge_bytes = std::size_t{2} << 20;
+using ringlog::detail::small_page_bytes;
+inline constexpr std::size_t transparent_huge_bytes = ringlog::detail::pmd_bytes;
 
 constexpr std::size_t round_up(std::size_t bytes, std::size_t unit) noexcept {
   return (bytes + unit - 1) / unit * unit;

@@ -6,6 +6,7 @@
 #include "journal/file/log_format.hpp"
 #include "journal/file/mapped_file.hpp"
 
+#include <ringlog/detail/page_sizes.hpp>
 #include <ringlog/log_file.hpp>
 
 #include <expected>
@@ -57,7 +58,7 @@ class LogFile {
   // The page cache keeps a file in folios of up to this size (x86-64), naturally aligned, and
   // writeback write-protects a folio whole: every page of it that is mapped faults at its next
   // store. So the writer is kept clear of folios that writeback touches, in both directions.
-  static constexpr std::size_t largest_folio_bytes = std::size_t{2} << 20;
+  static constexpr std::size_t largest_folio_bytes = ringlog::detail::pmd_bytes;
 
   // The end of the last whole unit before the largest_folio_bytes boundary the writer passed
   // last, and the events below it: a flush up to there leaves the folio being written alone.
