@@ -1,0 +1,104 @@
+// Checks a journal recovered from a power cut against what the writer inside the VM reported
+// durable before the cut.
+//
+// usage: powercut_check DIR DURABLE
+// Exit status 0 when:
+//   - every event from the journal's oldest kept one up to DURABLE - 1 is present, in order,
+//     intact and byte-exact (powercut_events.hpp);
+//   - check_journal() finds no damage below a durable checkpoint and no foreign segment;
+//   - a writer reopening it continues right after the last intact event, and can append and
+//     make durable one more event.
+// Else 1, with one line per problem.
+#include "powercut_events.hpp"
+
+#include <ringlog/journal.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+int problems = 0;
+
+void problem(const std::string& what) {
+  std::printf("PROBLEM %s\n", what.c_str());
+  ++problems;
+}
+
+// The intact events a reader hands out: checked byte for byte, and counted.
+std::uint64_t check_events(const std::filesystem::path& dir, std::uint64_t durable) {
+  auto reader = ringlog::storage::JournalReader::open(dir);
+  if (!reader) {
+    problem("reader: " + reader.error().message());
+    return 0;
+  }
+  std::uint64_t first = UINT64_MAX;
+  std::uint64_t end = 0;
+  std::uint64_t wrong = 0;
+  reader->replay([&](const ringlog::storage::JournalEvent& event) {
+    if (first == UINT64_MAX) first = event.sequence;
+    if (event.sequence != end && end != 0) ++wrong;  // a gap the reader should never hand out
+    if (!ringlog::powercut::is_expected(event.sequence, event.view.header, event.view.payload)) ++wrong;
+    end = event.sequence + 1;
+  });
+  if (wrong != 0) problem(std::to_string(wrong) + " event(s) out of order or not as written");
+  if (end < durable) {
+    problem("events " + std::to_string(end) + " to " + std::to_string(durable - 1) +
+            " were reported durable and are gone");
+  }
+  if (first == UINT64_MAX) {
+    std::printf("journal holds no event; reported durable below %llu\n",
+                static_cast<unsigned long long>(durable));
+  } else {
+    std::printf("journal holds events %llu to %llu; reported durable below %llu\n",
+                static_cast<unsigned long long>(first), static_cast<unsigned long long>(end - 1),
+                static_cast<unsigned long long>(durable));
+  }
+  return end;
+}
+
+void check_damage(const std::filesystem::path& dir) {
+  auto checked = ringlog::storage::check_journal(dir);
+  if (!checked) {
+    problem("check_journal: " + checked.error().message());
+    return;
+  }
+  if (checked->durable_data_damaged) problem("durable data damaged: " + checked->problem);
+  if (checked->foreign_segment) problem("a foreign segment: " + checked->problem);
+  if (!checked->writer) problem("a writer would refuse: " + checked->writer.error().message());
+}
+
+void check_reopen(const std::filesystem::path& dir, std::uint64_t end) {
+  auto journal = ringlog::storage::Journal::open(dir);
+  if (!journal) {
+    problem("reopen: " + journal.error().message());
+    return;
+  }
+  if (journal->next_sequence() != end) {
+    problem("a reopened writer continues at " + std::to_string(journal->next_sequence()) +
+            ", not right after the last intact event, " + std::to_string(end));
+  }
+  const std::uint64_t sequence = journal->next_sequence();
+  const bool appended = journal->append(ringlog::powercut::header_of(sequence),
+                                        ringlog::powercut::payload_of(sequence));
+  const auto synced = journal->sync();
+  if (!appended || !synced || journal->durable_sequence() != sequence + 1) {
+    problem("a reopened writer cannot append and make an event durable");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: powercut_check DIR DURABLE\n");
+    return 2;
+  }
+  const std::filesystem::path dir = argv[1];
+  const std::uint64_t durable = std::strtoull(argv[2], nullptr, 10);
+  const std::uint64_t end = check_events(dir, durable);
+  check_damage(dir);
+  check_reopen(dir, end);
+  return problems == 0 ? 0 : 1;
+}
