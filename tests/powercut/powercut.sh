@@ -5,10 +5,13 @@
 # flushed is on the image: unlike SIGKILL, this shows a skipped fdatasync or a rename never made
 # durable.
 #
-# usage: powercut.sh BUILD_DIR WORK_DIR ROUNDS [--lie]
+# usage: powercut.sh BUILD_DIR WORK_DIR ROUNDS [--lie | --eio]
 #   BUILD_DIR  holds bin/powercut_writer, bin/powercut_check and bin/ringlog
 #   --lie      the negative control: the writer reports durable what it never flushed; then
 #              at least one round must fail its check, and this exits 0 only if one did.
+#   --eio      the disk fails a flush (QEMU's blkdebug) after a random number have passed: the
+#              journal must stop with the EIO named, report nothing durable past the last flush
+#              that worked, and the image must hold everything it did report.
 # Exit status: 0 every round held (or, with --lie, the lie was caught), 1 not, 77 skipped
 # (no QEMU, busybox or kernel package to be had).
 set -euo pipefail
@@ -28,63 +31,118 @@ rm -rf "$work"
 mkdir -p "$work"
 mkfs.ext4 -q -F -b 4096 "$work/pristine.img" 64M >/dev/null
 
-# One round: boot, let the writer report `reports` flushes, cut, check. Prints the verdict.
-round() {
-  local n=$1 reports=$((RANDOM % 40 + 1))
-  local image="$work/round$n.img" console="$work/round$n.console"
-  cp --sparse=always "$work/pristine.img" "$image"
+# Boots round `n` on a fresh copy of the image, its disk given as `drive` (a file, or a
+# blkdebug: chain over it); the writer runs with `writer_mode`. Sets vm to QEMU's pid.
+boot() {
+  local n=$1 drive=$2 writer_mode=$3
+  cp --sparse=always "$work/pristine.img" "$work/round$n.img"
   qemu-system-x86_64 -accel tcg -m 512 -smp 1 -display none -no-reboot \
     -kernel "$cache/vmlinux" -initrd "$cache/initramfs.cpio.gz" \
-    -append "console=ttyS0 panic=-1 quiet ringlog.mode=${mode:-honest}" \
-    -drive "file=$image,format=raw,if=virtio,cache=none" \
-    -serial "file:$console" >/dev/null 2>&1 &
-  local vm=$! waited=0
-  # Until the writer has reported enough, or stopped; a boot is seconds, 300 s is broken.
+    -append "console=ttyS0 panic=-1 quiet ringlog.mode=$writer_mode" \
+    -drive "file=$drive,format=raw,if=virtio,cache=none,werror=report,rerror=report" \
+    -serial "file:$work/round$n.console" >/dev/null 2>&1 &
+  vm=$!
+}
+
+# Waits until the console of round `n` shows `reports` durable reports, or the writer ended,
+# or the VM did; false when it never did within 300 s (a boot takes seconds: it is broken).
+wait_for_reports() {
+  local console=$work/round$1.console reports=$2 waited=0
   until [ "$(grep -c '^durable ' "$console" 2>/dev/null)" -ge "$reports" ] 2>/dev/null ||
-        grep -q '^failed \|^exited ' "$console" 2>/dev/null; do
-    kill -0 "$vm" 2>/dev/null || break
+        grep -q '^exited ' "$console" 2>/dev/null; do
+    kill -0 "$vm" 2>/dev/null || return 0
     sleep 0.05
     waited=$((waited + 1))
-    [ "$waited" -lt 6000 ] || { kill -9 "$vm"; echo "round $n: the writer reported nothing"; return 1; }
+    [ "$waited" -lt 6000 ] || { kill -9 "$vm"; return 1; }
   done
-  sleep "0.$((RANDOM % 10))"  # the cut lands anywhere between two reports
-  kill -9 "$vm" 2>/dev/null || true
-  wait "$vm" 2>/dev/null || true
-  local durable
-  durable=$(sed -n 's/^durable \([0-9]*\).*/\1/p' "$console" | tail -1)
-  if grep -q '^failed ' "$console"; then
-    echo "round $n: the writer failed: $(grep '^failed ' "$console")"
-    return 1
-  fi
-  e2fsck -fy "$image" >"$work/round$n.fsck" 2>&1 || [ $? -le 1 ] ||
+}
+
+last_durable() { sed -n 's/^durable \([0-9]*\).*/\1/p' "$work/round$1.console" | tail -1; }
+
+# The image of round `n` as the host finds it: repaired, read out, verified, and checked to
+# hold every event below `durable` intact.
+check_image() {
+  local n=$1 durable=$2 image="$work/round$1.img" out="$work/round$1"
+  e2fsck -fy "$image" >"$out.fsck" 2>&1 || [ $? -le 1 ] ||
     { echo "round $n: e2fsck could not repair the file system"; return 1; }
-  rm -rf "$work/round$n"
-  mkdir -p "$work/round$n"
-  debugfs -R "rdump /journal $work/round$n" "$image" >/dev/null 2>&1
+  rm -rf "$out"
+  mkdir -p "$out"
+  debugfs -R "rdump /journal $out" "$image" >/dev/null 2>&1
   # ringlog verify reads it as a user would: never unreadable or foreign. A torn tail past
   # the last flush it may call damaged; powercut_check decides whether that was durable.
   local verify=0
-  "$build/bin/ringlog" verify "$work/round$n/journal" >"$work/round$n.verify" 2>&1 || verify=$?
-  if [ "$verify" -ge 2 ] || grep -q '^FOREIGN' "$work/round$n.verify"; then
-    echo "round $n: ringlog verify: $(cat "$work/round$n.verify")"
+  "$build/bin/ringlog" verify "$out/journal" >"$out.verify" 2>&1 || verify=$?
+  if [ "$verify" -ge 2 ] || grep -q '^FOREIGN' "$out.verify"; then
+    echo "round $n: ringlog verify: $(cat "$out.verify")"
     return 1
   fi
-  if ! "$build/bin/powercut_check" "$work/round$n/journal" "${durable:-0}" >"$work/round$n.check"; then
-    echo "round $n: cut after $reports report(s), durable below ${durable:-0}: $(cat "$work/round$n.check")"
+  if ! "$build/bin/powercut_check" "$out/journal" "$durable" >"$out.check"; then
+    echo "round $n: durable below $durable: $(cat "$out.check")"
     return 1
   fi
-  echo "round $n: cut after $reports report(s): $(grep '^journal holds' "$work/round$n.check")"
-  rm -rf "$work/round$n" "$image"
+  rm -rf "$out" "$image"
+}
+
+# Boot, let the writer report a random number of flushes, cut the power, check.
+power_cut_round() {
+  local n=$1 reports=$((RANDOM % 40 + 1))
+  boot "$n" "$work/round$n.img" "${mode:-honest}"
+  wait_for_reports "$n" "$reports" || { echo "round $n: the writer reported nothing"; return 1; }
+  sleep "0.$((RANDOM % 10))"  # the cut lands anywhere between two reports
+  kill -9 "$vm" 2>/dev/null || true
+  wait "$vm" 2>/dev/null || true
+  if grep -q '^failed ' "$work/round$n.console"; then
+    echo "round $n: the writer failed: $(grep '^failed ' "$work/round$n.console")"
+    return 1
+  fi
+  local durable
+  durable=$(last_durable "$n")
+  check_image "$n" "${durable:-0}" || return 1
+  echo "round $n: cut after $reports report(s), durable below ${durable:-0}: intact"
+}
+
+# The disk fails flush number passes + 1: the writer must stop on it, naming the EIO, and
+# report nothing durable after it.
+eio_round() {
+  local n=$1 passes=$((RANDOM % 30 + 10)) rules="$work/round$1.blkdebug"
+  : >"$rules"
+  for state in $(seq 1 "$passes"); do
+    printf '[set-state]\nstate = "%d"\nevent = "flush_to_disk"\nnew_state = "%d"\n\n' \
+      "$state" $((state + 1)) >>"$rules"
+  done
+  printf '[inject-error]\nstate = "%d"\nevent = "flush_to_disk"\niotype = "flush"\nerrno = "5"\n' \
+    $((passes + 1)) >>"$rules"
+  boot "$n" "blkdebug:$rules:$work/round$n.img" honest
+  wait_for_reports "$n" 1000000 || { echo "round $n: the writer never stopped"; return 1; }
+  kill -9 "$vm" 2>/dev/null || true
+  wait "$vm" 2>/dev/null || true
+  local console=$work/round$n.console
+  if ! grep -q '^failed .*Input/output error' "$console"; then
+    echo "round $n: flush $((passes + 1)) failed, and the writer did not stop naming the EIO"
+    return 1
+  fi
+  if sed -n '/^failed /,$p' "$console" | grep -q '^durable '; then
+    echo "round $n: durable reported after the failed flush"
+    return 1
+  fi
+  local durable
+  durable=$(last_durable "$n")
+  check_image "$n" "${durable:-0}" || return 1
+  echo "round $n: flush $((passes + 1)) failed; the journal stopped, durable below ${durable:-0}: intact"
 }
 
 failed=0
 for n in $(seq 1 "$rounds"); do
-  round "$n" || failed=$((failed + 1))
+  if [ "$mode" = "--eio" ]; then
+    eio_round "$n" || failed=$((failed + 1))
+  else
+    power_cut_round "$n" || failed=$((failed + 1))
+  fi
 done
 if [ "$mode" = "--lie" ]; then
   [ "$failed" -gt 0 ] || { echo "NEGATIVE CONTROL PASSED: the check cannot see a missing flush"; exit 1; }
   echo "negative control: $failed of $rounds round(s) caught the writer that never flushed"
   exit 0
 fi
-[ "$failed" -eq 0 ] || { echo "$failed of $rounds round(s) lost durable events or found damage"; exit 1; }
-echo "$rounds power cut(s): every event reported durable was on the disk, intact"
+[ "$failed" -eq 0 ] || { echo "$failed of $rounds round(s) failed"; exit 1; }
+echo "$rounds round(s): every event reported durable was on the disk, intact"
