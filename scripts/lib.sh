@@ -10,3 +10,18 @@ eventually() {
     sleep 0.02
   done
 }
+
+# write_environment FILE: what a stored result ran on: git revision and dirty state, kernel,
+# /proc/cmdline, CPU model and count, memory.
+write_environment() {
+  {
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "revision: $(git rev-parse HEAD 2>/dev/null || echo unknown)"
+    echo "dirty: $(git status --porcelain 2>/dev/null | wc -l) changed file(s)"
+    echo "kernel: $(uname -srvm)"
+    echo "cmdline: $(cat /proc/cmdline)"
+    echo "cpu: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
+    echo "cpus: $(nproc) usable of $(grep -c ^processor /proc/cpuinfo)"
+    echo "memory: $(sed -n 's/^MemTotal:\s*//p' /proc/meminfo)"
+  } >"$1"
+}
