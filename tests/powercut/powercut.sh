@@ -5,7 +5,7 @@
 # flushed is on the image: unlike SIGKILL, this shows a skipped fdatasync or a rename never made
 # durable.
 #
-# usage: powercut.sh BUILD_DIR WORK_DIR ROUNDS [--lie | --eio]
+# usage: powercut.sh BUILD_DIR WORK_DIR ROUNDS [--lie | --eio | --serve-eio]
 #   BUILD_DIR  holds bin/powercut_writer, bin/powercut_check and bin/ringlog
 #   --lie      the negative control: the writer reports durable what it never flushed; then
 #              at least one round must fail its check, and this exits 0 only if one did.
@@ -13,6 +13,9 @@
 #              journal must stop naming the error (the EIO, or the read-only file system ext4
 #              turns into when its own commit met it first), report nothing durable past the
 #              last flush that worked, and the image must hold everything it did report.
+#   --serve-eio  the same through `ringlog serve`, fed by `ringlog publish`: `ringlog status`
+#              shows the failure, the service exits 1 on SIGTERM with a stop line exact about
+#              what is durable, and the image holds that.
 # Exit status: 0 every round held (or, with --lie, the lie was caught), 1 not, 77 skipped
 # (no QEMU, busybox or kernel package to be had).
 set -euo pipefail
@@ -58,12 +61,22 @@ wait_for_reports() {
   done
 }
 
+# Kills the VM of round `n`, and leaves its console as plain lines (a serial console ends them
+# with CR LF).
+cut_power() {
+  kill -9 "$vm" 2>/dev/null || true
+  wait "$vm" 2>/dev/null || true
+  sed -i 's/\r$//' "$work/round$1.console"
+}
+
 last_durable() { sed -n 's/^durable \([0-9]*\).*/\1/p' "$work/round$1.console" | tail -1; }
+last_appended() { sed -n 's/^durable .* appended \([0-9]*\)$/\1/p' "$work/round$1.console" | tail -1; }
 
 # The image of round `n` as the host finds it: repaired, read out, verified, and checked to
-# hold every event below `durable` intact.
+# hold every event below `durable` intact (`events` is "--any-events" for those of `ringlog
+# publish`). Sets found_end: the sequence after the last intact event.
 check_image() {
-  local n=$1 durable=$2 image="$work/round$1.img" out="$work/round$1"
+  local n=$1 durable=$2 events=${3:-} image="$work/round$1.img" out="$work/round$1"
   e2fsck -fy "$image" >"$out.fsck" 2>&1 || [ $? -le 1 ] ||
     { echo "round $n: e2fsck could not repair the file system"; return 1; }
   rm -rf "$out"
@@ -77,10 +90,12 @@ check_image() {
     echo "round $n: ringlog verify: $(cat "$out.verify")"
     return 1
   fi
-  if ! "$build/bin/powercut_check" "$out/journal" "$durable" >"$out.check"; then
+  if ! "$build/bin/powercut_check" "$out/journal" "$durable" $events >"$out.check"; then
     echo "round $n: durable below $durable: $(cat "$out.check")"
     return 1
   fi
+  found_end=$(sed -n 's/^journal holds events [0-9]* to \([0-9]*\);.*/\1/p' "$out.check")
+  found_end=$((${found_end:--1} + 1))
   rm -rf "$out" "$image"
 }
 
@@ -90,22 +105,27 @@ power_cut_round() {
   boot "$n" "$work/round$n.img" "${mode:-honest}"
   wait_for_reports "$n" "$reports" || { echo "round $n: the writer reported nothing"; return 1; }
   sleep "0.$((RANDOM % 10))"  # the cut lands anywhere between two reports
-  kill -9 "$vm" 2>/dev/null || true
-  wait "$vm" 2>/dev/null || true
+  cut_power "$n"
   if grep -q '^failed ' "$work/round$n.console"; then
     echo "round $n: the writer failed: $(grep '^failed ' "$work/round$n.console")"
     return 1
   fi
-  local durable
+  local durable appended
   durable=$(last_durable "$n")
+  appended=$(last_appended "$n")
   check_image "$n" "${durable:-0}" || return 1
-  echo "round $n: cut after $reports report(s), durable below ${durable:-0}: intact"
+  # What the writer had appended when it last reported, and the cut took: the page cache's
+  # share, which a cut must be able to take for the rounds to prove anything.
+  local tail_lost=$((${appended:-0} - found_end))
+  echo "round $n: cut after $reports report(s), durable below ${durable:-0}, appended" \
+       "${appended:-0}, found below $found_end, unsynced tail lost $((tail_lost > 0 ? tail_lost : 0)): intact"
 }
 
-# The disk fails flush number passes + 1: the writer must stop on it, naming the EIO, and
-# report nothing durable after it.
-eio_round() {
-  local n=$1 passes=$((RANDOM % 30 + 10)) rules="$work/round$1.blkdebug"
+# Boots round `n` running `program` (honest, or serve) on a disk that fails flush number
+# passes + 1, a random number of flushes in; waits until the program ended, then cuts the power.
+# Sets failing_flush to that number.
+boot_with_a_failing_flush() {
+  local n=$1 program=$2 passes=$((RANDOM % 30 + 10)) rules="$work/round$1.blkdebug"
   : >"$rules"
   for state in $(seq 1 "$passes"); do
     printf '[set-state]\nstate = "%d"\nevent = "flush_to_disk"\nnew_state = "%d"\n\n' \
@@ -113,15 +133,22 @@ eio_round() {
   done
   printf '[inject-error]\nstate = "%d"\nevent = "flush_to_disk"\niotype = "flush"\nerrno = "5"\n' \
     $((passes + 1)) >>"$rules"
-  boot "$n" "blkdebug:$rules:$work/round$n.img" honest
-  wait_for_reports "$n" 1000000 || { echo "round $n: the writer never stopped"; return 1; }
-  kill -9 "$vm" 2>/dev/null || true
-  wait "$vm" 2>/dev/null || true
-  local console=$work/round$n.console
-  # The writer's own flush meets the EIO, or ext4's journal commit does first and the file
-  # system turns read-only under the writer: either way it must stop, saying so.
-  if ! grep -Eq '^failed .*(Input/output error|Read-only file system)' "$console"; then
-    echo "round $n: flush $((passes + 1)) failed, and the writer did not stop naming the error:" \
+  failing_flush=$((passes + 1))
+  boot "$n" "blkdebug:$rules:$work/round$n.img" "$program"
+  wait_for_reports "$n" 1000000 || { echo "round $n: the $program run never stopped"; return 1; }
+  cut_power "$n"
+}
+
+# The writer's own flush meets the EIO, or ext4's journal commit does first and the file system
+# turns read-only under it: either way the error is one of these.
+failed_flush_error='(Input/output error|Read-only file system)'
+
+# The writer must stop on the failed flush, naming the error, and report nothing durable after.
+eio_round() {
+  local n=$1 console=$work/round$1.console
+  boot_with_a_failing_flush "$n" honest || return 1
+  if ! grep -Eq "^failed .*$failed_flush_error" "$console"; then
+    echo "round $n: flush $failing_flush failed, and the writer did not stop naming the error:" \
          "$(grep -E '^(opened|failed|exited)' "$console" | tr '\n' ' ')"
     return 1
   fi
@@ -132,16 +159,42 @@ eio_round() {
   local durable
   durable=$(last_durable "$n")
   check_image "$n" "${durable:-0}" || return 1
-  echo "round $n: flush $((passes + 1)) failed; the journal stopped, durable below ${durable:-0}: intact"
+  echo "round $n: flush $failing_flush failed; the journal stopped, durable below ${durable:-0}: intact"
+}
+
+# The same through `ringlog serve`: its status shows the failure and a durable sequence that
+# the stop line repeats (it never moved on), it exits 1, and the image holds what it said.
+serve_eio_round() {
+  local n=$1 console=$work/round$1.console
+  boot_with_a_failing_flush "$n" serve || return 1
+  local status stop said_durable durable
+  status=$(sed -n 's/^status //p' "$console")
+  stop=$(grep -a '^stopped: ' "$console" | tail -1)
+  said_durable=$(sed -nE 's/.*"journal_durable_sequence":([0-9]+).*/\1/p' <<<"$status")
+  durable=$(sed -nE 's/^stopped: the journal FAILED \(.*\): sequences below ([0-9]+) are durable.*/\1/p' <<<"$stop")
+  local problem=""
+  grep -Eq "\"failure\":\"[^\"]*$failed_flush_error" <<<"$status" ||
+    problem="ringlog status does not show the failure: ${status:-nothing}"
+  grep -q '^serve exited 1$' "$console" || problem="the service did not exit 1: $(grep '^serve exited' "$console")"
+  [ -n "$durable" ] || problem="the stop line does not say what is durable: ${stop:-none}"
+  [ "$durable" = "$said_durable" ] ||
+    problem="status said durable below $said_durable, the stop line below $durable"
+  if [ -n "$problem" ]; then
+    echo "round $n: flush $failing_flush failed; $problem"
+    grep -aE '^(FAILED|publish|serve|exited|stopped)' "$console" | sed 's/^/  /'
+    return 1
+  fi
+  check_image "$n" "$durable" --any-events || return 1
+  echo "round $n: flush $failing_flush failed; ringlog serve showed it, exited 1, durable below $durable: intact"
 }
 
 failed=0
 for n in $(seq 1 "$rounds"); do
-  if [ "$mode" = "--eio" ]; then
-    eio_round "$n" || failed=$((failed + 1))
-  else
-    power_cut_round "$n" || failed=$((failed + 1))
-  fi
+  case $mode in
+    --eio) eio_round "$n" || failed=$((failed + 1)) ;;
+    --serve-eio) serve_eio_round "$n" || failed=$((failed + 1)) ;;
+    *) power_cut_round "$n" || failed=$((failed + 1)) ;;
+  esac
 done
 if [ "$mode" = "--lie" ]; then
   [ "$failed" -gt 0 ] || { echo "NEGATIVE CONTROL PASSED: the check cannot see a missing flush"; exit 1; }

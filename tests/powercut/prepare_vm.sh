@@ -2,8 +2,8 @@
 # What a power-cut round boots, built once into CACHE: a Debian kernel (its package fetched with
 # apt-get download and unpacked, never installed), the kernel cut out of its vmlinuz as an ELF
 # (QEMU boots that directly, skipping seconds of decompression under emulation), and an
-# initramfs of busybox, the modules for a virtio disk and ext4, and the writer with its
-# libraries. The initramfs is rebuilt whenever the writer is newer.
+# initramfs of busybox, the modules for a virtio disk and ext4, the writer and `ringlog` with
+# their libraries. The initramfs is rebuilt whenever one of them, or init, is newer.
 #
 # usage: prepare_vm.sh BUILD_DIR CACHE   (exit 1, with the reason in CACHE/why, when it cannot)
 set -euo pipefail
@@ -60,18 +60,24 @@ modules_in_order() {
 }
 
 build_initramfs() {
-  local writer="$build/bin/powercut_writer" image="$cache/initramfs.cpio.gz"
-  [ -f "$image" ] && [ "$image" -nt "$writer" ] && [ "$image" -nt "$here/init" ] && return 0
+  local programs=("$build/bin/powercut_writer" "$build/bin/ringlog")
+  local image="$cache/initramfs.cpio.gz"
+  if [ -f "$image" ] && [ "$image" -nt "$here/init" ] && [ "$image" -nt "${programs[0]}" ] &&
+     [ "$image" -nt "${programs[1]}" ]; then
+    return 0
+  fi
   local root="$cache/initramfs"
   rm -rf "$root"
   mkdir -p "$root"/{bin,dev,proc,sys,mnt,modules}
   cp /bin/busybox "$root/bin/busybox"
   cp "$here/init" "$root/init"
-  cp "$writer" "$root/powercut_writer"
-  # The writer's shared libraries and the loader, where the writer looks for them.
-  for library in $(ldd "$writer" | grep -o '/[^ ]*'); do
-    mkdir -p "$root$(dirname "$library")"
-    cp -L "$library" "$root$library"
+  for program in "${programs[@]}"; do
+    cp "$program" "$root/"
+    # Its shared libraries and the loader, where it looks for them.
+    for library in $(ldd "$program" | grep -o '/[^ ]*'); do
+      mkdir -p "$root$(dirname "$library")"
+      cp -L "$library" "$root$library"
+    done
   done
   local n=0
   for module in $(modules_in_order); do
