@@ -8,7 +8,7 @@
 #include <ringlog/journal.hpp>
 #include <ringlog/ring.hpp>
 
-#include "journal/file/crc32c.hpp"
+#include <ringlog/detail/crc32c.hpp>
 
 #include <benchmark/benchmark.h>
 #include <unistd.h>

@@ -23,4 +23,6 @@ if(RINGLOG_BUILD_PROGRAMS)
   find_package(tomlplusplus REQUIRED)
   find_package(nlohmann_json 3.11 REQUIRED)
   pkg_check_modules(libnats REQUIRED IMPORTED_TARGET libnats>=3.3)
+  pkg_check_modules(liblz4 REQUIRED IMPORTED_TARGET liblz4)    # compressed blocks
+  pkg_check_modules(libzstd REQUIRED IMPORTED_TARGET libzstd)
 endif()

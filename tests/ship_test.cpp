@@ -1,7 +1,10 @@
 // Shipping a journal into NATS JetStream and fetching it back, against real nats-server
-// processes on loopback: one server, and a cluster of three with a stream of three replicas.
-// Skipped, with the reason, where nats-server is not installed.
+// processes on loopback: one server, and a cluster of three with a stream of three replicas,
+// in each form a stream may take (blocks, compressed or not, and events one a message). Skipped,
+// with the reason, where nats-server is not installed. The forms themselves, encoded and
+// decoded and damaged, need no server.
 #include "ship/fetcher.hpp"
+#include "ship/message_format.hpp"
 #include "ship/nats_link.hpp"
 #include "ship/shipper.hpp"
 #include "test_support.hpp"
@@ -18,9 +21,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <random>
+#include <ranges>
 #include <string>
 #include <thread>
 #include <vector>
@@ -197,8 +202,18 @@ std::uint64_t stream_messages(const NatsEndpoint& endpoint) {
   return messages;
 }
 
-// Every message of the stream on the endpoint's subject, in stream order: the sequence number
-// each carries. The stream holding the journal exactly once, in order, is this being 0..n-1.
+// The sequence number after the newest event in the stream; 0 when it holds none (or does not
+// exist yet).
+std::uint64_t stream_events(const NatsEndpoint& endpoint) {
+  auto link = NatsLink::connect(endpoint, "ringlog-test");
+  if (!link) return 0;
+  auto position = stream_position(**link, endpoint, std::nullopt);
+  return position && position->last_event ? *position->last_event + 1 : 0;
+}
+
+// Every event of the stream on the endpoint's subject, in stream order, read back through the
+// decoder (which checks each block): the sequence number each carries. The stream holding the
+// journal exactly once, in order, is this being 0..n-1.
 std::vector<std::uint64_t> shipped_sequences(const NatsEndpoint& endpoint) {
   std::vector<std::uint64_t> sequences;
   auto link = NatsLink::connect(endpoint, "ringlog-test");
@@ -212,10 +227,17 @@ std::vector<std::uint64_t> shipped_sequences(const NatsEndpoint& endpoint) {
     ADD_FAILURE() << cursor.error();
     return sequences;
   }
-  while (sequences.size() < messages) {
+  MessageDecoder decoder;
+  for (std::uint64_t read = 0; read < messages; ++read) {
     auto message = cursor->next(10'000);
     if (!message) break;
-    sequences.push_back(shipped_sequence(message->get()).value_or(UINT64_MAX));
+    auto decoded = decoder.decode(message->get(), [&](const ShippedEvent& event) {
+      sequences.push_back(event.sequence);
+    });
+    if (!decoded) {
+      ADD_FAILURE() << decoded.error();
+      break;
+    }
   }
   return sequences;
 }
@@ -263,8 +285,189 @@ void expect_same_events(const std::filesystem::path& original,
   EXPECT_EQ(compared, count);
 }
 
-// One server on a free port, and a journal for it in a temporary directory.
-class ship_to_one_server : public ::testing::Test {
+// ---- the forms, without a server
+
+// The events of `directory` gathered into one block, as the shipper gathers them: from the
+// first, until one does not fit or `most` are in.
+BlockBuilder block_of(const std::filesystem::path& directory, std::uint64_t most = UINT64_MAX) {
+  BlockBuilder block(std::size_t{256} << 10);
+  auto reader = JournalReader::open(directory);
+  EXPECT_TRUE(reader.has_value());
+  while (block.count() < most) {
+    const std::optional<JournalEvent> event = reader->next();
+    if (!event || !block.fits(*event)) break;
+    block.add(*event);
+  }
+  return block;
+}
+
+// The events a message decodes to, or the decoder's error.
+std::expected<std::vector<ShippedEvent>, std::string> decoded(MessageDecoder& decoder,
+                                                              natsMsg* message) {
+  std::vector<ShippedEvent> events;
+  auto result = decoder.decode(message, [&](const ShippedEvent& event) { events.push_back(event); });
+  if (!result) return std::unexpected(result.error());
+  return events;
+}
+
+// A copy of `message` with other data, or one header changed: a block damaged on its way.
+NatsMessage altered(natsMsg* message, std::span<const std::byte> data,
+                    const char* changed_key = nullptr, const char* changed_value = nullptr) {
+  natsMsg* raw = nullptr;
+  EXPECT_EQ(natsMsg_Create(&raw, natsMsg_GetSubject(message), nullptr,
+                           reinterpret_cast<const char*>(data.data()), int(data.size())),
+            NATS_OK);
+  NatsMessage copy(raw);
+  const char** keys = nullptr;
+  int count = 0;
+  EXPECT_EQ(natsMsgHeader_Keys(message, &keys, &count), NATS_OK);
+  for (int i = 0; i < count; ++i) {
+    const char* value = nullptr;
+    natsMsgHeader_Get(message, keys[i], &value);
+    const bool changed = changed_key != nullptr && std::string_view(keys[i]) == changed_key;
+    natsMsgHeader_Set(copy.get(), keys[i], changed ? changed_value : value);
+  }
+  std::free(keys);
+  return copy;
+}
+
+std::span<const std::byte> data_of(natsMsg* message) {
+  return {reinterpret_cast<const std::byte*>(natsMsg_GetData(message)),
+          std::size_t(natsMsg_GetDataLength(message))};
+}
+
+// Messages made and read without a connection: the client library must be opened by hand.
+class message_format : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(nats_Open(-1), NATS_OK); }
+};
+
+TEST_F(message_format, a_block_decodes_to_its_events_byte_for_byte_in_each_compression) {
+  test::TempDir dir;
+  write_journal(dir.path() / "journal", 20'000);
+  const BlockBuilder block = block_of(dir.path() / "journal");
+  ASSERT_GT(block.count(), 1000u);
+  ASSERT_LT(block.count(), 20'000u) << "a block holds 256 KiB at most";
+  for (const Compression compression : {Compression::none, Compression::lz4, Compression::zstd}) {
+    BlockEncoder encoder(compression);
+    auto message = encoder.encode("ringlog.test", block);
+    ASSERT_TRUE(message.has_value()) << message.error();
+    const std::optional<ShippedRange> range = shipped_range(message->get());
+    ASSERT_TRUE(range.has_value());
+    EXPECT_EQ(range->first, 0u);
+    EXPECT_EQ(range->count, block.count());
+    EXPECT_EQ(range->journal_bytes, block.body().size());
+    if (compression != Compression::none) {
+      EXPECT_LT(data_of(message->get()).size(), block.body().size() / 2) << name_of(compression);
+    }
+    MessageDecoder decoder;
+    auto events = decoded(decoder, message->get());
+    ASSERT_TRUE(events.has_value()) << events.error();
+    ASSERT_EQ(events->size(), block.count());
+    for (const ShippedEvent& event : *events) {
+      const auto payload = test::make_payload(event.sequence, payload_size_of(event.sequence));
+      ASSERT_EQ(event.header.timestamp, event.sequence);
+      ASSERT_EQ(event.header.event_type, event.sequence % 7);
+      ASSERT_EQ(event.header.flags, event.sequence % 3);
+      ASSERT_TRUE(std::ranges::equal(event.payload, payload)) << "event " << event.sequence;
+    }
+  }
+}
+
+TEST_F(message_format, a_damaged_block_yields_no_event_and_its_error_names_the_events) {
+  test::TempDir dir;
+  write_journal(dir.path() / "journal", 500);
+  const BlockBuilder block = block_of(dir.path() / "journal");
+  ASSERT_EQ(block.count(), 500u);
+  for (const Compression compression : {Compression::none, Compression::zstd}) {
+    BlockEncoder encoder(compression);
+    auto message = encoder.encode("ringlog.test", block);
+    ASSERT_TRUE(message.has_value());
+    const std::span<const std::byte> data = data_of(message->get());
+    std::vector<std::byte> flipped(data.begin(), data.end());
+    flipped[flipped.size() / 2] ^= std::byte{0x10};
+    const std::vector<std::pair<std::string, NatsMessage>> damages = [&] {
+      std::vector<std::pair<std::string, NatsMessage>> made;
+      // A flipped compressed byte may fail decompression, or decompress to other bytes.
+      made.emplace_back(compression == Compression::none ? "CRC-32C" : "",
+                        altered(message->get(), flipped));
+      made.emplace_back("", altered(message->get(), data.first(data.size() - 8)));
+      made.emplace_back("", altered(message->get(), data, "Ringlog-Count", "499"));
+      made.emplace_back("block version 2", altered(message->get(), data, "Ringlog-Block", "2"));
+      made.emplace_back("CRC-32C", altered(message->get(), data, "Ringlog-Crc32c", "12345"));
+      return made;
+    }();
+    for (const auto& [expected, damaged] : damages) {
+      MessageDecoder decoder;
+      auto events = decoded(decoder, damaged.get());
+      ASSERT_FALSE(events.has_value()) << name_of(compression) << ": " << expected;
+      EXPECT_NE(events.error().find("(a block of events 0 to"), std::string::npos) << events.error();
+      EXPECT_NE(events.error().find(expected), std::string::npos) << events.error();
+    }
+  }
+}
+
+TEST_F(message_format, a_block_that_would_not_shrink_travels_uncompressed) {
+  test::TempDir dir;
+  storage::JournalOptions options;
+  auto journal = Journal::open(dir.path() / "journal", options);
+  ASSERT_TRUE(journal.has_value());
+  // Large random payloads: what an LZ4 frame saves on the headers, it loses on the noise.
+  std::mt19937_64 random(7);
+  for (std::uint64_t sequence = 0; sequence < 3; ++sequence) {
+    std::vector<std::byte> noise(60'000);
+    for (std::byte& b : noise) b = std::byte(random());
+    ASSERT_TRUE(journal->append(test::header_for(sequence, noise.size()), noise));
+  }
+  ASSERT_TRUE(journal->sync().has_value());
+  const BlockBuilder block = block_of(dir.path() / "journal");
+  BlockEncoder encoder(Compression::lz4);
+  auto message = encoder.encode("ringlog.test", block);
+  ASSERT_TRUE(message.has_value());
+  const char* compression = nullptr;
+  EXPECT_NE(natsMsgHeader_Get(message->get(), "Ringlog-Compression", &compression), NATS_OK);
+  EXPECT_EQ(data_of(message->get()).size(), block.body().size());
+  MessageDecoder decoder;
+  auto events = decoded(decoder, message->get());
+  ASSERT_TRUE(events.has_value()) << events.error();
+  EXPECT_EQ(events->size(), 3u);
+}
+
+// ---- shipping into servers
+
+// A form the stream may take, as the shipper is told it.
+struct Form {
+  ShipFormat format;
+  Compression compression;
+};
+const Form every_form[] = {{ShipFormat::events, Compression::none},
+                           {ShipFormat::blocks, Compression::none},
+                           {ShipFormat::blocks, Compression::lz4},
+                           {ShipFormat::blocks, Compression::zstd}};
+const std::span<const Form> block_forms = std::span(every_form).subspan(1);
+std::string name_of_form(const ::testing::TestParamInfo<Form>& info) {
+  return info.param.compression == Compression::none
+             ? std::string(name_of(info.param.format))
+             : fmt::format("{}_{}", name_of(info.param.format), name_of(info.param.compression));
+}
+void PrintTo(const Form& form, std::ostream* out) {  // in test names: "blocks, zstd"
+  *out << name_of(form.format) << ", " << name_of(form.compression);
+}
+
+// The shipper's configuration: `journal` into `endpoint`, in `form`.
+ShipConfig shipping(const std::filesystem::path& journal, const NatsEndpoint& endpoint,
+                    Form form) {
+  ShipConfig config;
+  config.journal_dir = journal;
+  config.nats = endpoint;
+  config.format = form.format;
+  config.compression = form.compression;
+  return config;
+}
+
+// One server on a free port, and a journal for it in a temporary directory; the test runs in
+// each form.
+class ship_to_one_server : public ::testing::TestWithParam<Form> {
  protected:
   void SetUp() override {
     SKIP_WITHOUT_NATS_SERVER();
@@ -275,19 +478,32 @@ class ship_to_one_server : public ::testing::Test {
     write_journal(dir.path() / "journal", count);
     return dir.path() / "journal";
   }
+  ShipConfig shipping(const std::filesystem::path& journal) const {
+    return app::shipping(journal, endpoint, GetParam());
+  }
+  // `ringlog ship` of `journal` into the server, in the test's form, until caught up.
+  std::vector<std::string> ship_command(const std::filesystem::path& journal) const {
+    return {RINGLOG_PROGRAM, "ship", journal.string(), "--nats", server.url(),
+            "--stream", endpoint.stream, "--subject", endpoint.subject, "--until-caught-up",
+            "--format", std::string(name_of(GetParam().format)),
+            "--compress", std::string(name_of(GetParam().compression))};
+  }
 
   test::TempDir dir;
   NatsServer server{dir.path() / "nats", "solo"};
   const NatsEndpoint endpoint = endpoint_of({server.url()});
 };
+INSTANTIATE_TEST_SUITE_P(in_each_form, ship_to_one_server, ::testing::ValuesIn(every_form),
+                         name_of_form);
+// The same, for what only blocks have.
+class ship_blocks_to_one_server : public ship_to_one_server {};
+INSTANTIATE_TEST_SUITE_P(in_each_compression, ship_blocks_to_one_server,
+                         ::testing::ValuesIn(block_forms), name_of_form);
 
-TEST_F(ship_to_one_server,
+TEST_P(ship_to_one_server,
        a_million_events_reach_the_stream_once_each_in_order_and_fetch_rebuilds_them) {
   constexpr std::uint64_t count = 1'000'000;
-  ShipConfig config;
-  config.journal_dir = journal(count);
-  config.nats = endpoint;
-  auto shipper = Shipper::start(config);
+  auto shipper = Shipper::start(shipping(journal(count)));
   ASSERT_TRUE(shipper.has_value()) << shipper.error();
   ASSERT_TRUE(eventually([&] { return (*shipper)->status().shipped == count; }, 240s))
       << to_text((*shipper)->status());
@@ -314,31 +530,36 @@ TEST_F(ship_to_one_server,
   EXPECT_EQ(again->fetched, 0u);
 }
 
-TEST_F(ship_to_one_server, a_shipper_killed_at_random_moments_resumes_without_gap_or_duplicate) {
-  constexpr std::uint64_t count = 1'000'000;
-  const std::vector<std::string> ship = {
-      RINGLOG_PROGRAM, "ship", journal(count).string(), "--nats", server.url(),
-      "--stream", endpoint.stream, "--subject", endpoint.subject, "--until-caught-up"};
+TEST_P(ship_to_one_server, a_shipper_killed_at_random_moments_resumes_without_gap_or_duplicate) {
+  // Blocks go many times faster: more events, in small blocks one at a time, so that every
+  // kill still lands mid-shipping.
+  const bool blocks = GetParam().format == ShipFormat::blocks;
+  const std::uint64_t count = blocks ? 3'000'000 : 1'000'000;
+  std::vector<std::string> ship = ship_command(journal(count));
+  if (blocks) {
+    ship.insert(ship.end(), {"--block-bytes", std::to_string(min_block_bytes),
+                             "--max-in-flight", "1"});
+  }
 
   // Each round kills the shipper once the stream has grown by a random number of events (0
   // included: before it connected, or while it asks the stream where to go on).
   std::mt19937_64 random(20261126);
   std::uniform_int_distribution<std::uint64_t> growth(0, 40'000);
   for (int round = 0; round < 20; ++round) {
-    const std::uint64_t target = stream_messages(endpoint) + growth(random);
+    const std::uint64_t target = stream_events(endpoint) + growth(random);
     const pid_t shipper = spawn(ship, dir.path() / "ship.log");
     ASSERT_GT(shipper, 0);
-    ASSERT_TRUE(eventually([&] { return stream_messages(endpoint) >= target; }));
+    ASSERT_TRUE(eventually([&] { return stream_events(endpoint) >= target; }));
     ::kill(shipper, SIGKILL);
     ASSERT_EQ(exit_status_of(shipper), 128 + SIGKILL) << "round " << round << " ended itself";
   }
-  ASSERT_LT(stream_messages(endpoint), count) << "every kill should land mid-shipping";
+  ASSERT_LT(stream_events(endpoint), count) << "every kill should land mid-shipping";
   const pid_t last = spawn(ship, dir.path() / "ship.log");
   ASSERT_EQ(exit_status_of(last), 0) << log_of(dir.path() / "ship.log");
   EXPECT_TRUE(exactly_once_in_order(shipped_sequences(endpoint), count));
 }
 
-TEST_F(ship_to_one_server, a_segment_of_another_journal_is_refused_not_shipped) {
+TEST_P(ship_to_one_server, a_segment_of_another_journal_is_refused_not_shipped) {
   constexpr std::uint64_t count = 600'000;  // three segments
   const std::filesystem::path ours = journal(count);
   const std::filesystem::path theirs = dir.path() / "theirs";
@@ -353,10 +574,7 @@ TEST_F(ship_to_one_server, a_segment_of_another_journal_is_refused_not_shipped) 
                              std::filesystem::copy_options::overwrite_existing);
   const std::uint64_t ours_before_it = std::stoull(segments.back().stem().string());
 
-  ShipConfig config;
-  config.journal_dir = ours;
-  config.nats = endpoint;
-  auto shipper = Shipper::start(config);
+  auto shipper = Shipper::start(shipping(ours));
   ASSERT_TRUE(shipper.has_value()) << shipper.error();
   const auto refused = [&] {
     const ShipStatus status = (*shipper)->status();
@@ -369,16 +587,80 @@ TEST_F(ship_to_one_server, a_segment_of_another_journal_is_refused_not_shipped) 
   EXPECT_TRUE(exactly_once_in_order(shipped_sequences(endpoint), ours_before_it));
 }
 
-// The replicas of the stream, as its leader reports them: true when every one is current.
-bool every_replica_current(const NatsEndpoint& endpoint, std::uint64_t messages) {
+TEST_P(ship_to_one_server, the_metrics_file_tells_what_the_shipper_did_once_it_has_exited) {
+  constexpr std::uint64_t count = 100'000;
+  std::vector<std::string> ship = ship_command(journal(count));
+  const std::filesystem::path metrics = dir.path() / "ship.prom";
+  ship.insert(ship.end(), {"--metrics-file", metrics.string()});
+  const pid_t shipper = spawn(ship, dir.path() / "ship.log");
+  ASSERT_EQ(exit_status_of(shipper), 0) << log_of(dir.path() / "ship.log");
+  const std::string text = log_of(metrics);
+  const auto value = [&](const std::string& name) {
+    const std::string key = name + "{stream=\"" + endpoint.stream + "\"} ";
+    const std::size_t at = text.find(key);
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + key.size()));
+  };
+  EXPECT_EQ(value("ringlog_ship_connected"), 0) << "it has exited:\n" << text;
+  EXPECT_EQ(value("ringlog_ship_shipped_events"), double(count)) << text;
+  EXPECT_EQ(value("ringlog_ship_lag_events"), 0) << text;
+  const double messages = value("ringlog_ship_messages");
+  const double ratio = value("ringlog_ship_compression_ratio");
+  if (GetParam().format == ShipFormat::events) {
+    EXPECT_EQ(messages, double(count)) << text;
+  } else {
+    EXPECT_GT(messages, 0) << text;
+    EXPECT_LT(messages, double(count) / 1000) << "blocks of thousands of events:\n" << text;
+  }
+  if (GetParam().compression == Compression::none) {
+    EXPECT_EQ(ratio, 1) << text;
+  } else {
+    EXPECT_GT(ratio, 1.5) << text;
+  }
+}
+
+TEST_P(ship_blocks_to_one_server, fetch_refuses_a_damaged_block_and_names_its_events) {
+  constexpr std::uint64_t count = 10'000;
+  auto shipper = Shipper::start(shipping(journal(count)));
+  ASSERT_TRUE(shipper.has_value()) << shipper.error();
+  ASSERT_TRUE(eventually([&] { return (*shipper)->status().shipped == count; }));
+  (*shipper)->stop();
+
+  // The next block, damaged on its way into the stream: one flipped byte.
+  write_journal(dir.path() / "journal", count + 300);
+  auto reader = JournalReader::open(dir.path() / "journal");
+  ASSERT_TRUE(reader.has_value());
+  reader->seek(count);
+  BlockBuilder block(min_block_bytes);
+  while (const std::optional<JournalEvent> event = reader->next()) block.add(*event);
+  BlockEncoder encoder(GetParam().compression);
+  auto message = encoder.encode(endpoint.subject, block);
+  ASSERT_TRUE(message.has_value());
+  std::vector<std::byte> flipped(data_of(message->get()).begin(), data_of(message->get()).end());
+  flipped[flipped.size() / 2] ^= std::byte{0x01};
+  NatsMessage damaged = altered(message->get(), flipped);
+  auto link = NatsLink::connect(endpoint, "ringlog-test");
+  ASSERT_TRUE(link.has_value());
+  ASSERT_EQ(js_PublishMsg(nullptr, (*link)->jetstream(), damaged.get(), nullptr, nullptr), NATS_OK);
+
+  auto fetched = fetch_journal({endpoint, dir.path() / "copy", {}});
+  ASSERT_FALSE(fetched.has_value());
+  EXPECT_EQ(fetched.error().code, ringlog::SetupErrc::stream_unavailable);
+  EXPECT_NE(fetched.error().message().find("(a block of events 10000 to 10299) is damaged"),
+            std::string::npos) << fetched.error();
+}
+
+// The replicas of the stream, as its leader reports them: true when it holds `events` and every
+// replica is current.
+bool every_replica_current(const NatsEndpoint& endpoint, std::uint64_t events) {
   auto link = NatsLink::connect(endpoint, "ringlog-test");
   if (!link) return false;
   jsStreamInfo* info = nullptr;
-  if (js_GetStreamInfo(&info, (*link)->jetstream(), endpoint.stream.c_str(), nullptr,
+  if (stream_events(endpoint) != events ||
+      js_GetStreamInfo(&info, (*link)->jetstream(), endpoint.stream.c_str(), nullptr,
                        nullptr) != NATS_OK) {
     return false;
   }
-  bool current = info->State.Msgs == messages && info->Cluster != nullptr &&
+  bool current = info->Cluster != nullptr &&
                  info->Cluster->Leader != nullptr && info->Cluster->ReplicasLen == 2;
   for (int i = 0; current && i < info->Cluster->ReplicasLen; ++i) {
     const jsPeerInfo* peer = info->Cluster->Replicas[i];
@@ -388,10 +670,8 @@ bool every_replica_current(const NatsEndpoint& endpoint, std::uint64_t messages)
   return current;
 }
 
-TEST_F(ship_to_one_server, a_stream_ahead_of_the_journal_is_reported_not_shipped_into) {
-  ShipConfig config;
-  config.journal_dir = journal(2000);
-  config.nats = endpoint;
+TEST_P(ship_to_one_server, a_stream_ahead_of_the_journal_is_reported_not_shipped_into) {
+  ShipConfig config = shipping(journal(2000));
   auto first = Shipper::start(config);
   ASSERT_TRUE(first.has_value()) << first.error();
   ASSERT_TRUE(eventually([&] { return (*first)->status().shipped == 2000; }));
@@ -405,13 +685,21 @@ TEST_F(ship_to_one_server, a_stream_ahead_of_the_journal_is_reported_not_shipped
   EXPECT_NE((*second)->status().problem->find("another journal's stream"), std::string::npos)
       << *(*second)->status().problem;
   (*second)->stop();
-  EXPECT_EQ(stream_messages(endpoint), 2000u);
+  EXPECT_TRUE(exactly_once_in_order(shipped_sequences(endpoint), 2000));
 }
 
-TEST(ship, shipping_continues_while_one_of_three_servers_is_down) {
+class ship_to_three_servers : public ::testing::TestWithParam<Form> {};
+INSTANTIATE_TEST_SUITE_P(in_each_format, ship_to_three_servers,
+                         ::testing::Values(Form{ShipFormat::events, Compression::none},
+                                           Form{ShipFormat::blocks, Compression::none}),
+                         name_of_form);
+
+TEST_P(ship_to_three_servers, shipping_continues_while_one_of_three_servers_is_down) {
   SKIP_WITHOUT_NATS_SERVER();
   test::TempDir dir;
-  constexpr std::uint64_t count = 300'000;
+  const bool blocks = GetParam().format == ShipFormat::blocks;
+  // Long enough that the server stops mid-shipping: blocks go hundreds of times faster.
+  const std::uint64_t count = blocks ? 2'000'000 : 300'000;
   write_journal(dir.path() / "journal", count);
   const int cluster_ports[3] = {free_port(), free_port(), free_port()};
   std::vector<std::unique_ptr<NatsServer>> servers;
@@ -429,10 +717,12 @@ TEST(ship, shipping_continues_while_one_of_three_servers_is_down) {
   }
   const NatsEndpoint endpoint = endpoint_of(urls);
 
-  ShipConfig config;
-  config.journal_dir = dir.path() / "journal";
-  config.nats = endpoint;
+  ShipConfig config = shipping(dir.path() / "journal", endpoint, GetParam());
   config.create_replicas = 3;
+  if (blocks) {  // and slowed: small blocks, one at a time
+    config.block_bytes = min_block_bytes;
+    config.max_in_flight = 1;
+  }
   auto shipper = Shipper::start(config);
   ASSERT_TRUE(shipper.has_value()) << shipper.error();
   ASSERT_TRUE(eventually([&] { return (*shipper)->status().shipped > count / 4; }, 120s))

@@ -2,7 +2,7 @@
 // a damaged event, and a writer never buries durable events or resurrects stale ones.
 #include <ringlog/log_file.hpp>
 
-#include "journal/file/crc32c.hpp"
+#include <ringlog/detail/crc32c.hpp>
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>

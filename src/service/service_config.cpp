@@ -143,6 +143,21 @@ class Reader {
       return std::nullopt;
     });
   }
+  // One of `names`, read as the enumerator of the same index.
+  template <class Enum, std::size_t N>
+  std::optional<std::string> one_of(std::string_view key, Enum& out,
+                                    const std::array<std::string_view, N>& names) {
+    return read(key, [&](const toml::node& node) -> std::optional<std::string> {
+      const std::optional<std::string_view> text = node.value<std::string_view>();
+      for (std::size_t i = 0; text && i < N; ++i) {
+        if (names[i] == *text) {
+          out = static_cast<Enum>(i);
+          return std::nullopt;
+        }
+      }
+      return fmt::format("expected one of \"{}\"", fmt::join(names, "\", \""));
+    });
+  }
   std::optional<std::string> huge_pages(std::string_view key, HugePages& out) {
     return read(key, [&](const toml::node& node) -> std::optional<std::string> {
       const std::optional<std::string_view> text = node.value<std::string_view>();
@@ -292,8 +307,27 @@ const Key service_keys[] = {
        return r.path(k, c.ship.nats.credentials_file, /*may_be_empty=*/true);
      },
      [](const Config& c) { return toml_text(c.ship.nats.credentials_file); }},
+    {"ship.format",
+     [](Reader& r, Path k, Config& c) { return r.one_of(k, c.ship.format, ship_format_names); },
+     [](const Config& c) { return toml_text(name_of(c.ship.format)); }},
+    {"ship.compress",
+     [](Reader& r, Path k, Config& c) { return r.one_of(k, c.ship.compression, compression_names); },
+     [](const Config& c) { return toml_text(name_of(c.ship.compression)); }},
+    {"ship.block_bytes",
+     [](Reader& r, Path k, Config& c) {
+       return r.integer(k, c.ship.block_bytes, min_block_bytes, max_block_bytes);
+     },
+     [](const Config& c) { return fmt::format("{}", c.ship.block_bytes); }},
+    {"ship.linger_us",
+     [](Reader& r, Path k, Config& c) {
+       std::int64_t linger_us = c.ship.linger.count();
+       auto failed = r.integer(k, linger_us, 0, 10'000'000);
+       c.ship.linger = std::chrono::microseconds(linger_us);
+       return failed;
+     },
+     [](const Config& c) { return fmt::format("{}", c.ship.linger.count()); }},
     {"ship.max_in_flight",
-     [](Reader& r, Path k, Config& c) { return r.integer(k, c.ship.max_in_flight, 1, 1'000'000); },
+     [](Reader& r, Path k, Config& c) { return r.integer(k, c.ship.max_in_flight, 0, 1'000'000); },
      [](const Config& c) { return fmt::format("{}", c.ship.max_in_flight); }},
     {"ship.replicas",
      [](Reader& r, Path k, Config& c) {

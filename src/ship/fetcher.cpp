@@ -1,4 +1,5 @@
 #include "ship/fetcher.hpp"
+#include "ship/message_format.hpp"
 #include "ship/nats_link.hpp"
 #include "support/timing.hpp"
 
@@ -15,6 +16,77 @@ std::unexpected<Error> stream_unavailable(std::string why) {
   return std::unexpected(Error::because(SetupErrc::stream_unavailable, std::move(why)));
 }
 
+// One run of fetch_journal(): the journal it fills, opened at the first event the stream hands
+// out (or at 0 when the stream holds none), and what it appended.
+class Fetch {
+ public:
+  explicit Fetch(const FetchConfig& config) : config_(config) {}
+
+  std::expected<void, Error> open_journal(std::uint64_t first_sequence) {
+    storage::JournalOptions options = config_.journal;
+    options.first_sequence = first_sequence;
+    auto opened = storage::Journal::open(config_.journal_dir, options);
+    if (!opened) return std::unexpected(opened.error());
+    journal_.emplace(std::move(*opened));
+    return {};
+  }
+
+  // Appends `event` unless the journal holds it already; an error on a gap before it.
+  std::expected<void, Error> take(const ShippedEvent& event) {
+    if (!journal_) {
+      if (auto opened = open_journal(event.sequence); !opened) return opened;
+    }
+    const std::uint64_t wanted = journal_->next_sequence();
+    if (event.sequence > wanted) {
+      return stream_unavailable(fmt::format(
+          "stream {} lacks events {} to {} (gone from it, by its limits?): the journal in {} "
+          "cannot continue without a gap", config_.nats.stream, wanted, event.sequence - 1,
+          config_.journal_dir.string()));
+    }
+    if (event.sequence < wanted) return {};
+    if (!journal_->append(event.header, event.payload)) {
+      if (journal_->failure()) return std::unexpected(*journal_->failure());
+      return stream_unavailable(fmt::format("event {} is malformed", event.sequence));
+    }
+    ++fetched_;
+    return {};
+  }
+
+  // Every event the cursor hands out, up to `last_event`, checked and taken.
+  std::expected<void, Error> take_all(StreamCursor& cursor, std::uint64_t last_event) {
+    MessageDecoder decoder;
+    std::optional<Error> failed;
+    std::uint64_t reached = 0;
+    while (reached <= last_event) {
+      auto message = cursor.next(std::chrono::milliseconds(timing::fetch_message_wait).count());
+      if (!message) {
+        return stream_unavailable(fmt::format("stream {} after event {}: {}", config_.nats.stream,
+                                              journal_ ? journal_->next_sequence() : 0,
+                                              message.error()));
+      }
+      auto decoded = decoder.decode(message->get(), [&](const ShippedEvent& event) {
+        if (auto taken = failed ? std::expected<void, Error>{} : take(event); !taken) {
+          failed = taken.error();
+        }
+        reached = event.sequence + 1;
+      });
+      if (!decoded) return stream_unavailable(decoded.error());
+      if (failed) return std::unexpected(*failed);
+    }
+    return {};
+  }
+
+  std::expected<FetchResult, Error> finish() {
+    if (auto synced = journal_->sync(); !synced) return std::unexpected(synced.error());
+    return FetchResult{fetched_, journal_->next_sequence()};
+  }
+
+ private:
+  const FetchConfig& config_;
+  std::optional<storage::Journal> journal_;
+  std::uint64_t fetched_ = 0;
+};
+
 }  // namespace
 
 std::expected<FetchResult, Error> fetch_journal(const FetchConfig& config) {
@@ -22,59 +94,17 @@ std::expected<FetchResult, Error> fetch_journal(const FetchConfig& config) {
   if (!link) return stream_unavailable(link.error());
   auto position = stream_position(**link, config.nats, std::nullopt);
   if (!position) return stream_unavailable(position.error());
-
-  std::optional<storage::Journal> journal;
-  const auto open_journal = [&](std::uint64_t first_sequence) -> std::expected<void, Error> {
-    storage::JournalOptions options = config.journal;
-    options.first_sequence = first_sequence;
-    auto opened = storage::Journal::open(config.journal_dir, options);
-    if (!opened) return std::unexpected(opened.error());
-    journal.emplace(std::move(*opened));
-    return {};
-  };
-  FetchResult result;
+  Fetch fetch(config);
   if (!position->last_event) {  // nothing shipped yet: an empty journal
-    if (auto opened = open_journal(0); !opened) return std::unexpected(opened.error());
-    result.next_sequence = journal->next_sequence();
-    return result;
+    if (auto opened = fetch.open_journal(0); !opened) return std::unexpected(opened.error());
+    return fetch.finish();
   }
-
   auto cursor = StreamCursor::open(**link, config.nats);
   if (!cursor) return stream_unavailable(cursor.error());
-
-  for (;;) {
-    auto message = cursor->next(std::chrono::milliseconds(timing::fetch_message_wait).count());
-    if (!message) {
-      return stream_unavailable(fmt::format("stream {} after event {}: {}", config.nats.stream,
-                                            journal ? journal->next_sequence() : 0,
-                                            message.error()));
-    }
-    auto event = decode_event(message->get());
-    if (!event) return stream_unavailable(event.error());
-    if (!journal) {
-      if (auto opened = open_journal(event->sequence); !opened) {
-        return std::unexpected(opened.error());
-      }
-    }
-    const std::uint64_t wanted = journal->next_sequence();
-    if (event->sequence > wanted) {
-      return stream_unavailable(fmt::format(
-          "stream {} lacks events {} to {} (gone from it, by its limits?): the journal in {} "
-          "cannot continue without a gap", config.nats.stream, wanted, event->sequence - 1,
-          config.journal_dir.string()));
-    }
-    if (event->sequence == wanted) {
-      if (!journal->append(event->header, event->payload)) {
-        if (journal->failure()) return std::unexpected(*journal->failure());
-        return stream_unavailable(fmt::format("event {} is malformed", event->sequence));
-      }
-      ++result.fetched;
-    }
-    if (event->sequence >= *position->last_event) break;
+  if (auto taken = fetch.take_all(*cursor, *position->last_event); !taken) {
+    return std::unexpected(taken.error());
   }
-  if (auto synced = journal->sync(); !synced) return std::unexpected(synced.error());
-  result.next_sequence = journal->next_sequence();
-  return result;
+  return fetch.finish();
 }
 
 }  // namespace ringlog::app

@@ -26,7 +26,8 @@ struct FetchResult {
 };
 
 // Fetches every event the stream holds on the subject now that the journal lacks, in order,
-// and makes them durable. An error when the stream lacks events the journal needs (they aged
+// and makes them durable, from messages of either form (blocks, compressed or not, and events).
+// An error when the stream lacks events the journal needs (they aged
 // out of it), when a message is not a ringlog event, or when the journal fails.
 std::expected<FetchResult, Error> fetch_journal(const FetchConfig&);
 

@@ -1,5 +1,7 @@
 #include "ship/nats_link.hpp"
 
+#include "ship/message_format.hpp"
+
 #include <fmt/format.h>
 #include <sys/stat.h>
 
@@ -12,26 +14,6 @@
 
 namespace ringlog::app {
 namespace {
-
-constexpr const char* message_id_header = "Nats-Msg-Id";
-constexpr const char* timestamp_header = "Ringlog-Timestamp";
-constexpr const char* event_type_header = "Ringlog-Event-Type";
-constexpr const char* flags_header = "Ringlog-Flags";
-
-std::optional<std::uint64_t> parse_number(std::string_view text) {
-  std::uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc{} || end != text.data() + text.size() || text.empty()) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-std::optional<std::uint64_t> header_number(natsMsg* message, const char* key) {
-  const char* value = nullptr;
-  if (natsMsgHeader_Get(message, key, &value) != NATS_OK || value == nullptr) return std::nullopt;
-  return parse_number(value);
-}
 
 // What a credentials file holds: a NATS .creds file (a user JWT and its key), or a user and a
 // password.
@@ -170,56 +152,6 @@ bool NatsLink::connected() const noexcept {
   return natsConnection_Status(connection_) == NATS_CONN_STATUS_CONNECTED;
 }
 
-std::expected<NatsMessage, std::string> encode_event(const std::string& subject,
-                                                     const storage::JournalEvent& event) {
-  const event::EventHeader& header = event.view.header;
-  natsMsg* raw = nullptr;
-  natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr,
-                                reinterpret_cast<const char*>(event.view.payload.data()),
-                                int(event.view.payload.size()));
-  NatsMessage message(raw);
-  // Decimal text: what NATS tools show, and what a person searching the stream types.
-  const auto set = [&](const char* key, std::uint64_t value) {
-    char text[24];
-    *std::to_chars(text, text + sizeof text - 1, value).ptr = '\0';
-    if (s == NATS_OK) s = natsMsgHeader_Set(message.get(), key, text);
-  };
-  set(message_id_header, event.sequence);
-  set(timestamp_header, header.timestamp);
-  set(event_type_header, header.event_type);
-  set(flags_header, header.flags);
-  if (s != NATS_OK) {
-    return std::unexpected(nats_error(fmt::format("message for event {}", event.sequence), s));
-  }
-  return message;
-}
-
-std::optional<std::uint64_t> shipped_sequence(natsMsg* message) {
-  return header_number(message, message_id_header);
-}
-
-std::expected<ShippedEvent, std::string> decode_event(natsMsg* message) {
-  const std::optional<std::uint64_t> sequence = shipped_sequence(message);
-  const std::optional<std::uint64_t> timestamp = header_number(message, timestamp_header);
-  const std::optional<std::uint64_t> type = header_number(message, event_type_header);
-  const std::optional<std::uint64_t> flags = header_number(message, flags_header);
-  const int length = natsMsg_GetDataLength(message);
-  if (!sequence || !timestamp || !type || *type > 0xff || !flags || *flags > 0xff ||
-      length > 0xffff) {
-    return std::unexpected(fmt::format(
-        "message {} on {} is not a ringlog event: it lacks the {}, {}, {} and {} headers or one "
-        "is out of range", natsMsg_GetSequence(message), natsMsg_GetSubject(message),
-        message_id_header, timestamp_header, event_type_header, flags_header));
-  }
-  ShippedEvent event;
-  event.sequence = *sequence;
-  event.header = event::EventHeader(*timestamp, std::uint8_t(*type), std::uint16_t(length));
-  event.header.flags = std::uint8_t(*flags);
-  event.payload = {reinterpret_cast<const std::byte*>(natsMsg_GetData(message)),
-                   std::size_t(length)};
-  return event;
-}
-
 std::expected<StreamPosition, std::string> stream_position(NatsLink& link,
                                                            const NatsEndpoint& endpoint,
                                                            std::optional<int> create_replicas) {
@@ -261,12 +193,14 @@ std::expected<StreamPosition, std::string> stream_position(NatsLink& link,
         fmt::format("last message on {} in stream {}", endpoint.subject, endpoint.stream), s,
         code));
   }
-  position.last_event = shipped_sequence(last.get());
-  if (!position.last_event) {
-    return std::unexpected(fmt::format("stream {}: the last message on {} has no ringlog "
-                                       "sequence number (Nats-Msg-Id); the subject is not a "
+  const std::optional<ShippedRange> last_range = shipped_range(last.get());
+  if (!last_range || last_range->count == 0) {
+    return std::unexpected(fmt::format("stream {}: the last message on {} carries no ringlog "
+                                       "sequence numbers (the Nats-Msg-Id of an event, the "
+                                       "Ringlog-* headers of a block); the subject is not a "
                                        "ringlog journal's", endpoint.stream, endpoint.subject));
   }
+  position.last_event = last_range->end() - 1;
   return position;
 }
 

@@ -1,11 +1,6 @@
 // What `ringlog ship` and `ringlog fetch` share: a connection to NATS JetStream, with its
-// credentials read from a file (never from the command line, where `ps` shows them), and the
-// form an event takes as a JetStream message.
-//
-// An event travels as one message on the journal's subject: the payload is the event's payload;
-// the headers carry its sequence number (as Nats-Msg-Id, so that JetStream's duplicate window
-// drops a resend) and its header fields. The record's checksum does not travel: the journal that
-// takes the event back computes its own.
+// credentials read from a file (never from the command line, where `ps` shows them), where the
+// stream stands, and a cursor over it. The forms events take in messages: message_format.hpp.
 #pragma once
 
 #include "ship/nats_endpoint.hpp"
@@ -56,22 +51,6 @@ struct NatsMessageDeleter {
   void operator()(natsMsg* message) const noexcept { natsMsg_Destroy(message); }
 };
 using NatsMessage = std::unique_ptr<natsMsg, NatsMessageDeleter>;
-
-// The message for one event, or the client's error.
-std::expected<NatsMessage, std::string> encode_event(const std::string& subject,
-                                                     const storage::JournalEvent&);
-
-// An event read back from a message: its sequence number and header. The payload is the
-// message's data.
-struct ShippedEvent {
-  std::uint64_t sequence = 0;
-  event::EventHeader header{};
-  std::span<const std::byte> payload;
-};
-std::expected<ShippedEvent, std::string> decode_event(natsMsg*);
-
-// The sequence number in a message's Nats-Msg-Id; nullopt when it carries none or another form.
-std::optional<std::uint64_t> shipped_sequence(natsMsg*);
 
 // Where the stream stands for the journal's subject.
 struct StreamPosition {

@@ -58,6 +58,7 @@ void Shipper::stop() {
   s.stop.request();
   if (s.thread.joinable()) s.thread.join();
   s.loop->disconnect();
+  s.board.connected.store(false);  // a stopped shipper is connected to nothing
 }
 
 ShipStatus Shipper::status() const {
@@ -68,25 +69,49 @@ ShipStatus Shipper::status() const {
   status.connected = s.board.connected.load(std::memory_order_relaxed);
   status.in_step = s.board.in_step.load();
   status.shipped = s.acknowledgements.shipped();
+  status.format = s.config.format;
+  status.compression = s.config.compression;
   status.acknowledged = s.acknowledgements.count();
+  status.acknowledged_messages = s.acknowledgements.messages();
   status.acknowledged_bytes = s.acknowledgements.bytes();
+  status.acknowledged_wire_bytes = s.acknowledgements.wire_bytes();
   const ShipFigures figures = s.board.read();
   status.journal_end = std::max(figures.journal_end, status.shipped);
   status.lag_events = status.journal_end - status.shipped;
   status.lag_seconds = status.lag_events == 0 ? 0 : figures.lag_seconds;
   status.events_per_second = figures.events_per_second;
+  status.messages_per_second = figures.messages_per_second;
+  status.wire_bytes_per_second = figures.wire_bytes_per_second;
   status.resumes = figures.resumes;
   status.problem = figures.problem;
   return status;
 }
 
+double ShipStatus::compression_ratio() const {
+  // An event's message carries its payload alone: the header went into headers, not away.
+  if (format == ShipFormat::events || acknowledged_wire_bytes == 0) return 1;
+  return double(acknowledged_bytes) / double(acknowledged_wire_bytes);
+}
+
+namespace {
+
+// "blocks, zstd" or "events": how the events travel.
+std::string form_of(const ShipStatus& status) {
+  return status.format == ShipFormat::events || status.compression == Compression::none
+             ? std::string(name_of(status.format))
+             : fmt::format("{}, {}", name_of(status.format), name_of(status.compression));
+}
+
+}  // namespace
+
 std::string to_text(const ShipStatus& status) {
   std::string text = fmt::format(
-      "ship       stream {} ({}): shipped {} of {}, lag {} events / {:.1f} s, {:.0f} events/s, "
-      "{} resume(s){}\n",
-      status.stream, status.subject, status.shipped, status.journal_end, status.lag_events,
-      status.lag_seconds, status.events_per_second, status.resumes,
-      status.connected ? "" : ", not connected");
+      "ship       stream {} ({}, {}): shipped {} of {}, lag {} events / {:.1f} s, "
+      "{:.0f} events/s in {:.0f} messages/s, {:.1f} MB/s, compression {:.2f}, {} resume(s){}\n",
+      status.stream, status.subject, form_of(status), status.shipped, status.journal_end,
+      status.lag_events, status.lag_seconds, status.events_per_second,
+      status.messages_per_second, status.wire_bytes_per_second / 1e6,
+      status.compression_ratio(), status.resumes, status.connected ? "" : ", not connected");
   if (status.problem) text += "           " + *status.problem + "\n";
   return text;
 }
@@ -94,13 +119,19 @@ std::string to_text(const ShipStatus& status) {
 nlohmann::ordered_json to_json(const ShipStatus& status) {
   return {{"stream", status.stream},
           {"subject", status.subject},
+          {"format", name_of(status.format)},
+          {"compression", name_of(status.compression)},
           {"connected", status.connected},
           {"shipped", status.shipped},
           {"journal_end", status.journal_end},
           {"lag_events", status.lag_events},
           {"lag_seconds", status.lag_seconds},
           {"events_per_second", status.events_per_second},
+          {"messages_per_second", status.messages_per_second},
+          {"wire_bytes_per_second", status.wire_bytes_per_second},
+          {"compression_ratio", status.compression_ratio()},
           {"acknowledged", status.acknowledged},
+          {"acknowledged_messages", status.acknowledged_messages},
           {"resumes", status.resumes},
           {"problem", status.problem ? nlohmann::ordered_json(*status.problem) : nullptr}};
 }
@@ -115,6 +146,27 @@ std::string to_prometheus(const ShipStatus& status) {
   metric("ringlog_ship_shipped_events", "counter",
          "Journal events the stream holds (the sequence number after the newest).",
          status.shipped);
+  metric("ringlog_ship_messages", "counter",
+         "Messages the stream acknowledged since the shipper started (blocks, or events).",
+         status.acknowledged_messages);
+  metric("ringlog_ship_bytes", "counter",
+         "The acknowledged events' size in the journal's framing, before compression.",
+         status.acknowledged_bytes);
+  metric("ringlog_ship_wire_bytes", "counter",
+         "The acknowledged messages' data as it travelled, compressed where it was.",
+         status.acknowledged_wire_bytes);
+  metric("ringlog_ship_events_per_second", "gauge",
+         "Events the stream acknowledged per second, over the last second or so.",
+         status.events_per_second);
+  metric("ringlog_ship_messages_per_second", "gauge",
+         "Messages the stream acknowledged per second, over the last second or so.",
+         status.messages_per_second);
+  metric("ringlog_ship_wire_bytes_per_second", "gauge",
+         "Bytes that travelled per second, over the last second or so.",
+         status.wire_bytes_per_second);
+  metric("ringlog_ship_compression_ratio", "gauge",
+         "Bytes before compression over bytes that travelled, since the start.",
+         status.compression_ratio());
   metric("ringlog_ship_lag_events", "gauge", "Journal events not yet in the stream.",
          status.lag_events);
   metric("ringlog_ship_lag_seconds", "gauge",

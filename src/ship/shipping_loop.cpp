@@ -6,9 +6,21 @@
 #include <fmt/format.h>
 #include <pthread.h>
 
+#include <algorithm>
+
 namespace ringlog::app {
 
 using timing::ship_ack_wait;
+
+namespace {
+
+// With nothing new in the journal: whether it stopped at a segment of another journal, where
+// nothing past is this journal's to ship.
+void say_if_refused(const storage::JournalReader& reader, ShipStatusBoard& board) {
+  if (reader.failure()) board.set_problem("refusing to ship: " + reader.failure()->message());
+}
+
+}  // namespace
 
 ShippingLoop::ShippingLoop(const ShipConfig& config, storage::JournalReader durable,
                            storage::JournalReader appended, Acknowledgements& acknowledgements,
@@ -18,7 +30,8 @@ ShippingLoop::ShippingLoop(const ShipConfig& config, storage::JournalReader dura
       appended_(std::move(appended)),
       acknowledgements_(acknowledgements),
       board_(board),
-      stop_(stop) {}
+      stop_(stop),
+      encoder_(config.compression) {}
 
 void ShippingLoop::run() {
   pthread_setname_np(pthread_self(), "ringlog-ship");
@@ -46,9 +59,11 @@ void ShippingLoop::run() {
 }
 
 bool ShippingLoop::connect() {
+  const bool blocks = config_.format == ShipFormat::blocks;
   jsOptions options;
   jsOptions_Init(&options);
-  options.PublishAsync.MaxPending = std::int64_t(config_.max_in_flight);
+  options.PublishAsync.MaxPending =
+      std::int64_t(config_.max_in_flight > 0 ? config_.max_in_flight : blocks ? 64 : 4096);
   options.PublishAsync.AckHandler = &Acknowledgements::on_acknowledgement;
   options.PublishAsync.AckHandlerClosure = &acknowledgements_;
   options.PublishAsync.StallWait = 50;  // then the loop looks at stop() and tries again
@@ -58,6 +73,22 @@ bool ShippingLoop::connect() {
     return false;
   }
   link_ = std::move(*made);
+  if (blocks) {
+    // The server refuses a message over its max_payload, headers included: they take far less
+    // than this room.
+    constexpr std::int64_t header_room = 4096;
+    const std::int64_t server_limit = natsConnection_GetMaxPayload(link_->connection()) - header_room;
+    const std::size_t limit =
+        std::min<std::size_t>(config_.block_bytes, std::size_t(std::max<std::int64_t>(server_limit, 0)));
+    if (limit < min_block_bytes) {
+      board_.set_problem(fmt::format("the NATS server takes messages of {} bytes at most "
+                                     "(max_payload): too few for a block of the largest event",
+                                     natsConnection_GetMaxPayload(link_->connection())));
+      link_.reset();
+      return false;
+    }
+    if (!block_ || block_->limit() != limit) block_.emplace(limit);
+  }
   return true;
 }
 
@@ -89,6 +120,7 @@ bool ShippingLoop::resume() {
     next_to_publish_ = oldest ? oldest->sequence : 0;
   }
   durable_.seek(next_to_publish_);
+  if (block_) block_->clear();
   acknowledgements_.resume_at(next_to_publish_);
   progress_mark_ = next_to_publish_;
   progress_since_ = Clock::now();
@@ -114,28 +146,32 @@ bool ShippingLoop::resume() {
 }
 
 bool ShippingLoop::publish_some() {
+  if (acknowledgements_.refused()) {
+    board_.set_problem(acknowledgements_.refusal());
+    board_.in_step.store(false);
+    return true;
+  }
+  return config_.format == ShipFormat::blocks ? publish_blocks() : publish_events();
+}
+
+bool ShippingLoop::follows(const storage::JournalEvent& event, std::uint64_t expected) {
+  if (event.sequence == expected) return true;
+  board_.set_problem(fmt::format("the journal in {} no longer holds events {} to {}: shipping "
+                                 "them is impossible; the stream would have a gap",
+                                 config_.journal_dir.string(), expected, event.sequence - 1));
+  durable_.seek(expected);
+  return false;
+}
+
+bool ShippingLoop::publish_events() {
   for (int i = 0; i < 1024; ++i) {
-    if (acknowledgements_.refused()) {
-      board_.set_problem(acknowledgements_.refusal());
-      board_.in_step.store(false);
-      return true;
-    }
+    if (acknowledgements_.refused()) return true;  // publish_some() says so next
     const std::optional<storage::JournalEvent> event = durable_.next();
     if (!event) {
-      // A segment of another journal: nothing past it is this journal's to ship.
-      if (durable_.failure()) {
-        board_.set_problem("refusing to ship: " + durable_.failure()->message());
-      }
+      say_if_refused(durable_, board_);
       return i > 0;
     }
-    if (event->sequence != next_to_publish_) {
-      board_.set_problem(fmt::format("the journal in {} no longer holds events {} to {}: "
-                                     "shipping them is impossible; the stream would have a gap",
-                                     config_.journal_dir.string(), next_to_publish_,
-                                     event->sequence - 1));
-      durable_.seek(next_to_publish_);
-      return false;
-    }
+    if (!follows(*event, next_to_publish_)) return false;
     auto encoded = encode_event(config_.nats.subject, *event);
     if (!encoded) {
       board_.set_problem(encoded.error());
@@ -148,7 +184,49 @@ bool ShippingLoop::publish_some() {
   return true;
 }
 
-bool ShippingLoop::publish(NatsMessage message, std::uint64_t sequence) {
+bool ShippingLoop::publish_blocks() {
+  BlockBuilder& block = *block_;
+  bool read_any = false;
+  for (int blocks = 0; blocks < 16;) {  // then the loop looks at stop() and the lag
+    if (acknowledgements_.refused()) return true;  // publish_some() says so next
+    const std::optional<storage::JournalEvent> event = durable_.next();
+    if (!event) {
+      say_if_refused(durable_, board_);
+      break;
+    }
+    if (!follows(*event, block.empty() ? next_to_publish_ : block.end())) return read_any;
+    if (!block.fits(*event)) {
+      if (!publish_block()) return true;  // resumes on the next pass
+      ++blocks;
+    }
+    if (block.empty()) block_started_ = Clock::now();
+    block.add(*event);
+    read_any = true;
+  }
+  if (!read_any && !block.empty() && Clock::now() - block_started_ >= config_.linger) {
+    publish_block();
+    return true;
+  }
+  return read_any;
+}
+
+bool ShippingLoop::publish_block() {
+  auto encoded = encoder_.encode(config_.nats.subject, *block_);
+  const std::uint64_t first = block_->first();
+  const std::uint64_t end = block_->end();
+  block_->clear();
+  if (!encoded) {
+    board_.set_problem(encoded.error());
+    board_.in_step.store(false);  // the events go again, after asking the stream
+    return false;
+  }
+  if (!publish(std::move(*encoded), first)) return false;
+  ++expected_last_stream_sequence_;
+  next_to_publish_ = end;
+  return true;
+}
+
+bool ShippingLoop::publish(NatsMessage message, std::uint64_t first) {
   jsPubOptions options;
   jsPubOptions_Init(&options);
   // 0 means "no expectation": only the first message into an empty stream goes without one,
@@ -165,7 +243,7 @@ bool ShippingLoop::publish(NatsMessage message, std::uint64_t sequence) {
            !stalled());
   if (status == NATS_OK) return true;
   if (!stop_.requested() && status != NATS_TIMEOUT) {
-    board_.set_problem(nats_error(fmt::format("publish of event {}", sequence), status));
+    board_.set_problem(nats_error(fmt::format("publish of events from {}", first), status));
   }
   board_.in_step.store(false);
   return false;
@@ -202,13 +280,16 @@ void ShippingLoop::sample_lag() {
   }
   const bool caught_up_with_stream = stream_ahead_ && end >= shipped_now;
   if (caught_up_with_stream) stream_ahead_ = false;
-  double events_per_second = -1;  // not measured in this sample
+  std::optional<Counts> rates;  // per second, when this sample measures them
   if (now - rate_since_ >= timing::rate_window) {
-    const std::uint64_t acknowledged = acknowledgements_.count();
-    events_per_second = double(acknowledged - rate_from_) /
-                        std::chrono::duration<double>(now - rate_since_).count();
+    const Counts counts{acknowledgements_.count(), acknowledgements_.messages(),
+                        acknowledgements_.wire_bytes()};
+    const double seconds = std::chrono::duration<double>(now - rate_since_).count();
+    rates = Counts{std::uint64_t(double(counts.events - rate_from_.events) / seconds),
+                   std::uint64_t(double(counts.messages - rate_from_.messages) / seconds),
+                   std::uint64_t(double(counts.wire_bytes - rate_from_.wire_bytes) / seconds)};
     rate_since_ = now;
-    rate_from_ = acknowledged;
+    rate_from_ = counts;
   }
   board_.update([&](ShipFigures& figures) {
     if (caught_up_with_stream) figures.problem.reset();
@@ -217,7 +298,11 @@ void ShippingLoop::sample_lag() {
         end_samples_.empty()
             ? 0
             : std::chrono::duration<double>(now - end_samples_.front().second).count();
-    if (events_per_second >= 0) figures.events_per_second = events_per_second;
+    if (rates) {
+      figures.events_per_second = double(rates->events);
+      figures.messages_per_second = double(rates->messages);
+      figures.wire_bytes_per_second = double(rates->wire_bytes);
+    }
   });
 }
 

@@ -2,6 +2,7 @@
 // journal's durable events in order, and measures the lag.
 #pragma once
 
+#include "ship/message_format.hpp"
 #include "ship/nats_link.hpp"
 #include "ship/shipper.hpp"
 #include "ship/shipping_state.hpp"
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <utility>
 
 namespace ringlog::app {
@@ -40,9 +42,17 @@ class ShippingLoop {
   bool resume();
   // Publishes what the journal holds now, up to a batch; false when it held nothing new.
   bool publish_some();
-  // Publishes event `sequence`, waiting out the stream's back-pressure; false when it did not
-  // go, and the shipper is out of step.
-  bool publish(NatsMessage message, std::uint64_t sequence);
+  bool publish_events();
+  // Gathers events into the block, which goes when full, or once it has waited the linger and
+  // the journal has nothing new.
+  bool publish_blocks();
+  bool publish_block();
+  // Whether `event` is the one expected next; else the journal lost events still to ship (its
+  // retention outran the shipper): says so, and stays before them.
+  bool follows(const storage::JournalEvent& event, std::uint64_t expected);
+  // Publishes the message of the events from `first` on, waiting out the stream's
+  // back-pressure; false when it did not go, and the shipper is out of step.
+  bool publish(NatsMessage message, std::uint64_t first);
   // Whether publishes are in flight and none was acknowledged for timing::ship_ack_wait; then
   // it says so and takes the shipper out of step, to ask the stream again.
   bool stalled();
@@ -56,6 +66,9 @@ class ShippingLoop {
   StopFlag& stop_;
 
   std::unique_ptr<NatsLink> link_;
+  std::optional<BlockBuilder> block_;  // sized on connecting, to the server's max_payload too
+  Clock::time_point block_started_{};
+  BlockEncoder encoder_;
   bool resumed_before_ = false;      // since the start
   bool stream_ahead_ = false;        // the stream reached past the journal's end when asked
   std::uint64_t progress_mark_ = 0;  // acknowledged through this, since progress_since_
@@ -64,8 +77,11 @@ class ShippingLoop {
   std::uint64_t expected_last_stream_sequence_ = 0;  // the stream's, before the next publish
   std::deque<std::pair<std::uint64_t, Clock::time_point>> end_samples_;  // journal end, when seen
   Clock::time_point next_sample_{};
+  struct Counts {
+    std::uint64_t events = 0, messages = 0, wire_bytes = 0;
+  };
   Clock::time_point rate_since_ = Clock::now();
-  std::uint64_t rate_from_ = 0;
+  Counts rate_from_;
 };
 
 }  // namespace ringlog::app

@@ -1,8 +1,6 @@
 #include "ship/shipping_state.hpp"
 
-#include "ship/nats_link.hpp"
-
-#include <ringlog/event.hpp>
+#include "ship/message_format.hpp"
 
 #include <fmt/format.h>
 
@@ -24,17 +22,19 @@ void StopFlag::wait_for(std::chrono::steady_clock::duration period) {
 void Acknowledgements::on_acknowledgement(jsCtx*, natsMsg* message, jsPubAck* ack,
                                           jsPubAckErr* error, void* closure) {
   auto& self = *static_cast<Acknowledgements*>(closure);
-  const std::optional<std::uint64_t> sequence = shipped_sequence(message);
-  if (ack != nullptr && sequence) {
-    self.shipped_.store(*sequence + 1, std::memory_order_release);
-    self.count_.fetch_add(1, std::memory_order_relaxed);
-    self.bytes_.fetch_add(event::EventHeader::SIZE + std::uint64_t(natsMsg_GetDataLength(message)),
-                          std::memory_order_relaxed);
+  const std::optional<ShippedRange> range = shipped_range(message);
+  if (ack != nullptr && range) {
+    self.shipped_.store(range->end(), std::memory_order_release);
+    self.count_.fetch_add(range->count, std::memory_order_relaxed);
+    self.messages_.fetch_add(1, std::memory_order_relaxed);
+    self.bytes_.fetch_add(range->journal_bytes, std::memory_order_relaxed);
+    self.wire_bytes_.fetch_add(std::uint64_t(natsMsg_GetDataLength(message)),
+                               std::memory_order_relaxed);
   } else if (error != nullptr) {
     const std::lock_guard lock(self.mutex_);
     if (!self.refused_.load()) {
       self.refusal_ = fmt::format(
-          "publish of event {} refused: {}", sequence.value_or(0),
+          "publish of events from {} refused: {}", range ? range->first : 0,
           error->ErrText != nullptr ? error->ErrText : natsStatus_GetText(error->Err));
       self.refused_.store(true, std::memory_order_release);
     }

@@ -43,14 +43,18 @@ class Acknowledgements {
   // chain stores no message after a refused one).
   std::uint64_t shipped() const { return shipped_.load(std::memory_order_acquire); }
   std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  std::uint64_t messages() const { return messages_.load(std::memory_order_relaxed); }
   std::uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+  std::uint64_t wire_bytes() const { return wire_bytes_.load(std::memory_order_relaxed); }
   bool refused() const { return refused_.load(std::memory_order_acquire); }
   std::optional<std::string> refusal() const;
 
  private:
   std::atomic<std::uint64_t> shipped_{0};
-  std::atomic<std::uint64_t> count_{0};
-  std::atomic<std::uint64_t> bytes_{0};  // the events' size: header and payload
+  std::atomic<std::uint64_t> count_{0};       // events
+  std::atomic<std::uint64_t> messages_{0};
+  std::atomic<std::uint64_t> bytes_{0};       // the events' size in the journal's framing
+  std::atomic<std::uint64_t> wire_bytes_{0};  // the messages' data as it travelled
   std::atomic<bool> refused_{false};
   mutable std::mutex mutex_;
   std::optional<std::string> refusal_;  // guarded by mutex_: the first since resume_at()
@@ -62,6 +66,8 @@ struct ShipFigures {
   std::uint64_t journal_end = 0;
   double lag_seconds = 0;
   double events_per_second = 0;
+  double messages_per_second = 0;
+  double wire_bytes_per_second = 0;
   std::uint64_t resumes = 0;
 };
 

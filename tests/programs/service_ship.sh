@@ -3,9 +3,10 @@
 # order while the service is SIGKILLed and restarted, and while the NATS server is SIGKILLed and
 # restarted; `ringlog status` reports the shipper; `ringlog fetch` rebuilds a journal that
 # `ringlog verify` passes and whose events are the service journal's, byte for byte.
-# usage: service_ship.sh <ringlog binary>   (exit 77: nats-server is not installed)
+# usage: service_ship.sh <ringlog binary> [blocks|events]   (the form of the stream; exit 77:
+# nats-server is not installed)
 set -euo pipefail
-ringlog=$1
+ringlog=$1 format=${2:-blocks}
 nats_server=/usr/sbin/nats-server
 [ -x "$nats_server" ] || { echo "SKIP: $nats_server is not installed"; exit 77; }
 scratch=$(mktemp -d)
@@ -36,6 +37,7 @@ segment_bytes = 4194304
 nats = ["nats://127.0.0.1:$nats_port"]
 stream = "SHIPSERVICE"
 subject = "ship.test"
+format = "$format"
 TOML
 status() { "$ringlog" status --service ship-test --runtime-dir "$scratch/run" "$@"; }
 serve() {
@@ -68,7 +70,7 @@ caught_up() {
     [ "$(shipped)" = "$(status --json | sed -nE 's/.*"journal_next_sequence":([0-9]+).*/\1/p')" ]
 }
 eventually caught_up || fail "the shipper did not catch up: $(status)"
-status | grep -qE "^ship +stream SHIPSERVICE \(ship.test\): shipped [0-9]+ of [0-9]+, lag 0 " ||
+status | grep -qE "^ship +stream SHIPSERVICE \(ship.test, $format\): shipped [0-9]+ of [0-9]+, lag 0 " ||
   fail "ringlog status does not report the shipper: $(status)"
 kill -TERM "$serve_pid"
 wait "$serve_pid" || fail "the service did not stop cleanly"
@@ -82,5 +84,5 @@ serve_pid=""
 cmp -s "$scratch/original" "$scratch/fetched" ||
   fail "the stream's events differ from the journal's: $(diff "$scratch/original" \
     "$scratch/fetched" | head -n 4)"
-echo "OK: $(wc -l <"$scratch/original") events shipped exactly once across a service and a" \
+echo "OK: $(wc -l <"$scratch/original") events shipped as $format exactly once across a service and a" \
   "NATS server SIGKILL; $(tail -n 1 "$scratch/verify.log")"

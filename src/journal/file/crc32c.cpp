@@ -1,4 +1,4 @@
-#include "journal/file/crc32c.hpp"
+#include <ringlog/detail/crc32c.hpp>
 
 #include <isa-l/crc.h>
 

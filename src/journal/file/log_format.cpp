@@ -1,6 +1,6 @@
 #include "journal/file/log_format.hpp"
 
-#include "journal/file/crc32c.hpp"
+#include <ringlog/detail/crc32c.hpp>
 
 #include <fmt/format.h>
 

@@ -7,6 +7,7 @@
 #include "support/stop_signals.hpp"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -22,6 +23,10 @@ struct ShipCommands::Options {
   std::string subject;
   std::filesystem::path credentials_file;
   std::size_t max_in_flight = 0;
+  std::string format;
+  std::string compress;
+  std::size_t block_bytes = 0;
+  std::int64_t linger_us = -1;
   int replicas = -1;
   std::vector<int> cpus;
   bool until_caught_up = false;
@@ -43,6 +48,10 @@ struct ShipCommands::Options {
     if (!subject.empty()) config.nats.subject = subject;
     if (!credentials_file.empty()) config.nats.credentials_file = credentials_file;
     if (max_in_flight > 0) config.max_in_flight = max_in_flight;
+    if (!format.empty()) config.format = *ship_format_named(format);
+    if (!compress.empty()) config.compression = *compression_named(compress);
+    if (block_bytes > 0) config.block_bytes = block_bytes;
+    if (linger_us >= 0) config.linger = std::chrono::microseconds(linger_us);
     if (replicas >= 0) {
       config.create_replicas = replicas > 0 ? std::optional(replicas) : std::nullopt;
     }
@@ -65,6 +74,14 @@ void replace_file(const std::filesystem::path& path, const std::string& text) {
   std::filesystem::rename(partial, path, ignored);
 }
 
+// User and system CPU time of this process, all its threads (the NATS client's among them).
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 }  // namespace
 
 ShipCommands::ShipCommands(CLI::App& app) : options_(std::make_unique<Options>()) {
@@ -84,8 +101,21 @@ ShipCommands::ShipCommands(CLI::App& app) : options_(std::make_unique<Options>()
       "ship", "follow a journal and publish every durable event to a NATS JetStream stream, "
               "exactly once and in order across restarts; SIGINT/SIGTERM stop it");
   add_endpoint(*ship_);
-  ship_->add_option("--max-in-flight", o.max_in_flight, "publishes awaiting acknowledgement "
-                    "(default 4096)");
+  ship_->add_option("--format", o.format, "blocks: a message carries a run of events (the "
+                    "default); events: a message per event")
+      ->check(CLI::IsMember(std::vector<std::string>(ship_format_names.begin(),
+                                                     ship_format_names.end())));
+  ship_->add_option("--compress", o.compress, "compress blocks: none (the default), lz4, zstd")
+      ->check(CLI::IsMember(std::vector<std::string>(compression_names.begin(),
+                                                     compression_names.end())));
+  ship_->add_option("--block-bytes", o.block_bytes, "a block's body at most (default 262144; "
+                    "kept under the server's max_payload)")
+      ->check(CLI::Range(min_block_bytes, max_block_bytes));
+  ship_->add_option("--linger-us", o.linger_us, "how long a block waits for more events, from "
+                    "its first, once the journal has nothing new (default 1000)")
+      ->check(CLI::Range(0, 10'000'000));
+  ship_->add_option("--max-in-flight", o.max_in_flight, "messages awaiting acknowledgement "
+                    "(default 4096 events, or 64 blocks)");
   ship_->add_option("--replicas", o.replicas, "create a missing stream with this many replicas "
                     "(default 1); 0: the stream must exist")->check(CLI::Range(0, 5));
   ship_->add_option("--cpus", o.cpus, "CPUs for the shipper and the NATS client (default: every "
@@ -152,6 +182,7 @@ int ShipCommands::run_ship(ShipConfig config) const {
       std::chrono::duration<double>(o.report_every_s));
   auto next_report = Clock::now() + report_every;
   const Clock::time_point started = Clock::now();
+  const double cpu_at_start = cpu_seconds();
   for (;;) {
     const auto poll = o.until_caught_up ? std::chrono::milliseconds(20) : report_every;
     if (signals.wait(std::min<Clock::duration>(poll, next_report - Clock::now())) != 0) break;
@@ -168,10 +199,15 @@ int ShipCommands::run_ship(ShipConfig config) const {
   (*shipper)->stop();
   const ShipStatus final_status = (*shipper)->status();
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  fmt::print("stopped: the stream holds events up to {}; this run shipped {} events in {:.2f} s: "
-             "{:.0f} events/s, {:.1f} MB/s\n", final_status.shipped, final_status.acknowledged,
+  const double events = double(std::max<std::uint64_t>(final_status.acknowledged, 1));
+  fmt::print("stopped: the stream holds events up to {}; this run shipped {} events in {} "
+             "messages in {:.2f} s: {:.0f} events/s, {:.1f} MB/s ({:.1f} MB/s travelled, "
+             "compression {:.2f}); CPU {:.3f} µs an event\n",
+             final_status.shipped, final_status.acknowledged, final_status.acknowledged_messages,
              seconds, double(final_status.acknowledged) / seconds,
-             double(final_status.acknowledged_bytes) / seconds / 1e6);
+             double(final_status.acknowledged_bytes) / seconds / 1e6,
+             double(final_status.acknowledged_wire_bytes) / seconds / 1e6,
+             final_status.compression_ratio(), (cpu_seconds() - cpu_at_start) * 1e6 / events);
   if (!o.metrics_file.empty()) replace_file(o.metrics_file, to_prometheus(final_status));
   return 0;
 }

@@ -1,4 +1,5 @@
-// CRC-32C (Castagnoli), the checksum of iSCSI, ext4 metadata and Kafka record batches.
+// CRC-32C (Castagnoli), the checksum of iSCSI, ext4 metadata and Kafka record batches: the
+// journal's records, and the blocks a shipper sends (whose readers may be other programs).
 #pragma once
 
 #include <cstddef>
