@@ -6,7 +6,8 @@
 # while it has just recovered. After each kill a copy of the journal is checked with
 # powercut_check: every event the service reported durable before the kill is there, in order
 # and intact, no damage below a durable checkpoint, and a writer reopening it continues right
-# after the last intact event.
+# after the last intact event (or after the events of a segment whose rename the kill
+# interrupted, which recovery adopts: the round says so).
 #
 # usage: service_kill_rounds.sh BIN_DIR ROUNDS
 #   BIN_DIR  holds ringlog and powercut_check
@@ -58,7 +59,8 @@ for round in $(seq 1 "$rounds"); do
   cp -r "$scratch/journal" "$scratch/check"
   "$bin/powercut_check" "$scratch/check" "$reported_durable" --any-events >"$scratch/check.log" ||
     fail "after the kill: $(cat "$scratch/check.log")"
-  echo "round $round: killed with durable below $reported_durable: intact"
+  adopted=$(sed -n 's/^recovery adopted \(.*\)/; recovery adopted \1/p' "$scratch/check.log")
+  echo "round $round: killed with durable below $reported_durable: intact$adopted"
 done
 echo "OK: $rounds SIGKILLs of ringlog serve; $events_published events made durable between" \
      "them, every one reported durable found intact after its kill"
