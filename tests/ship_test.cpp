@@ -739,6 +739,38 @@ TEST_P(ship_to_three_servers, shipping_continues_while_one_of_three_servers_is_d
   EXPECT_TRUE(exactly_once_in_order(shipped_sequences(endpoint), count));
 }
 
+TEST(ship, blocks_stay_under_the_servers_max_payload) {
+  SKIP_WITHOUT_NATS_SERVER();
+  test::TempDir dir;
+  constexpr std::uint64_t count = 100'000;
+  write_journal(dir.path() / "journal", count);
+  NatsServer server(dir.path() / "nats", "small");
+  constexpr std::int64_t max_payload = 100'000;  // below the 256 KiB blocks asked for
+  std::ofstream(dir.path() / "nats" / "server.conf", std::ios::app)
+      << "max_payload: " << max_payload << "\n";
+  ASSERT_TRUE(server.start());
+  const NatsEndpoint endpoint = endpoint_of({server.url()});
+  auto shipper = Shipper::start(shipping(dir.path() / "journal", endpoint,
+                                         {ShipFormat::blocks, Compression::none}));
+  ASSERT_TRUE(shipper.has_value()) << shipper.error();
+  ASSERT_TRUE(eventually([&] { return (*shipper)->status().shipped == count; }))
+      << to_text((*shipper)->status());
+  (*shipper)->stop();
+  EXPECT_TRUE(exactly_once_in_order(shipped_sequences(endpoint), count));
+  // Every message under the limit, headers included, and so more of them than 256 KiB needs.
+  auto link = NatsLink::connect(endpoint, "ringlog-test");
+  ASSERT_TRUE(link.has_value());
+  auto cursor = StreamCursor::open(**link, endpoint);
+  ASSERT_TRUE(cursor.has_value());
+  const std::uint64_t messages = stream_messages(endpoint);
+  for (std::uint64_t i = 0; i < messages; ++i) {
+    auto message = cursor->next(10'000);
+    ASSERT_TRUE(message.has_value()) << message.error();
+    ASSERT_LT(natsMsg_GetDataLength(message->get()), max_payload - 1024) << "message " << i;
+  }
+  EXPECT_GT(messages, (*shipper)->status().acknowledged_bytes / (std::size_t{256} << 10));
+}
+
 TEST(ship, credentials_in_a_url_or_in_a_file_others_may_read_are_refused) {
   test::TempDir dir;
   ShipConfig config;
