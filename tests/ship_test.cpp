@@ -771,6 +771,32 @@ TEST(ship, blocks_stay_under_the_servers_max_payload) {
   EXPECT_GT(messages, (*shipper)->status().acknowledged_bytes / (std::size_t{256} << 10));
 }
 
+TEST(ship, a_stream_that_changes_form_midway_continues_exactly_once_and_fetches_whole) {
+  SKIP_WITHOUT_NATS_SERVER();
+  test::TempDir dir;
+  NatsServer server(dir.path() / "nats", "solo");
+  ASSERT_TRUE(server.start());
+  const NatsEndpoint endpoint = endpoint_of({server.url()});
+  const std::filesystem::path journal = dir.path() / "journal";
+  // Events one a message first (as before blocks were the default), then blocks, then events.
+  std::uint64_t count = 0;
+  for (const Form form : {Form{ShipFormat::events, Compression::none},
+                          Form{ShipFormat::blocks, Compression::zstd},
+                          Form{ShipFormat::events, Compression::none}}) {
+    count += 3000;
+    write_journal(journal, count);
+    auto shipper = Shipper::start(shipping(journal, endpoint, form));
+    ASSERT_TRUE(shipper.has_value()) << shipper.error();
+    ASSERT_TRUE(eventually([&] { return (*shipper)->status().shipped == count; }))
+        << to_text((*shipper)->status());
+  }
+  EXPECT_TRUE(exactly_once_in_order(shipped_sequences(endpoint), count));
+  auto fetched = fetch_journal({endpoint, dir.path() / "copy", {}});
+  ASSERT_TRUE(fetched.has_value()) << fetched.error();
+  EXPECT_EQ(fetched->fetched, count);
+  expect_same_events(journal, dir.path() / "copy", count);
+}
+
 TEST(ship, credentials_in_a_url_or_in_a_file_others_may_read_are_refused) {
   test::TempDir dir;
   ShipConfig config;
