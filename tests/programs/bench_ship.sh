@@ -9,7 +9,7 @@ trap 'rm -rf "$scratch"' EXIT
 fail() { echo "FAIL: $*"; cat "$scratch/out/summary.txt" 2>/dev/null; exit 1; }
 
 "$1/scripts/bench-ship" --quick --no-build --out "$scratch/out"
-for setup in single-blocks-none single-blocks-lz4 single-blocks-zstd single-events-none \
+for setup in single-blocks-none single-blocks-lz4 single-blocks-zstd single-events-none single-blocks-zstd-market \
              cluster-blocks-none cluster-events-none; do
   grep -qE "^ship into $setup: [1-9][0-9]* events/s, [0-9.]+ MB/s, compression [0-9.]+, CPU [0-9.]+ µs" \
     "$scratch/out/summary.txt" || fail "no shipping rate into $setup"
