@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -212,6 +213,11 @@ std::expected<StreamCursor, std::string> StreamCursor::open(NatsLink& link,
   options.Config.DeliverPolicy = js_DeliverAll;
   options.Config.AckPolicy = js_AckNone;
   StreamCursor cursor;
+  // A batch is bounded in bytes too: 1024 blocks would be hundreds of megabytes, more than a
+  // slow reader takes in within its wait. Never below two of the largest message the server
+  // takes, which would then never come.
+  cursor.batch_bytes_ =
+      std::max<std::int64_t>(std::int64_t{8} << 20, 2 * natsConnection_GetMaxPayload(link.connection()));
   jsErrCode code{};
   if (const natsStatus s = js_PullSubscribe(&cursor.subscription_, link.jetstream(),
                                             endpoint.subject.c_str(), nullptr, nullptr, &options,
@@ -226,7 +232,8 @@ std::expected<StreamCursor, std::string> StreamCursor::open(NatsLink& link,
 StreamCursor::StreamCursor(StreamCursor&& other) noexcept
     : subscription_(std::exchange(other.subscription_, nullptr)),
       batch_(std::exchange(other.batch_, {})),
-      taken_(other.taken_) {}
+      taken_(other.taken_),
+      batch_bytes_(other.batch_bytes_) {}
 
 StreamCursor::~StreamCursor() {
   natsMsgList_Destroy(&batch_);  // the messages not taken too
@@ -241,11 +248,20 @@ std::expected<NatsMessage, std::string> StreamCursor::next(std::int64_t wait_ms)
     natsMsgList_Destroy(&batch_);
     batch_ = {};
     taken_ = 0;
-    jsErrCode code{};
-    if (const natsStatus s = natsSubscription_Fetch(&batch_, subscription_, 1024, wait_ms, &code);
-        s != NATS_OK) {
-      return std::unexpected(nats_error("fetch", s, code));
+    // What the stream holds now, at once; only when that is nothing, a wait for more (the
+    // server would otherwise hold a request until the batch is full or it expires).
+    jsFetchRequest request;
+    jsFetchRequest_Init(&request);
+    request.Batch = 1024;
+    request.MaxBytes = batch_bytes_;
+    request.Expires = wait_ms * 1'000'000;  // nanoseconds
+    request.NoWait = true;
+    natsStatus s = natsSubscription_FetchRequest(&batch_, subscription_, &request);
+    if (s == NATS_NOT_FOUND || s == NATS_TIMEOUT) {
+      request.NoWait = false;
+      s = natsSubscription_FetchRequest(&batch_, subscription_, &request);
     }
+    if (s != NATS_OK) return std::unexpected(nats_error("fetch", s));
   }
   return NatsMessage(std::exchange(batch_.Msgs[taken_++], nullptr));
 }

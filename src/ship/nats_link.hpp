@@ -63,8 +63,8 @@ std::expected<StreamPosition, std::string> stream_position(NatsLink&, const Nats
                                                            std::optional<int> create_replicas);
 
 // Reads the stream's messages on the endpoint's subject in stream order, from the oldest: an
-// ephemeral pull consumer without acknowledgements, fetched in batches, so that the reader sets
-// the pace and the server never outruns it.
+// ephemeral pull consumer without acknowledgements, fetched in batches bounded in count and in
+// bytes, so that the reader sets the pace and the server never outruns it.
 class StreamCursor {
  public:
   static std::expected<StreamCursor, std::string> open(NatsLink&, const NatsEndpoint&);
@@ -81,6 +81,7 @@ class StreamCursor {
   natsSubscription* subscription_ = nullptr;
   natsMsgList batch_{};
   int taken_ = 0;  // of batch_
+  std::int64_t batch_bytes_ = 0;  // the most a fetch brings
 };
 
 }  // namespace ringlog::app
