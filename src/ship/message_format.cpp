@@ -256,7 +256,8 @@ std::expected<void, std::string> MessageDecoder::decode(
         stream_sequence_of(message), range->first, range->end() - 1, what));
   };
   const auto version = header_number(message, block_header);
-  if (!range || range->count == 0 || !header_number(message, crc_header) || !version) {
+  const auto said_crc = header_number(message, crc_header);
+  if (!range || range->count == 0 || !said_crc || !version) {
     return std::unexpected(fmt::format(
         "stream message {} on {} is not a ringlog block: it lacks the {}, {}, {} or {} header, "
         "or one is out of range", stream_sequence_of(message), natsMsg_GetSubject(message),
@@ -269,9 +270,9 @@ std::expected<void, std::string> MessageDecoder::decode(
   auto body = block_body(message, *range);
   if (!body) return damaged(body.error());
   const std::uint64_t crc = detail::crc32c(0, body->data(), body->size());
-  if (crc != *header_number(message, crc_header)) {
+  if (crc != *said_crc) {
     return damaged(fmt::format("its body's CRC-32C is {}, its {} header says {}", crc,
-                               crc_header, *header_number(message, crc_header)));
+                               crc_header, *said_crc));
   }
   // Every event checked before the first is handed out: a damaged block yields none.
   events_.clear();
