@@ -208,15 +208,30 @@ TEST(service, status_is_served_as_text_json_and_prometheus) {
   }
   while (publisher->durable_events() < 1000) {
   }
-  const std::string labels = fmt::format("{{id=\"{}\",channel=\"default\",pid=\"{}\"}}",
-                                         publisher->id(), ::getpid());
   const auto prometheus = app::query_status(config.runtime_dir, config.name, "prometheus");
   ASSERT_TRUE(prometheus.has_value()) << prometheus.error();
-  EXPECT_NE(prometheus->find("ringlog_publisher_durable_events" + labels + " 1000\n"),
+  // By channel, which outlives the process; the process is in the info metric.
+  EXPECT_NE(prometheus->find("ringlog_publisher_durable_events_total{channel=\"default\"} 1000\n"),
             std::string::npos) << *prometheus;
-  EXPECT_NE(
-      prometheus->find("# TYPE ringlog_journal_events counter\nringlog_journal_events 1000\n"),
-      std::string::npos)
+  EXPECT_NE(prometheus->find(fmt::format("ringlog_publisher_info{{channel=\"default\",id=\"{}\","
+                                         "pid=\"{}\"}} 1\n", publisher->id(), ::getpid())),
+            std::string::npos) << *prometheus;
+  EXPECT_NE(prometheus->find("# TYPE ringlog_journal_events_total counter\n"
+                             "ringlog_journal_events_total 1000\n"),
+            std::string::npos)
+      << *prometheus;
+  // Every batch became durable, so the histogram counted at least one, all under +Inf.
+  const std::string count_prefix =
+      "ringlog_publisher_durable_latency_seconds_count{channel=\"default\"} ";
+  const std::size_t count_at = prometheus->find(count_prefix);
+  ASSERT_NE(count_at, std::string::npos) << *prometheus;
+  const std::string count = prometheus->substr(
+      count_at + count_prefix.size(),
+      prometheus->find('\n', count_at) - count_at - count_prefix.size());
+  EXPECT_GT(std::stoull(count), 0u) << *prometheus;
+  EXPECT_NE(prometheus->find("ringlog_publisher_durable_latency_seconds_bucket{channel=\"default\","
+                             "le=\"+Inf\"} " + count + "\n"),
+            std::string::npos)
       << *prometheus;
   const auto json = app::query_status(config.runtime_dir, config.name, "json");
   ASSERT_TRUE(json.has_value()) << json.error();
@@ -234,6 +249,32 @@ TEST(service, status_is_served_as_text_json_and_prometheus) {
 
 // What recovery found in the journal is a count, never a rate: a restarted service with no
 // publisher takes 0 events/s, once its first one-second window has passed.
+TEST(service, a_channel_keeps_counting_across_the_publishers_that_attach_to_it) {
+  test::TempDir dir;
+  const ServiceConfig config = config_in(dir);
+  auto service = Service::start(config);
+  ASSERT_TRUE(service.has_value()) << service.error();
+  const auto publish = [&](std::uint64_t count) {
+    auto publisher = service::Publisher::attach({config.name, config.runtime_dir, "default"});
+    ASSERT_TRUE(publisher.has_value()) << publisher.error();
+    for (std::uint64_t sequence = 0; sequence < count; ++sequence) {
+      const auto payload = payload_of(0, sequence);
+      while (!publisher->producer().write_event(
+          event::EventHeader(sequence, 1, static_cast<std::uint16_t>(payload.size())), payload)) {
+      }
+    }
+    while (publisher->durable_events() < count) {
+    }
+  };
+  publish(700);  // a publisher that then exits
+  publish(300);  // and the one that replaces it
+  const auto channel = [&] { return (*service)->status().channels.at(0); };
+  EXPECT_EQ(channel().name, "default");
+  EXPECT_EQ(channel().journaled, 1000u);
+  EXPECT_EQ(channel().durable, 1000u);
+  EXPECT_GE(channel().journaled_to_durable.count, 2u);  // a batch of each, at least
+}
+
 TEST(service, the_recovered_backlog_is_not_reported_as_a_rate) {
   test::TempDir dir;
   const ServiceConfig config = config_in(dir);

@@ -601,9 +601,9 @@ TEST_P(ship_to_one_server, the_metrics_file_tells_what_the_shipper_did_once_it_h
     return at == std::string::npos ? -1.0 : std::stod(text.substr(at + key.size()));
   };
   EXPECT_EQ(value("ringlog_ship_connected"), 0) << "it has exited:\n" << text;
-  EXPECT_EQ(value("ringlog_ship_shipped_events"), double(count)) << text;
+  EXPECT_EQ(value("ringlog_ship_shipped_events_total"), double(count)) << text;
   EXPECT_EQ(value("ringlog_ship_lag_events"), 0) << text;
-  const double messages = value("ringlog_ship_messages");
+  const double messages = value("ringlog_ship_messages_total");
   const double ratio = value("ringlog_ship_compression_ratio");
   if (GetParam().format == ShipFormat::events) {
     EXPECT_EQ(messages, double(count)) << text;

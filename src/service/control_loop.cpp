@@ -184,7 +184,8 @@ std::shared_ptr<Attachment> ControlLoop::attach(int socket, std::string_view cha
   }
   const int ring_fd = ring->fd();
   auto attachment = std::shared_ptr<Attachment>(new Attachment{
-      next_id_++, std::string(channel_name), peer_pid(socket), std::move(*ring),
+      next_id_++, std::string(channel_name), peer_pid(socket),
+      shared_.channel_metrics(channel_name), std::move(*ring),
       std::move(*consumer)});
   if (service::detail::send_message(socket, fmt::format("attached {}", attachment->id),
                                     ring_fd) != 0) {

@@ -27,6 +27,7 @@ struct Service::State {
     status.failure = shared.failure();
     status.previous_failure = shared.previous_failure;
     status.publishers = shared.attachments.publishers();
+    status.channels = channel_figures(status.publishers);
     const StatusBoard& board = shared.board;
     status.journal_next_sequence = board.next_sequence.load(std::memory_order_relaxed);
     status.journal_durable_sequence = board.durable_sequence.load(std::memory_order_relaxed);
@@ -38,6 +39,24 @@ struct Service::State {
     status.flush_backend = journal.flush_backend_note();
     if (shipper) status.ship = shipper->status();
     return status;
+  }
+
+  std::vector<ChannelStatus> channel_figures(const std::vector<PublisherStatus>& publishers) const {
+    std::vector<ChannelStatus> figures;
+    for (const ChannelMetrics& metrics : shared.channels) {
+      ChannelStatus channel{.name = metrics.name,
+                            .journaled = metrics.journaled.load(std::memory_order_relaxed),
+                            .durable = metrics.durable.load(std::memory_order_relaxed),
+                            .journaled_to_durable = metrics.journaled_to_durable.counts()};
+      for (const PublisherStatus& p : publishers) {
+        if (p.channel != metrics.name) continue;
+        channel.publishers += p.attached ? 1 : 0;
+        channel.ring_used += p.ring_used;
+        channel.ring_bytes += p.ring_bytes;
+      }
+      figures.push_back(std::move(channel));
+    }
+    return figures;
   }
 
   ServiceShared shared;

@@ -8,6 +8,7 @@
 // journal. A detached publisher's ring is drained of every committed event before it goes.
 #pragma once
 
+#include "service/channel_metrics.hpp"
 #include "service/service_config.hpp"
 
 #include <cstdint>
@@ -31,8 +32,20 @@ struct PublisherStatus {
   std::size_t ring_bytes = 0;
 };
 
+// A channel's figures since the service started, across every publisher attached to it.
+struct ChannelStatus {
+  std::string name;
+  std::uint64_t journaled = 0;
+  std::uint64_t durable = 0;
+  std::size_t publishers = 0;     // attached now
+  std::size_t ring_used = 0;      // over its publishers' rings
+  std::size_t ring_bytes = 0;
+  DurationCounts journaled_to_durable;
+};
+
 struct ServiceStatus {
   std::vector<PublisherStatus> publishers;  // attached, or detached and not yet drained
+  std::vector<ChannelStatus> channels;      // every configured one
   std::uint64_t journal_next_sequence = 0;
   std::uint64_t journal_durable_sequence = 0;
   std::size_t journal_segments = 0;         // segment files in the journal's directory

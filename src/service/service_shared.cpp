@@ -1,5 +1,7 @@
 #include "service/service_shared.hpp"
 
+#include <ringlog/detail/assert.hpp>
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -50,7 +52,16 @@ std::vector<PublisherStatus> AttachmentRegistry::publishers() const {
   return result;
 }
 
-ServiceShared::ServiceShared(ServiceConfig c) : config(std::move(c)) {}
+ServiceShared::ServiceShared(ServiceConfig c) : config(std::move(c)) {
+  for (const ChannelConfig& channel : config.channels) channels.emplace_back(channel.name);
+}
+
+ChannelMetrics& ServiceShared::channel_metrics(std::string_view name) {
+  const auto found = std::find_if(channels.begin(), channels.end(),
+                                  [&](const ChannelMetrics& c) { return c.name == name; });
+  RINGLOG_ASSERT(found != channels.end(), "only configured channels are attached");
+  return *found;
+}
 
 ServiceShared::~ServiceShared() {
   if (wake >= 0) ::close(wake);

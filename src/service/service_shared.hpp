@@ -3,11 +3,13 @@
 // answers status requests; the drain thread (drain_loop.hpp) drains their rings into the journal.
 #pragma once
 
+#include "service/channel_metrics.hpp"
 #include "service/service.hpp"
 
 #include <ringlog/shared_ring.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -23,17 +25,24 @@ namespace ringlog::app {
 // One attached publisher. The control thread creates it and clears `attached` when the
 // connection closes; the drain thread drains it and drops it once detached and empty.
 struct Attachment {
+  // A drained batch of this publisher's events, waiting for the journal's durable sequence to
+  // pass it.
+  struct AwaitingDurability {
+    std::uint64_t journal_sequence_after;  // the journal's next sequence after the drain
+    std::uint64_t journaled;               // this publisher's events journaled by then
+    std::chrono::steady_clock::time_point drained_at;
+  };
+
   std::uint64_t id;
   std::string channel;
   int pid;
+  ChannelMetrics& metrics;                   // its channel's, shared with every publisher on it
   ring::SharedRing ring;
   ring::Consumer consumer;                   // drain thread only
   std::atomic<bool> attached{true};
   std::atomic<std::uint64_t> journaled{0};   // written by the drain thread
   std::atomic<std::uint64_t> durable{0};     // written by the drain thread
-  // Drain thread only: (journal sequence after a drain, events journaled by then), waiting for
-  // the journal's durable sequence to pass them.
-  std::deque<std::pair<std::uint64_t, std::uint64_t>> awaiting_durability{};
+  std::deque<AwaitingDurability> awaiting_durability{};  // drain thread only
 };
 
 // The publishers attached now, or detached and not yet drained. The control thread adds them;
@@ -77,8 +86,12 @@ struct ServiceShared {
   // Wakes the control thread from its poll: to stop, or to act on a failure.
   void wake_control() const;
 
+  // The metrics of the configured channel `name` (attach() refuses any other).
+  ChannelMetrics& channel_metrics(std::string_view name);
+
   const ServiceConfig config;
   AttachmentRegistry attachments;
+  std::deque<ChannelMetrics> channels;  // one per configured channel, in the configuration's order
   StatusBoard board;
   std::optional<std::string> previous_failure;  // set before the threads start
   int wake = -1;                                 // eventfd the control thread polls

@@ -9,8 +9,35 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace ringlog::app {
+
+namespace {
+
+// A bucket bound for a person: "≤ 2.5 ms", or "> 2.5 s" above the last.
+std::string bound_text(std::uint64_t bound_ns) {
+  if (bound_ns == std::numeric_limits<std::uint64_t>::max()) {
+    return fmt::format("> {} s", double(durable_latency_bounds_ns.back()) / 1e9);
+  }
+  return bound_ns >= 1'000'000'000 ? fmt::format("<= {} s", double(bound_ns) / 1e9)
+         : bound_ns >= 1'000'000   ? fmt::format("<= {} ms", double(bound_ns) / 1e6)
+                                   : fmt::format("<= {} us", double(bound_ns) / 1e3);
+}
+
+std::string channel_line(const ChannelStatus& c) {
+  const DurationCounts& latency = c.journaled_to_durable;
+  return fmt::format("  channel {:<12} {} publisher(s), {} journaled, {} durable since the "
+                     "start{}\n",
+                     c.name, c.publishers, c.journaled, c.durable,
+                     latency.count == 0
+                         ? std::string()
+                         : fmt::format("; journaled -> durable p50 {}, p99 {}",
+                                       bound_text(latency.bound_at(0.5)),
+                                       bound_text(latency.bound_at(0.99))));
+}
+
+}  // namespace
 
 std::string to_text(const ServiceStatus& status) {
   std::string text = fmt::format(
@@ -21,6 +48,7 @@ std::string to_text(const ServiceStatus& status) {
       status.journal_next_sequence - status.journal_durable_sequence, status.journal_segments,
       status.events_per_second, status.flush_backend, status.placement,
       status.publishers.size(), status.attaches, status.refusals);
+  for (const ChannelStatus& c : status.channels) text += channel_line(c);
   for (const PublisherStatus& p : status.publishers) {
     text += fmt::format("  #{:<4} pid {:<8} channel {:<12} {:>12} journaled {:>12} durable  "
                         "ring {:.1f}% used{}\n",
@@ -53,6 +81,25 @@ std::string to_json(const ServiceStatus& status) {
                           {"ring_used", p.ring_used},
                           {"ring_bytes", p.ring_bytes}});
   }
+  Json channels = Json::array();
+  for (const ChannelStatus& c : status.channels) {
+    const DurationCounts& latency = c.journaled_to_durable;
+    Json buckets = Json::array();
+    for (std::size_t bucket = 0; bucket < durable_latency_bounds_ns.size(); ++bucket) {
+      buckets.push_back({{"le_ns", durable_latency_bounds_ns[bucket]},
+                         {"count", latency.per_bucket[bucket]}});
+    }
+    buckets.push_back({{"le_ns", nullptr}, {"count", latency.per_bucket.back()}});
+    channels.push_back({{"name", c.name},
+                        {"journaled", c.journaled},
+                        {"durable", c.durable},
+                        {"publishers", c.publishers},
+                        {"ring_used", c.ring_used},
+                        {"ring_bytes", c.ring_bytes},
+                        {"journaled_to_durable", {{"count", latency.count},
+                                                  {"sum_ns", latency.sum_ns},
+                                                  {"buckets", std::move(buckets)}}}});
+  }
   const Json json = {{"journal_next_sequence", status.journal_next_sequence},
                      {"journal_durable_sequence", status.journal_durable_sequence},
                      {"journal_segments", status.journal_segments},
@@ -61,45 +108,124 @@ std::string to_json(const ServiceStatus& status) {
                      {"refusals", status.refusals},
                      {"failure", text_or_null(status.failure)},
                      {"previous_failure", text_or_null(status.previous_failure)},
+                     {"channels", std::move(channels)},
                      {"publishers", std::move(publishers)},
                      {"ship", status.ship ? to_json(*status.ship) : Json(nullptr)}};
   return json.dump() + "\n";
 }
 
-std::string to_prometheus(const ServiceStatus& status) {
-  std::string text;
-  const auto metric = [&](std::string_view name, std::string_view type, std::string_view help) {
-    text += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-  };
-  metric("ringlog_journal_events", "counter", "Events appended to the journal (next sequence).");
-  text += fmt::format("ringlog_journal_events {}\n", status.journal_next_sequence);
-  metric("ringlog_journal_durable_events", "counter", "Events the journal has made durable.");
-  text += fmt::format("ringlog_journal_durable_events {}\n", status.journal_durable_sequence);
-  metric("ringlog_journal_segments", "gauge", "Segment files in the journal's directory.");
-  text += fmt::format("ringlog_journal_segments {}\n", status.journal_segments);
-  metric("ringlog_attaches", "counter", "Publisher attachments since the start.");
-  text += fmt::format("ringlog_attaches {}\n", status.attaches);
-  metric("ringlog_refusals", "counter", "Attachments refused since the start.");
-  text += fmt::format("ringlog_refusals {}\n", status.refusals);
-  metric("ringlog_failed", "gauge", "1 when the journal stopped taking events.");
-  text += fmt::format("ringlog_failed {}\n", status.failure ? 1 : 0);
-  const auto per_publisher = [&](std::string_view name, std::string_view type,
-                                 std::string_view help, auto value) {
-    metric(name, type, help);
-    for (const PublisherStatus& p : status.publishers) {
-      text += fmt::format("{}{{id=\"{}\",channel=\"{}\",pid=\"{}\"}} {}\n", name, p.id,
-                          p.channel, p.pid, value(p));
+namespace {
+
+// A label value as the exposition format quotes it.
+std::string label_value(std::string_view value) {
+  std::string quoted;
+  for (const char c : value) {
+    if (c == '\\' || c == '"') quoted += '\\';
+    quoted += c == '\n' ? std::string("\\n") : std::string(1, c);
+  }
+  return quoted;
+}
+
+// Prometheus text exposition, a family at a time: HELP and TYPE, then its samples.
+class Exposition {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    text_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
+  template <class Value>
+  void sample(std::string_view name, std::string_view labels, Value value) {
+    text_ += labels.empty() ? fmt::format("{} {}\n", name, value)
+                            : fmt::format("{}{{{}}} {}\n", name, labels, value);
+  }
+  // A family of one unlabelled sample.
+  template <class Value>
+  void single(std::string_view name, std::string_view type, std::string_view help,
+              Value value) {
+    family(name, type, help);
+    sample(name, "", value);
+  }
+  // A histogram's cumulative buckets, in seconds, with its _sum and _count.
+  void histogram(std::string_view name, const std::string& labels,
+                 const DurationCounts& counts) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t bucket = 0; bucket < durable_latency_bounds_ns.size(); ++bucket) {
+      cumulative += counts.per_bucket[bucket];
+      sample(fmt::format("{}_bucket", name),
+             fmt::format("{},le=\"{}\"", labels, double(durable_latency_bounds_ns[bucket]) / 1e9),
+             cumulative);
+    }
+    sample(fmt::format("{}_bucket", name), fmt::format("{},le=\"+Inf\"", labels), counts.count);
+    sample(fmt::format("{}_sum", name), labels, double(counts.sum_ns) / 1e9);
+    sample(fmt::format("{}_count", name), labels, counts.count);
+  }
+  std::string take() { return std::move(text_); }
+
+ private:
+  std::string text_;
+};
+
+void expose_channels(Exposition& out, const ServiceStatus& status) {
+  const auto per_channel = [&](std::string_view name, std::string_view type,
+                               std::string_view help, auto value) {
+    out.family(name, type, help);
+    for (const ChannelStatus& c : status.channels) {
+      out.sample(name, fmt::format("channel=\"{}\"", label_value(c.name)), value(c));
     }
   };
-  per_publisher("ringlog_publisher_journaled_events", "counter",
-                "Events of this publisher in the journal.",
-                [](const PublisherStatus& p) { return p.journaled; });
-  per_publisher("ringlog_publisher_durable_events", "counter",
-                "Events of this publisher made durable.",
-                [](const PublisherStatus& p) { return p.durable; });
-  per_publisher("ringlog_publisher_ring_used_bytes", "gauge",
-                "Bytes written into this publisher's ring and not yet drained.",
-                [](const PublisherStatus& p) { return p.ring_used; });
+  // Series by channel, which outlive the processes that publish on them; the process behind
+  // each attachment is in ringlog_publisher_info.
+  per_channel("ringlog_publisher_journaled_events_total", "counter",
+              "Events of this channel's publishers drained into the journal since the start.",
+              [](const ChannelStatus& c) { return c.journaled; });
+  per_channel("ringlog_publisher_durable_events_total", "counter",
+              "Events of this channel's publishers made durable since the start.",
+              [](const ChannelStatus& c) { return c.durable; });
+  per_channel("ringlog_publisher_attached", "gauge",
+              "Publishers attached to this channel now.",
+              [](const ChannelStatus& c) { return c.publishers; });
+  per_channel("ringlog_publisher_ring_used_bytes", "gauge",
+              "Bytes written into this channel's rings and not yet drained.",
+              [](const ChannelStatus& c) { return c.ring_used; });
+  per_channel("ringlog_publisher_ring_capacity_bytes", "gauge",
+              "The size of this channel's rings together.",
+              [](const ChannelStatus& c) { return c.ring_bytes; });
+  out.family("ringlog_publisher_durable_latency_seconds", "histogram",
+             "From the drain that journaled a batch of this channel's events to the flush that "
+             "made it durable.");
+  for (const ChannelStatus& c : status.channels) {
+    out.histogram("ringlog_publisher_durable_latency_seconds",
+                  fmt::format("channel=\"{}\"", label_value(c.name)), c.journaled_to_durable);
+  }
+  out.family("ringlog_publisher_info", "gauge",
+             "1 for each publisher attached now, or detached and still being drained: its "
+             "attachment id and process.");
+  for (const PublisherStatus& p : status.publishers) {
+    out.sample("ringlog_publisher_info",
+               fmt::format("channel=\"{}\",id=\"{}\",pid=\"{}\"", label_value(p.channel), p.id,
+                           p.pid),
+               1);
+  }
+}
+
+}  // namespace
+
+std::string to_prometheus(const ServiceStatus& status) {
+  Exposition out;
+  out.single("ringlog_journal_events_total", "counter",
+             "Events appended to the journal (its next sequence).", status.journal_next_sequence);
+  out.single("ringlog_journal_durable_events_total", "counter",
+             "Events the journal has made durable (its durable sequence).",
+             status.journal_durable_sequence);
+  out.single("ringlog_journal_segments", "gauge", "Segment files in the journal's directory.",
+             status.journal_segments);
+  out.single("ringlog_attaches_total", "counter", "Publisher attachments since the start.",
+             status.attaches);
+  out.single("ringlog_refusals_total", "counter", "Attachments refused since the start.",
+             status.refusals);
+  out.single("ringlog_failed", "gauge", "1 when the journal stopped taking events.",
+             status.failure ? 1 : 0);
+  expose_channels(out, status);
+  std::string text = out.take();
   if (status.ship) text += to_prometheus(*status.ship);
   return text;
 }

@@ -143,16 +143,16 @@ std::string to_prometheus(const ShipStatus& status) {
     text += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0}{{stream=\"{3}\"}} {4}\n", name,
                         help, type, status.stream, value);
   };
-  metric("ringlog_ship_shipped_events", "counter",
+  metric("ringlog_ship_shipped_events_total", "counter",
          "Journal events the stream holds (the sequence number after the newest).",
          status.shipped);
-  metric("ringlog_ship_messages", "counter",
+  metric("ringlog_ship_messages_total", "counter",
          "Messages the stream acknowledged since the shipper started (blocks, or events).",
          status.acknowledged_messages);
-  metric("ringlog_ship_bytes", "counter",
+  metric("ringlog_ship_bytes_total", "counter",
          "The acknowledged events' size in the journal's framing, before compression.",
          status.acknowledged_bytes);
-  metric("ringlog_ship_wire_bytes", "counter",
+  metric("ringlog_ship_wire_bytes_total", "counter",
          "The acknowledged messages' data as it travelled, compressed where it was.",
          status.acknowledged_wire_bytes);
   metric("ringlog_ship_events_per_second", "gauge",
@@ -172,7 +172,7 @@ std::string to_prometheus(const ShipStatus& status) {
   metric("ringlog_ship_lag_seconds", "gauge",
          "How long the oldest event not yet in the stream has been in the journal.",
          status.lag_seconds);
-  metric("ringlog_ship_resumes", "counter",
+  metric("ringlog_ship_resumes_total", "counter",
          "Times the shipper asked the stream where to go on after a failed publish.",
          status.resumes);
   metric("ringlog_ship_connected", "gauge", "1 while connected to a NATS server.",

@@ -57,7 +57,7 @@ eventually at_least durable 150000 || fail "the service did not make 150000 even
 kill -9 "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
 serve
-shipped() { metric ringlog_ship_shipped_events | cut -d. -f1; }
+shipped() { metric ringlog_ship_shipped_events_total | cut -d. -f1; }
 eventually at_least shipped 300000 || fail "the shipper did not get past event 300000"
 kill -9 "$nats_pid"
 wait "$nats_pid" 2>/dev/null || true
