@@ -25,4 +25,11 @@ if(RINGLOG_BUILD_PROGRAMS)
   pkg_check_modules(libnats REQUIRED IMPORTED_TARGET libnats>=3.3)
   pkg_check_modules(liblz4 REQUIRED IMPORTED_TARGET liblz4)    # compressed blocks
   pkg_check_modules(libzstd REQUIRED IMPORTED_TARGET libzstd)
+  # The /metrics endpoint's HTTP server. Debian's civetweb CMake package names the civetweb
+  # program, which the -dev package does not bring, so the library is found directly.
+  find_path(CIVETWEB_INCLUDE_DIR civetweb.h REQUIRED)
+  find_library(CIVETWEB_LIBRARY civetweb REQUIRED)
+  add_library(civetweb::civetweb UNKNOWN IMPORTED)
+  set_target_properties(civetweb::civetweb PROPERTIES IMPORTED_LOCATION ${CIVETWEB_LIBRARY}
+                        INTERFACE_INCLUDE_DIRECTORIES ${CIVETWEB_INCLUDE_DIR})
 endif()

@@ -25,3 +25,8 @@ write_environment() {
     echo "memory: $(sed -n 's/^MemTotal:\s*//p' /proc/meminfo)"
   } >"$1"
 }
+
+# free_port: a TCP port nothing on this host listens on now (the kernel's choice).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

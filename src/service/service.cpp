@@ -3,6 +3,7 @@
 #include "placement/plan.hpp"
 #include "service/control_loop.hpp"
 #include "service/drain_loop.hpp"
+#include "service/metrics_endpoint.hpp"
 #include "service/service_protocol.hpp"
 #include "service/service_shared.hpp"
 
@@ -43,13 +44,13 @@ struct Service::State {
 
   std::vector<ChannelStatus> channel_figures(const std::vector<PublisherStatus>& publishers) const {
     std::vector<ChannelStatus> figures;
-    for (const ChannelMetrics& metrics : shared.channels) {
-      ChannelStatus channel{.name = metrics.name,
-                            .journaled = metrics.journaled.load(std::memory_order_relaxed),
-                            .durable = metrics.durable.load(std::memory_order_relaxed),
-                            .journaled_to_durable = metrics.journaled_to_durable.counts()};
+    for (const ChannelMetrics& counted : shared.channels) {
+      ChannelStatus channel{.name = counted.name,
+                            .journaled = counted.journaled.load(std::memory_order_relaxed),
+                            .durable = counted.durable.load(std::memory_order_relaxed),
+                            .journaled_to_durable = counted.journaled_to_durable.counts()};
       for (const PublisherStatus& p : publishers) {
-        if (p.channel != metrics.name) continue;
+        if (p.channel != counted.name) continue;
         channel.publishers += p.attached ? 1 : 0;
         channel.ring_used += p.ring_used;
         channel.ring_bytes += p.ring_bytes;
@@ -65,6 +66,7 @@ struct Service::State {
   std::unique_ptr<ControlLoop> control_loop;
   std::unique_ptr<DrainLoop> drain_loop;
   std::unique_ptr<Shipper> shipper;  // when [ship] names NATS servers
+  std::unique_ptr<MetricsEndpoint> metrics;  // when [metrics] listen is given
   std::thread control;
   std::thread draining;
 };
@@ -123,6 +125,12 @@ std::expected<std::unique_ptr<Service>, Error> Service::start(const ServiceConfi
     }
     s.shipper = std::move(*shipper);
   }
+  if (!config.metrics_listen.empty()) {
+    auto metrics = MetricsEndpoint::start(config.metrics_listen, journal_options.housekeeping_cpus,
+                                          [&s] { return to_prometheus(s.snapshot()); });
+    if (!metrics) return std::unexpected(metrics.error());
+    s.metrics = std::move(*metrics);
+  }
   const std::filesystem::path socket =
       service::detail::socket_path(config.runtime_dir, config.name);
   auto listener = listen_at(socket, config.group);
@@ -139,6 +147,7 @@ std::expected<std::unique_ptr<Service>, Error> Service::start(const ServiceConfi
 
 std::expected<void, Error> Service::stop() {
   State& s = *state_;
+  s.metrics.reset();  // no scrape of a service half stopped
   // The control thread also checks `stopping` after every wake-up.
   if (!s.shared.stopping.exchange(true)) s.shared.wake_control();
   if (s.control.joinable()) s.control.join();

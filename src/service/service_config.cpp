@@ -17,6 +17,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -187,6 +188,30 @@ class Reader {
     });
   }
 
+  // An address to listen on: "HOST:PORT" ("[V6]:PORT"), or "PORT" for the loopback interface
+  // alone; "" for nowhere.
+  std::optional<std::string> listen_address(std::string_view key, std::string& out) {
+    return read(key, [&](const toml::node& node) -> std::optional<std::string> {
+      const std::optional<std::string> text = node.value<std::string>();
+      if (!text) return "expected \"HOST:PORT\", got " + type_name(node);
+      if (text->empty()) {
+        out.clear();
+        return std::nullopt;
+      }
+      const std::size_t colon = text->rfind(':');
+      const std::string host = colon == std::string::npos ? "127.0.0.1" : text->substr(0, colon);
+      const std::string port = colon == std::string::npos ? *text : text->substr(colon + 1);
+      int number = 0;
+      const auto [end, failed] = std::from_chars(port.data(), port.data() + port.size(), number);
+      if (failed != std::errc() || end != port.data() + port.size() || number < 1 ||
+          number > 65535 || host.empty()) {
+        return fmt::format("\"{}\" is no HOST:PORT (a port from 1 to 65535)", *text);
+      }
+      out = host + ":" + port;
+      return std::nullopt;
+    });
+  }
+
   // Every [[channels]] table, read through channel_keys.
   std::optional<std::string> channels(std::vector<ChannelConfig>& out);
 
@@ -337,6 +362,9 @@ const Key service_keys[] = {
        return failed;
      },
      [](const Config& c) { return fmt::format("{}", c.ship.create_replicas.value_or(0)); }},
+    {"metrics.listen",
+     [](Reader& r, Path k, Config& c) { return r.listen_address(k, c.metrics_listen); },
+     [](const Config& c) { return toml_text(c.metrics_listen); }},
 };
 
 // The keys of each [[channels]] table, the same way.

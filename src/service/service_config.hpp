@@ -45,6 +45,9 @@ struct ServiceConfig {
   // [ship]: the journal shipped into a NATS JetStream stream, when servers are given. The
   // service fills in the journal directory and the CPUs (the housekeeping ones).
   ShipConfig ship{};
+  // [metrics]: where the Prometheus endpoint listens ("127.0.0.1:9464"); empty: nowhere. A port
+  // alone listens on the loopback interface.
+  std::string metrics_listen;
 
   // The configuration as TOML, every key with its value: what the service runs with.
   std::string to_toml() const;
