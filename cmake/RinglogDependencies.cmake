@@ -25,6 +25,7 @@ if(RINGLOG_BUILD_PROGRAMS)
   pkg_check_modules(libnats REQUIRED IMPORTED_TARGET libnats>=3.3)
   pkg_check_modules(liblz4 REQUIRED IMPORTED_TARGET liblz4)    # compressed blocks
   pkg_check_modules(libzstd REQUIRED IMPORTED_TARGET libzstd)
+  pkg_check_modules(libsystemd REQUIRED IMPORTED_TARGET libsystemd)  # sd_notify under systemd
   # The /metrics endpoint's HTTP server. Debian's civetweb CMake package names the civetweb
   # program, which the -dev package does not bring, so the library is found directly.
   find_path(CIVETWEB_INCLUDE_DIR civetweb.h REQUIRED)

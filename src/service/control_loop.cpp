@@ -1,6 +1,7 @@
 #include "service/control_loop.hpp"
 
 #include "service/service_protocol.hpp"
+#include "support/timing.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -87,7 +88,11 @@ void ControlLoop::run() {
   pthread_setname_np(pthread_self(), "ringlog-control");
   std::vector<pollfd> watched = {{listener_, POLLIN, 0}, {shared_.wake, POLLIN, 0}};
   while (!shared_.stopping.load(std::memory_order_acquire)) {
-    if (::poll(watched.data(), watched.size(), -1) < 0 && errno != EINTR) break;
+    // Woken at least this often, idle or not, so that the passes show it is alive.
+    const int wait_ms = static_cast<int>(timing::control_heartbeat.count());
+    const int ready = ::poll(watched.data(), watched.size(), wait_ms);
+    shared_.board.control_passes.fetch_add(1, std::memory_order_relaxed);
+    if (ready < 0 && errno != EINTR) break;
     if (watched[1].revents != 0) {
       if (shared_.stopping.load(std::memory_order_acquire)) break;  // stop()
       std::uint64_t wakes = 0;

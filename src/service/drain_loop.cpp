@@ -13,6 +13,15 @@
 
 namespace ringlog::app {
 
+namespace {
+
+// One more pass of a loop whose thread alone writes `passes`: no read-modify-write needed.
+void board_passes(std::atomic<std::uint64_t>& passes) {
+  passes.store(passes.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
 DrainLoop::DrainLoop(ServiceShared& shared, storage::Journal& journal, int consumer_cpu)
     : shared_(shared),
       journal_(journal),
@@ -36,6 +45,7 @@ void DrainLoop::run() {
 void DrainLoop::drain_until_stopped() {
   std::optional<std::chrono::steady_clock::time_point> drain_until;
   for (;;) {
+    board_passes(shared_.board.drain_passes);
     // Read before taking the new attachments: once the control thread is done, every ring it
     // attached is taken below, and a pass that then reads nothing has drained them all.
     const bool stop_seen = shared_.control_done.load(std::memory_order_acquire);

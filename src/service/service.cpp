@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <thread>
+#include <utility>
 
 namespace ringlog::app {
 
@@ -69,6 +70,9 @@ struct Service::State {
   std::unique_ptr<MetricsEndpoint> metrics;  // when [metrics] listen is given
   std::thread control;
   std::thread draining;
+  // What responsive() saw last.
+  std::uint64_t drain_passes_seen = 0;
+  std::uint64_t control_passes_seen = 0;
 };
 
 Service::Service(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
@@ -167,5 +171,15 @@ std::filesystem::path failure_record_path(const ServiceConfig& config) {
 }
 
 ServiceStatus Service::status() const { return state_->snapshot(); }
+
+bool Service::responsive() {
+  State& s = *state_;
+  const std::uint64_t drain = s.shared.board.drain_passes.load(std::memory_order_relaxed);
+  const std::uint64_t control = s.shared.board.control_passes.load(std::memory_order_relaxed);
+  const bool drained = drain != std::exchange(s.drain_passes_seen, drain) ||
+                       s.shared.failure().has_value();
+  const bool controlled = control != std::exchange(s.control_passes_seen, control);
+  return drained && controlled;
+}
 
 }  // namespace ringlog::app

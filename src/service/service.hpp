@@ -88,6 +88,10 @@ class Service {
   // failure record.
   std::expected<void, Error> stop();
   ServiceStatus status() const;  // a snapshot, from any thread
+  // True when the control thread and the drain thread have both gone round their loops since
+  // the last call (a drain thread stopped by a journal failure counts: failed is reported, not
+  // wedged). For one caller: the systemd watchdog's.
+  bool responsive();
 
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;

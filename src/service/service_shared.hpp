@@ -71,6 +71,10 @@ struct StatusBoard {
   std::atomic<double> events_per_second{0};
   std::atomic<std::uint64_t> attaches{0};
   std::atomic<std::uint64_t> refusals{0};
+  // Passes of each thread's loop: that they keep rising is what the systemd watchdog is told
+  // (Service::responsive).
+  std::atomic<std::uint64_t> drain_passes{0};
+  std::atomic<std::uint64_t> control_passes{0};
 };
 
 struct ServiceShared {

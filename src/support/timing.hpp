@@ -17,6 +17,11 @@ inline constexpr std::size_t drain_batch_events = 4096;
 // demo's status line is printed this often.
 inline constexpr auto rate_window = std::chrono::seconds(1);
 
+// The service's control thread goes round its loop at least this often, idle or not: the systemd
+// watchdog is fed only while it does (a tenth of a second costs nothing; a wedged thread is
+// seen within a watchdog interval).
+inline constexpr auto control_heartbeat = std::chrono::milliseconds(100);
+
 // Once a service is told to stop, what publishers still write is drained for this long at most:
 // a stop must end even if a publisher never does.
 inline constexpr auto service_last_drain = std::chrono::seconds(1);

@@ -1,6 +1,8 @@
 #include "programs/ringlog/serve_command.hpp"
 
 #include "programs/ringlog/exit_status.hpp"
+#include "programs/ringlog/service_log.hpp"
+#include "programs/ringlog/systemd_notify.hpp"
 #include "service/service.hpp"
 #include "support/stop_signals.hpp"
 #include "support/timing.hpp"
@@ -18,61 +20,55 @@ namespace ringlog::app {
 
 namespace {
 
-// Where `ringlog serve` writes: stdout, or a file reopened on SIGHUP for log rotation.
-class ServiceLog {
- public:
-  explicit ServiceLog(std::filesystem::path path) : path_(std::move(path)) { reopen(); }
-  ~ServiceLog() { close_file(); }
-  ServiceLog(const ServiceLog&) = delete;
-  ServiceLog& operator=(const ServiceLog&) = delete;
-
-  // False when the file cannot be opened; the log then goes to stderr and says why.
-  bool reopen() {
-    if (path_.empty()) return true;
-    close_file();
-    out_ = std::fopen(path_.c_str(), "a");
-    if (out_ != nullptr) return true;
-    out_ = stderr;
-    fmt::print(stderr, "ringlog serve: cannot open log {}: {}\n", path_.string(),
-               std::strerror(errno));
-    return false;
-  }
-  template <class... Args>
-  void print(fmt::format_string<Args...> format, Args&&... args) {
-    fmt::print(out_, format, std::forward<Args>(args)...);
-    std::fflush(out_);
-  }
-
- private:
-  // The file this log opened, never the standard streams it falls back to.
-  void close_file() {
-    if (out_ != stdout && out_ != stderr) std::fclose(out_);
-  }
-
-  std::filesystem::path path_;
-  std::FILE* out_ = stdout;
-};
-
 // The first lines of the service's log: where it serves, what it recovered, and why the run
 // before it failed, when it did.
-void log_start(ServiceLog& log, const ServiceConfig& config,
-               const ServiceStatus& started) {
-  log.print("ringlog serve: \"{}\" on {}, journal {} (next sequence {})\nplacement  {}\n"
-            "journal    {}\n", config.name,
-            (config.runtime_dir / (config.name + ".sock")).string(),
-            config.journal_dir.string(), started.journal_next_sequence, started.placement,
-            started.flush_backend);
+void log_start(ServiceLog& log, const ServiceConfig& config, const ServiceStatus& started) {
+  const std::string socket = (config.runtime_dir / (config.name + ".sock")).string();
+  log.write("info", "started",
+            fmt::format("ringlog serve: \"{}\" on {}, journal {} (next sequence {})\n"
+                        "placement  {}\njournal    {}",
+                        config.name, socket, config.journal_dir.string(),
+                        started.journal_next_sequence, started.placement, started.flush_backend),
+            {{"name", config.name},
+             {"socket", socket},
+             {"journal", config.journal_dir.string()},
+             {"next_sequence", started.journal_next_sequence},
+             {"placement", started.placement},
+             {"flush", started.flush_backend},
+             {"metrics", config.metrics_listen}});
   if (started.previous_failure) {
-    log.print("previously FAILED (an earlier run): {} (recorded in {}; a clean stop clears "
-              "it)\n",
-              *started.previous_failure, failure_record_path(config).string());
+    log.write("warning", "previously_failed",
+              fmt::format("previously FAILED (an earlier run): {} (recorded in {}; a clean stop "
+                          "clears it)",
+                          *started.previous_failure, failure_record_path(config).string()),
+              {{"reason", *started.previous_failure}});
   }
 }
 
+// The status line, logged every second and handed to systemd as STATUS=.
+std::string status_line(const ServiceStatus& now, std::uint64_t events_in_the_second) {
+  return fmt::format("[status] {} publisher(s), {} events/s, journal at {}, durable lag {}",
+                     now.publishers.size(), events_in_the_second, now.journal_next_sequence,
+                     now.journal_next_sequence - now.journal_durable_sequence);
+}
+
+void log_status(ServiceLog& log, const SystemdNotifier& systemd, const ServiceStatus& now,
+                std::uint64_t events_in_the_second) {
+  const std::string line = status_line(now, events_in_the_second);
+  log.write("info", "status", line,
+            {{"publishers", now.publishers.size()},
+             {"events_per_second", events_in_the_second},
+             {"journal_next_sequence", now.journal_next_sequence},
+             {"journal_durable_sequence", now.journal_durable_sequence},
+             {"durable_lag", now.journal_next_sequence - now.journal_durable_sequence}});
+  systemd.status(line);
+}
+
 // Logs a status line every second until `seconds` have passed (0: forever) or SIGINT/SIGTERM;
-// SIGHUP reopens the log. Should the journal fail, says so once and goes on answering `ringlog
-// status` with the failure until stopped.
-void watch_service(ServiceLog& log, const Service& service,
+// SIGHUP reopens the log; feeds systemd's watchdog while the service is responsive. Should the
+// journal fail, says so once and goes on answering `ringlog status` with the failure until
+// stopped.
+void watch_service(ServiceLog& log, const SystemdNotifier& systemd, Service& service,
                    StopSignals& signals, double seconds) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = seconds > 0 ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -81,27 +77,35 @@ void watch_service(ServiceLog& log, const Service& service,
   std::uint64_t last = service.status().journal_next_sequence;
   bool failure_logged = false;
   auto next_status = Clock::now() + std::chrono::seconds(1);
+  auto next_watchdog = systemd.watchdog_every() ? Clock::now() : Clock::time_point::max();
   while (Clock::now() < deadline) {
-    const int signal = signals.wait(std::min(next_status, deadline) - Clock::now());
+    const int signal = signals.wait(std::min({next_status, next_watchdog, deadline}) -
+                                    Clock::now());
     if (signal == SIGHUP) {
-      if (log.reopen()) log.print("log reopened (SIGHUP)\n");
+      if (log.reopen()) log.write("info", "log_reopened", "log reopened (SIGHUP)");
       continue;
     }
     if (signal != 0) return;
+    if (Clock::now() >= next_watchdog) {
+      // Not fed while a thread is wedged: systemd then restarts the service.
+      if (service.responsive()) systemd.watchdog();
+      next_watchdog += *systemd.watchdog_every();
+    }
     if (Clock::now() < next_status) continue;
     next_status += std::chrono::seconds(1);
     const ServiceStatus now = service.status();
     if (now.failure) {
       if (!std::exchange(failure_logged, true)) {
-        log.print("FAILED: {}; taking no more events (publishers are told), `ringlog status` "
-                  "reports this until the service is stopped\n", *now.failure);
+        log.write("error", "failed",
+                  fmt::format("FAILED: {}; taking no more events (publishers are told), "
+                              "`ringlog status` reports this until the service is stopped",
+                              *now.failure),
+                  {{"reason", *now.failure}});
+        systemd.status("FAILED: " + *now.failure);
       }
       continue;
     }
-    log.print("[status] {} publisher(s), {} events/s, journal at {}, durable lag {}\n",
-              now.publishers.size(), now.journal_next_sequence - last,
-              now.journal_next_sequence,
-              now.journal_next_sequence - now.journal_durable_sequence);
+    log_status(log, systemd, now, now.journal_next_sequence - last);
     last = now.journal_next_sequence;
   }
 }
@@ -119,27 +123,44 @@ std::string stop_line(const ServiceStatus& status) {
       : durable == next ? fmt::format("journal holds sequences up to {}, all durable", next)
                         : fmt::format("journal holds sequences up to {}, durable up to {}",
                                       next, durable);
-  return fmt::format("stopped: {}; {} attachment(s), {} refused\n", journal, status.attaches,
+  return fmt::format("stopped: {}; {} attachment(s), {} refused", journal, status.attaches,
                      status.refusals);
 }
+
+void log_stop(ServiceLog& log, const ServiceStatus& status) {
+  log.write(status.failure ? "error" : "info", "stopped", stop_line(status),
+            {{"journal_next_sequence", status.journal_next_sequence},
+             {"journal_durable_sequence", status.journal_durable_sequence},
+             {"failure", status.failure ? nlohmann::ordered_json(*status.failure) : nullptr},
+             {"attaches", status.attaches},
+             {"refusals", status.refusals}});
+}
+
 // `ringlog serve`: 0 after a clean stop, 1 when the journal failed, 2 when it could not start.
 int run_service(const std::filesystem::path& config_path, double seconds,
-                const std::filesystem::path& log_path) {
+                const std::filesystem::path& log_path, LogFormat log_format) {
   const auto config = checked_config(config_path, "serve");
   if (!config) return exit_could_not_start;
-  ServiceLog log(log_path);
+  ServiceLog log(log_path, log_format);
+  const SystemdNotifier systemd;
   StopSignals signals(/*with_hangup=*/true);  // before the service's threads
   auto service = Service::start(*config);
   if (!service) {
-    fmt::print(stderr, "ringlog serve: {}\n", service.error().message());
+    log.complain("not_started", "ringlog serve: " + service.error().message());
     return exit_status_for(service.error());
   }
-  log_start(log, *config, (*service)->status());
-  watch_service(log, **service, signals, seconds);
+  const ServiceStatus started = (*service)->status();
+  log_start(log, *config, started);
+  // Publishers can attach from here on: the socket listens and both threads run.
+  systemd.ready(status_line(started, 0));
+  watch_service(log, systemd, **service, signals, seconds);
+  systemd.stopping("stopping: draining every ring, making the journal durable");
   const auto stopped = (*service)->stop();
-  log.print("{}", stop_line((*service)->status()));
+  const ServiceStatus last = (*service)->status();
+  log_stop(log, last);
+  systemd.status(stop_line(last));
   if (!stopped) {
-    fmt::print(stderr, "ringlog serve: {}\n", stopped.error().message());
+    log.complain("failed", "ringlog serve: " + stopped.error().message());
     return exit_status_for(stopped.error());
   }
   return exit_done;
@@ -177,11 +198,16 @@ ServeCommand::ServeCommand(CLI::App& app)
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   serve_->add_option("--log", log_path_, "append the service's log to this file, reopened "
                      "on SIGHUP (log rotation); default: stdout");
+  serve_->add_option("--log-format", log_format_, "text for a person; json for a log shipper: "
+                     "one object a line, with time, level, event, message and the figures")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 }
 
 std::optional<int> ServeCommand::run() const {
   if (!serve_->parsed()) return std::nullopt;
-  return run_service(config_path_, seconds_, log_path_);
+  return run_service(config_path_, seconds_, log_path_,
+                     log_format_ == "json" ? LogFormat::json : LogFormat::text);
 }
 
 CheckConfigCommand::CheckConfigCommand(CLI::App& app)

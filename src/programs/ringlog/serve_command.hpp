@@ -5,6 +5,7 @@
 #include "service/service_config.hpp"
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
@@ -33,6 +34,7 @@ class ServeCommand {
   std::filesystem::path config_path_;
   double seconds_ = 0;
   std::filesystem::path log_path_;
+  std::string log_format_ = "text";
 };
 
 class CheckConfigCommand {
