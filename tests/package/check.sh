@@ -8,7 +8,9 @@ build_dir=$2
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-cmake --install "$build_dir" --prefix "$scratch/prefix" >/dev/null
+# The library's component only: the program's system files (/etc, the unit) are the Debian
+# package's, at absolute paths in a build for /usr.
+cmake --install "$build_dir" --prefix "$scratch/prefix" --component dev >/dev/null
 cmake -S "$source_dir/tests/package" -B "$scratch/by-find-package" \
   -DCMAKE_PREFIX_PATH="$scratch/prefix" >/dev/null
 cmake --build "$scratch/by-find-package" --parallel 2 >/dev/null
