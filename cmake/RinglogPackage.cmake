@@ -63,6 +63,22 @@ install(FILES ${package_dir}/copyright ${packaged_dir}/changelog.gz
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/ringlog
         COMPONENT ringlog)
 
+# ringlog(1), made by help2man from the program's own --help, with the sections it cannot
+# know (files, exit status) from cmake/package/ringlog.h2m.
+find_program(HELP2MAN help2man REQUIRED)
+add_custom_command(
+  OUTPUT ${packaged_dir}/ringlog.1.gz
+  COMMAND ${HELP2MAN} --no-info --version-string=${PROJECT_VERSION}
+          "--name=low-latency event journal service and tools"
+          --include=${package_dir}/ringlog.h2m --output=${packaged_dir}/ringlog.1
+          $<TARGET_FILE:ringlog_service>
+  COMMAND gzip -9nf ${packaged_dir}/ringlog.1
+  DEPENDS ringlog_service ${package_dir}/ringlog.h2m
+  COMMENT "ringlog(1) from ringlog --help")
+add_custom_target(ringlog_manual ALL DEPENDS ${packaged_dir}/ringlog.1.gz)
+install(FILES ${packaged_dir}/ringlog.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1
+        COMPONENT ringlog)
+
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME ringlog)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})

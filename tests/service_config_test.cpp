@@ -102,6 +102,8 @@ housekeeping_cpus = [0, 1]
 bytes = 4194304
 huge_pages = "always"
 lock = true
+[metrics]
+listen = "0.0.0.0:9464"
 [[channels]]
 name = "orders"
 [[channels]]
@@ -124,6 +126,7 @@ ring_bytes = 16777216
   EXPECT_EQ(config->ring_bytes, 4u << 20);
   EXPECT_EQ(config->ring_memory.huge_pages, ringlog::ring::MemoryOptions::HugePages::Always);
   EXPECT_TRUE(config->ring_memory.lock);
+  EXPECT_EQ(config->metrics_listen, "0.0.0.0:9464");
   ASSERT_EQ(config->channels.size(), 2u);
   EXPECT_EQ(config->channels[0].name, "orders");
   EXPECT_EQ(config->channels[0].ring_bytes, 0u);
@@ -157,8 +160,23 @@ TEST(service_config, mistakes_name_the_line_and_the_key) {
   EXPECT_EQ(error_of("[rings]\nlock = 1\n"),
             "test.toml:2: rings.lock: expected true or false, got an integer");
   EXPECT_EQ(error_of("[service]\nname = \"\"\n"), "test.toml:2: service.name: must not be empty");
+  EXPECT_EQ(error_of("[metrics]\nlisten = 9464\n"),
+            "test.toml:2: metrics.listen: expected \"HOST:PORT\", got an integer");
+  EXPECT_EQ(error_of("[metrics]\nlisten = \"127.0.0.1:http\"\n"),
+            "test.toml:2: metrics.listen: \"127.0.0.1:http\" is no HOST:PORT (a port from 1 to "
+            "65535)");
+  EXPECT_EQ(error_of("[metrics]\nlisten = \":9464\"\n"),
+            "test.toml:2: metrics.listen: \":9464\" is no HOST:PORT (a port from 1 to 65535)");
   // Syntax errors give the column too.
   EXPECT_EQ(error_of("[journal\n").rfind("test.toml:1:9: ", 0), 0u) << error_of("[journal\n");
+}
+
+TEST(service_config, a_metrics_port_alone_listens_on_loopback) {
+  const auto config = parse_service_config("[metrics]\nlisten = \"9464\"\n", "test.toml");
+  ASSERT_TRUE(config.has_value()) << config.error();
+  EXPECT_EQ(config->metrics_listen, "127.0.0.1:9464");
+  const ServiceConfig defaults;
+  EXPECT_EQ(defaults.metrics_listen, "") << "the endpoint is off by default";
 }
 
 TEST(service_config, channels_are_named_once_each) {
