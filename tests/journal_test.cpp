@@ -280,6 +280,63 @@ TEST(journal, retention_keeps_the_newest_segments_and_recycles_the_oldest) {
   expect_events(dir.path(), oldest, end);
 }
 
+TEST(journal, wait_durable_sleeps_until_a_flush_covers_the_sequence) {
+  test::TempDir dir;
+  auto journal = Journal::open(dir.path(), small_segments(FlushPolicy::on_request()));
+  ASSERT_TRUE(journal.has_value());
+  append_events(*journal, 1'000);
+  std::atomic<bool> returned{false};
+  bool reached = false;
+  std::thread gateway([&] {  // acknowledges the 1000th event once it is durable
+    reached = journal->wait_durable(1'000, std::chrono::seconds(60));
+    returned.store(true);
+  });
+  // Nothing flushes until asked: the waiter cannot have been let go yet.
+  EXPECT_FALSE(returned.load());
+  EXPECT_EQ(journal->durable_sequence(), 0u);
+  ASSERT_TRUE(journal->sync().has_value());
+  gateway.join();
+  EXPECT_TRUE(reached);
+  // A sequence not appended is never durable: the wait ends at its timeout, false.
+  EXPECT_FALSE(journal->wait_durable(1'001, std::chrono::milliseconds(50)));
+  EXPECT_TRUE(journal->wait_durable(1'000, std::chrono::milliseconds(0))) << "already durable";
+}
+
+TEST(journal, retention_by_bytes_keeps_what_fits_and_by_age_lets_old_segments_go) {
+  test::TempDir dir;
+  JournalOptions options = small_segments();
+  options.keep_bytes = 3 * segment_bytes + segment_bytes / 2;  // room for three segments
+  {
+    auto journal = Journal::open(dir.path(), options);
+    ASSERT_TRUE(journal.has_value());
+    for (int round = 0; round < 8; ++round) {
+      append_events(*journal, 10'000);
+      ASSERT_TRUE(journal->sync().has_value());
+    }
+  }
+  EXPECT_LE(test::segment_paths(dir.path()).size(), 3u);
+  // By age: every sealed segment but the newest two had their newest event two hours ago.
+  options = small_segments();
+  options.keep_for = std::chrono::hours(1);
+  auto segments = test::segment_paths(dir.path());
+  ASSERT_GE(segments.size(), 3u);
+  const auto two_hours_ago =
+      std::filesystem::file_time_type::clock::now() - std::chrono::hours(2);
+  for (std::size_t i = 0; i + 2 < segments.size(); ++i) {
+    std::filesystem::last_write_time(segments[i], two_hours_ago);
+  }
+  std::uint64_t end = 0;
+  {
+    auto journal = Journal::open(dir.path(), options);
+    ASSERT_TRUE(journal.has_value());
+    end = journal->next_sequence();
+  }
+  const auto kept = test::segment_paths(dir.path());
+  ASSERT_EQ(kept.size(), 2u) << "the segments older than keep_for stayed";
+  EXPECT_EQ(kept.front(), segments[segments.size() - 2]);
+  expect_events(dir.path(), std::stoull(kept.front().filename().string()), end);
+}
+
 TEST(journal, reader_follows_a_writer_in_another_thread) {
   test::TempDir dir;
   auto journal = Journal::open(dir.path(), small_segments());

@@ -90,6 +90,9 @@ group = "trading"
 directory = "/var/lib/ringlog"
 segment_bytes = 1073741824
 keep_segments = 48
+keep_bytes = "100G"
+keep_for = "7d"
+reader_hold_seconds = 3600
 recycle = false
 writeback_every_bytes = 8388608
 [journal.flush]
@@ -117,6 +120,9 @@ ring_bytes = 16777216
   EXPECT_EQ(config->journal_dir, "/var/lib/ringlog");
   EXPECT_EQ(config->journal.segment_bytes, std::size_t{1} << 30);
   EXPECT_EQ(config->journal.keep_segments, 48u);
+  EXPECT_EQ(config->journal.keep_bytes, 100ull << 30);
+  EXPECT_EQ(config->journal.keep_for, std::chrono::hours(24 * 7));
+  EXPECT_EQ(config->journal.reader_hold_limit, std::chrono::hours(1));
   EXPECT_FALSE(config->journal.recycle);
   EXPECT_EQ(config->journal.writeback_every_bytes, 8u << 20);
   EXPECT_EQ(config->journal.flush.every_bytes, 64u << 10);
@@ -160,6 +166,12 @@ TEST(service_config, mistakes_name_the_line_and_the_key) {
   EXPECT_EQ(error_of("[rings]\nlock = 1\n"),
             "test.toml:2: rings.lock: expected true or false, got an integer");
   EXPECT_EQ(error_of("[service]\nname = \"\"\n"), "test.toml:2: service.name: must not be empty");
+  EXPECT_EQ(error_of("[journal]\nkeep_for = \"7 days\"\n"),
+            "test.toml:2: journal.keep_for: expected an integer, or a number and a unit (s, m, "
+            "h, d)");
+  EXPECT_EQ(error_of("[journal]\nkeep_bytes = \"100GB\"\n"),
+            "test.toml:2: journal.keep_bytes: expected an integer, or a number and a unit (K, M, "
+            "G, T)");
   EXPECT_EQ(error_of("[metrics]\nlisten = 9464\n"),
             "test.toml:2: metrics.listen: expected \"HOST:PORT\", got an integer");
   EXPECT_EQ(error_of("[metrics]\nlisten = \"127.0.0.1:http\"\n"),

@@ -60,8 +60,11 @@ pid_t fork_publisher(int index, std::uint64_t count, const ServiceConfig& config
     while (!producer.write_event(header, payload)) {
     }
   }
-  while (publisher->durable_events() < count) {
-  }
+  // Asleep in the futex until the service has made every event durable (not spinning)...
+  if (!publisher->wait_durable(count, std::chrono::seconds(60))) _exit(12);
+  if (publisher->durable_events() < count) _exit(13);
+  // ...and a count it never wrote is never reached: the wait ends at its timeout.
+  if (publisher->wait_durable(count + 1, std::chrono::milliseconds(100))) _exit(14);
   _exit(0);
 }
 

@@ -43,9 +43,20 @@ struct FlushPolicy {
 struct JournalOptions {
   std::size_t segment_bytes = std::size_t{256} << 20;  // each file, preallocated in full
   FlushPolicy flush{};
-  // 0 keeps every segment; otherwise at most this many stay, and the oldest goes once durable.
+  // Retention: the oldest segments go, once durable, while more than keep_segments stay, or
+  // more than keep_bytes of segment files, or while the oldest's newest event is older than
+  // keep_for (its age is counted from when it was sealed, and looked at as segments roll). Each
+  // 0: no limit of that kind; all 0 keeps every segment. Named readers can hold segments longer
+  // (reader_hold_limit).
   std::size_t keep_segments = 0;
+  std::uint64_t keep_bytes = 0;       // at least one segment stays
+  std::chrono::seconds keep_for{0};
   bool recycle = true;  // a segment past keep_segments becomes the next one instead of deleted
+  // Named readers (ReaderOptions::name) hold the segments they have not read past
+  // keep_segments, as long as each committed within this long; a reader that has not is
+  // reported by its next open() (which events went) and by `ringlog readers`, and holds nothing.
+  // 0: they hold segments however long ago they committed.
+  std::chrono::seconds reader_hold_limit{0};
   // Writeback pacing, 0 for none: once this many bytes were appended since the last request,
   // the housekeeping thread asks the kernel to start writing them back (sync_file_range with
   // SYNC_FILE_RANGE_WRITE). Dirty pages then stay few and each fdatasync finds little left to
@@ -135,6 +146,10 @@ class Journal {
   // Every event with a lower sequence number survives a crash of the process or the machine.
   std::uint64_t durable_sequence() const noexcept;
 
+  // Sleeps (futex(2), no spinning) until durable_sequence() reaches `sequence`, from any thread
+  // but the appending one (whose flush_if_due()/sync() move it); false when `timeout` passed
+  // first or the journal failed.
+  bool wait_durable(std::uint64_t sequence, std::chrono::nanoseconds timeout) const noexcept;
   // Blocks until everything appended is durable.
   std::expected<void, Error> sync();
   // Collects a finished flush and starts the next one, if there is anything to flush; returns at
@@ -163,6 +178,14 @@ class Journal {
 // could leave elsewhere events the journal no longer holds, under sequence numbers it reuses.
 enum class ReadLimit { appended, durable };
 
+// A reader's options. A named reader keeps its place in the journal's directory
+// (readers/<name>.cursor): open() resumes after the last position it committed, and retention
+// never removes a segment it still needs (within JournalOptions::reader_hold_limit).
+struct ReaderOptions {
+  std::string name;  // letters, digits, '.', '_', '-'; "" for a reader that keeps no place
+  ReadLimit limit = ReadLimit::appended;
+};
+
 // Reads a journal from a cursor: replay from the start or from a sequence number, or follow
 // events as they are appended (poll() again after it returns 0).
 class JournalReader {
@@ -170,6 +193,13 @@ class JournalReader {
   // A directory that is not a journal is an Error; an empty one is an empty journal.
   static std::expected<JournalReader, Error> open(const std::filesystem::path& directory,
                                                   ReadLimit = ReadLimit::appended);
+  // A named reader starts where it last committed (a new one at the oldest event kept). An
+  // Error, saying which events and why, when it cannot go on from there without a gap: the
+  // segments past its position were removed (it lagged past the hold limit), or its position
+  // lies past the journal's end (events read before a crash made them durable were lost: read
+  // with ReadLimit::durable to never see this); or when its cursor file is damaged.
+  static std::expected<JournalReader, Error> open(const std::filesystem::path& directory,
+                                                  const ReaderOptions& options);
 
   JournalReader(JournalReader&&) noexcept;
   JournalReader& operator=(JournalReader&&) noexcept;
@@ -212,11 +242,30 @@ class JournalReader {
   // The sequence number after the newest intact event now in the journal.
   std::uint64_t end_sequence() const;
 
+  // A named reader records position() durably: after a crash or a restart, open() resumes
+  // there. Crash-safe (the file is replaced whole), a few system calls and an fdatasync: commit
+  // after a batch, not after each event. An Error when the reader has no name or the cursor
+  // cannot be written; the committed position is then the previous one.
+  std::expected<void, Error> commit_position();
+
  private:
   struct State;
   explicit JournalReader(std::unique_ptr<State>) noexcept;
+  std::expected<void, Error> resume();  // a named reader: to its committed position
   std::unique_ptr<State> state_;
 };
+
+// A named reader as its cursor file records it.
+struct ReaderPosition {
+  std::string name;
+  std::uint64_t position = 0;  // the sequence number it reads next
+  std::filesystem::file_time_type committed_at{};
+  std::optional<Error> problem;  // its cursor file is damaged (then position is 0)
+};
+
+// The named readers of the journal at `directory`, by name.
+std::expected<std::vector<ReaderPosition>, Error> list_readers(
+    const std::filesystem::path& directory);
 
 // What check_journal() found in each segment file.
 struct SegmentCheck {

@@ -41,6 +41,10 @@ enum class LogErrc {
   writer_active,          // another writer holds the journal or log file
   foreign_segment,        // a segment of another journal (its header names another journal id)
   capacity_too_large,
+  reader_cursor_damaged,  // a named reader's cursor file fails its checksum or is cut short
+  reader_events_removed,  // a named reader's position lies in segments retention removed
+  reader_past_the_end,    // a named reader's position lies past the journal's last event
+  invalid_reader_name,
 };
 const std::error_category& log_category() noexcept;
 std::error_code make_error_code(LogErrc) noexcept;

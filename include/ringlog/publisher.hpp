@@ -12,6 +12,7 @@
 #include <ringlog/error.hpp>
 #include <ringlog/shared_ring.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
@@ -40,6 +41,11 @@ class Publisher {
   // Of the events this publisher has written, how many are durable in the journal (counted in
   // writing order from the attach): those below it survive a crash of the service or the host.
   std::uint64_t durable_events() const noexcept;
+  // Blocks until durable_events() reaches `count` (a gateway acknowledging an order once it is
+  // durable): true then, false when `timeout` passed first or the service went away (see
+  // connected()). It sleeps in futex(2) on the count the service writes into the ring: no
+  // spinning, and nothing added to the producer's hot path.
+  bool wait_durable(std::uint64_t count, std::chrono::nanoseconds timeout) const noexcept;
   std::uint64_t id() const noexcept;  // the service's number for this attachment
   // False once the service has closed the connection (it stopped, or died): nothing written
   // after that is journaled, and only durable_events() of what came before is safe. Attach

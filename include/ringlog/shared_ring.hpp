@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
@@ -56,6 +57,10 @@ class SharedRing {
   // service does, once a flush covers them); counted from the ring's creation.
   void publish_durable_events(std::uint64_t events) noexcept;
   std::uint64_t durable_events() const noexcept;
+  // Sleeps (futex(2), not spinning) until durable_events() reaches `events`; false when
+  // `timeout` passed first. The consumer's side wakes it from publish_durable_events, with a
+  // system call only while someone waits.
+  bool wait_durable_events(std::uint64_t events, std::chrono::nanoseconds timeout) const noexcept;
   MemoryReport memory_report() const { return detail::read_memory_report(memory_); }
 
  private:

@@ -1,5 +1,6 @@
 #include <ringlog/journal.hpp>
 #include <ringlog/detail/assert.hpp>
+#include <ringlog/detail/progress_wait.hpp>
 
 #include "journal/file/flush_tracker.hpp"
 #include "journal/flush/flush_backend.hpp"
@@ -84,7 +85,7 @@ struct Journal::State {
   State(detail::WriterLock held, const JournalOptions& chosen) noexcept
       : lock(std::move(held)),
         options(chosen),
-        segments(chosen.keep_segments),
+        segments({chosen.keep_segments, chosen.keep_bytes, chosen.keep_for, chosen.segment_bytes}),
         window(chosen.prepare_ahead_bytes, chosen.writeback_every_bytes) {}
 
   detail::WriterLock lock;  // first: held until everything else has gone
@@ -96,6 +97,8 @@ struct Journal::State {
 
   std::atomic<std::uint64_t> next_sequence{0};
   std::atomic<std::uint64_t> durable_sequence{0};
+  ringlog::detail::ProgressSignal durable_progress;  // Journal::wait_durable's
+  std::atomic<bool> failed{false};                   // `failure` is set, for other threads
 
   detail::SegmentChain segments;
   detail::PageWindow window;  // around the writer in the current segment
@@ -112,6 +115,8 @@ struct Journal::State {
 
   void fail(Error error) noexcept {
     if (!failure) failure = std::move(error);
+    failed.store(true, std::memory_order_release);
+    ringlog::detail::announce_progress(durable_progress, /*shared=*/false);  // waiters give up
   }
 
   void appended(std::size_t bytes, std::uint64_t events) noexcept {
@@ -155,6 +160,7 @@ struct Journal::State {
                        durable_sequence.load(std::memory_order_relaxed),
                    "the durable mark only moves forward");
     durable_sequence.store(segment.first_sequence + events, std::memory_order_release);
+    ringlog::detail::announce_progress(durable_progress, /*shared=*/false);
   }
 
   void settle_flush(const detail::FlushTracker::Finished& finished) noexcept {
@@ -295,7 +301,8 @@ std::expected<Journal, Error> Journal::open(const std::filesystem::path& directo
   if (!started) return std::unexpected(started.error());
   state->flushing = detail::FlushTracker(std::move(*started));
   state->housekeeper = std::make_unique<detail::SegmentHousekeeper>(
-      directory, options.segment_bytes, options.recycle, options.housekeeping_cpus);
+      directory, options.segment_bytes, options.recycle, options.reader_hold_limit,
+      options.housekeeping_cpus);
   const std::uint64_t first = plan->newest_first_sequence;
   auto named = std::make_unique<std::atomic<bool>>(true);
   state->segments.append(
@@ -383,6 +390,12 @@ std::uint64_t Journal::next_sequence() const noexcept {
 
 std::uint64_t Journal::durable_sequence() const noexcept {
   return state_->durable_sequence.load(std::memory_order_acquire);
+}
+
+bool Journal::wait_durable(std::uint64_t sequence, std::chrono::nanoseconds timeout) const noexcept {
+  return ringlog::detail::wait_for_progress(state_->durable_sequence, sequence,
+                                            state_->durable_progress, timeout, /*shared=*/false,
+                                            &state_->failed);
 }
 
 std::expected<void, Error> Journal::sync() {

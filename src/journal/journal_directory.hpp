@@ -17,6 +17,7 @@ inline constexpr char prepared_segment_name[] = "next-segment.prepared";
 inline constexpr char spare_segment_name[] = "recycled-segment.spare";
 inline constexpr char dropped_suffix[] = ".dropped";  // segments recovery set aside
 inline constexpr char lock_file_name[] = "journal.lock";  // the writer's flock(2)
+inline constexpr char readers_directory_name[] = "readers";  // named readers' cursors
 
 // "00000000000000001234.evtl": fixed width, so that names sort as numbers.
 std::string segment_file_name(std::uint64_t first_sequence);

@@ -2,6 +2,7 @@
 
 #include "journal/journal_directory.hpp"
 #include "journal/journal_recovery.hpp"
+#include "journal/reader_cursor.hpp"
 #include "journal/file/log_format.hpp"
 #include "journal/file/mapped_file.hpp"
 
@@ -16,6 +17,7 @@ namespace ringlog::storage {
 
 struct JournalReader::State {
   std::filesystem::path directory;
+  std::string name;  // a named reader's; "" for one that keeps no place
   ReadLimit limit = ReadLimit::appended;
   // The journal's id, once a segment carrying one was seen: a segment carrying another is
   // refused (failure), so that a foreign file is never read as this journal's events.
@@ -42,10 +44,10 @@ struct JournalReader::State {
 
   // Maps the segment that starts at `first_sequence`; false when it is not there (yet).
   bool enter(const std::filesystem::path& path, std::uint64_t first_sequence) {
-    const std::string name = path.string();
-    auto file = detail::open_file(name, O_RDONLY);
+    const std::string file_name = path.string();
+    auto file = detail::open_file(file_name, O_RDONLY);
     if (!file) return false;
-    auto mapping = detail::map_existing_log(file->get(), false, name);
+    auto mapping = detail::map_existing_log(file->get(), false, file_name);
     if (!mapping) return false;
     const detail::SegmentInfo info = detail::segment_info(mapping->data());
     if ((info.flags & detail::segment_in_use) == 0 || info.first_sequence != first_sequence) {
@@ -59,7 +61,7 @@ struct JournalReader::State {
       }
     }
     segment = std::move(*mapping);
-    segment_path = name;
+    segment_path = file_name;
     seed = info.record_seed;
     at = FileHeader::SIZE;
     batch_end = 0;
@@ -139,6 +141,98 @@ std::expected<JournalReader, Error> JournalReader::open(const std::filesystem::p
   state->limit = limit;
   state->id = detail::prevailing_id(detail::read_segment_headers(*listing));
   return JournalReader(std::move(state));
+}
+
+namespace {
+
+Error reader_error(LogErrc code, std::string context) {
+  return Error{make_error_code(code), std::move(context)};
+}
+
+}  // namespace
+
+std::expected<JournalReader, Error> JournalReader::open(const std::filesystem::path& directory,
+                                                        const ReaderOptions& options) {
+  if (!options.name.empty()) {
+    if (const auto why = detail::invalid_reader_name(options.name)) {
+      return std::unexpected(reader_error(
+          LogErrc::invalid_reader_name, fmt::format("reader \"{}\": {}", options.name, *why)));
+    }
+  }
+  auto reader = open(directory, options.limit);
+  if (!reader || options.name.empty()) return reader;
+  reader->state_->name = options.name;
+  if (auto resumed = reader->resume(); !resumed) return std::unexpected(resumed.error());
+  return reader;
+}
+
+std::expected<void, Error> JournalReader::resume() {
+  State& s = *state_;
+  const std::filesystem::path path = detail::cursor_path(s.directory, s.name);
+  auto cursor = detail::read_cursor(path);
+  if (!cursor) return std::unexpected(cursor.error());
+  auto listing = detail::list_journal(s.directory);
+  if (!listing) return std::unexpected(listing.error());
+  const std::uint64_t first_kept =
+      listing->segments.empty() ? 0 : listing->segments.front().first_sequence;
+  if (!*cursor) {  // never committed: from the oldest event kept
+    seek(first_kept);
+    return {};
+  }
+  const detail::Cursor& committed = **cursor;
+  if (s.id && detail::carries_id(committed.journal_id) && committed.journal_id != *s.id) {
+    return std::unexpected(reader_error(
+        LogErrc::reader_cursor_damaged,
+        fmt::format("reader \"{}\": its cursor {} was committed in journal {}, not in this one "
+                    "({})", s.name, path.string(), detail::to_string(committed.journal_id),
+                    detail::to_string(*s.id))));
+  }
+  if (committed.position < first_kept) {
+    return std::unexpected(reader_error(
+        LogErrc::reader_events_removed,
+        fmt::format("reader \"{}\" ({}) goes on at sequence {}, but the journal {} now starts "
+                    "at {}: events {} to {} were removed by retention before it read them",
+                    s.name, path.string(), committed.position, s.directory.string(), first_kept,
+                    committed.position, first_kept - 1)));
+  }
+  const std::uint64_t end = end_sequence();
+  if (committed.position > end) {
+    return std::unexpected(reader_error(
+        LogErrc::reader_past_the_end,
+        fmt::format("reader \"{}\" ({}) goes on at sequence {}, past the end of the journal {} "
+                    "({}): it read events that were lost before they were durable (read with "
+                    "ReadLimit::durable to never see this)",
+                    s.name, path.string(), committed.position, s.directory.string(), end)));
+  }
+  seek(committed.position);
+  return {};
+}
+
+std::expected<void, Error> JournalReader::commit_position() {
+  const State& s = *state_;
+  if (s.name.empty()) {
+    return std::unexpected(reader_error(
+        LogErrc::invalid_reader_name,
+        fmt::format("commit_position on a reader of {} without a name (ReaderOptions::name)",
+                    s.directory.string())));
+  }
+  return detail::write_cursor(detail::cursor_path(s.directory, s.name),
+                              {position(), s.id.value_or(detail::JournalId{})});
+}
+
+std::expected<std::vector<ReaderPosition>, Error> list_readers(
+    const std::filesystem::path& directory) {
+  auto cursors = detail::list_cursors(directory);
+  if (!cursors) return std::unexpected(cursors.error());
+  std::vector<ReaderPosition> readers;
+  for (detail::NamedCursor& named : *cursors) {
+    std::error_code ignored;  // a file replaced meanwhile reads as the epoch
+    ReaderPosition reader{named.name, named.cursor ? named.cursor->position : 0,
+                          std::filesystem::last_write_time(named.path, ignored), std::nullopt};
+    if (!named.cursor) reader.problem = named.cursor.error();
+    readers.push_back(std::move(reader));
+  }
+  return readers;
 }
 
 std::optional<JournalEvent> JournalReader::next() { return state_->next(); }

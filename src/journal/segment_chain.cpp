@@ -1,5 +1,7 @@
 #include "journal/segment_chain.hpp"
 
+#include <algorithm>
+
 namespace ringlog::storage::detail {
 
 Segment* SegmentChain::holding(const LogFile* file) noexcept {
@@ -9,20 +11,43 @@ Segment* SegmentChain::holding(const LogFile* file) noexcept {
   return nullptr;
 }
 
+std::size_t Retention::most_segments() const noexcept {
+  const std::size_t by_bytes =
+      keep_bytes == 0 ? 0 : std::max<std::size_t>(1, keep_bytes / segment_bytes);
+  if (keep_segments == 0 || by_bytes == 0) return std::max(keep_segments, by_bytes);
+  return std::min(keep_segments, by_bytes);
+}
+
+void SegmentChain::keep_sealed(std::filesystem::path segment) {
+  std::error_code error;  // unreadable: as if sealed now, kept for a whole keep_for
+  const auto modified = std::filesystem::last_write_time(segment, error);
+  kept_.push_back({std::move(segment),
+                   error ? std::chrono::system_clock::now()
+                         : std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+                               std::chrono::file_clock::to_sys(modified))});
+}
+
 void SegmentChain::seal_durable(const LogFile* flushing, SegmentHousekeeper& housekeeper) {
   while (unsealed_.size() > 1 && unsealed_.front()->all_durable() &&
          flushing != &unsealed_.front()->file) {
-    kept_.push_back(unsealed_.front()->file.path());
+    // A vDSO clock read, once a segment: no system call on the appending thread.
+    kept_.push_back({unsealed_.front()->file.path(), std::chrono::system_clock::now()});
     housekeeper.close(std::move(unsealed_.front()->file));
     unsealed_.pop_front();
   }
   apply_retention(housekeeper);
 }
 
+bool SegmentChain::keeps_no_longer(const Sealed& oldest) const noexcept {
+  const std::size_t most = retention_.most_segments();
+  if (most != 0 && count() > most) return true;
+  return retention_.keep_for.count() != 0 &&
+         std::chrono::system_clock::now() - oldest.sealed_at > retention_.keep_for;
+}
+
 void SegmentChain::apply_retention(SegmentHousekeeper& housekeeper) {
-  if (keep_segments_ == 0) return;
-  while (!kept_.empty() && kept_.size() + unsealed_.size() > keep_segments_) {
-    housekeeper.retire(kept_.front());
+  while (!kept_.empty() && keeps_no_longer(kept_.front())) {
+    housekeeper.retire(kept_.front().path);
     kept_.pop_front();
   }
 }

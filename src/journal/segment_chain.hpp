@@ -7,6 +7,7 @@
 #include "journal/segment_housekeeper.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -25,13 +26,25 @@ struct Segment {
   bool all_durable() const noexcept { return file.durable_offset() == file.write_offset(); }
 };
 
+// What retention keeps (JournalOptions' keep_segments, keep_bytes and keep_for).
+struct Retention {
+  std::size_t keep_segments = 0;
+  std::uint64_t keep_bytes = 0;
+  std::chrono::seconds keep_for{0};
+  std::size_t segment_bytes = 0;
+
+  // The most segments it keeps; 0 for no limit by count.
+  std::size_t most_segments() const noexcept;
+};
+
 class SegmentChain {
  public:
-  // `keep_segments`: how many segments retention keeps; 0 keeps them all. The housekeeper each
-  // call below is given does the closing and the retiring, off the appending thread.
-  explicit SegmentChain(std::size_t keep_segments) noexcept : keep_segments_(keep_segments) {}
+  // The housekeeper each call below is given does the closing and the retiring, off the
+  // appending thread.
+  explicit SegmentChain(Retention retention) noexcept : retention_(retention) {}
 
-  void keep_sealed(std::filesystem::path segment) { kept_.push_back(std::move(segment)); }
+  // A sealed segment found at open: its age is its file's modification time.
+  void keep_sealed(std::filesystem::path segment);
   void append(std::unique_ptr<Segment> segment) { unsealed_.push_back(std::move(segment)); }
 
   Segment& current() noexcept { return *unsealed_.back(); }  // appended to
@@ -44,12 +57,18 @@ class SegmentChain {
   // A segment that is no longer appended to and fully durable is done: closed off the appending
   // thread, and counted against retention. The one `flushing` (a flush in flight) stays.
   void seal_durable(const LogFile* flushing, SegmentHousekeeper& housekeeper);
-  // Retires the oldest sealed segments past keep_segments.
+  // Retires the oldest sealed segments that retention no longer keeps.
   void apply_retention(SegmentHousekeeper& housekeeper);
 
  private:
-  std::size_t keep_segments_;
-  std::deque<std::filesystem::path> kept_;  // sealed segment files, oldest first
+  struct Sealed {
+    std::filesystem::path path;
+    std::chrono::system_clock::time_point sealed_at;  // when its newest event was, about
+  };
+  bool keeps_no_longer(const Sealed& oldest) const noexcept;
+
+  Retention retention_;
+  std::deque<Sealed> kept_;  // sealed segment files, oldest first
   // Segments with events not yet durable, oldest first; back() is the one appended to.
   std::deque<std::unique_ptr<Segment>> unsealed_;
 };

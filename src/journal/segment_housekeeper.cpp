@@ -1,25 +1,38 @@
 #include "journal/segment_housekeeper.hpp"
 
-#include "placement/binding.hpp"
 #include "journal/journal_directory.hpp"
+#include "journal/reader_cursor.hpp"
+
+#include "placement/binding.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
 namespace ringlog::storage::detail {
 
+namespace {
+
+// How often a retirement a named reader holds back is looked at again: readers commit after
+// batches, and a segment that waits this much longer costs only disk.
+constexpr auto reader_hold_recheck = std::chrono::milliseconds(200);
+
+}  // namespace
+
 SegmentHousekeeper::SegmentHousekeeper(std::filesystem::path directory, std::size_t segment_bytes,
-                                       bool recycle, std::span<const int> cpus)
+                                       bool recycle, std::chrono::seconds reader_hold_limit,
+                                       std::span<const int> cpus)
     : directory_(std::move(directory)),
       prepared_path_(directory_ / prepared_segment_name),
       spare_path_(directory_ / spare_segment_name),
       segment_bytes_(segment_bytes),
       recycle_(recycle),
+      reader_hold_limit_(reader_hold_limit),
       thread_([this] { run(); }) {
   // The flusher was bound to the same CPUs just before, and the banner reports how that went.
   (void)placement::bind_thread(thread_.native_handle(), cpus);
@@ -113,10 +126,15 @@ void SegmentHousekeeper::run() {
   pthread_setname_np(pthread_self(), "ringlog-segment");
   std::unique_lock lock(mutex_);
   for (;;) {
-    work_or_stop_.wait(lock, [this] {
-      return stopping_ || !page_work_.empty() || !renames_.empty() || !retirements_.empty() ||
+    const auto has_work = [this] {
+      return stopping_ || !page_work_.empty() || !renames_.empty() || retirement_due() ||
              !closing_.empty() || !writebacks_.empty() || (prepare_requested_ && !prepared_);
-    });
+    };
+    if (retirements_.empty()) {
+      work_or_stop_.wait(lock, has_work);
+    } else {  // held back by a reader: looked at again once its time comes
+      work_or_stop_.wait_until(lock, retire_after_, has_work);
+    }
     // Pages first, as the writer is about to reach them; and before closing, as they belong to
     // a segment still open.
     if (!page_work_.empty()) {
@@ -145,7 +163,7 @@ void SegmentHousekeeper::run() {
       lock.unlock();
       closing.clear();
       lock.lock();
-    } else if (!retirements_.empty()) {
+    } else if (retirement_due()) {
       retire_next(lock);
     } else if (prepare_requested_ && !prepared_) {
       const bool from_spare = has_spare_;
@@ -176,8 +194,38 @@ void SegmentHousekeeper::rename_next(std::unique_lock<std::mutex>& lock) {
   }
 }
 
+bool SegmentHousekeeper::retirement_due() const {
+  return !retirements_.empty() && std::chrono::steady_clock::now() >= retire_after_;
+}
+
+bool SegmentHousekeeper::held_by_a_reader(const std::filesystem::path& segment) const {
+  auto cursors = list_cursors(directory_);
+  auto listing = list_journal(directory_);
+  if (!cursors || cursors->empty() || !listing) return false;
+  // The segment ends where the next one starts.
+  const auto next = std::find_if(listing->segments.begin(), listing->segments.end(),
+                                 [&](const SegmentEntry& entry) {
+                                   return entry.path.filename() > segment.filename();
+                                 });
+  if (next == listing->segments.end()) return false;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  return std::any_of(cursors->begin(), cursors->end(), [&](const NamedCursor& reader) {
+    if (!reader.cursor || reader.cursor->position >= next->first_sequence) return false;
+    std::error_code error;
+    const auto committed = std::filesystem::last_write_time(reader.path, error);
+    return !error && (reader_hold_limit_.count() == 0 || now - committed <= reader_hold_limit_);
+  });
+}
+
 void SegmentHousekeeper::retire_next(std::unique_lock<std::mutex>& lock) {
   const std::filesystem::path segment = retirements_.front();
+  lock.unlock();
+  const bool held = held_by_a_reader(segment);
+  lock.lock();
+  if (held) {
+    retire_after_ = std::chrono::steady_clock::now() + reader_hold_recheck;
+    return;
+  }
   retirements_.pop_front();
   const bool to_spare = recycle_ && !has_spare_;
   lock.unlock();

@@ -9,6 +9,7 @@
 #include "journal/file/log_file.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -21,9 +22,10 @@ namespace ringlog::storage::detail {
 
 class SegmentHousekeeper {
  public:
-  // The thread runs on `cpus` (anywhere when empty).
+  // The thread runs on `cpus` (anywhere when empty). Named readers that committed within
+  // `reader_hold_limit` (0: ever) hold back the retirement of segments they have not read.
   SegmentHousekeeper(std::filesystem::path directory, std::size_t segment_bytes, bool recycle,
-                     std::span<const int> cpus);
+                     std::chrono::seconds reader_hold_limit, std::span<const int> cpus);
   ~SegmentHousekeeper();  // finishes the renames and retirements asked for, then stops
   SegmentHousekeeper(const SegmentHousekeeper&) = delete;
   SegmentHousekeeper& operator=(const SegmentHousekeeper&) = delete;
@@ -37,7 +39,7 @@ class SegmentHousekeeper {
                                               std::atomic<bool>* named);
   // Blocks until `named` is set or naming failed.
   void wait_named(const std::atomic<bool>& named);
-  // A durable segment that retention no longer keeps.
+  // A durable segment that retention no longer keeps; it goes once no named reader needs it.
   void retire(std::filesystem::path segment);
   // Unmaps and closes a sealed segment here, where the unmapping's cost stalls nobody.
   void close(LogFile file);
@@ -66,6 +68,9 @@ class SegmentHousekeeper {
   // return, released while the file system works.
   void rename_next(std::unique_lock<std::mutex>& lock);
   void retire_next(std::unique_lock<std::mutex>& lock);
+  // Whether a named reader within the hold limit has yet to read past `segment`.
+  bool held_by_a_reader(const std::filesystem::path& segment) const;
+  bool retirement_due() const;  // with mutex_ held
   std::expected<LogFile, Error> prepare(bool from_spare);
   std::expected<void, Error> retire_now(const std::filesystem::path& segment, bool to_spare);
   std::expected<void, Error> rename_now(const std::filesystem::path& from,
@@ -77,6 +82,7 @@ class SegmentHousekeeper {
   const std::filesystem::path spare_path_;
   const std::size_t segment_bytes_;
   const bool recycle_;
+  const std::chrono::seconds reader_hold_limit_;
 
   mutable std::mutex mutex_;
   std::condition_variable work_or_stop_;
@@ -86,6 +92,8 @@ class SegmentHousekeeper {
   std::optional<std::expected<LogFile, Error>> prepared_;
   std::deque<Rename> renames_;
   std::deque<std::filesystem::path> retirements_;
+  // A retirement a reader held back is tried again from then on.
+  std::chrono::steady_clock::time_point retire_after_{};
   std::deque<LogFile> closing_;
   struct PageWork {
     PageRange ahead;

@@ -2,6 +2,8 @@
 
 #include "ring/ring_memory.hpp"
 
+#include <ringlog/detail/progress_wait.hpp>
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/magic.h>
@@ -35,6 +37,7 @@ struct SharedRingHeader {
   // How many of the events written into the ring the consumer has made durable: the journal
   // service's answer to its publisher. On a line of its own, away from the indices.
   alignas(128) std::atomic<std::uint64_t> durable_events;
+  ringlog::detail::ProgressSignal durable_progress;  // for wait_durable_events
   ringlog::detail::SharedIndices indices;
 };
 
@@ -47,7 +50,8 @@ using detail::SharedRingHeader;
 
 constexpr char ring_magic[8] = {'R', 'L', 'G', 'R', 'I', 'N', 'G', '1'};
 // Version 2: records commit themselves (a mark in the header) instead of through the head index.
-constexpr std::uint32_t ring_version = 2;
+// Version 3: a futex word beside the durable count, for wait_durable_events.
+constexpr std::uint32_t ring_version = 3;
 constexpr std::size_t header_bytes = detail::small_page_bytes;
 static_assert(sizeof(SharedRingHeader) <= header_bytes);
 // Both processes must agree on these without a lock between them.
@@ -256,6 +260,13 @@ std::size_t SharedRing::capacity() const noexcept { return header_->capacity; }
 
 void SharedRing::publish_durable_events(std::uint64_t events) noexcept {
   header_->durable_events.store(events, std::memory_order_release);
+  ringlog::detail::announce_progress(header_->durable_progress, /*shared=*/true);
+}
+
+bool SharedRing::wait_durable_events(std::uint64_t events,
+                                     std::chrono::nanoseconds timeout) const noexcept {
+  return ringlog::detail::wait_for_progress(header_->durable_events, events,
+                                            header_->durable_progress, timeout, /*shared=*/true);
 }
 
 std::uint64_t SharedRing::durable_events() const noexcept {

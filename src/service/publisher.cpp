@@ -103,6 +103,10 @@ Publisher::~Publisher() = default;
 
 ring::Producer& Publisher::producer() noexcept { return state_->producer; }
 std::uint64_t Publisher::durable_events() const noexcept { return state_->ring.durable_events(); }
+
+bool Publisher::wait_durable(std::uint64_t count, std::chrono::nanoseconds timeout) const noexcept {
+  return state_->ring.wait_durable_events(count, timeout);
+}
 std::uint64_t Publisher::id() const noexcept { return state_->id; }
 
 bool Publisher::connected() const noexcept {

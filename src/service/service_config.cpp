@@ -17,6 +17,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <bit>
 #include <cerrno>
@@ -188,6 +189,36 @@ class Reader {
     });
   }
 
+  // An amount with a unit suffix, or a plain integer: "7d", "12h", "30m", "45s" with `units`
+  // naming the suffixes and what each multiplies by; "" (or 0) for none.
+  template <class Integer, std::size_t N>
+  std::optional<std::string> with_unit(
+      std::string_view key, Integer& out,
+      const std::array<std::pair<char, std::uint64_t>, N>& units) {
+    return read(key, [&](const toml::node& node) -> std::optional<std::string> {
+      if (const auto plain = node.value_exact<long long>(); plain && *plain >= 0) {
+        out = static_cast<Integer>(*plain);
+        return std::nullopt;
+      }
+      const std::optional<std::string> text = node.value_exact<std::string>();
+      std::uint64_t amount = 0;
+      const char* end = text ? text->data() + text->size() : nullptr;
+      const auto [last, failed] =
+          text ? std::from_chars(text->data(), end, amount) : std::from_chars_result{};
+      const auto unit = std::find_if(units.begin(), units.end(), [&](const auto& u) {
+        return text && last + 1 == end && *last == u.first;
+      });
+      if (!text || failed != std::errc() || unit == units.end()) {
+        std::vector<char> suffixes;
+        for (const auto& u : units) suffixes.push_back(u.first);
+        return fmt::format("expected an integer, or a number and a unit ({})",
+                           fmt::join(suffixes, ", "));
+      }
+      out = static_cast<Integer>(amount * unit->second);
+      return std::nullopt;
+    });
+  }
+
   // An address to listen on: "HOST:PORT" ("[V6]:PORT"), or "PORT" for the loopback interface
   // alone; "" for nowhere.
   std::optional<std::string> listen_address(std::string_view key, std::string& out) {
@@ -260,6 +291,12 @@ std::string_view huge_pages_name(HugePages pages) {
   return pages == HugePages::Always ? "always" : pages == HugePages::Never ? "never" : "try";
 }
 
+// Suffixes for journal.keep_bytes and journal.keep_for.
+constexpr std::array<std::pair<char, std::uint64_t>, 4> byte_units = {
+    {{'K', 1ull << 10}, {'M', 1ull << 20}, {'G', 1ull << 30}, {'T', 1ull << 40}}};
+constexpr std::array<std::pair<char, std::uint64_t>, 4> duration_units = {
+    {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}}};
+
 // The one list of configuration keys, in the order to_toml prints them. Parsing, printing and
 // the unknown-key check all walk it, and a test holds tuning/ringlog.toml to it: a key added
 // here is a key documented there.
@@ -291,9 +328,28 @@ const Key service_keys[] = {
     {"journal.keep_segments",
      [](Reader& r, Path k, Config& c) { return r.integer(k, c.journal.keep_segments, 0); },
      [](const Config& c) { return fmt::format("{}", c.journal.keep_segments); }},
+    {"journal.keep_bytes",
+     [](Reader& r, Path k, Config& c) { return r.with_unit(k, c.journal.keep_bytes, byte_units); },
+     [](const Config& c) { return fmt::format("{}", c.journal.keep_bytes); }},
+    {"journal.keep_for",
+     [](Reader& r, Path k, Config& c) {
+       std::uint64_t seconds = static_cast<std::uint64_t>(c.journal.keep_for.count());
+       auto failed = r.with_unit(k, seconds, duration_units);
+       c.journal.keep_for = std::chrono::seconds(seconds);
+       return failed;
+     },
+     [](const Config& c) { return fmt::format("{}", c.journal.keep_for.count()); }},
     {"journal.recycle",
      [](Reader& r, Path k, Config& c) { return r.boolean(k, c.journal.recycle); },
      [](const Config& c) { return fmt::format("{}", c.journal.recycle); }},
+    {"journal.reader_hold_seconds",
+     [](Reader& r, Path k, Config& c) {
+       std::int64_t seconds = c.journal.reader_hold_limit.count();
+       auto failed = r.integer(k, seconds, 0);
+       c.journal.reader_hold_limit = std::chrono::seconds(seconds);
+       return failed;
+     },
+     [](const Config& c) { return fmt::format("{}", c.journal.reader_hold_limit.count()); }},
     {"journal.writeback_every_bytes",
      [](Reader& r, Path k, Config& c) { return r.integer(k, c.journal.writeback_every_bytes, 0); },
      [](const Config& c) { return fmt::format("{}", c.journal.writeback_every_bytes); }},

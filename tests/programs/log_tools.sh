@@ -26,6 +26,16 @@ events=$(sed -nE 's/.*: ([0-9]+) intact events.*/\1/p' "$scratch/verify")
   fail "the last event dumped is not the last sequence number"
 [ "$("$ringlog" tail -n 5 "$journal" | wc -l)" -eq 5 ] || fail "tail -n 5 printed another count"
 
+# A named reader: tail --reader prints from the oldest event, commits, and the next run goes on
+# from there; ringlog readers lists it with its position and no lag.
+"$ringlog" tail --reader audit --json "$journal" >"$scratch/audit-1"
+[ "$(wc -l <"$scratch/audit-1")" -eq "$events" ] || fail "tail --reader did not start at the oldest"
+"$ringlog" tail --reader audit "$journal" >"$scratch/audit-2"
+[ ! -s "$scratch/audit-2" ] || fail "tail --reader printed again what it had committed"
+"$ringlog" readers "$journal" >"$scratch/readers" || fail "readers exited $?: $(cat "$scratch/readers")"
+grep -qE "^audit +$events +0 .* ok$" "$scratch/readers" || fail "readers: $(cat "$scratch/readers")"
+"$ringlog" readers --json "$journal" | grep -q "\"position\":$events" || fail "readers --json"
+
 # A single segment is a log file of its own.
 first=$journal/00000000000000000000.evtl
 "$ringlog" verify "$first" | grep -q "OK: every record is intact" || fail "verify of one segment"

@@ -21,6 +21,10 @@ class LogCategory final : public std::error_category {
       case LogErrc::writer_active: return "another writer is active";
       case LogErrc::foreign_segment: return "a segment of another journal";
       case LogErrc::capacity_too_large: return "log capacity too large";
+      case LogErrc::reader_cursor_damaged: return "a reader's cursor file is damaged";
+      case LogErrc::reader_events_removed: return "events a reader has not read were removed";
+      case LogErrc::reader_past_the_end: return "a reader's position is past the journal's end";
+      case LogErrc::invalid_reader_name: return "invalid reader name";
     }
     return "unknown ringlog storage error";
   }

@@ -3,6 +3,7 @@
 #include <ringlog/journal.hpp>
 #include <ringlog/log_file.hpp>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -158,18 +159,30 @@ int verify_log(const std::filesystem::path& path, std::FILE* out) {
 }
 
 int tail_journal(const std::filesystem::path& path, const TailOptions& options, std::FILE* out) {
-  auto reader = storage::JournalReader::open(path);
+  auto reader = storage::JournalReader::open(path, storage::ReaderOptions{.name = options.reader});
   if (!reader) {
     fmt::print(stderr, "ringlog tail: {}\n", reader.error().message());
     return unreadable;
   }
+  // A named reader goes on where it committed; --from still moves it.
   const std::uint64_t end = reader->end_sequence();
-  reader->seek(options.from.value_or(end - std::min(end, options.last)));
+  if (options.from || options.reader.empty()) {
+    reader->seek(options.from.value_or(end - std::min(end, options.last)));
+  }
   const auto print = [&](const storage::JournalEvent& event) {
     print_event(event.sequence, event.view, options.json, out);
   };
+  // What was printed is committed once it is out of the process, so that a restart neither
+  // skips nor repeats it (up to a crash between the two).
+  const auto printed = [&] {
+    std::fflush(out);
+    if (options.reader.empty()) return true;
+    auto committed = reader->commit_position();
+    if (!committed) fmt::print(stderr, "ringlog tail: {}\n", committed.error().message());
+    return committed.has_value();
+  };
   reader->poll(print);
-  std::fflush(out);
+  if (!printed()) return damaged;
   const auto stopped_at_foreign_segment = [&] {
     if (!reader->failure()) return false;
     fmt::print(stderr, "ringlog tail: {}\n", reader->failure()->message());
@@ -184,7 +197,7 @@ int tail_journal(const std::filesystem::path& path, const TailOptions& options, 
   sigaction(SIGTERM, &stop, nullptr);
   while (!stop_tailing.load()) {
     if (reader->poll(print) != 0) {
-      std::fflush(out);
+      if (!printed()) return damaged;
     } else if (stopped_at_foreign_segment()) {
       return damaged;
     } else {
@@ -195,6 +208,57 @@ int tail_journal(const std::filesystem::path& path, const TailOptions& options, 
   return intact;
 }
 
+namespace {
+
+// Whether a reader at `position` can go on without a gap in a journal holding [first, end).
+std::string reader_state(const storage::ReaderPosition& reader, std::uint64_t first,
+                         std::uint64_t end) {
+  if (reader.problem) return "DAMAGED cursor: " + reader.problem->message();
+  if (reader.position < first) {
+    return fmt::format("LOST events {} to {} (removed by retention before it read them)",
+                       reader.position, first - 1);
+  }
+  if (reader.position > end) return fmt::format("PAST the journal's end ({})", end);
+  return "ok";
+}
+
+}  // namespace
+
+int list_journal_readers(const std::filesystem::path& directory, bool json, std::FILE* out) {
+  auto journal = storage::JournalReader::open(directory);
+  auto readers = journal ? storage::list_readers(directory)
+                         : std::expected<std::vector<storage::ReaderPosition>, Error>(
+                               std::unexpected(journal.error()));
+  if (!readers) {
+    fmt::print(stderr, "ringlog readers: {}\n", readers.error().message());
+    return unreadable;
+  }
+  const std::uint64_t end = journal->end_sequence();
+  const auto oldest = journal->next();
+  const std::uint64_t first = oldest ? oldest->sequence : end;
+  if (!json) fmt::print(out, "{:<24} {:>20} {:>14}  {:<20}  {}\n", "reader", "position", "lag",
+                        "committed (UTC)", "state");
+  int status = intact;
+  for (const storage::ReaderPosition& reader : *readers) {
+    const std::string state = reader_state(reader, first, end);
+    if (state != "ok") status = damaged;
+    const auto committed = std::chrono::floor<std::chrono::seconds>(
+        std::chrono::file_clock::to_sys(reader.committed_at));
+    const std::uint64_t lag = end > reader.position ? end - reader.position : 0;
+    if (json) {
+      fmt::print(out, "{}\n", nlohmann::json{{"name", reader.name},
+                                             {"position", reader.position},
+                                             {"lag", lag},
+                                             {"committed", fmt::format("{:%FT%TZ}", committed)},
+                                             {"state", state}}.dump());
+    } else {
+      fmt::print(out, "{:<24} {:>20} {:>14}  {:%F %T}  {}\n", reader.name, reader.position, lag,
+                 committed, state);
+    }
+  }
+  return status;
+}
+
 LogToolCommands::LogToolCommands(CLI::App& app)
     : dump_(app.add_subcommand("dump", "print every intact event of a journal directory or a "
                                        "log file")),
@@ -202,7 +266,10 @@ LogToolCommands::LogToolCommands(CLI::App& app)
                                            "log file; exit status 0 intact, 1 damaged or "
                                            "foreign, 2 not a journal or log")),
       tail_(app.add_subcommand("tail", "print the newest events of a journal; -f follows new "
-                                       "ones as they are appended")) {
+                                       "ones as they are appended")),
+      readers_(app.add_subcommand("readers", "list a journal's named readers: position, lag, "
+                                             "last commit; exit status 1 when one cannot go on "
+                                             "without a gap")) {
   dump_->add_option("path", path_, "journal directory or log file")->required();
   dump_->add_flag("--json", json_, "one JSON object per line");
   verify_->add_option("path", path_, "journal directory or log file")->required();
@@ -212,12 +279,17 @@ LogToolCommands::LogToolCommands(CLI::App& app)
       ->capture_default_str();
   tail_->add_option("--from", tail_options_.from, "start at this sequence number instead");
   tail_->add_flag("--json", tail_options_.json, "one JSON object per line");
+  tail_->add_option("--reader", tail_options_.reader, "a named reader: go on where it last "
+                    "committed, and commit what was printed (`ringlog readers` lists them)");
+  readers_->add_option("directory", path_, "journal directory")->required();
+  readers_->add_flag("--json", json_, "one JSON object per line");
 }
 
 std::optional<int> LogToolCommands::run() const {
   if (dump_->parsed()) return dump_log(path_, json_, stdout);
   if (verify_->parsed()) return verify_log(path_, stdout);
   if (tail_->parsed()) return tail_journal(path_, tail_options_, stdout);
+  if (readers_->parsed()) return list_journal_readers(path_, json_, stdout);
   return std::nullopt;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <string>
 
 namespace ringlog::app {
 
@@ -29,11 +30,18 @@ struct TailOptions {
   std::uint64_t last = 10;            // without `from`: this many of the newest events
   bool follow = false;                // keep printing events as they are appended
   bool json = false;
+  std::string reader;                 // a named reader's: resumes, commits what it printed
 };
 // Prints a journal's newest events and, with `follow`, the new ones until SIGINT or SIGTERM.
 int tail_journal(const std::filesystem::path&, const TailOptions&, std::FILE* out);
 
-// `ringlog dump`, `verify` and `tail`: their command lines.
+// Lists the journal's named readers: position, lag behind the journal's end, when each last
+// committed, and whether it can go on without a gap. 0 when every one can, 1 when one lost
+// events to retention, is past the journal's end or has a damaged cursor, 2 when the journal
+// cannot be read.
+int list_journal_readers(const std::filesystem::path&, bool json, std::FILE* out);
+
+// `ringlog dump`, `verify`, `tail` and `readers`: their command lines.
 class LogToolCommands {
  public:
   explicit LogToolCommands(CLI::App& app);
@@ -46,6 +54,7 @@ class LogToolCommands {
   CLI::App* dump_;
   CLI::App* verify_;
   CLI::App* tail_;
+  CLI::App* readers_;
   std::filesystem::path path_;
   bool json_ = false;
   TailOptions tail_options_;
