@@ -235,6 +235,15 @@ class JournalReader {
   std::optional<JournalEvent> next();
   // Moves the cursor to the first event at or after `sequence`.
   void seek(std::uint64_t sequence);
+  // Moves the cursor to the first event, in sequence order, whose header timestamp is at or
+  // after `timestamp` (the journal does not interpret it; the service's publishers write
+  // nanoseconds since the epoch). Timestamps may step backwards (publishers' clocks differ): as
+  // Kafka does, seeking keeps the running maximum, so it lands where the greatest timestamp so
+  // far first reaches `timestamp`; an older event after that point is still handed out. No
+  // event that recent yet: the cursor waits at the journal's end. It reads each sealed
+  // segment's time index (every 64 KiB; written once a segment is sealed) rather than the
+  // events, and scans only the newest segment and 64 KiB of the one it lands in.
+  void seek_time(std::uint64_t timestamp);
   std::uint64_t position() const noexcept;  // the sequence number next() hands out next
   // Why the reader stopped for good: it reached a segment of another journal (its header
   // carries another journal id than the journal's other segments). next() then returns nullopt.

@@ -9,6 +9,7 @@
 #include "journal/file/log_file.hpp"
 #include "journal/segment_chain.hpp"
 #include "journal/segment_housekeeper.hpp"
+#include "journal/time_index.hpp"
 #include "journal/file/writer_lock.hpp"
 
 #include <fcntl.h>
@@ -39,6 +40,9 @@ std::expected<void, Error> carry_out(const detail::RecoveryPlan& plan) {
     if (std::rename(segments[i].path.c_str(), dropped.c_str()) != 0) {
       return std::unexpected(Error::from_os(errno, fmt::format("set aside {}", dropped.string())));
     }
+    // Its time index goes with it: the name may be a new segment's later, and seeking trusts
+    // the indexes of the segments it passes.
+    ::unlink(detail::time_index_path(segments[i].path).c_str());
   }
   const std::filesystem::path prepared = directory / detail::prepared_segment_name;
   if (plan.adopt_prepared) {

@@ -3,6 +3,7 @@
 #include "journal/journal_directory.hpp"
 #include "journal/journal_recovery.hpp"
 #include "journal/reader_cursor.hpp"
+#include "journal/time_index.hpp"
 #include "journal/file/log_format.hpp"
 #include "journal/file/mapped_file.hpp"
 
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <iterator>
 
 namespace ringlog::storage {
 
@@ -89,6 +91,97 @@ struct JournalReader::State {
     // Records published before the writer rolled are visible now: read them first.
     if (detail::check_unit(bytes(), at, seed)) return true;
     return enter(next, sequence);
+  }
+
+  // Where a time seek starts in a segment: a unit boundary and its sequence number.
+  struct Start {
+    std::size_t offset;
+    std::uint64_t sequence;
+  };
+
+  // From `start` in the segment at `entry`, the first event whose timestamp is at least
+  // `timestamp`, the cursor then put right before it; false (the cursor past the journal's
+  // end) when none is.
+  bool scan_for_time(const detail::SegmentEntry& entry, Start start, std::uint64_t timestamp) {
+    if (!enter(entry.path, entry.first_sequence)) return false;
+    at = start.offset;
+    sequence = skip_until = start.sequence;
+    batch_end = 0;
+    while (const std::optional<JournalEvent> event = next()) {
+      if (event->view.header.timestamp < timestamp) continue;
+      const std::uint64_t found = event->sequence;
+      if (found >= entry.first_sequence && segment_path == entry.path.string()) {
+        at = start.offset;  // back to the boundary, the events before `found` skipped again
+        sequence = start.sequence;
+        batch_end = 0;
+        skip_until = found;
+      } else {
+        seek_to(found);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  // Where `timestamp` lies in the segment at `entry` by its time index, or nothing when it has
+  // none that fits this file (then the segment is scanned from its start).
+  std::optional<Start> indexed_start(const detail::SegmentEntry& entry,
+                                     const detail::TimeIndexSummary& summary,
+                                     std::uint64_t timestamp, std::uint64_t max_before_segment) {
+    const auto entries =
+        detail::read_time_index_entries(detail::time_index_path(entry.path), summary);
+    if (!entries) return std::nullopt;
+    // The last boundary before which every event (this segment's and earlier ones') is older.
+    const auto past = std::partition_point(
+        entries->begin(), entries->end(), [&](const detail::TimeIndexEntry& e) {
+          return std::max(e.max_before, max_before_segment) < timestamp;
+        });
+    if (past == entries->begin()) return Start{FileHeader::SIZE, entry.first_sequence};
+    return Start{static_cast<std::size_t>(std::prev(past)->offset), std::prev(past)->sequence};
+  }
+
+  void seek_time(std::uint64_t timestamp) {
+    auto listing = detail::list_journal(directory);
+    if (!listing) return;
+    std::uint64_t max_before = 0;  // the running maximum over earlier segments
+    for (const detail::SegmentEntry& entry : listing->segments) {
+      const auto summary = detail::read_time_index_summary(detail::time_index_path(entry.path));
+      const bool indexed = summary && summary->first_sequence == entry.first_sequence;
+      if (indexed && std::max(max_before, summary->max_timestamp) < timestamp) {
+        max_before = std::max(max_before, summary->max_timestamp);
+        continue;  // every event here is older (an index goes with its segment: trusted)
+      }
+      // Where it lands, the index must be this very file's: its entries are offsets into it.
+      const std::optional<Start> start =
+          indexed && index_fits(entry.path, *summary)
+              ? indexed_start(entry, *summary, timestamp, max_before)
+              : std::nullopt;
+      // Unindexed (the newest segment, or one whose index went): scanned, on through the rest.
+      scan_for_time(entry, start.value_or(Start{FileHeader::SIZE, entry.first_sequence}),
+                    timestamp);
+      return;
+    }
+    // No event that recent: the cursor goes to the journal's end, for the events to come.
+    if (listing->segments.empty()) return seek_to(0);
+    const detail::SegmentEntry& newest = listing->segments.back();
+    scan_for_time(newest, Start{FileHeader::SIZE, newest.first_sequence}, timestamp);
+  }
+
+  // Whether the index summary was made from the segment file now at `path`.
+  static bool index_fits(const std::filesystem::path& path,
+                         const detail::TimeIndexSummary& summary) {
+    auto file = detail::open_file(path.string(), O_RDONLY);
+    FileHeader header{};
+    if (!file || ::pread(file->get(), &header, sizeof header, 0) != sizeof header) return false;
+    const detail::SegmentInfo info = detail::segment_info(reinterpret_cast<std::byte*>(&header));
+    return header.created_at == summary.created_at && info.record_seed == summary.record_seed;
+  }
+
+  void seek_to(std::uint64_t wanted) {
+    segment = {};
+    segment_path.clear();
+    sequence = 0;
+    skip_until = wanted;
   }
 
   std::optional<JournalEvent> next() {
@@ -237,13 +330,9 @@ std::expected<std::vector<ReaderPosition>, Error> list_readers(
 
 std::optional<JournalEvent> JournalReader::next() { return state_->next(); }
 
-void JournalReader::seek(std::uint64_t sequence) {
-  State& s = *state_;
-  s.segment = {};
-  s.segment_path.clear();
-  s.sequence = 0;
-  s.skip_until = sequence;
-}
+void JournalReader::seek(std::uint64_t sequence) { state_->seek_to(sequence); }
+
+void JournalReader::seek_time(std::uint64_t timestamp) { state_->seek_time(timestamp); }
 
 const std::optional<Error>& JournalReader::failure() const noexcept { return state_->failure; }
 

@@ -2,6 +2,7 @@
 
 #include "journal/journal_directory.hpp"
 #include "journal/reader_cursor.hpp"
+#include "journal/time_index.hpp"
 
 #include "placement/binding.hpp"
 
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <vector>
 
 namespace ringlog::storage::detail {
 
@@ -161,7 +163,12 @@ void SegmentHousekeeper::run() {
       std::deque<LogFile> closing = std::move(closing_);
       closing_.clear();
       lock.unlock();
+      std::vector<std::filesystem::path> sealed;
+      for (const LogFile& file : closing) sealed.emplace_back(file.path());
       closing.clear();
+      // Sealed: nothing more is appended, so their time indexes stay true. One that cannot be
+      // written costs a scan when seeking by time, nothing else.
+      for (const auto& segment : sealed) (void)write_time_index(segment);
       lock.lock();
     } else if (retirement_due()) {
       retire_next(lock);
@@ -250,6 +257,8 @@ std::expected<LogFile, Error> SegmentHousekeeper::prepare(bool from_spare) {
 
 std::expected<void, Error> SegmentHousekeeper::retire_now(const std::filesystem::path& segment,
                                                           bool to_spare) {
+  // Its time index first: an index never outlives its segment (a stale one is ignored anyway).
+  ::unlink(time_index_path(segment).c_str());
   if (to_spare) return rename_now(segment, spare_path_);
   if (::unlink(segment.c_str()) != 0) {
     return std::unexpected(

@@ -26,6 +26,23 @@ events=$(sed -nE 's/.*: ([0-9]+) intact events.*/\1/p' "$scratch/verify")
   fail "the last event dumped is not the last sequence number"
 [ "$("$ringlog" tail -n 5 "$journal" | wc -l)" -eq 5 ] || fail "tail -n 5 printed another count"
 
+# By time (the demo writes nanoseconds since the epoch): --since lands on the event whose time
+# it names, --until stops before the one it names, --utc shows them as UTC time.
+# Whole outputs through sed: a reader that stops early would cut dump off with SIGPIPE.
+stamp_of() { "$ringlog" dump --json "$journal" | sed -nE "$(($1 + 1))s/.*\"timestamp\":([0-9]+).*/\1/p"; }
+since=$(stamp_of 30000)
+until=$(stamp_of 30010)
+"$ringlog" dump --json --since "$since" --until "$until" "$journal" >"$scratch/window"
+[ "$(head -n 1 "$scratch/window" | sed -E 's/^\{"sequence":([0-9]+).*/\1/')" = 30000 ] ||
+  fail "dump --since did not start at event 30000: $(head -n 1 "$scratch/window")"
+[ "$(wc -l <"$scratch/window")" -le 10 ] || fail "dump --until went past event 30010"
+utc=$("$ringlog" dump --utc --since "$since" "$journal" | awk 'NR == 1 {print $3}')
+[ "$("$ringlog" dump --json --since "$utc" "$journal" | sed -nE '1s/^\{"sequence":([0-9]+).*/\1/p')" = 30000 ] ||
+  fail "--since $utc (UTC, as --utc printed it) did not land on event 30000"
+[ "$("$ringlog" tail --since "$since" "$journal" | wc -l)" -eq $((events - 30000)) ] ||
+  fail "tail --since did not print from event 30000 on"
+"$ringlog" dump --since yesterday "$journal" 2>/dev/null && fail "dump --since took 'yesterday'"
+
 # A named reader: tail --reader prints from the oldest event, commits, and the next run goes on
 # from there; ringlog readers lists it with its position and no lag.
 "$ringlog" tail --reader audit --json "$journal" >"$scratch/audit-1"

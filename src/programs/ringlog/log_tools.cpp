@@ -10,7 +10,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <string_view>
 #include <thread>
 
 namespace ringlog::app {
@@ -24,39 +28,71 @@ std::string hex(std::span<const std::byte> bytes) {
   return text;
 }
 
-void print_event(std::uint64_t sequence, const event::EventView& view, bool json,
+// A timestamp read as nanoseconds since the epoch, as UTC time to the nanosecond.
+std::string utc_text(std::uint64_t ns) {
+  const std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm parts{};
+  ::gmtime_r(&seconds, &parts);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", parts.tm_year + 1900,
+                     parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
+                     ns % 1'000'000'000);
+}
+
+void print_event(std::uint64_t sequence, const event::EventView& view, EventFormat format,
                  std::FILE* out) {
   const auto& h = view.header;
-  if (json) {
-    const nlohmann::ordered_json line = {{"sequence", sequence},
-                                         {"timestamp", h.timestamp},
-                                         {"event_type", h.event_type},
-                                         {"flags", h.flags},
-                                         {"payload_len", h.payload_len},
-                                         {"payload", hex(view.payload)}};
+  if (format.json) {
+    nlohmann::ordered_json line = {{"sequence", sequence}, {"timestamp", h.timestamp}};
+    if (format.utc) line["time"] = utc_text(h.timestamp);
+    line.update(nlohmann::ordered_json{{"event_type", h.event_type},
+                                       {"flags", h.flags},
+                                       {"payload_len", h.payload_len},
+                                       {"payload", hex(view.payload)}});
     fmt::print(out, "{}\n", line.dump());
   } else {
     constexpr std::size_t shown = 32;
     const auto head = view.payload.first(std::min(view.payload.size(), shown));
     fmt::print(out, "{:>10}  ts {:>20}  type {:>3}  flags {:#04x}  len {:>5}  {}{}\n", sequence,
-               h.timestamp, h.event_type, h.flags, h.payload_len, hex(head),
-               view.payload.size() > shown ? "…" : "");
+               format.utc ? utc_text(h.timestamp) : std::to_string(h.timestamp), h.event_type,
+               h.flags, h.payload_len, hex(head), view.payload.size() > shown ? "…" : "");
   }
 }
+
+// The running maximum of the timestamps seen, as seek_time reads them: the first event at or
+// after a time is where it first reaches that time.
+class TimeWindow {
+ public:
+  explicit TimeWindow(const DumpOptions& options) : options_(options) {}
+  bool started(std::uint64_t timestamp) {
+    highest_ = std::max(highest_, timestamp);
+    return !options_.since || highest_ >= *options_.since;
+  }
+  bool ended() const { return options_.until && highest_ >= *options_.until; }
+
+ private:
+  const DumpOptions& options_;
+  std::uint64_t highest_ = 0;
+};
 
 // Damage that a reader stops at: a torn or corrupt record, or a checkpoint past the intact end.
 bool is_damaged(const storage::MmapReader& reader) {
   return reader.scan().damaged || reader.header().write_offset > reader.scan().end_offset;
 }
 
-int dump_file(const std::filesystem::path& path, bool json, std::FILE* out) {
+int dump_file(const std::filesystem::path& path, const DumpOptions& options, std::FILE* out) {
   auto reader = storage::MmapReader::open(path);
   if (!reader) {
     fmt::print(stderr, "ringlog dump: {}\n", reader.error().message());
     return unreadable;
   }
   std::uint64_t sequence = 0;
-  reader->replay([&](const event::EventView& view) { print_event(sequence++, view, json, out); });
+  TimeWindow window(options);
+  for (const event::EventView& view : *reader) {
+    const bool started = window.started(view.header.timestamp);
+    if (window.ended()) break;
+    if (started) print_event(sequence, view, options.format, out);
+    ++sequence;
+  }
   if (is_damaged(*reader)) {
     fmt::print(stderr, "ringlog dump: {}: damaged after event {} (offset {}); nothing past it "
                        "was shown\n", path.string(), sequence, reader->scan().end_offset);
@@ -65,7 +101,7 @@ int dump_file(const std::filesystem::path& path, bool json, std::FILE* out) {
   return intact;
 }
 
-int dump_journal(const std::filesystem::path& path, bool json, std::FILE* out) {
+int dump_journal(const std::filesystem::path& path, const DumpOptions& options, std::FILE* out) {
   auto reader = storage::JournalReader::open(path);
   auto check = storage::check_journal(path);
   if (!reader || !check) {
@@ -73,9 +109,14 @@ int dump_journal(const std::filesystem::path& path, bool json, std::FILE* out) {
                (reader ? check.error() : reader.error()).message());
     return unreadable;
   }
-  reader->replay([&](const storage::JournalEvent& event) {
-    print_event(event.sequence, event.view, json, out);
-  });
+  // From the first event at or after `since`, found by the time index, not a scan.
+  if (options.since) reader->seek_time(*options.since);
+  TimeWindow window(options);
+  while (const auto event = reader->next()) {
+    window.started(event->view.header.timestamp);
+    if (window.ended()) break;
+    print_event(event->sequence, event->view, options.format, out);
+  }
   if (!check->problem.empty()) {
     fmt::print(stderr, "ringlog dump: {}: {}; nothing past it was shown\n", path.string(),
                check->problem);
@@ -147,10 +188,41 @@ std::atomic<bool> stop_tailing{false};
 
 }  // namespace
 
-int dump_log(const std::filesystem::path& path, bool json, std::FILE* out) {
+int dump_log(const std::filesystem::path& path, const DumpOptions& options, std::FILE* out) {
   if (const auto status = missing(path, "dump")) return *status;
-  return std::filesystem::is_directory(path) ? dump_journal(path, json, out)
-                                             : dump_file(path, json, out);
+  return std::filesystem::is_directory(path) ? dump_journal(path, options, out)
+                                             : dump_file(path, options, out);
+}
+
+std::optional<std::uint64_t> parse_time(const std::string& text) {
+  std::uint64_t ns = 0;
+  const char* end = text.data() + text.size();
+  if (const auto [last, failed] = std::from_chars(text.data(), end, ns);
+      failed == std::errc() && last == end) {
+    return ns;
+  }
+  std::tm parts{};
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%*1[T ]%2d:%2d:%2d%n", &parts.tm_year, &parts.tm_mon,
+                  &parts.tm_mday, &parts.tm_hour, &parts.tm_min, &parts.tm_sec,
+                  &consumed) != 6) {
+    return std::nullopt;
+  }
+  std::string_view rest = std::string_view(text).substr(static_cast<std::size_t>(consumed));
+  std::uint64_t fraction = 0;
+  if (rest.starts_with('.')) {
+    std::string digits(rest.substr(1, rest.find_first_not_of("0123456789", 1) - 1));
+    if (digits.empty() || digits.size() > 9) return std::nullopt;
+    rest.remove_prefix(digits.size() + 1);
+    digits.resize(9, '0');
+    fraction = std::stoull(digits);
+  }
+  if (!rest.empty() && rest != "Z") return std::nullopt;
+  parts.tm_year -= 1900;
+  parts.tm_mon -= 1;
+  const std::time_t seconds = ::timegm(&parts);
+  if (seconds < 0) return std::nullopt;
+  return static_cast<std::uint64_t>(seconds) * 1'000'000'000 + fraction;
 }
 
 int verify_log(const std::filesystem::path& path, std::FILE* out) {
@@ -164,13 +236,15 @@ int tail_journal(const std::filesystem::path& path, const TailOptions& options, 
     fmt::print(stderr, "ringlog tail: {}\n", reader.error().message());
     return unreadable;
   }
-  // A named reader goes on where it committed; --from still moves it.
+  // A named reader goes on where it committed; --from and --since still move it.
   const std::uint64_t end = reader->end_sequence();
-  if (options.from || options.reader.empty()) {
+  if (options.since) {
+    reader->seek_time(*options.since);
+  } else if (options.from || options.reader.empty()) {
     reader->seek(options.from.value_or(end - std::min(end, options.last)));
   }
   const auto print = [&](const storage::JournalEvent& event) {
-    print_event(event.sequence, event.view, options.json, out);
+    print_event(event.sequence, event.view, options.format, out);
   };
   // What was printed is committed once it is out of the process, so that a restart neither
   // skips nor repeats it (up to a crash between the two).
@@ -272,13 +346,21 @@ LogToolCommands::LogToolCommands(CLI::App& app)
                                              "without a gap")) {
   dump_->add_option("path", path_, "journal directory or log file")->required();
   dump_->add_flag("--json", json_, "one JSON object per line");
+  dump_->add_option("--since", since_, "from the first event at or after this time: "
+                    "nanoseconds since the epoch, or UTC as 2026-12-01T13:00:00.5Z");
+  dump_->add_option("--until", until_, "up to the first event at or after this time");
+  dump_->add_flag("--utc", utc_, "show timestamps (nanoseconds since the epoch) as UTC time");
   verify_->add_option("path", path_, "journal directory or log file")->required();
   tail_->add_option("directory", path_, "journal directory")->required();
   tail_->add_flag("-f,--follow", tail_options_.follow, "keep printing new events until Ctrl-C");
   tail_->add_option("-n,--last", tail_options_.last, "how many of the newest events")
       ->capture_default_str();
   tail_->add_option("--from", tail_options_.from, "start at this sequence number instead");
-  tail_->add_flag("--json", tail_options_.json, "one JSON object per line");
+  tail_->add_flag("--json", tail_options_.format.json, "one JSON object per line");
+  tail_->add_flag("--utc", tail_options_.format.utc, "show timestamps as UTC time");
+  tail_->add_option("--since", since_, "start at the first event at or after this time "
+                    "(nanoseconds since the epoch, or UTC as 2026-12-01T13:00:00Z)")
+      ->excludes("--from");
   tail_->add_option("--reader", tail_options_.reader, "a named reader: go on where it last "
                     "committed, and commit what was printed (`ringlog readers` lists them)");
   readers_->add_option("directory", path_, "journal directory")->required();
@@ -286,9 +368,25 @@ LogToolCommands::LogToolCommands(CLI::App& app)
 }
 
 std::optional<int> LogToolCommands::run() const {
-  if (dump_->parsed()) return dump_log(path_, json_, stdout);
+  // --since and --until, read as times; a text that is none is refused, naming it.
+  std::optional<std::uint64_t> times[2];
+  const std::string* texts[2] = {&since_, &until_};
+  for (int i = 0; i < 2; ++i) {
+    if (texts[i]->empty()) continue;
+    times[i] = parse_time(*texts[i]);
+    if (!times[i]) {
+      fmt::print(stderr, "ringlog: \"{}\" is no time: nanoseconds since the epoch, or UTC as "
+                         "2026-12-01T13:00:00Z\n", *texts[i]);
+      return unreadable;
+    }
+  }
+  if (dump_->parsed()) return dump_log(path_, {{json_, utc_}, times[0], times[1]}, stdout);
   if (verify_->parsed()) return verify_log(path_, stdout);
-  if (tail_->parsed()) return tail_journal(path_, tail_options_, stdout);
+  if (tail_->parsed()) {
+    TailOptions options = tail_options_;
+    options.since = times[0];
+    return tail_journal(path_, options, stdout);
+  }
   if (readers_->parsed()) return list_journal_readers(path_, json_, stdout);
   return std::nullopt;
 }

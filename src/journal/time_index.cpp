@@ -1,0 +1,148 @@
+#include "journal/time_index.hpp"
+
+#include "journal/file/mapped_file.hpp"
+
+#include <ringlog/detail/crc32c.hpp>
+#include <ringlog/detail/framing.hpp>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+
+namespace ringlog::storage::detail {
+
+namespace {
+
+constexpr std::array<char, 8> index_magic = {'R', 'L', 'T', 'I', 'D', 'X', '0', '1'};
+
+struct IndexHeader {
+  std::array<char, 8> magic;
+  std::uint32_t header_crc;   // of the rest of this header
+  std::uint32_t entries_crc;  // of the entries that follow it
+  std::uint64_t first_sequence;
+  std::int64_t created_at;
+  std::uint64_t max_timestamp;
+  std::uint64_t entry_count;
+  std::uint32_t record_seed;
+  std::uint32_t unused;
+};
+static_assert(sizeof(IndexHeader) == 56);
+static_assert(sizeof(TimeIndexEntry) == 24);
+constexpr std::size_t header_checked_from = offsetof(IndexHeader, first_sequence);
+
+std::uint32_t header_checksum(const IndexHeader& header) {
+  const auto* bytes = reinterpret_cast<const std::byte*>(&header);
+  return ringlog::detail::crc32c(0, bytes + header_checked_from,
+                                 sizeof header - header_checked_from);
+}
+
+std::uint32_t entries_checksum(const std::vector<TimeIndexEntry>& entries) {
+  return ringlog::detail::crc32c(0, entries.data(), entries.size() * sizeof(TimeIndexEntry));
+}
+
+// The index of a segment's bytes: entries every time_index_every_bytes at unit boundaries.
+struct Scanned {
+  std::vector<TimeIndexEntry> entries;
+  std::uint64_t max_timestamp = 0;
+};
+
+Scanned scan_timestamps(std::span<const std::byte> file, const SegmentInfo& info) {
+  Scanned scanned;
+  std::size_t at = FileHeader::SIZE;
+  std::uint64_t sequence = info.first_sequence;
+  std::size_t next_entry_at = 0;
+  while (const std::optional<Unit> unit = check_unit(file, at, info.record_seed)) {
+    if (at >= next_entry_at && unit->events > 0) {
+      scanned.entries.push_back({at, sequence, scanned.max_timestamp});
+      next_entry_at = at + time_index_every_bytes;
+    }
+    const event::EventHeader header = ringlog::detail::load_header(file.data() + at);
+    if (!ringlog::detail::is_framing(header)) {
+      scanned.max_timestamp = std::max(scanned.max_timestamp, header.timestamp);
+    } else {  // a batch's records, or padding (no events)
+      for (std::size_t record = at + batch_header_bytes; record < at + unit->size;) {
+        const event::EventHeader inner = ringlog::detail::load_header(file.data() + record);
+        scanned.max_timestamp = std::max(scanned.max_timestamp, inner.timestamp);
+        record += ringlog::detail::record_size(inner.payload_len);
+      }
+    }
+    sequence += unit->events;
+    at += unit->size;
+  }
+  return scanned;
+}
+
+}  // namespace
+
+std::filesystem::path time_index_path(const std::filesystem::path& segment) {
+  std::filesystem::path index = segment;
+  index += time_index_suffix;
+  return index;
+}
+
+std::expected<void, Error> write_time_index(const std::filesystem::path& segment) {
+  auto file = open_file(segment.string(), O_RDONLY);
+  if (!file) return std::unexpected(file.error());
+  auto mapping = map_existing_log(file->get(), false, segment.string());
+  if (!mapping) return std::unexpected(mapping.error());
+  const std::span<const std::byte> bytes(mapping->data(), mapping->size());
+  const SegmentInfo info = segment_info(mapping->data());
+  const Scanned scanned = scan_timestamps(bytes, info);
+  const auto* file_header = reinterpret_cast<const FileHeader*>(mapping->data());
+  IndexHeader header{index_magic, 0, entries_checksum(scanned.entries), info.first_sequence,
+                     file_header->created_at, scanned.max_timestamp, scanned.entries.size(),
+                     info.record_seed, 0};
+  header.header_crc = header_checksum(header);
+  const std::filesystem::path index = time_index_path(segment);
+  std::filesystem::path fresh = index;
+  fresh += ".new";
+  const int fd = ::open(fresh.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return std::unexpected(Error::from_os(errno, "create " + fresh.string()));
+  const FileDescriptor out(fd);
+  const std::size_t entry_bytes = scanned.entries.size() * sizeof(TimeIndexEntry);
+  if (::write(out.get(), &header, sizeof header) != static_cast<ssize_t>(sizeof header) ||
+      ::write(out.get(), scanned.entries.data(), entry_bytes) !=
+          static_cast<ssize_t>(entry_bytes)) {
+    return std::unexpected(Error::from_os(errno ? errno : EIO, "write " + fresh.string()));
+  }
+  if (::rename(fresh.c_str(), index.c_str()) != 0) {
+    return std::unexpected(Error::from_os(errno, "rename " + fresh.string()));
+  }
+  return {};
+}
+
+std::optional<TimeIndexSummary> read_time_index_summary(const std::filesystem::path& index) {
+  const int fd = ::open(index.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  const FileDescriptor file(fd);
+  IndexHeader header{};
+  if (::pread(file.get(), &header, sizeof header, 0) != static_cast<ssize_t>(sizeof header) ||
+      header.magic != index_magic || header.header_crc != header_checksum(header)) {
+    return std::nullopt;
+  }
+  return TimeIndexSummary{header.first_sequence, header.created_at, header.record_seed,
+                          header.max_timestamp, header.entry_count};
+}
+
+std::optional<std::vector<TimeIndexEntry>> read_time_index_entries(
+    const std::filesystem::path& index, const TimeIndexSummary& summary) {
+  const int fd = ::open(index.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  const FileDescriptor file(fd);
+  IndexHeader header{};
+  std::vector<TimeIndexEntry> entries(summary.entry_count);
+  const std::size_t entry_bytes = entries.size() * sizeof(TimeIndexEntry);
+  if (::pread(file.get(), &header, sizeof header, 0) != static_cast<ssize_t>(sizeof header) ||
+      ::pread(file.get(), entries.data(), entry_bytes, sizeof header) !=
+          static_cast<ssize_t>(entry_bytes) ||
+      header.entries_crc != entries_checksum(entries)) {
+    return std::nullopt;
+  }
+  return entries;
+}
+
+}  // namespace ringlog::storage::detail

@@ -1,0 +1,134 @@
+// Seeking by time: JournalReader::seek_time lands on the first event, in sequence order, whose
+// timestamp is at or after the one asked for, where the running maximum of the timestamps so far
+// first reaches it (Kafka's rule, for clocks that step backwards); the same with the sealed
+// segments' time indexes and without them (deleted or damaged: scanned instead); past the newest
+// event it waits at the end for the events to come.
+#include <ringlog/journal.hpp>
+
+#include "journal/time_index.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+using namespace ringlog;
+using storage::Journal;
+using storage::JournalOptions;
+using storage::JournalReader;
+
+namespace {
+
+// Timestamps that mostly rise, and every 7th event one from 50 µs earlier: another
+// publisher's clock behind this one's.
+std::uint64_t timestamp_of(std::uint64_t sequence) {
+  const std::uint64_t base = 1'000'000 + sequence * 1'000;
+  return sequence % 7 == 3 ? base - 50'000 : base;
+}
+
+constexpr std::uint64_t total = 120'000;  // about seven 1 MiB segments
+
+void write_journal(const std::filesystem::path& dir) {
+  JournalOptions options;
+  options.segment_bytes = JournalOptions::min_segment_bytes;
+  auto journal = Journal::open(dir, options);
+  ASSERT_TRUE(journal.has_value());
+  for (std::uint64_t seq = 0; seq < total; ++seq) {
+    const auto payload = test::make_payload(seq, 24);
+    ASSERT_TRUE(journal->append(event::EventHeader(timestamp_of(seq), 1, 24), payload));
+    if (seq % 1024 == 0) journal->flush_if_due();
+  }
+  ASSERT_TRUE(journal->sync().has_value());
+}
+
+// Where the running maximum first reaches `wanted`: the answer, worked out the slow way.
+std::uint64_t expected_for(std::uint64_t wanted) {
+  std::uint64_t running = 0;
+  for (std::uint64_t seq = 0; seq < total; ++seq) {
+    running = std::max(running, timestamp_of(seq));
+    if (running >= wanted) return seq;
+  }
+  return total;
+}
+
+void expect_seeks_land_right(const std::filesystem::path& dir) {
+  auto reader = JournalReader::open(dir);
+  ASSERT_TRUE(reader.has_value());
+  std::mt19937_64 random(11);
+  std::vector<std::uint64_t> wanted = {0, timestamp_of(0), timestamp_of(total - 1),
+                                       timestamp_of(3) + 1, timestamp_of(50'003)};
+  for (int i = 0; i < 200; ++i) wanted.push_back(random() % (timestamp_of(total - 1) + 2'000));
+  for (const std::uint64_t timestamp : wanted) {
+    reader->seek_time(timestamp);
+    const std::uint64_t expected = expected_for(timestamp);
+    const auto event = reader->next();
+    if (expected == total) {
+      EXPECT_FALSE(event.has_value()) << "at " << timestamp;
+      EXPECT_EQ(reader->position(), total);
+      continue;
+    }
+    ASSERT_TRUE(event.has_value()) << "at " << timestamp;
+    EXPECT_EQ(event->sequence, expected) << "at " << timestamp;
+    EXPECT_TRUE(test::payload_matches(event->sequence, event->view.payload));
+  }
+}
+
+std::vector<std::filesystem::path> indexes_in(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> found;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().string().ends_with(storage::detail::time_index_suffix)) {
+      found.push_back(entry.path());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+}  // namespace
+
+TEST(time_seek, lands_where_the_running_maximum_reaches_the_time_across_segments) {
+  test::TempDir dir;
+  write_journal(dir.path());
+  const auto segments = test::segment_paths(dir.path());
+  ASSERT_GT(segments.size(), 4u);
+  EXPECT_EQ(indexes_in(dir.path()).size(), segments.size() - 1)
+      << "every sealed segment has its time index";
+  expect_seeks_land_right(dir.path());
+}
+
+TEST(time_seek, without_its_indexes_or_with_damaged_ones_it_scans_to_the_same_answers) {
+  test::TempDir dir;
+  write_journal(dir.path());
+  const auto indexes = indexes_in(dir.path());
+  ASSERT_GE(indexes.size(), 3u);
+  // One index damaged in its entries, one in its header, one gone.
+  std::vector<char> bytes = test::read_file(indexes[0]);
+  bytes[bytes.size() - 3] ^= 0x7f;
+  test::write_file(indexes[0], bytes);
+  bytes = test::read_file(indexes[1]);
+  bytes[20] ^= 0x7f;
+  test::write_file(indexes[1], bytes);
+  std::filesystem::remove(indexes[2]);
+  expect_seeks_land_right(dir.path());
+}
+
+TEST(time_seek, past_the_newest_event_it_waits_for_the_events_to_come) {
+  test::TempDir dir;
+  JournalOptions options;
+  options.segment_bytes = JournalOptions::min_segment_bytes;
+  auto journal = Journal::open(dir.path(), options);
+  ASSERT_TRUE(journal.has_value());
+  for (std::uint64_t seq = 0; seq < 1'000; ++seq) {
+    ASSERT_TRUE(journal->append(event::EventHeader(seq, 1, 0), {}));
+  }
+  auto reader = JournalReader::open(dir.path());
+  ASSERT_TRUE(reader.has_value());
+  reader->seek_time(5'000);
+  EXPECT_FALSE(reader->next().has_value());
+  EXPECT_EQ(reader->position(), 1'000u);
+  ASSERT_TRUE(journal->append(event::EventHeader(7'000, 1, 0), {}));
+  const auto next = reader->next();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->sequence, 1'000u);
+}
