@@ -511,6 +511,13 @@ TEST_P(ship_to_one_server,
   EXPECT_EQ(status.lag_events, 0u);
   EXPECT_EQ(status.journal_end, count);
   EXPECT_FALSE(status.problem) << *status.problem;
+  // What the stream acknowledged is the journal's named reader "ship.<stream>": retention keeps
+  // what it has not taken yet.
+  EXPECT_TRUE(eventually([&] {
+    auto readers = storage::list_readers(dir.path() / "journal");
+    return readers && readers->size() == 1 && readers->front().name == "ship." + endpoint.stream &&
+           readers->front().position == count;
+  }, 60s)) << "the shipped position was not recorded";
   (*shipper)->stop();
   EXPECT_TRUE(exactly_once_in_order(shipped_sequences(endpoint), count));
 

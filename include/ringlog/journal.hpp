@@ -25,6 +25,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -271,6 +272,13 @@ struct ReaderPosition {
   std::filesystem::file_time_type committed_at{};
   std::optional<Error> problem;  // its cursor file is damaged (then position is 0)
 };
+
+// Records `position` for the named reader `name` of the journal at `directory`, as
+// JournalReader::commit_position does: for a reader whose progress is known elsewhere (the
+// shipper's: what the stream acknowledged), so that retention holds what it has yet to pass on.
+std::expected<void, Error> commit_reader_position(const std::filesystem::path& directory,
+                                                  std::string_view name,
+                                                  std::uint64_t position);
 
 // The named readers of the journal at `directory`, by name.
 std::expected<std::vector<ReaderPosition>, Error> list_readers(

@@ -313,6 +313,16 @@ std::expected<void, Error> JournalReader::commit_position() {
                               {position(), s.id.value_or(detail::JournalId{})});
 }
 
+std::expected<void, Error> commit_reader_position(const std::filesystem::path& directory,
+                                                  std::string_view name,
+                                                  std::uint64_t position) {
+  if (const auto why = detail::invalid_reader_name(name)) {
+    return std::unexpected(
+        reader_error(LogErrc::invalid_reader_name, fmt::format("reader \"{}\": {}", name, *why)));
+  }
+  return detail::write_cursor(detail::cursor_path(directory, name), {position, {}});
+}
+
 std::expected<std::vector<ReaderPosition>, Error> list_readers(
     const std::filesystem::path& directory) {
   auto cursors = detail::list_cursors(directory);

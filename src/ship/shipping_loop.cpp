@@ -267,6 +267,20 @@ bool ShippingLoop::stalled() {
   return true;
 }
 
+void ShippingLoop::record_shipped_position(std::uint64_t shipped) {
+  if (shipped == recorded_position_) return;
+  // A named reader of the journal, so that retention keeps what the stream has yet to take.
+  auto recorded = storage::commit_reader_position(config_.journal_dir,
+                                                  "ship." + config_.nats.stream, shipped);
+  if (recorded) {
+    recorded_position_ = shipped;
+  } else if (!position_unrecorded_) {  // said once: retention then cannot hold for the stream
+    position_unrecorded_ = true;
+    board_.set_problem(fmt::format("the shipped position is not recorded for retention: {}",
+                                   recorded.error().message()));
+  }
+}
+
 void ShippingLoop::sample_lag() {
   const Clock::time_point now = Clock::now();
   if (now < next_sample_) return;
@@ -290,6 +304,7 @@ void ShippingLoop::sample_lag() {
                    std::uint64_t(double(counts.wire_bytes - rate_from_.wire_bytes) / seconds)};
     rate_since_ = now;
     rate_from_ = counts;
+    record_shipped_position(shipped_now);
   }
   board_.update([&](ShipFigures& figures) {
     if (caught_up_with_stream) figures.problem.reset();

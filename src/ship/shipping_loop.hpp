@@ -57,6 +57,8 @@ class ShippingLoop {
   // it says so and takes the shipper out of step, to ask the stream again.
   bool stalled();
   void sample_lag();
+  // The stream's acknowledged position as the journal's named reader "ship.<stream>".
+  void record_shipped_position(std::uint64_t shipped);
 
   const ShipConfig& config_;
   storage::JournalReader durable_;
@@ -72,6 +74,8 @@ class ShippingLoop {
   bool resumed_before_ = false;      // since the start
   bool stream_ahead_ = false;        // the stream reached past the journal's end when asked
   std::uint64_t progress_mark_ = 0;  // acknowledged through this, since progress_since_
+  std::uint64_t recorded_position_ = UINT64_MAX;  // last recorded by record_shipped_position
+  bool position_unrecorded_ = false;              // its failure was reported
   Clock::time_point progress_since_{};
   std::uint64_t next_to_publish_ = 0;
   std::uint64_t expected_last_stream_sequence_ = 0;  // the stream's, before the next publish
