@@ -516,6 +516,49 @@ TEST(journal, damage_below_the_durable_checkpoint_is_refused) {
   EXPECT_EQ(test::read_file(path), bytes) << "a refused journal is left as it was";
 }
 
+// A writer killed after a segment's last flush was issued but before its checkpoint was
+// recorded leaves a sealed segment whose checkpoint stops short. Its records are the journal's;
+// the next writer makes them durable and records the checkpoint, or a reader limited to durable
+// events would stop there for good (the shipper did, under a SIGKILLed service).
+TEST(journal, reopening_records_the_checkpoint_a_killed_writer_left_short) {
+  test::TempDir dir;
+  {
+    auto journal = Journal::open(dir.path(), small_segments(FlushPolicy::on_request()));
+    ASSERT_TRUE(journal.has_value());
+    append_events(*journal, 3 * segment_bytes / 64);
+    ASSERT_GT(journal->segment_count(), 2u);
+    ASSERT_TRUE(journal->sync().has_value());
+  }
+  const auto sealed = test::segment_paths(dir.path())[1];
+  const std::uint64_t first = std::stoull(sealed.filename().string());
+  const auto checkpoint_of = [](const std::filesystem::path& path) {
+    storage::FileHeader header{};
+    std::memcpy(&header, test::read_file(path).data(), sizeof header);
+    return std::pair{header.event_count, header.write_offset};
+  };
+  const auto recorded = checkpoint_of(sealed);
+  ASSERT_GT(recorded.first, 0u);
+  {  // the state the kill left: no flush of this segment recorded
+    std::vector<char> bytes = test::read_file(sealed);
+    const std::uint64_t nothing_durable[2] = {0, storage::FileHeader::SIZE};
+    std::memcpy(bytes.data() + offsetof(storage::FileHeader, event_count), nothing_durable,
+                sizeof nothing_durable);
+    test::write_file(sealed, bytes);
+  }
+
+  auto journal = Journal::open(dir.path(), small_segments(FlushPolicy::on_request()));
+  ASSERT_TRUE(journal.has_value()) << journal.error().message();
+  EXPECT_EQ(checkpoint_of(sealed), recorded);
+  auto durable = JournalReader::open(dir.path(), storage::ReadLimit::durable);
+  ASSERT_TRUE(durable.has_value());
+  durable->seek(first);
+  std::uint64_t read = 0;
+  durable->poll([&](const JournalEvent&) { ++read; });
+  EXPECT_EQ(durable->position(), journal->durable_sequence())
+      << "a durable reader stopped inside the sealed segment, " << read << " events past "
+      << first;
+}
+
 TEST(journal, segments_after_a_gap_are_set_aside) {
   test::TempDir dir;
   {

@@ -29,12 +29,37 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The housekeeper's work ahead of a journal being opened: the segments recovery sets aside get
-// their new names, a prepared segment that was written to becomes the newest, and preallocated
-// space left over goes; then the directory's entries are made durable.
+// A sealed segment's records made durable, then its checkpoint moved past them.
+std::expected<void, Error> record_seal(const detail::StaleCheckpoint& stale) {
+  const std::string path = stale.path.string();
+  auto file = detail::open_file(path, O_RDWR);
+  if (!file) return std::unexpected(file.error());
+  const std::uint64_t checkpoint[2] = {stale.event_count, stale.end_offset};
+  static_assert(offsetof(FileHeader, write_offset) == offsetof(FileHeader, event_count) + 8);
+  const auto failed = [&](int error) {
+    return std::unexpected(Error::from_os(
+        error, fmt::format("record the checkpoint of sealed segment {} ({} events)", path,
+                           stale.event_count)));
+  };
+  // The records reach the disk before the checkpoint that vouches for them can.
+  if (::fdatasync(file->get()) != 0) return failed(errno);
+  const ssize_t wrote =
+      ::pwrite(file->get(), checkpoint, sizeof checkpoint, offsetof(FileHeader, event_count));
+  if (wrote != ssize_t(sizeof checkpoint)) return failed(wrote < 0 ? errno : EIO);
+  if (::fdatasync(file->get()) != 0) return failed(errno);
+  return {};
+}
+
+// The housekeeper's work ahead of a journal being opened: sealed segments get the checkpoints
+// the writer did not record, the segments recovery sets aside get their new names, a prepared
+// segment that was written to becomes the newest, and preallocated space left over goes; then
+// the directory's entries are made durable.
 std::expected<void, Error> carry_out(const detail::RecoveryPlan& plan) {
   const std::filesystem::path& directory = plan.listing.directory;
   const std::vector<detail::SegmentEntry>& segments = plan.listing.segments;
+  for (const detail::StaleCheckpoint& stale : plan.stale_checkpoints) {
+    if (auto recorded = record_seal(stale); !recorded) return recorded;
+  }
   for (std::size_t i = plan.continuous; i < segments.size(); ++i) {
     const std::filesystem::path& dropped = plan.outcome->set_aside[i - plan.continuous];
     if (std::rename(segments[i].path.c_str(), dropped.c_str()) != 0) {

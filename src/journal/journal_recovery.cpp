@@ -32,11 +32,12 @@ std::expected<SegmentHeader, Error> read_segment_header(const std::filesystem::p
   return header;
 }
 
-// Intact events of a segment that is not the newest: those its checkpoint says are durable,
-// and those that follow the checkpoint (a sealed segment has none). Read-only.
-std::expected<std::uint64_t, Error> sealed_events(const SegmentEntry& entry,
-                                                  const SegmentHeader& header) {
-  if (!header.in_use()) return 0;  // named, never written
+// The intact records of a segment that is not the newest: those its checkpoint says are
+// durable, and those that follow the checkpoint (none, once the writer recorded the seal).
+// Read-only.
+std::expected<StaleCheckpoint, Error> sealed_records(const SegmentEntry& entry,
+                                                     const SegmentHeader& header) {
+  if (!header.in_use()) return StaleCheckpoint{entry.path, 0, FileHeader::SIZE};  // never written
   const std::string path = entry.path.string();
   auto file = open_file(path, O_RDONLY);
   if (!file) return std::unexpected(file.error());
@@ -49,7 +50,8 @@ std::expected<std::uint64_t, Error> sealed_events(const SegmentEntry& entry,
   const bool sound = checkpoint >= FileHeader::SIZE && checkpoint <= bytes.size() &&
                      checkpoint % ringlog::detail::record_alignment == 0;
   const ScanResult past = scan_records(bytes, sound ? checkpoint : FileHeader::SIZE);
-  return (sound ? header.file.event_count : 0) + past.event_count;
+  return StaleCheckpoint{entry.path, (sound ? header.file.event_count : 0) + past.event_count,
+                         past.end_offset};
 }
 
 // What lies between the events that continue one another (ending at `expected`) and `entry`.
@@ -124,9 +126,13 @@ std::expected<void, Error> plan_continuity(
   for (; plan.continuous < segments.size(); ++plan.continuous) {
     const SegmentEntry& entry = segments[plan.continuous];
     if (entry.first_sequence != expected) break;
-    auto events = sealed_events(entry, *headers[plan.continuous]);
-    if (!events) return std::unexpected(events.error());
-    expected += *events;
+    const SegmentHeader& header = *headers[plan.continuous];
+    auto records = sealed_records(entry, header);
+    if (!records) return std::unexpected(records.error());
+    expected += records->event_count;
+    if (header.in_use() && records->end_offset != header.file.write_offset) {
+      plan.stale_checkpoints.push_back(std::move(*records));
+    }
   }
   if (plan.continuous < segments.size()) {
     plan.gap = describe_gap(expected, segments[plan.continuous]);
@@ -146,6 +152,11 @@ std::expected<void, Error> plan_continuity(
       plan.listing.has_prepared && prepared_was_started(plan.listing.directory, expected, plan.id);
   plan.newest_first_sequence =
       plan.adopt_prepared ? expected : segments[plan.continuous - 1].first_sequence;
+  // The newest is opened for appending, which reads its checkpoint and records as they are.
+  if (!plan.adopt_prepared && !plan.stale_checkpoints.empty() &&
+      plan.stale_checkpoints.back().path == segments[plan.continuous - 1].path) {
+    plan.stale_checkpoints.pop_back();
+  }
   return {};
 }
 

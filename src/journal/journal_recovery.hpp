@@ -35,6 +35,16 @@ std::optional<JournalId> prevailing_id(const std::vector<std::expected<SegmentHe
 // than its file name, or another journal.
 std::optional<Error> misfit(const SegmentEntry&, const SegmentHeader&, const JournalId& id);
 
+// A sealed segment whose checkpoint falls short of its intact records: the writer stopped
+// between the segment's last flush and the checkpoint that records it. The writer makes the
+// records durable and moves the checkpoint before it appends, so that what it reports durable is,
+// and readers limited to durable events go on past the segment.
+struct StaleCheckpoint {
+  std::filesystem::path path;
+  std::uint64_t event_count = 0;  // intact events in the segment
+  std::size_t end_offset = 0;     // just past its last intact record
+};
+
 struct RecoveryPlan {
   JournalDirectory listing;
   // The journal's identity: the prevailing id, or a new one where no segment carries an id (a
@@ -51,6 +61,8 @@ struct RecoveryPlan {
   // the name of its first sequence number.
   bool adopt_prepared = false;
   std::uint64_t newest_first_sequence = 0;
+  // Sealed segments among the continuous ones (never the newest) whose checkpoint is stale.
+  std::vector<StaleCheckpoint> stale_checkpoints;
   // What the writer does, as Journal::open reports it; the Error it refuses to append with.
   std::expected<JournalRecovery, Error> outcome = JournalRecovery{};
 };
