@@ -286,3 +286,37 @@ TEST(shared_ring, files_that_are_not_whole_rings_are_refused) {
 
   EXPECT_FALSE(SharedRing::create({}, 1000).has_value());  // not a power of two
 }
+
+// A drop marker is the library's record: a user's write shaped like one is refused, while
+// Producer::write_drop_marker puts one between events, which the consumer reads in order, and
+// the overflow counts the producer's side keeps are read on the consumer's side.
+TEST(shared_ring, a_drop_marker_crosses_the_ring_in_order_and_users_cannot_forge_one) {
+  auto ring = SharedRing::create({}, capacity);
+  ASSERT_TRUE(ring.has_value());
+  auto producer = ring->producer();
+  auto consumer = ring->consumer();
+  ASSERT_TRUE(producer.has_value() && consumer.has_value());
+  const event::DropMarker marker{.dropped_events = 7, .first_timestamp = 11, .last_timestamp = 17};
+  const auto forged = event::drop_marker_header(marker);
+  EXPECT_FALSE(producer->write_event(forged, std::as_bytes(std::span(&marker, 1))));
+  const auto payload = test::make_payload(1, 8);
+  ASSERT_TRUE(producer->write_event(test::header_for(1, 8), payload));
+  ASSERT_TRUE(producer->write_drop_marker(marker));
+  ASSERT_TRUE(producer->write_event(test::header_for(2, 8), payload));
+  ring->add_overflow({.dropped = 7, .marked = 7});
+
+  std::vector<std::uint64_t> read;
+  std::optional<event::DropMarker> seen;
+  while (const auto view = consumer->read_event()) {
+    if (const auto dropped = event::as_drop_marker(*view)) seen = dropped;
+    read.push_back(view->header.timestamp);
+  }
+  EXPECT_EQ(read, (std::vector<std::uint64_t>{1, 11, 2}));
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->dropped_events, 7u);
+  EXPECT_EQ(seen->last_timestamp, 17u);
+  const auto counts = SharedRing::open(ring->path())->overflow_counts();
+  EXPECT_EQ(counts.dropped, 7u);
+  EXPECT_EQ(counts.marked, 7u);
+  EXPECT_EQ(counts.failed, 0u);
+}

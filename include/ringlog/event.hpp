@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <optional>
 #include <span>
 
 namespace ringlog::event {
@@ -36,5 +38,37 @@ struct EventView {
   EventHeader header;
   std::span<const std::byte> payload;  // points into ring or file memory, never a copy
 };
+
+// The record a publisher writes in place of events it dropped under the `drop` overflow policy
+// (ringlog::service::OverflowPolicy): in order with its events, so that every reader of the
+// ring or the journal sees how many were lost, and where. The library writes it with bit 7 of
+// flags set, which user events never carry; it takes a sequence number in the journal like an
+// event. Its header's timestamp is the first dropped event's.
+struct DropMarker {
+  std::uint64_t dropped_events = 0;
+  std::uint64_t first_timestamp = 0;  // of the first and the last event dropped
+  std::uint64_t last_timestamp = 0;
+};
+inline constexpr std::uint8_t drop_marker_flags = 0x80;
+inline constexpr std::uint8_t drop_marker_type = 2;
+
+constexpr bool is_drop_marker(const EventHeader& header) noexcept {
+  return header.flags == drop_marker_flags && header.event_type == drop_marker_type &&
+         header.payload_len == sizeof(DropMarker);
+}
+constexpr EventHeader drop_marker_header(const DropMarker& marker) noexcept {
+  EventHeader header(marker.first_timestamp, drop_marker_type, sizeof(DropMarker));
+  header.flags = drop_marker_flags;
+  return header;
+}
+// The marker an event view holds, or nothing when it is an event.
+inline std::optional<DropMarker> as_drop_marker(const EventView& view) noexcept {
+  if (!is_drop_marker(view.header) || view.payload.size() != sizeof(DropMarker)) {
+    return std::nullopt;
+  }
+  DropMarker marker;
+  std::memcpy(&marker, view.payload.data(), sizeof marker);
+  return marker;
+}
 
 }  // namespace ringlog::event

@@ -207,7 +207,8 @@ class JournalReader {
   ~JournalReader();
 
   // on_event(const JournalEvent&) for every intact event from the first, in order; returns the
-  // count. Stops before the first damaged record or gap: nothing after one is handed out.
+  // count. Stops before the first damaged record or gap: nothing after one is handed out. A
+  // publisher's drop marker comes as an event, in its place (event::as_drop_marker reads it).
   template <class F>
   std::uint64_t replay(F&& on_event) {
     seek(0);

@@ -12,14 +12,28 @@
 #include <ringlog/error.hpp>
 #include <ringlog/shared_ring.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace ringlog::service {
+
+// What a publisher does when its ring is full: chosen per channel in the service's
+// configuration ([[channels]] overflow, block_timeout_us) and handed over at attach.
+enum class OverflowPolicy : std::uint8_t {
+  block,  // wait for room, spinning, then yielding the CPU, up to the channel's deadline
+  fail,   // give up at once
+  drop,   // drop the event; a drop marker (event::DropMarker) goes into the ring once it has
+          // room, in order, so that every reader of the journal sees how many and where
+};
+// Each policy's name in the configuration, in the enum's order.
+inline constexpr std::array<std::string_view, 3> overflow_policy_names = {"block", "fail", "drop"};
+std::string_view to_string(OverflowPolicy) noexcept;
 
 struct AttachOptions {
   std::string service = "ringlog";                          // ServiceConfig's [service] name
@@ -37,9 +51,23 @@ class Publisher {
   Publisher& operator=(Publisher&&) noexcept;
   ~Publisher();  // detaches
 
+  // Writes one event under the channel's overflow policy: true once it is in the ring. False
+  // when the ring stayed full (under block past the deadline, under fail at once, under drop
+  // with the event counted in the next drop marker), each counted in overflow_counts() and the
+  // service's status; or when the event can never be written (payload_len other than
+  // payload.size() or over the ring's max_payload(), bit 7 of flags set), counted nowhere. The
+  // ring's hot path, with one more compare: no system call until the ring is full.
+  bool write_event(const event::EventHeader&, std::span<const std::byte> payload) noexcept;
+  OverflowPolicy overflow_policy() const noexcept;
+  std::chrono::nanoseconds block_deadline() const noexcept;  // block's longest wait
+  ring::OverflowCounts overflow_counts() const noexcept;
+
+  // The ring itself: writes through it bypass the overflow policy (a full ring is then the
+  // caller's to handle) and are counted by no overflow figure.
   ring::Producer& producer() noexcept;
   // Of the events this publisher has written, how many are durable in the journal (counted in
-  // writing order from the attach): those below it survive a crash of the service or the host.
+  // writing order from the attach, drop markers included): those below it survive a crash of
+  // the service or the host.
   std::uint64_t durable_events() const noexcept;
   // Blocks until durable_events() reaches `count` (a gateway acknowledging an order once it is
   // durable): true then, false when `timeout` passed first or the service went away (see

@@ -96,7 +96,7 @@ namespace detail {
 // Everything that makes an event unwritable regardless of free space, or nothing.
 inline std::optional<RingError> check_event(const event::EventHeader& header,
                                             std::size_t capacity) noexcept {
-  if (ringlog::detail::is_framing(header)) return ReservedFlag{header.flags};
+  if (ringlog::detail::is_library_record(header)) return ReservedFlag{header.flags};
   if (header.payload_len > max_payload_len(capacity)) {
     return PayloadTooLarge{header.payload_len, max_payload_len(capacity)};
   }
@@ -213,6 +213,17 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
   }
   void abort() noexcept { drop_claim(); }
 
+  // Writes a drop marker where the events it counts would have been (what a Publisher under the
+  // drop overflow policy does once the ring has room again): a record of the library's, which
+  // write_event refuses from users. False when the ring has no room now.
+  [[nodiscard]] bool write_drop_marker(const event::DropMarker& marker) noexcept {
+    const Placement placed = place_record(event::drop_marker_header(marker));
+    if (placed.payload == nullptr) return drop_claim();
+    std::memcpy(placed.payload, &marker, sizeof marker);
+    publish(placed.end, placed.commit_at, placed.commit_word);
+    return true;
+  }
+
   std::size_t max_payload() const noexcept { return max_payload_len(geometry_.capacity()); }
 
  private:
@@ -248,6 +259,9 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
   // for the ring's stores.)
   [[gnu::always_inline]] Placement place(const event::EventHeader& header) noexcept {
     if (detail::check_event(header, geometry_.capacity())) return {};
+    return place_record(header);
+  }
+  [[gnu::always_inline]] Placement place_record(const event::EventHeader& header) noexcept {
     const std::size_t size = ringlog::detail::record_size(header.payload_len);
     const std::uint64_t start = geometry_.record_start(head_, size);
     const std::uint64_t end = start + size;

@@ -27,6 +27,17 @@ namespace detail {
 struct SharedRingHeader;
 }
 
+// What a publisher did on finding its ring full, under its channel's overflow policy
+// (ringlog::service::OverflowPolicy). Counted by the producer's side on that slow path only;
+// read by the consumer's side for its status.
+struct OverflowCounts {
+  std::uint64_t waits = 0;     // writes that waited for room (block)
+  std::uint64_t timeouts = 0;  // of those, the ones given up at the deadline
+  std::uint64_t failed = 0;    // writes refused at once (fail)
+  std::uint64_t dropped = 0;   // events dropped (drop)
+  std::uint64_t marked = 0;    // of those, the ones counted in a drop marker in the ring
+};
+
 class SharedRing {
  public:
   // A new ring of `capacity` bytes (a power of two) at `path`, which must not exist; an empty
@@ -61,6 +72,9 @@ class SharedRing {
   // `timeout` passed first. The consumer's side wakes it from publish_durable_events, with a
   // system call only while someone waits.
   bool wait_durable_events(std::uint64_t events, std::chrono::nanoseconds timeout) const noexcept;
+  // The producer's side adds to the overflow counts (one writer: no read-modify-write).
+  void add_overflow(const OverflowCounts& more) noexcept;
+  OverflowCounts overflow_counts() const noexcept;
   MemoryReport memory_report() const { return detail::read_memory_report(memory_); }
 
  private:

@@ -13,10 +13,12 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <new>
 #include <optional>
 #include <utility>
@@ -38,6 +40,8 @@ struct SharedRingHeader {
   // service's answer to its publisher. On a line of its own, away from the indices.
   alignas(128) std::atomic<std::uint64_t> durable_events;
   ringlog::detail::ProgressSignal durable_progress;  // for wait_durable_events
+  // OverflowCounts, in its order; written only when the ring was found full.
+  alignas(128) std::array<std::atomic<std::uint64_t>, 5> overflow;
   ringlog::detail::SharedIndices indices;
 };
 
@@ -51,7 +55,8 @@ using detail::SharedRingHeader;
 constexpr char ring_magic[8] = {'R', 'L', 'G', 'R', 'I', 'N', 'G', '1'};
 // Version 2: records commit themselves (a mark in the header) instead of through the head index.
 // Version 3: a futex word beside the durable count, for wait_durable_events.
-constexpr std::uint32_t ring_version = 3;
+// Version 4: the publisher's overflow counts.
+constexpr std::uint32_t ring_version = 4;
 constexpr std::size_t header_bytes = detail::small_page_bytes;
 static_assert(sizeof(SharedRingHeader) <= header_bytes);
 // Both processes must agree on these without a lock between them.
@@ -267,6 +272,23 @@ bool SharedRing::wait_durable_events(std::uint64_t events,
                                      std::chrono::nanoseconds timeout) const noexcept {
   return ringlog::detail::wait_for_progress(header_->durable_events, events,
                                             header_->durable_progress, timeout, /*shared=*/true);
+}
+
+void SharedRing::add_overflow(const OverflowCounts& more) noexcept {
+  const std::uint64_t by[] = {more.waits, more.timeouts, more.failed, more.dropped, more.marked};
+  static_assert(std::size(by) == std::tuple_size_v<decltype(detail::SharedRingHeader::overflow)>);
+  for (std::size_t i = 0; i < std::size(by); ++i) {
+    std::atomic<std::uint64_t>& count = header_->overflow[i];
+    if (by[i] == 0) continue;  // the counts' line is left shared with the consumer's side
+    count.store(count.load(std::memory_order_relaxed) + by[i], std::memory_order_relaxed);
+  }
+}
+
+OverflowCounts SharedRing::overflow_counts() const noexcept {
+  const auto& count = header_->overflow;
+  return {count[0].load(std::memory_order_relaxed), count[1].load(std::memory_order_relaxed),
+          count[2].load(std::memory_order_relaxed), count[3].load(std::memory_order_relaxed),
+          count[4].load(std::memory_order_relaxed)};
 }
 
 std::uint64_t SharedRing::durable_events() const noexcept {

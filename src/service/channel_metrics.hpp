@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace ringlog::app {
 
@@ -58,8 +60,18 @@ class DurationHistogram {
   std::atomic<std::uint64_t> sum_ns_{0};
 };
 
+// What a channel's publishers did with a full ring, over every attachment (see
+// ring::OverflowCounts).
+struct OverflowFigures {
+  std::uint64_t waits = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t dropped = 0;
+};
+
 struct ChannelMetrics {
-  explicit ChannelMetrics(std::string channel_name) : name(std::move(channel_name)) {}
+  ChannelMetrics(std::string channel_name, std::string_view policy)
+      : name(std::move(channel_name)), overflow_policy(policy) {}
 
   void add_journaled(std::uint64_t events) noexcept {
     journaled.store(journaled.load(std::memory_order_relaxed) + events,
@@ -69,12 +81,28 @@ struct ChannelMetrics {
     durable.store(durable.load(std::memory_order_relaxed) + events, std::memory_order_relaxed);
   }
 
+  // What the rings' overflow counts rose by since they were last looked at.
+  void add_overflow(const OverflowFigures& more) noexcept {
+    for (auto [count, by] : {std::pair{&waits, more.waits}, {&timeouts, more.timeouts},
+                             {&failed, more.failed}, {&dropped, more.dropped}}) {
+      count->store(count->load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+    }
+  }
+  OverflowFigures overflow() const noexcept {
+    return {waits.load(std::memory_order_relaxed), timeouts.load(std::memory_order_relaxed),
+            failed.load(std::memory_order_relaxed), dropped.load(std::memory_order_relaxed)};
+  }
+
   const std::string name;
+  const std::string_view overflow_policy;  // its publishers' (service::to_string)
   std::atomic<std::uint64_t> journaled{0};  // events drained into the journal, since the start
   std::atomic<std::uint64_t> durable{0};    // of those, durable
   // From the drain that journaled a batch of a publisher's events to the flush that made it
   // durable: one observation per drained batch.
   DurationHistogram journaled_to_durable;
+
+ private:
+  std::atomic<std::uint64_t> waits{0}, timeouts{0}, failed{0}, dropped{0};
 };
 
 }  // namespace ringlog::app

@@ -111,6 +111,7 @@ void DrainLoop::report_durability() {
     rate_from_ = next;
   }
   for (const auto& attachment : active_) {
+    count_overflow(*attachment);
     auto& waiting = attachment->awaiting_durability;
     std::optional<std::uint64_t> events;
     while (!waiting.empty() && waiting.front().journal_sequence_after <= durable) {
@@ -139,7 +140,35 @@ void DrainLoop::forget_drained_and_detached() {
     drained.push_back(a);  // judged once: status forgets exactly what the loop lets go
     return true;
   });
+  for (const auto& attachment : drained) {
+    count_overflow(*attachment);
+    mark_unmarked_drops(*attachment);
+  }
   if (!drained.empty()) shared_.attachments.forget(drained);
+}
+
+void DrainLoop::count_overflow(Attachment& attachment) {
+  const ring::OverflowCounts now = attachment.ring.overflow_counts();
+  ring::OverflowCounts& seen = attachment.overflow_seen;
+  if (now.waits == seen.waits && now.timeouts == seen.timeouts && now.failed == seen.failed &&
+      now.dropped == seen.dropped && now.marked == seen.marked) {
+    return;  // the usual case: the channel's figures are left alone
+  }
+  attachment.metrics.add_overflow({now.waits - seen.waits, now.timeouts - seen.timeouts,
+                                   now.failed - seen.failed, now.dropped - seen.dropped});
+  seen = now;
+}
+
+void DrainLoop::mark_unmarked_drops(Attachment& attachment) {
+  const ring::OverflowCounts counts = attachment.overflow_seen;
+  if (counts.dropped <= counts.marked) return;
+  // Where the publisher's events end; their timestamps are unknown here (0).
+  const event::DropMarker marker{.dropped_events = counts.dropped - counts.marked};
+  const auto bytes = std::as_bytes(std::span(&marker, 1));
+  if (!journal_.append(event::drop_marker_header(marker), bytes)) {
+    shared_.fail(journal_.failure() ? journal_.failure()->message()
+                                    : std::string("the journal refused a drop marker"));
+  }
 }
 
 }  // namespace ringlog::app

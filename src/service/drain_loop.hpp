@@ -34,6 +34,10 @@ class DrainLoop {
   // Tells each publisher how many of its events the journal has made durable.
   void report_durability();
   void forget_drained_and_detached();
+  // Adds what the publisher's overflow counts rose by to its channel's.
+  static void count_overflow(Attachment&);
+  // For a publisher gone with drops no marker in its ring counted: a marker in the journal.
+  void mark_unmarked_drops(Attachment&);
 
   ServiceShared& shared_;
   storage::Journal& journal_;

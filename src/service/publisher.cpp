@@ -2,14 +2,20 @@
 
 #include "service/service_protocol.hpp"
 
+#include <ringlog/detail/cpu_relax.hpp>
+
 #include <fmt/format.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 namespace ringlog::service {
@@ -19,8 +25,64 @@ struct Publisher::State {
   std::uint64_t id = 0;
   ring::SharedRing ring;
   ring::Producer producer;
+  OverflowPolicy policy = OverflowPolicy::block;
+  std::chrono::nanoseconds block_deadline{0};
+  event::DropMarker unmarked{};  // events dropped since the last drop marker went in
+
   ~State() {
+    // The last drop marker, given block's time to find room. When it finds none, the service
+    // journals one for the drops no marker counted (ring::OverflowCounts::marked).
+    if (unmarked.dropped_events != 0) (void)wait_for_room([&] { return write_marker(); });
     if (socket >= 0) ::close(socket);  // the detach
+  }
+
+  bool write_marker() noexcept {
+    if (!producer.write_drop_marker(unmarked)) return false;
+    ring.add_overflow({.marked = unmarked.dropped_events});
+    unmarked = {};
+    return true;
+  }
+
+  // Retries `attempt` while the ring is full: spinning first (the consumer usually frees room
+  // within microseconds), then yielding the CPU, until block_deadline has passed.
+  template <class Attempt>
+  bool wait_for_room(Attempt attempt) noexcept {
+    constexpr int spins = 1024;
+    for (int i = 0; i < spins; ++i) {
+      if (attempt()) return true;
+      ringlog::detail::cpu_relax();
+    }
+    const auto deadline = std::chrono::steady_clock::now() + block_deadline;
+    while (std::chrono::steady_clock::now() < deadline) {
+      ::sched_yield();
+      if (attempt()) return true;
+    }
+    return false;
+  }
+
+  // The slow path of write_event: the ring had no room for the event (or for the drop marker
+  // that must go in before it).
+  bool overflowed(const event::EventHeader& header, std::span<const std::byte> payload) noexcept {
+    if (header.payload_len != payload.size() ||
+        ring::detail::check_event(header, ring.capacity())) {
+      return false;  // never writable: no overflow
+    }
+    switch (policy) {
+      case OverflowPolicy::fail:
+        ring.add_overflow({.failed = 1});
+        return false;
+      case OverflowPolicy::drop:
+        if (unmarked.dropped_events++ == 0) unmarked.first_timestamp = header.timestamp;
+        unmarked.last_timestamp = header.timestamp;
+        ring.add_overflow({.dropped = 1});
+        return false;
+      case OverflowPolicy::block:
+        break;
+    }
+    ring.add_overflow({.waits = 1});
+    if (wait_for_room([&] { return producer.write_event(header, payload); })) return true;
+    ring.add_overflow({.timeouts = 1});
+    return false;
   }
 };
 
@@ -46,6 +108,37 @@ std::expected<int, Error> connect_to(const std::filesystem::path& path) {
 
 Error unusable(const ring::RingError& error) {
   return Error::because(SetupErrc::ring_unusable, ring::to_string(error));
+}
+
+// "attached <id> <policy> <block deadline in ns>": the attachment's terms, or nothing.
+struct Terms {
+  std::uint64_t id = 0;
+  OverflowPolicy policy = OverflowPolicy::block;
+  std::chrono::nanoseconds block_deadline{0};
+};
+std::optional<Terms> parse_attached(std::string_view text) {
+  constexpr std::string_view prefix = "attached ";
+  if (!text.starts_with(prefix)) return std::nullopt;
+  text.remove_prefix(prefix.size());
+  Terms terms;
+  std::int64_t deadline_ns = 0;
+  const char* const end = text.data() + text.size();
+  const std::from_chars_result id = std::from_chars(text.data(), end, terms.id);
+  const std::size_t policy_at = std::size_t(id.ptr - text.data()) + 1;
+  const std::size_t policy_end = text.find(' ', policy_at);
+  if (id.ec != std::errc() || id.ptr == end || *id.ptr != ' ' ||
+      policy_end == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const auto named = std::ranges::find(overflow_policy_names,
+                                       text.substr(policy_at, policy_end - policy_at));
+  if (named == overflow_policy_names.end()) return std::nullopt;
+  terms.policy = static_cast<OverflowPolicy>(named - overflow_policy_names.begin());
+  const std::from_chars_result deadline =
+      std::from_chars(text.data() + policy_end + 1, end, deadline_ns);
+  if (deadline.ec != std::errc() || deadline.ptr != end || deadline_ns < 0) return std::nullopt;
+  terms.block_deadline = std::chrono::nanoseconds(deadline_ns);
+  return terms;
 }
 
 }  // namespace
@@ -77,10 +170,8 @@ std::expected<Publisher, Error> Publisher::attach(const AttachOptions& options) 
                                fmt::format("the service refused channel \"{}\": {}",
                                            options.channel, message.text.substr(8))));
   }
-  std::uint64_t id = 0;
-  const std::string_view number = std::string_view(message.text).substr(9);
-  if (!message.text.starts_with("attached ") || message.fd < 0 ||
-      std::from_chars(number.data(), number.data() + number.size(), id).ec != std::errc()) {
+  const std::optional<Terms> terms = parse_attached(message.text);
+  if (!terms || message.fd < 0) {
     if (message.fd >= 0) ::close(message.fd);
     return fail(Error::because(
         SetupErrc::service_refused,
@@ -92,14 +183,37 @@ std::expected<Publisher, Error> Publisher::attach(const AttachOptions& options) 
   if (!ring) return fail(unusable(ring.error()));
   auto producer = ring->producer();
   if (!producer) return fail(unusable(producer.error()));
-  return Publisher(std::unique_ptr<State>(
-      new State{socket, id, std::move(*ring), std::move(*producer)}));
+  return Publisher(std::unique_ptr<State>(new State{socket, terms->id, std::move(*ring),
+                                                    std::move(*producer), terms->policy,
+                                                    terms->block_deadline}));
+}
+
+std::string_view to_string(OverflowPolicy policy) noexcept {
+  return overflow_policy_names[static_cast<std::size_t>(policy)];
 }
 
 Publisher::Publisher(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
 Publisher::Publisher(Publisher&&) noexcept = default;
 Publisher& Publisher::operator=(Publisher&&) noexcept = default;
 Publisher::~Publisher() = default;
+
+bool Publisher::write_event(const event::EventHeader& header,
+                            std::span<const std::byte> payload) noexcept {
+  State& s = *state_;
+  // Events dropped before this one are counted in order, ahead of it.
+  if (s.unmarked.dropped_events == 0 || s.write_marker()) [[likely]] {
+    if (s.producer.write_event(header, payload)) [[likely]] return true;
+  }
+  return s.overflowed(header, payload);
+}
+
+OverflowPolicy Publisher::overflow_policy() const noexcept { return state_->policy; }
+std::chrono::nanoseconds Publisher::block_deadline() const noexcept {
+  return state_->block_deadline;
+}
+ring::OverflowCounts Publisher::overflow_counts() const noexcept {
+  return state_->ring.overflow_counts();
+}
 
 ring::Producer& Publisher::producer() noexcept { return state_->producer; }
 std::uint64_t Publisher::durable_events() const noexcept { return state_->ring.durable_events(); }

@@ -49,7 +49,9 @@ struct Service::State {
       ChannelStatus channel{.name = counted.name,
                             .journaled = counted.journaled.load(std::memory_order_relaxed),
                             .durable = counted.durable.load(std::memory_order_relaxed),
-                            .journaled_to_durable = counted.journaled_to_durable.counts()};
+                            .journaled_to_durable = counted.journaled_to_durable.counts(),
+                            .overflow_policy = counted.overflow_policy,
+                            .overflow = counted.overflow()};
       for (const PublisherStatus& p : publishers) {
         if (p.channel != counted.name) continue;
         channel.publishers += p.attached ? 1 : 0;

@@ -41,6 +41,8 @@ struct ChannelStatus {
   std::size_t ring_used = 0;      // over its publishers' rings
   std::size_t ring_bytes = 0;
   DurationCounts journaled_to_durable;
+  std::string_view overflow_policy;  // its publishers' (service::to_string)
+  OverflowFigures overflow;          // what they did with a full ring, since the start
 };
 
 struct ServiceStatus {

@@ -438,6 +438,19 @@ const ChannelKey channel_keys[] = {
        return r.ring_size(k, c.ring_bytes, /*zero_is_default=*/true);
      },
      [](const ChannelConfig& c) { return fmt::format("{}", c.ring_bytes); }},
+    {"overflow",
+     [](Reader& r, Path k, ChannelConfig& c) {
+       return r.one_of(k, c.overflow, service::overflow_policy_names);
+     },
+     [](const ChannelConfig& c) { return toml_text(std::string(service::to_string(c.overflow))); }},
+    {"block_timeout_us",
+     [](Reader& r, Path k, ChannelConfig& c) {
+       std::int64_t micros = c.block_timeout.count();
+       auto failed = r.integer(k, micros, 0, 60'000'000);
+       c.block_timeout = std::chrono::microseconds(micros);
+       return failed;
+     },
+     [](const ChannelConfig& c) { return fmt::format("{}", c.block_timeout.count()); }},
 };
 
 bool is_known_key(std::string_view path) {

@@ -9,8 +9,10 @@
 #include "ship/shipper.hpp"
 
 #include <ringlog/journal.hpp>
+#include <ringlog/publisher.hpp>
 #include <ringlog/ring.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <expected>
 #include <filesystem>
@@ -24,6 +26,9 @@ namespace ringlog::app {
 struct ChannelConfig {
   std::string name;
   std::size_t ring_bytes = 0;  // 0: the [rings] default
+  // What its publishers do with a full ring (Publisher::write_event), and block's deadline.
+  service::OverflowPolicy overflow = service::OverflowPolicy::block;
+  std::chrono::microseconds block_timeout{100'000};
 };
 
 struct ServiceConfig {

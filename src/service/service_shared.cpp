@@ -53,7 +53,9 @@ std::vector<PublisherStatus> AttachmentRegistry::publishers() const {
 }
 
 ServiceShared::ServiceShared(ServiceConfig c) : config(std::move(c)) {
-  for (const ChannelConfig& channel : config.channels) channels.emplace_back(channel.name);
+  for (const ChannelConfig& channel : config.channels) {
+    channels.emplace_back(channel.name, service::to_string(channel.overflow));
+  }
 }
 
 ChannelMetrics& ServiceShared::channel_metrics(std::string_view name) {

@@ -43,6 +43,7 @@ struct Attachment {
   std::atomic<std::uint64_t> journaled{0};   // written by the drain thread
   std::atomic<std::uint64_t> durable{0};     // written by the drain thread
   std::deque<AwaitingDurability> awaiting_durability{};  // drain thread only
+  ring::OverflowCounts overflow_seen{};  // drain thread only: added to the channel's so far
 };
 
 // The publishers attached now, or detached and not yet drained. The control thread adds them;

@@ -27,14 +27,18 @@ std::string bound_text(std::uint64_t bound_ns) {
 
 std::string channel_line(const ChannelStatus& c) {
   const DurationCounts& latency = c.journaled_to_durable;
+  const OverflowFigures& full = c.overflow;
   return fmt::format("  channel {:<12} {} publisher(s), {} journaled, {} durable since the "
-                     "start{}\n",
+                     "start{}\n"
+                     "           {:<12} on a full ring: {}; {} waited ({} timed out), {} "
+                     "failed, {} dropped\n",
                      c.name, c.publishers, c.journaled, c.durable,
                      latency.count == 0
                          ? std::string()
                          : fmt::format("; journaled -> durable p50 {}, p99 {}",
                                        bound_text(latency.bound_at(0.5)),
-                                       bound_text(latency.bound_at(0.99))));
+                                       bound_text(latency.bound_at(0.99))),
+                     "", c.overflow_policy, full.waits, full.timeouts, full.failed, full.dropped);
 }
 
 }  // namespace
@@ -96,6 +100,11 @@ std::string to_json(const ServiceStatus& status) {
                         {"publishers", c.publishers},
                         {"ring_used", c.ring_used},
                         {"ring_bytes", c.ring_bytes},
+                        {"overflow", {{"policy", c.overflow_policy},
+                                      {"waits", c.overflow.waits},
+                                      {"timeouts", c.overflow.timeouts},
+                                      {"failed", c.overflow.failed},
+                                      {"dropped", c.overflow.dropped}}},
                         {"journaled_to_durable", {{"count", latency.count},
                                                   {"sum_ns", latency.sum_ns},
                                                   {"buckets", std::move(buckets)}}}});
@@ -189,12 +198,32 @@ void expose_channels(Exposition& out, const ServiceStatus& status) {
   per_channel("ringlog_publisher_ring_capacity_bytes", "gauge",
               "The size of this channel's rings together.",
               [](const ChannelStatus& c) { return c.ring_bytes; });
+  per_channel("ringlog_publisher_overflow_waits_total", "counter",
+              "Writes that found the ring full and waited for room (overflow policy block).",
+              [](const ChannelStatus& c) { return c.overflow.waits; });
+  per_channel("ringlog_publisher_overflow_timeouts_total", "counter",
+              "Of the writes that waited, those given up at the channel's deadline.",
+              [](const ChannelStatus& c) { return c.overflow.timeouts; });
+  per_channel("ringlog_publisher_overflow_failed_total", "counter",
+              "Writes refused at once on a full ring (overflow policy fail).",
+              [](const ChannelStatus& c) { return c.overflow.failed; });
+  per_channel("ringlog_publisher_overflow_dropped_total", "counter",
+              "Events dropped on a full ring, each counted in a drop marker (policy drop).",
+              [](const ChannelStatus& c) { return c.overflow.dropped; });
   out.family("ringlog_publisher_durable_latency_seconds", "histogram",
              "From the drain that journaled a batch of this channel's events to the flush that "
              "made it durable.");
   for (const ChannelStatus& c : status.channels) {
     out.histogram("ringlog_publisher_durable_latency_seconds",
                   fmt::format("channel=\"{}\"", label_value(c.name)), c.journaled_to_durable);
+  }
+  out.family("ringlog_channel_info", "gauge",
+             "1 for each configured channel, labelled with its publishers' overflow policy.");
+  for (const ChannelStatus& c : status.channels) {
+    out.sample("ringlog_channel_info",
+               fmt::format("channel=\"{}\",overflow=\"{}\"", label_value(c.name),
+                           c.overflow_policy),
+               1);
   }
   out.family("ringlog_publisher_info", "gauge",
              "1 for each publisher attached now, or detached and still being drained: its "

@@ -22,13 +22,20 @@ inline constexpr std::uint8_t framing_flag = 0x80;  // set only on records the l
 enum class FramingKind : std::uint8_t {
   padding = 0,  // skip to the end of the ring
   batch = 1,    // in log files: a checksum over the run of records that follows
+  // 2 is event::drop_marker_type: a record the library writes that readers take as an event
 };
 
 constexpr std::size_t record_size(std::size_t payload_len) noexcept {
   return (event::EventHeader::SIZE + payload_len + record_alignment - 1) & ~(record_alignment - 1);
 }
 
+// Framing: a record that is no event (padding, a batch's checksum). A drop marker carries the
+// framing flag too, which keeps users from writing one, but is read as an event.
 constexpr bool is_framing(const event::EventHeader& header) noexcept {
+  return (header.flags & framing_flag) != 0 && !event::is_drop_marker(header);
+}
+// Whether users may write it: records with the framing flag are the library's alone.
+constexpr bool is_library_record(const event::EventHeader& header) noexcept {
   return (header.flags & framing_flag) != 0;
 }
 
@@ -77,7 +84,11 @@ inline constexpr std::uint32_t reserved_of(std::uint64_t half) noexcept {
   return static_cast<std::uint32_t>(half >> 32);
 }
 inline constexpr bool is_framing(std::uint64_t half) noexcept {
-  return ((half >> 8) & framing_flag) != 0;
+  // The second half without its reserved word: type, flags, length.
+  constexpr std::uint64_t drop_marker_half =
+      std::uint64_t{event::drop_marker_type} | std::uint64_t{event::drop_marker_flags} << 8 |
+      std::uint64_t{sizeof(event::DropMarker)} << 16;
+  return ((half >> 8) & framing_flag) != 0 && (half & 0xffff'ffff) != drop_marker_half;
 }
 
 // Copies an event's payload into its record. Up to word_copy_max_bytes it loads 8 bytes at a

@@ -38,8 +38,30 @@ std::string utc_text(std::uint64_t ns) {
                      ns % 1'000'000'000);
 }
 
+// A drop marker: how many events a publisher dropped at this point, instead of an event.
+void print_drop_marker(std::uint64_t sequence, const event::DropMarker& marker,
+                       EventFormat format, std::FILE* out) {
+  const auto time = [&](std::uint64_t ns) { return format.utc ? utc_text(ns) : std::to_string(ns); };
+  if (format.json) {
+    nlohmann::ordered_json line = {{"sequence", sequence},
+                                   {"timestamp", marker.first_timestamp},
+                                   {"dropped_events", marker.dropped_events},
+                                   {"first_dropped_timestamp", marker.first_timestamp},
+                                   {"last_dropped_timestamp", marker.last_timestamp}};
+    if (format.utc) line["time"] = time(marker.first_timestamp);
+    fmt::print(out, "{}\n", line.dump());
+  } else {
+    fmt::print(out, "{:>10}  ts {:>20}  DROPPED {} event(s) here, timestamps {} to {}\n",
+               sequence, time(marker.first_timestamp), marker.dropped_events,
+               time(marker.first_timestamp), time(marker.last_timestamp));
+  }
+}
+
 void print_event(std::uint64_t sequence, const event::EventView& view, EventFormat format,
                  std::FILE* out) {
+  if (const auto marker = event::as_drop_marker(view)) {
+    return print_drop_marker(sequence, *marker, format, out);
+  }
   const auto& h = view.header;
   if (format.json) {
     nlohmann::ordered_json line = {{"sequence", sequence}, {"timestamp", h.timestamp}};
@@ -154,6 +176,25 @@ int verify_file(const std::filesystem::path& path, std::FILE* out) {
   return damaged;
 }
 
+// The drop markers publishers left in an intact journal: events lost before the journal, by
+// a publisher's choice (overflow policy drop), where they were lost.
+void print_drops(const std::filesystem::path& path, std::FILE* out) {
+  auto reader = storage::JournalReader::open(path);
+  if (!reader) return;
+  std::uint64_t markers = 0, dropped = 0;
+  std::optional<std::uint64_t> first_at;
+  reader->poll([&](const storage::JournalEvent& event) {
+    const auto marker = event::as_drop_marker(event.view);
+    if (!marker) return;
+    ++markers;
+    dropped += marker->dropped_events;
+    if (!first_at) first_at = event.sequence;
+  });
+  if (markers == 0) return;
+  fmt::print(out, "DROPS: {} drop marker(s) count {} event(s) publishers dropped on a full ring, "
+             "the first at sequence {}\n", markers, dropped, *first_at);
+}
+
 int verify_journal(const std::filesystem::path& path, std::FILE* out) {
   auto check = storage::check_journal(path);
   if (!check) {
@@ -168,6 +209,7 @@ int verify_journal(const std::filesystem::path& path, std::FILE* out) {
              check->intact_events, check->first_sequence,
              check->first_sequence + check->intact_events, check->segments.size());
   if (check->problem.empty()) {
+    print_drops(path, out);
     fmt::print(out, "OK: every record is intact\n");
     return intact;
   }
