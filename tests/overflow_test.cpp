@@ -6,6 +6,7 @@
 #include "programs/ringlog/log_tools.hpp"
 #include "service/service.hpp"
 
+#include "forked_service.hpp"
 #include "test_support.hpp"
 
 #include <ringlog/journal.hpp>
@@ -13,10 +14,6 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -29,60 +26,6 @@ using service::OverflowPolicy;
 using service::Publisher;
 
 namespace {
-
-// The service in a child process, which the test can freeze: a consumer stalled for real.
-class ForkedService {
- public:
-  explicit ForkedService(const ServiceConfig& config) {
-    int ready[2], stop[2];
-    if (::pipe(ready) != 0 || ::pipe(stop) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::close(ready[0]);
-      ::close(stop[1]);
-      auto service = app::Service::start(config);
-      if (!service) _exit(20);
-      char byte = 'r';
-      if (::write(ready[1], &byte, 1) != 1 || ::read(stop[0], &byte, 1) < 0) _exit(21);
-      _exit((*service)->stop() ? 0 : 22);
-    }
-    ::close(ready[1]);
-    ::close(stop[0]);
-    stop_ = stop[1];
-    char byte = 0;
-    started_ = ::read(ready[0], &byte, 1) == 1;  // 0: the child exited
-    ::close(ready[0]);
-  }
-  ~ForkedService() {
-    if (pid_ > 0) (void)stop();
-  }
-  ForkedService(const ForkedService&) = delete;
-  ForkedService& operator=(const ForkedService&) = delete;
-
-  bool started() const { return started_; }
-  // Returns once the child is stopped: its drain thread reads nothing more.
-  void freeze() {
-    ASSERT_EQ(::kill(pid_, SIGSTOP), 0);
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid_, &status, WUNTRACED), pid_);
-    ASSERT_TRUE(WIFSTOPPED(status));
-  }
-  void thaw() { ASSERT_EQ(::kill(pid_, SIGCONT), 0); }
-  // Stops the service cleanly (it drains every ring first): its exit code.
-  int stop() {
-    ::kill(pid_, SIGCONT);
-    ::close(stop_);
-    int status = 0;
-    const bool waited = ::waitpid(pid_, &status, 0) == pid_;
-    pid_ = -1;
-    return waited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int stop_ = -1;
-  bool started_ = false;
-};
 
 // Event `sequence` of the test's publisher: its timestamp is 1000 + sequence.
 event::EventHeader header_of(std::uint64_t sequence) {
@@ -160,7 +103,7 @@ struct Stalled {
 
   test::TempDir dir;
   ServiceConfig config;
-  std::optional<ForkedService> service;
+  std::optional<test::ForkedService> service;
   std::optional<Publisher> publisher;
   std::uint64_t written = 0;
 };

@@ -6,11 +6,14 @@
 #include "ship/fetcher.hpp"
 #include "ship/message_format.hpp"
 #include "ship/nats_link.hpp"
+#include "service/service.hpp"
+#include "service/service_config.hpp"
 #include "ship/shipper.hpp"
 #include "test_support.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <ringlog/publisher.hpp>
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -140,6 +143,13 @@ class NatsServer {
   }
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   const std::string& name() const { return name_; }
+  // A server that takes connections and answers nothing (SIGSTOP), until thawed.
+  void freeze() {
+    ASSERT_EQ(::kill(pid_, SIGSTOP), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid_, &status, WUNTRACED), pid_);
+  }
+  void thaw() { ASSERT_EQ(::kill(pid_, SIGCONT), 0); }
 
  private:
   std::filesystem::path directory_;
@@ -866,4 +876,53 @@ TEST(ship, the_server_checks_the_user_and_password_from_the_credentials_file) {
 }
 
 }  // namespace
+// The service's sampled stage timings with a shipper: a stream that takes nothing for a second
+// shows in durable_to_shipped, not in the stages before it.
+TEST(ship, a_stalled_stream_shows_in_the_durable_to_shipped_stage) {
+  SKIP_WITHOUT_NATS_SERVER();
+  test::TempDir dir;
+  NatsServer server(dir.path() / "nats", "solo");
+  ASSERT_TRUE(server.start());
+  ServiceConfig config;
+  config.name = "stages";
+  config.runtime_dir = dir.path() / "run";
+  config.journal_dir = dir.path() / "journal";
+  config.latency_sample_every = 1;
+  config.ship.nats = endpoint_of({server.url()});
+  auto service = Service::start(config);
+  ASSERT_TRUE(service.has_value()) << service.error().message();
+  auto publisher = service::Publisher::attach({config.name, config.runtime_dir, "default"});
+  ASSERT_TRUE(publisher.has_value()) << publisher.error().message();
+  const auto write = [&](std::uint64_t sequence) {
+    const auto payload = test::make_payload(sequence, 16);
+    return publisher->write_event(event::EventHeader(sequence, 1, 16), payload);
+  };
+  const auto shipped = [&] { return (*service)->status().ship->shipped; };
+  ASSERT_TRUE(write(0));
+  ASSERT_TRUE(eventually([&] { return shipped() >= 1; }, 30s)) << "the shipper never got going";
+
+  server.freeze();
+  constexpr std::uint64_t events = 32;
+  for (std::uint64_t sequence = 1; sequence <= events; ++sequence) ASSERT_TRUE(write(sequence));
+  ASSERT_TRUE(publisher->wait_durable(events + 1, 30s));
+  std::this_thread::sleep_for(1s);  // the injected delay, not a wait
+  server.thaw();
+  const auto stage = [&](Stage which) {
+    return (*service)->status().channels.at(0).stages[std::size_t(which)];
+  };
+  ASSERT_TRUE(eventually(
+      [&] { return stage(Stage::durable_to_shipped).count >= events + 1; }, 30s));
+  const auto over_half_a_second = [](const DurationCounts& counts) {
+    std::uint64_t over = counts.per_bucket.back();
+    for (std::size_t bucket = 0; bucket < latency_bounds_ns.size(); ++bucket) {
+      if (latency_bounds_ns[bucket] > 500'000'000) over += counts.per_bucket[bucket];
+    }
+    return over;
+  };
+  EXPECT_GE(over_half_a_second(stage(Stage::durable_to_shipped)), events);
+  EXPECT_LT(over_half_a_second(stage(Stage::journaled_to_durable)), events);
+  EXPECT_EQ(over_half_a_second(stage(Stage::commit_to_journaled)), 0u);
+  ASSERT_TRUE((*service)->stop().has_value());
+}
+
 }  // namespace ringlog::app

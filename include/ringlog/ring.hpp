@@ -225,6 +225,9 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
   }
 
   std::size_t max_payload() const noexcept { return max_payload_len(geometry_.capacity()); }
+  // Bytes through the ring since its creation, to the end of the last committed record: where
+  // that record ends, for the consumer's side to tell when it has read it (Consumer::position).
+  std::uint64_t position() const noexcept { return head_; }
 
  private:
   friend class SpscRingBuffer;
@@ -389,6 +392,9 @@ class alignas(ringlog::detail::cache_line_pair) Consumer {
   }
 
   bool is_empty() const noexcept { return !geometry_.committed_record(tail_ + lent_bytes_); }
+  // Bytes through the ring since its creation that this side has read: every record ending at
+  // or below it was handed out.
+  std::uint64_t position() const noexcept { return tail_ + lent_bytes_; }
 
   // Zero-copy batch read: committed records that lie one after another in ring memory, up to an
   // eighth of the ring, for a consumer that takes records as they are framed

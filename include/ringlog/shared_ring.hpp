@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <expected>
 #include <filesystem>
+#include <span>
 
 namespace ringlog::ring {
 
@@ -37,6 +38,16 @@ struct OverflowCounts {
   std::uint64_t dropped = 0;   // events dropped (drop)
   std::uint64_t marked = 0;    // of those, the ones counted in a drop marker in the ring
 };
+
+// A sampled event's commit, for timing the stages it goes through after: where its record
+// ends in the ring (Producer::position() once it is committed) and the TSC then
+// (detail::read_tsc).
+struct CommitSample {
+  std::uint64_t ring_end = 0;
+  std::uint64_t tsc = 0;
+};
+// The newest samples the ring keeps for the consumer's side; older ones not yet read are lost.
+inline constexpr std::size_t commit_sample_slots = 64;
 
 class SharedRing {
  public:
@@ -75,6 +86,11 @@ class SharedRing {
   // The producer's side adds to the overflow counts (one writer: no read-modify-write).
   void add_overflow(const OverflowCounts& more) noexcept;
   OverflowCounts overflow_counts() const noexcept;
+  // The producer's side records a sampled commit; the consumer's side reads those recorded since
+  // sample number `next` (which it advances), oldest first, into `out`: how many it wrote. Ones
+  // overwritten before they were read are skipped.
+  void record_commit_sample(const CommitSample&) noexcept;
+  std::size_t read_commit_samples(std::uint64_t& next, std::span<CommitSample> out) const noexcept;
   MemoryReport memory_report() const { return detail::read_memory_report(memory_); }
 
  private:

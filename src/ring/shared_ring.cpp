@@ -13,6 +13,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -42,6 +43,12 @@ struct SharedRingHeader {
   ringlog::detail::ProgressSignal durable_progress;  // for wait_durable_events
   // OverflowCounts, in its order; written only when the ring was found full.
   alignas(128) std::array<std::atomic<std::uint64_t>, 5> overflow;
+  // Commit samples, a seqlock of a single writer: slot i % commit_sample_slots holds sample i.
+  // samples_started counts those whose slot the producer began to write, samples_recorded
+  // those it finished.
+  alignas(128) std::atomic<std::uint64_t> samples_started;
+  std::atomic<std::uint64_t> samples_recorded;
+  std::array<std::array<std::atomic<std::uint64_t>, 2>, commit_sample_slots> samples;
   ringlog::detail::SharedIndices indices;
 };
 
@@ -289,6 +296,34 @@ OverflowCounts SharedRing::overflow_counts() const noexcept {
   return {count[0].load(std::memory_order_relaxed), count[1].load(std::memory_order_relaxed),
           count[2].load(std::memory_order_relaxed), count[3].load(std::memory_order_relaxed),
           count[4].load(std::memory_order_relaxed)};
+}
+
+void SharedRing::record_commit_sample(const CommitSample& sample) noexcept {
+  const std::uint64_t number = header_->samples_recorded.load(std::memory_order_relaxed);
+  auto& slot = header_->samples[number % commit_sample_slots];
+  header_->samples_started.store(number + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // the start is seen before the slot
+  slot[0].store(sample.ring_end, std::memory_order_relaxed);
+  slot[1].store(sample.tsc, std::memory_order_relaxed);
+  header_->samples_recorded.store(number + 1, std::memory_order_release);
+}
+
+std::size_t SharedRing::read_commit_samples(std::uint64_t& next,
+                                            std::span<CommitSample> out) const noexcept {
+  const std::uint64_t recorded = header_->samples_recorded.load(std::memory_order_acquire);
+  if (recorded > commit_sample_slots) next = std::max(next, recorded - commit_sample_slots);
+  std::size_t taken = 0;
+  for (; next < recorded && taken < out.size(); ++next) {
+    const auto& slot = header_->samples[next % commit_sample_slots];
+    const CommitSample read{slot[0].load(std::memory_order_relaxed),
+                            slot[1].load(std::memory_order_relaxed)};
+    std::atomic_thread_fence(std::memory_order_acquire);  // the slot is read before the start
+    // Sample `next + slots` would reuse the slot: kept only when the producer has not begun it.
+    if (header_->samples_started.load(std::memory_order_relaxed) <= next + commit_sample_slots) {
+      out[taken++] = read;
+    }
+  }
+  return taken;
 }
 
 std::uint64_t SharedRing::durable_events() const noexcept {

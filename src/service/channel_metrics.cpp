@@ -8,9 +8,9 @@ std::uint64_t DurationCounts::bound_at(double quantile) const noexcept {
   if (count == 0) return 0;
   const double wanted = std::clamp(quantile, 0.0, 1.0) * double(count);
   std::uint64_t seen = 0;
-  for (std::size_t bucket = 0; bucket < durable_latency_bounds_ns.size(); ++bucket) {
+  for (std::size_t bucket = 0; bucket < latency_bounds_ns.size(); ++bucket) {
     seen += per_bucket[bucket];
-    if (double(seen) >= wanted) return durable_latency_bounds_ns[bucket];
+    if (double(seen) >= wanted) return latency_bounds_ns[bucket];
   }
   return std::numeric_limits<std::uint64_t>::max();
 }

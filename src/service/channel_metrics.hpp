@@ -17,17 +17,18 @@
 
 namespace ringlog::app {
 
-// Upper bounds of the journaled → durable histogram's buckets, in nanoseconds, as Prometheus
-// histograms take them (cumulative counts at each bound, then +Inf): from well under a fast
-// NVMe fdatasync to a disk that has stalled for seconds.
-inline constexpr std::array<std::uint64_t, 14> durable_latency_bounds_ns = {
-    100'000,    250'000,    500'000,     1'000'000,   2'500'000,   5'000'000,   10'000'000,
-    25'000'000, 50'000'000, 100'000'000, 250'000'000, 500'000'000, 1'000'000'000, 2'500'000'000};
+// Upper bounds of the latency histograms' buckets, in nanoseconds, as Prometheus histograms
+// take them (cumulative counts at each bound, then +Inf): from a ring hand-over of a
+// microsecond to a disk that has stalled for seconds.
+inline constexpr std::array<std::uint64_t, 20> latency_bounds_ns = {
+    1'000,       2'500,       5'000,       10'000,      25'000,        50'000,      100'000,
+    250'000,     500'000,     1'000'000,   2'500'000,   5'000'000,     10'000'000,  25'000'000,
+    50'000'000,  100'000'000, 250'000'000, 500'000'000, 1'000'000'000, 2'500'000'000};
 
 // A histogram's figures at one moment: counts per bucket (not cumulative; the last one is
 // above every bound), their number and their sum.
 struct DurationCounts {
-  std::array<std::uint64_t, durable_latency_bounds_ns.size() + 1> per_bucket{};
+  std::array<std::uint64_t, latency_bounds_ns.size() + 1> per_bucket{};
   std::uint64_t count = 0;
   std::uint64_t sum_ns = 0;
 
@@ -43,7 +44,7 @@ class DurationHistogram {
   void observe(std::chrono::nanoseconds duration) noexcept {
     const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(duration.count(), 0));
     std::size_t bucket = 0;
-    while (bucket < durable_latency_bounds_ns.size() && ns > durable_latency_bounds_ns[bucket]) {
+    while (bucket < latency_bounds_ns.size() && ns > latency_bounds_ns[bucket]) {
       ++bucket;
     }
     bump(per_bucket_[bucket], 1);
@@ -56,9 +57,19 @@ class DurationHistogram {
     value.store(value.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
   }
 
-  std::array<std::atomic<std::uint64_t>, durable_latency_bounds_ns.size() + 1> per_bucket_{};
+  std::array<std::atomic<std::uint64_t>, latency_bounds_ns.size() + 1> per_bucket_{};
   std::atomic<std::uint64_t> sum_ns_{0};
 };
+
+// The stages a sampled event is timed through, each from the end of the one before.
+enum class Stage : std::uint8_t {
+  commit_to_journaled,   // the publisher committed it; the service's consumer copied it
+  journaled_to_durable,  // a flush covered it
+  durable_to_shipped,    // the stream acknowledged it (when shipping)
+};
+inline constexpr std::size_t stage_count = 3;
+inline constexpr std::array<std::string_view, stage_count> stage_names = {
+    "commit_to_journaled", "journaled_to_durable", "durable_to_shipped"};
 
 // What a channel's publishers did with a full ring, over every attachment (see
 // ring::OverflowCounts).
@@ -100,6 +111,8 @@ struct ChannelMetrics {
   // From the drain that journaled a batch of a publisher's events to the flush that made it
   // durable: one observation per drained batch.
   DurationHistogram journaled_to_durable;
+  // The sampled events' stages (Stage), from their publishers' TSC stamps.
+  std::array<DurationHistogram, stage_count> stages;
 
  private:
   std::atomic<std::uint64_t> waits{0}, timeouts{0}, failed{0}, dropped{0};

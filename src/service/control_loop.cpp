@@ -192,10 +192,11 @@ std::shared_ptr<Attachment> ControlLoop::attach(int socket, std::string_view cha
       next_id_++, std::string(channel_name), peer_pid(socket),
       shared_.channel_metrics(channel_name), std::move(*ring),
       std::move(*consumer)});
-  // The channel's overflow terms travel with the ring: the publisher applies them.
+  // The channel's overflow terms and the sampling travel with the ring: the publisher applies
+  // them.
   const std::string terms = fmt::format(
-      "attached {} {} {}", attachment->id, service::to_string(channel->overflow),
-      std::chrono::nanoseconds(channel->block_timeout).count());
+      "attached {} {} {} {}", attachment->id, service::to_string(channel->overflow),
+      std::chrono::nanoseconds(channel->block_timeout).count(), config.latency_sample_every);
   if (service::detail::send_message(socket, terms, ring_fd) != 0) {
     return nullptr;  // gone already
   }

@@ -3,6 +3,7 @@
 #include "support/timing.hpp"
 
 #include <ringlog/detail/cpu_relax.hpp>
+#include <ringlog/detail/tsc.hpp>
 #include <ringlog/journal_consumer.hpp>
 #include <ringlog/topology.hpp>
 
@@ -22,10 +23,12 @@ void board_passes(std::atomic<std::uint64_t>& passes) {
 
 }  // namespace
 
-DrainLoop::DrainLoop(ServiceShared& shared, storage::Journal& journal, int consumer_cpu)
+DrainLoop::DrainLoop(ServiceShared& shared, storage::Journal& journal, int consumer_cpu,
+                     std::function<std::uint64_t()> shipped_through)
     : shared_(shared),
       journal_(journal),
       consumer_cpu_(consumer_cpu),
+      shipped_through_(std::move(shipped_through)),
       rate_from_(journal.next_sequence()) {  // what recovery found is no rate
   dispatcher_.add_consumer(std::make_unique<consumer::JournalConsumer>(journal_));
 }
@@ -112,6 +115,7 @@ void DrainLoop::report_durability() {
   }
   for (const auto& attachment : active_) {
     count_overflow(*attachment);
+    time_stages(*attachment);
     auto& waiting = attachment->awaiting_durability;
     std::optional<std::uint64_t> events;
     while (!waiting.empty() && waiting.front().journal_sequence_after <= durable) {
@@ -145,6 +149,42 @@ void DrainLoop::forget_drained_and_detached() {
     mark_unmarked_drops(*attachment);
   }
   if (!drained.empty()) shared_.attachments.forget(drained);
+}
+
+void DrainLoop::time_stages(Attachment& attachment) {
+  std::array<ring::CommitSample, 16> fresh;
+  const std::size_t got = attachment.ring.read_commit_samples(attachment.next_commit_sample, fresh);
+  auto& timed = attachment.timed;
+  for (std::size_t i = 0; i < got; ++i) timed[0].push_back({fresh[i].ring_end, fresh[i].tsc});
+  if (std::ranges::all_of(timed, [](const auto& waiting) { return waiting.empty(); })) return;
+  const std::uint64_t now = ringlog::detail::read_tsc();
+  // Moves the samples whose stage `stage` has ended (`ended`) on to the next, timing each.
+  const auto move_on = [&](Stage stage, auto ended, bool last) {
+    auto& waiting = timed[std::size_t(stage)];
+    for (; !waiting.empty() && ended(waiting.front()); waiting.pop_front()) {
+      Attachment::TimedSample sample = waiting.front();
+      const std::uint64_t ticks = now > sample.stamp ? now - sample.stamp : 0;
+      attachment.metrics.stages[std::size_t(stage)].observe(shared_.tsc_rate.to_duration(ticks));
+      sample.stamp = now;
+      if (stage == Stage::commit_to_journaled) {
+        sample.journal_sequence_after = journal_.next_sequence();
+      }
+      if (!last) timed[std::size_t(stage) + 1].push_back(sample);
+    }
+  };
+  const std::uint64_t read_through = attachment.consumer.position();
+  const std::uint64_t durable = journal_.durable_sequence();
+  move_on(Stage::commit_to_journaled, [&](const auto& s) { return s.ring_end <= read_through; },
+          false);
+  move_on(Stage::journaled_to_durable,
+          [&](const auto& s) { return s.journal_sequence_after <= durable; }, !shipped_through_);
+  if (!shipped_through_) return;
+  const std::uint64_t shipped = shipped_through_();
+  move_on(Stage::durable_to_shipped,
+          [&](const auto& s) { return s.journal_sequence_after <= shipped; }, true);
+  // A stream that takes nothing for long: the oldest samples go, not the memory.
+  auto& unshipped = timed[std::size_t(Stage::durable_to_shipped)];
+  while (unshipped.size() > 4 * ring::commit_sample_slots) unshipped.pop_front();
 }
 
 void DrainLoop::count_overflow(Attachment& attachment) {

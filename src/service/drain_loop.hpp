@@ -3,6 +3,8 @@
 // events are durable, and keeps the status board's journal figures up to date.
 #pragma once
 
+#include <functional>
+
 #include "service/service_shared.hpp"
 
 #include <ringlog/dispatcher.hpp>
@@ -18,7 +20,9 @@ namespace ringlog::app {
 class DrainLoop {
  public:
   // `consumer_cpu` < 0: unpinned.
-  DrainLoop(ServiceShared& shared, storage::Journal& journal, int consumer_cpu);
+  // `shipped_through`: the shipper's Shipper::shipped_through, when the service ships.
+  DrainLoop(ServiceShared& shared, storage::Journal& journal, int consumer_cpu,
+            std::function<std::uint64_t()> shipped_through);
   DrainLoop(const DrainLoop&) = delete;
   DrainLoop& operator=(const DrainLoop&) = delete;
 
@@ -34,6 +38,9 @@ class DrainLoop {
   // Tells each publisher how many of its events the journal has made durable.
   void report_durability();
   void forget_drained_and_detached();
+  // Moves the publisher's sampled events through the stages that have ended for them, timing
+  // each into its channel's histograms.
+  void time_stages(Attachment&);
   // Adds what the publisher's overflow counts rose by to its channel's.
   static void count_overflow(Attachment&);
   // For a publisher gone with drops no marker in its ring counted: a marker in the journal.
@@ -42,6 +49,7 @@ class DrainLoop {
   ServiceShared& shared_;
   storage::Journal& journal_;
   int consumer_cpu_;
+  std::function<std::uint64_t()> shipped_through_;
   consumer::EventDispatcher dispatcher_;
   std::vector<std::shared_ptr<Attachment>> active_;
   // Where the rate was last measured from.

@@ -3,6 +3,7 @@
 #include "service/service_protocol.hpp"
 
 #include <ringlog/detail/cpu_relax.hpp>
+#include <ringlog/detail/tsc.hpp>
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -13,9 +14,9 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <optional>
+#include <sstream>
 #include <utility>
 
 namespace ringlog::service {
@@ -28,6 +29,15 @@ struct Publisher::State {
   OverflowPolicy policy = OverflowPolicy::block;
   std::chrono::nanoseconds block_deadline{0};
   event::DropMarker unmarked{};  // events dropped since the last drop marker went in
+  // One event in sample_every is stamped for the service's stage timings; 0: none.
+  std::uint64_t sample_every = 0;
+  std::uint64_t until_sample = sample_every == 0 ? UINT64_MAX : sample_every;
+
+  // The service times this event's stages from here (ring::CommitSample).
+  void sample_commit() noexcept {
+    ring.record_commit_sample({producer.position(), ringlog::detail::read_tsc()});
+    until_sample = sample_every;
+  }
 
   ~State() {
     // The last drop marker, given block's time to find room. When it finds none, the service
@@ -110,33 +120,26 @@ Error unusable(const ring::RingError& error) {
   return Error::because(SetupErrc::ring_unusable, ring::to_string(error));
 }
 
-// "attached <id> <policy> <block deadline in ns>": the attachment's terms, or nothing.
+// "attached <id> <policy> <block deadline in ns> <sample every>": the attachment's terms, or
+// nothing.
 struct Terms {
   std::uint64_t id = 0;
   OverflowPolicy policy = OverflowPolicy::block;
   std::chrono::nanoseconds block_deadline{0};
+  std::uint64_t sample_every = 0;
 };
-std::optional<Terms> parse_attached(std::string_view text) {
-  constexpr std::string_view prefix = "attached ";
-  if (!text.starts_with(prefix)) return std::nullopt;
-  text.remove_prefix(prefix.size());
+std::optional<Terms> parse_attached(const std::string& text) {
+  std::istringstream words(text);
+  std::string attached, policy;
+  std::int64_t deadline_ns = -1;
   Terms terms;
-  std::int64_t deadline_ns = 0;
-  const char* const end = text.data() + text.size();
-  const std::from_chars_result id = std::from_chars(text.data(), end, terms.id);
-  const std::size_t policy_at = std::size_t(id.ptr - text.data()) + 1;
-  const std::size_t policy_end = text.find(' ', policy_at);
-  if (id.ec != std::errc() || id.ptr == end || *id.ptr != ' ' ||
-      policy_end == std::string_view::npos) {
+  if (!(words >> attached >> terms.id >> policy >> deadline_ns >> terms.sample_every) ||
+      attached != "attached" || deadline_ns < 0 || !(words >> std::ws).eof()) {
     return std::nullopt;
   }
-  const auto named = std::ranges::find(overflow_policy_names,
-                                       text.substr(policy_at, policy_end - policy_at));
+  const auto named = std::ranges::find(overflow_policy_names, policy);
   if (named == overflow_policy_names.end()) return std::nullopt;
   terms.policy = static_cast<OverflowPolicy>(named - overflow_policy_names.begin());
-  const std::from_chars_result deadline =
-      std::from_chars(text.data() + policy_end + 1, end, deadline_ns);
-  if (deadline.ec != std::errc() || deadline.ptr != end || deadline_ns < 0) return std::nullopt;
   terms.block_deadline = std::chrono::nanoseconds(deadline_ns);
   return terms;
 }
@@ -185,7 +188,8 @@ std::expected<Publisher, Error> Publisher::attach(const AttachOptions& options) 
   if (!producer) return fail(unusable(producer.error()));
   return Publisher(std::unique_ptr<State>(new State{socket, terms->id, std::move(*ring),
                                                     std::move(*producer), terms->policy,
-                                                    terms->block_deadline}));
+                                                    terms->block_deadline, {},
+                                                    terms->sample_every}));
 }
 
 std::string_view to_string(OverflowPolicy policy) noexcept {
@@ -202,7 +206,10 @@ bool Publisher::write_event(const event::EventHeader& header,
   State& s = *state_;
   // Events dropped before this one are counted in order, ahead of it.
   if (s.unmarked.dropped_events == 0 || s.write_marker()) [[likely]] {
-    if (s.producer.write_event(header, payload)) [[likely]] return true;
+    if (s.producer.write_event(header, payload)) [[likely]] {
+      if (--s.until_sample == 0) [[unlikely]] s.sample_commit();
+      return true;
+    }
   }
   return s.overflowed(header, payload);
 }

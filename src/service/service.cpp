@@ -38,6 +38,7 @@ struct Service::State {
     status.attaches = board.attaches.load(std::memory_order_relaxed);
     status.refusals = board.refusals.load(std::memory_order_relaxed);
     status.placement = placement;
+    status.latency_sample_every = shared.config.latency_sample_every;
     status.flush_backend = journal.flush_backend_note();
     if (shipper) status.ship = shipper->status();
     return status;
@@ -51,7 +52,11 @@ struct Service::State {
                             .durable = counted.durable.load(std::memory_order_relaxed),
                             .journaled_to_durable = counted.journaled_to_durable.counts(),
                             .overflow_policy = counted.overflow_policy,
-                            .overflow = counted.overflow()};
+                            .overflow = counted.overflow(),
+                            .stages = {}};
+      for (std::size_t stage = 0; stage < stage_count; ++stage) {
+        channel.stages[stage] = counted.stages[stage].counts();
+      }
       for (const PublisherStatus& p : publishers) {
         if (p.channel != counted.name) continue;
         channel.publishers += p.attached ? 1 : 0;
@@ -118,6 +123,8 @@ std::expected<std::unique_ptr<Service>, Error> Service::start(const ServiceConfi
   s.shared.previous_failure = previous_failure(config);
   s.shared.board.next_sequence.store(s.journal.next_sequence());
   s.shared.board.durable_sequence.store(s.journal.durable_sequence());
+  // 20 ms asleep: the TSC's rate to a few parts in ten thousand, enough for latencies.
+  s.shared.tsc_rate = ringlog::detail::TscRate::measure(std::chrono::milliseconds(20));
   s.shared.wake = ::eventfd(0, EFD_CLOEXEC);
   if (s.shared.wake < 0) return std::unexpected(Error::from_os(errno, "eventfd"));
   // Before the control socket: a start that fails leaves no socket behind.
@@ -144,8 +151,11 @@ std::expected<std::unique_ptr<Service>, Error> Service::start(const ServiceConfi
   const int ring_node = placement->pair ? placement->pair->numa_node : -1;
   s.control_loop = std::make_unique<ControlLoop>(s.shared, *listener, socket, ring_node,
                                                  [&s] { return s.snapshot(); });
+  std::function<std::uint64_t()> shipped_through;
+  if (s.shipper) shipped_through = [&s] { return s.shipper->shipped_through(); };
   s.drain_loop = std::make_unique<DrainLoop>(
-      s.shared, s.journal, placement->pair ? placement->pair->consumer_cpu : -1);
+      s.shared, s.journal, placement->pair ? placement->pair->consumer_cpu : -1,
+      std::move(shipped_through));
   s.draining = std::thread([&s] { s.drain_loop->run(); });
   s.control = std::thread([&s] { s.control_loop->run(); });
   return std::unique_ptr<Service>(new Service(std::move(state)));

@@ -43,9 +43,11 @@ struct ChannelStatus {
   DurationCounts journaled_to_durable;
   std::string_view overflow_policy;  // its publishers' (service::to_string)
   OverflowFigures overflow;          // what they did with a full ring, since the start
+  std::array<DurationCounts, stage_count> stages;  // their sampled events' stages (Stage)
 };
 
 struct ServiceStatus {
+  std::uint64_t latency_sample_every = 0;   // one event in this many is timed through the stages
   std::vector<PublisherStatus> publishers;  // attached, or detached and not yet drained
   std::vector<ChannelStatus> channels;      // every configured one
   std::uint64_t journal_next_sequence = 0;

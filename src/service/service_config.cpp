@@ -317,6 +317,11 @@ const Key service_keys[] = {
     {"service.group",
      [](Reader& r, Path k, Config& c) { return r.string(k, c.group, /*may_be_empty=*/true); },
      [](const Config& c) { return toml_text(c.group); }},
+    {"service.latency_sample_every",
+     [](Reader& r, Path k, Config& c) {
+       return r.integer(k, c.latency_sample_every, 0, 1ll << 40);
+     },
+     [](const Config& c) { return fmt::format("{}", c.latency_sample_every); }},
     {"journal.directory", [](Reader& r, Path k, Config& c) { return r.path(k, c.journal_dir); },
      [](const Config& c) { return toml_text(c.journal_dir); }},
     {"journal.segment_bytes",

@@ -36,6 +36,9 @@ struct ServiceConfig {
   std::string name = "ringlog";                 // publishers attach by this name
   std::filesystem::path runtime_dir = "/dev/shm/ringlog";  // control socket and rings
   std::string group;                            // given access (mode 0660); empty: owner only
+  // Publishers stamp one event in this many (Publisher::write_event) for the stage timings in
+  // the status; 0: none.
+  std::uint64_t latency_sample_every = 1024;
   // [journal] and [journal.flush]
   std::filesystem::path journal_dir = "ringlog-journal";
   storage::JournalOptions journal{};

@@ -6,8 +6,10 @@
 #include "service/channel_metrics.hpp"
 #include "service/service.hpp"
 
+#include <ringlog/detail/tsc.hpp>
 #include <ringlog/shared_ring.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -44,6 +46,17 @@ struct Attachment {
   std::atomic<std::uint64_t> durable{0};     // written by the drain thread
   std::deque<AwaitingDurability> awaiting_durability{};  // drain thread only
   ring::OverflowCounts overflow_seen{};  // drain thread only: added to the channel's so far
+
+  // A sampled event on its way through the stages (drain thread only): where its record ends
+  // in the ring, the TSC when its last stage ended, and the journal's next sequence once it was
+  // journaled (the event lies below it).
+  struct TimedSample {
+    std::uint64_t ring_end;
+    std::uint64_t stamp;
+    std::uint64_t journal_sequence_after = 0;
+  };
+  std::uint64_t next_commit_sample = 0;
+  std::array<std::deque<TimedSample>, stage_count> timed{};  // each awaiting the end of a Stage
 };
 
 // The publishers attached now, or detached and not yet drained. The control thread adds them;
@@ -98,6 +111,7 @@ struct ServiceShared {
   AttachmentRegistry attachments;
   std::deque<ChannelMetrics> channels;  // one per configured channel, in the configuration's order
   StatusBoard board;
+  ringlog::detail::TscRate tsc_rate;  // measured at the start, for the stage timings
   std::optional<std::string> previous_failure;  // set before the threads start
   int wake = -1;                                 // eventfd the control thread polls
   std::atomic<bool> stopping{false};

@@ -5,11 +5,14 @@
 #include "service/service_protocol.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <algorithm>
 #include <limits>
+#include <string>
+#include <vector>
 
 namespace ringlog::app {
 
@@ -18,11 +21,35 @@ namespace {
 // A bucket bound for a person: "≤ 2.5 ms", or "> 2.5 s" above the last.
 std::string bound_text(std::uint64_t bound_ns) {
   if (bound_ns == std::numeric_limits<std::uint64_t>::max()) {
-    return fmt::format("> {} s", double(durable_latency_bounds_ns.back()) / 1e9);
+    return fmt::format("> {} s", double(latency_bounds_ns.back()) / 1e9);
   }
   return bound_ns >= 1'000'000'000 ? fmt::format("<= {} s", double(bound_ns) / 1e9)
          : bound_ns >= 1'000'000   ? fmt::format("<= {} ms", double(bound_ns) / 1e6)
                                    : fmt::format("<= {} us", double(bound_ns) / 1e3);
+}
+
+// A histogram as JSON: its count, sum and per-bucket (not cumulative) counts.
+nlohmann::ordered_json histogram_json(const DurationCounts& counts) {
+  nlohmann::ordered_json buckets = nlohmann::ordered_json::array();
+  for (std::size_t bucket = 0; bucket < latency_bounds_ns.size(); ++bucket) {
+    buckets.push_back({{"le_ns", latency_bounds_ns[bucket]}, {"count", counts.per_bucket[bucket]}});
+  }
+  buckets.push_back({{"le_ns", nullptr}, {"count", counts.per_bucket.back()}});
+  return {{"count", counts.count}, {"sum_ns", counts.sum_ns}, {"buckets", std::move(buckets)}};
+}
+
+// The sampled events' stages: p50 and p99 of each that has any.
+std::string stages_line(const ChannelStatus& c) {
+  std::vector<std::string> stages;
+  for (std::size_t stage = 0; stage < stage_count; ++stage) {
+    const DurationCounts& counts = c.stages[stage];
+    if (counts.count == 0) continue;
+    stages.push_back(fmt::format("{} p50 {}, p99 {} ({})", stage_names[stage],
+                                 bound_text(counts.bound_at(0.5)),
+                                 bound_text(counts.bound_at(0.99)), counts.count));
+  }
+  if (stages.empty()) return "";
+  return fmt::format("           {:<12} sampled: {}\n", "", fmt::join(stages, "; "));
 }
 
 std::string channel_line(const ChannelStatus& c) {
@@ -38,7 +65,9 @@ std::string channel_line(const ChannelStatus& c) {
                          : fmt::format("; journaled -> durable p50 {}, p99 {}",
                                        bound_text(latency.bound_at(0.5)),
                                        bound_text(latency.bound_at(0.99))),
-                     "", c.overflow_policy, full.waits, full.timeouts, full.failed, full.dropped);
+                     "", c.overflow_policy, full.waits, full.timeouts, full.failed,
+                     full.dropped) +
+         stages_line(c);
 }
 
 }  // namespace
@@ -87,13 +116,10 @@ std::string to_json(const ServiceStatus& status) {
   }
   Json channels = Json::array();
   for (const ChannelStatus& c : status.channels) {
-    const DurationCounts& latency = c.journaled_to_durable;
-    Json buckets = Json::array();
-    for (std::size_t bucket = 0; bucket < durable_latency_bounds_ns.size(); ++bucket) {
-      buckets.push_back({{"le_ns", durable_latency_bounds_ns[bucket]},
-                         {"count", latency.per_bucket[bucket]}});
+    Json stages = Json::object();
+    for (std::size_t stage = 0; stage < stage_count; ++stage) {
+      stages[std::string(stage_names[stage])] = histogram_json(c.stages[stage]);
     }
-    buckets.push_back({{"le_ns", nullptr}, {"count", latency.per_bucket.back()}});
     channels.push_back({{"name", c.name},
                         {"journaled", c.journaled},
                         {"durable", c.durable},
@@ -105,11 +131,11 @@ std::string to_json(const ServiceStatus& status) {
                                       {"timeouts", c.overflow.timeouts},
                                       {"failed", c.overflow.failed},
                                       {"dropped", c.overflow.dropped}}},
-                        {"journaled_to_durable", {{"count", latency.count},
-                                                  {"sum_ns", latency.sum_ns},
-                                                  {"buckets", std::move(buckets)}}}});
+                        {"journaled_to_durable", histogram_json(c.journaled_to_durable)},
+                        {"stages", std::move(stages)}});
   }
-  const Json json = {{"journal_next_sequence", status.journal_next_sequence},
+  const Json json = {{"latency_sample_every", status.latency_sample_every},
+                     {"journal_next_sequence", status.journal_next_sequence},
                      {"journal_durable_sequence", status.journal_durable_sequence},
                      {"journal_segments", status.journal_segments},
                      {"events_per_second", status.events_per_second},
@@ -157,10 +183,10 @@ class Exposition {
   void histogram(std::string_view name, const std::string& labels,
                  const DurationCounts& counts) {
     std::uint64_t cumulative = 0;
-    for (std::size_t bucket = 0; bucket < durable_latency_bounds_ns.size(); ++bucket) {
+    for (std::size_t bucket = 0; bucket < latency_bounds_ns.size(); ++bucket) {
       cumulative += counts.per_bucket[bucket];
       sample(fmt::format("{}_bucket", name),
-             fmt::format("{},le=\"{}\"", labels, double(durable_latency_bounds_ns[bucket]) / 1e9),
+             fmt::format("{},le=\"{}\"", labels, double(latency_bounds_ns[bucket]) / 1e9),
              cumulative);
     }
     sample(fmt::format("{}_bucket", name), fmt::format("{},le=\"+Inf\"", labels), counts.count);
@@ -173,14 +199,49 @@ class Exposition {
   std::string text_;
 };
 
-void expose_channels(Exposition& out, const ServiceStatus& status) {
-  const auto per_channel = [&](std::string_view name, std::string_view type,
-                               std::string_view help, auto value) {
+// A family with one sample per channel: per_channel(name, type, help, value of a channel).
+auto channel_family(Exposition& out, const ServiceStatus& status) {
+  return [&out, &status](std::string_view name, std::string_view type, std::string_view help,
+                         auto value) {
     out.family(name, type, help);
     for (const ChannelStatus& c : status.channels) {
       out.sample(name, fmt::format("channel=\"{}\"", label_value(c.name)), value(c));
     }
   };
+}
+
+void expose_overflow(Exposition& out, const ServiceStatus& status) {
+  const auto per_channel = channel_family(out, status);
+  per_channel("ringlog_publisher_overflow_waits_total", "counter",
+              "Writes that found the ring full and waited for room (overflow policy block).",
+              [](const ChannelStatus& c) { return c.overflow.waits; });
+  per_channel("ringlog_publisher_overflow_timeouts_total", "counter",
+              "Of the writes that waited, those given up at the channel's deadline.",
+              [](const ChannelStatus& c) { return c.overflow.timeouts; });
+  per_channel("ringlog_publisher_overflow_failed_total", "counter",
+              "Writes refused at once on a full ring (overflow policy fail).",
+              [](const ChannelStatus& c) { return c.overflow.failed; });
+  per_channel("ringlog_publisher_overflow_dropped_total", "counter",
+              "Events dropped on a full ring, each counted in a drop marker (policy drop).",
+              [](const ChannelStatus& c) { return c.overflow.dropped; });
+}
+
+void expose_stages(Exposition& out, const ServiceStatus& status) {
+  out.family("ringlog_publisher_stage_latency_seconds", "histogram",
+             "Sampled events of this channel, timed from their publisher's TSC stamp at commit "
+             "through each stage: commit_to_journaled, journaled_to_durable, durable_to_shipped.");
+  for (const ChannelStatus& c : status.channels) {
+    for (std::size_t stage = 0; stage < stage_count; ++stage) {
+      out.histogram("ringlog_publisher_stage_latency_seconds",
+                    fmt::format("channel=\"{}\",stage=\"{}\"", label_value(c.name),
+                                stage_names[stage]),
+                    c.stages[stage]);
+    }
+  }
+}
+
+void expose_channels(Exposition& out, const ServiceStatus& status) {
+  const auto per_channel = channel_family(out, status);
   // Series by channel, which outlive the processes that publish on them; the process behind
   // each attachment is in ringlog_publisher_info.
   per_channel("ringlog_publisher_journaled_events_total", "counter",
@@ -198,18 +259,6 @@ void expose_channels(Exposition& out, const ServiceStatus& status) {
   per_channel("ringlog_publisher_ring_capacity_bytes", "gauge",
               "The size of this channel's rings together.",
               [](const ChannelStatus& c) { return c.ring_bytes; });
-  per_channel("ringlog_publisher_overflow_waits_total", "counter",
-              "Writes that found the ring full and waited for room (overflow policy block).",
-              [](const ChannelStatus& c) { return c.overflow.waits; });
-  per_channel("ringlog_publisher_overflow_timeouts_total", "counter",
-              "Of the writes that waited, those given up at the channel's deadline.",
-              [](const ChannelStatus& c) { return c.overflow.timeouts; });
-  per_channel("ringlog_publisher_overflow_failed_total", "counter",
-              "Writes refused at once on a full ring (overflow policy fail).",
-              [](const ChannelStatus& c) { return c.overflow.failed; });
-  per_channel("ringlog_publisher_overflow_dropped_total", "counter",
-              "Events dropped on a full ring, each counted in a drop marker (policy drop).",
-              [](const ChannelStatus& c) { return c.overflow.dropped; });
   out.family("ringlog_publisher_durable_latency_seconds", "histogram",
              "From the drain that journaled a batch of this channel's events to the flush that "
              "made it durable.");
@@ -254,6 +303,8 @@ std::string to_prometheus(const ServiceStatus& status) {
   out.single("ringlog_failed", "gauge", "1 when the journal stopped taking events.",
              status.failure ? 1 : 0);
   expose_channels(out, status);
+  expose_overflow(out, status);
+  expose_stages(out, status);
   std::string text = out.take();
   if (status.ship) text += to_prometheus(*status.ship);
   return text;

@@ -61,6 +61,10 @@ void Shipper::stop() {
   s.board.connected.store(false);  // a stopped shipper is connected to nothing
 }
 
+std::uint64_t Shipper::shipped_through() const noexcept {
+  return state_->acknowledgements.shipped();
+}
+
 ShipStatus Shipper::status() const {
   const State& s = *state_;
   ShipStatus status;

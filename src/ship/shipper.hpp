@@ -100,6 +100,8 @@ class Shipper {
   // Stops reading the journal and waits (up to a few seconds) for the publishes in flight.
   void stop();
   ShipStatus status() const;  // a snapshot, from any thread
+  // Events below this sequence number are in the stream: one load, from any thread.
+  std::uint64_t shipped_through() const noexcept;
 
   Shipper(const Shipper&) = delete;
   Shipper& operator=(const Shipper&) = delete;

@@ -46,7 +46,10 @@ eventually "$ringlog" status --runtime-dir "$scratch/run" >/dev/null 2>&1 ||
   fail "the extracted ringlog serve did not answer"
 "$ringlog" publish --runtime-dir "$scratch/run" --count 20000 --rate 0 >/dev/null ||
   fail "the extracted ringlog publish failed"
-curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^ringlog_journal_durable_events_total 20000$' ||
+# Read whole before grep -q looks: it stops at the first match, and curl, still writing into the
+# pipe, would fail.
+metrics=$(curl -sf "http://127.0.0.1:$port/metrics") || fail "/metrics did not answer"
+grep -q '^ringlog_journal_durable_events_total 20000$' <<<"$metrics" ||
   fail "/metrics does not show 20000 durable events"
 kill -TERM "$serve_pid"
 wait "$serve_pid" || fail "the extracted ringlog serve did not stop cleanly"

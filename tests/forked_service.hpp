@@ -1,0 +1,68 @@
+// The journal service in a child process, which a test can freeze (SIGSTOP): a consumer
+// stalled for real, while the test's publisher keeps writing.
+#pragma once
+
+#include "service/service.hpp"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace ringlog::test {
+
+class ForkedService {
+ public:
+  explicit ForkedService(const app::ServiceConfig& config) {
+    int ready[2], stop[2];
+    if (::pipe(ready) != 0 || ::pipe(stop) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(ready[0]);
+      ::close(stop[1]);
+      auto service = app::Service::start(config);
+      if (!service) _exit(20);
+      char byte = 'r';
+      if (::write(ready[1], &byte, 1) != 1 || ::read(stop[0], &byte, 1) < 0) _exit(21);
+      _exit((*service)->stop() ? 0 : 22);
+    }
+    ::close(ready[1]);
+    ::close(stop[0]);
+    stop_ = stop[1];
+    char byte = 0;
+    started_ = ::read(ready[0], &byte, 1) == 1;  // 0: the child exited
+    ::close(ready[0]);
+  }
+  ~ForkedService() {
+    if (pid_ > 0) (void)stop();
+  }
+  ForkedService(const ForkedService&) = delete;
+  ForkedService& operator=(const ForkedService&) = delete;
+
+  bool started() const { return started_; }
+  // Returns once the child is stopped: its drain thread reads nothing more.
+  void freeze() {
+    ASSERT_EQ(::kill(pid_, SIGSTOP), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid_, &status, WUNTRACED), pid_);
+    ASSERT_TRUE(WIFSTOPPED(status));
+  }
+  void thaw() { ASSERT_EQ(::kill(pid_, SIGCONT), 0); }
+  // Stops the service cleanly (it drains every ring first): its exit code.
+  int stop() {
+    ::kill(pid_, SIGCONT);
+    ::close(stop_);
+    int status = 0;
+    const bool waited = ::waitpid(pid_, &status, 0) == pid_;
+    pid_ = -1;
+    return waited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stop_ = -1;
+  bool started_ = false;
+};
+
+}  // namespace ringlog::test
