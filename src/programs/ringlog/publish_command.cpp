@@ -3,6 +3,7 @@
 #include "programs/ringlog/exit_status.hpp"
 #include "programs/ringlog/market_data.hpp"
 #include "support/latency_histogram.hpp"
+#include "support/wall_clock.hpp"
 
 #include <ringlog/detail/cpu_relax.hpp>
 #include <ringlog/event.hpp>
@@ -65,8 +66,9 @@ class PublishRun {
                                                                     options_.rate));
         while ((write_start = Clock::now()) < due) ringlog::detail::cpu_relax();
       }
-      const ringlog::event::EventHeader header(sequence_, market_event_type(sequence_),
-                                               sizeof(Tick));
+      // Nanoseconds since the epoch, as the service's publishers write them (--since, --utc).
+      const ringlog::event::EventHeader header(support::wall_clock_ns(),
+                                               market_event_type(sequence_), sizeof(Tick));
       std::optional<std::span<std::byte>> payload;
       while (!(payload = publisher_.producer().try_claim(header))) {
         ++full_;  // never dropped: wait for room

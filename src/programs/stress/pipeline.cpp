@@ -4,6 +4,7 @@
 #include "support/proc_fields.hpp"
 #include "support/stop_signals.hpp"
 #include "support/timing.hpp"
+#include "support/wall_clock.hpp"
 
 #include <ringlog/detail/cpu_relax.hpp>
 #include <ringlog/dispatcher.hpp>
@@ -36,13 +37,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 using ringlog::detail::cpu_relax;
-
-std::uint64_t wall_clock_ns() noexcept {
-  timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
-         static_cast<std::uint64_t>(now.tv_nsec);
-}
+using ringlog::support::wall_clock_ns;
 
 double seconds_of(const timeval& time) noexcept {
   return double(time.tv_sec) + double(time.tv_usec) / 1e6;
