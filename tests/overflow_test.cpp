@@ -131,13 +131,14 @@ int dump_json(const std::filesystem::path& path, std::FILE* out) {
 }  // namespace
 
 TEST(service, overflow_block_waits_for_room_and_gives_up_at_its_deadline) {
-  Stalled run(OverflowPolicy::block, std::chrono::milliseconds(500));
+  // Long enough for a thawed service to free room even on a loaded machine.
+  Stalled run(OverflowPolicy::block, std::chrono::seconds(2));
   ASSERT_TRUE(run.publisher.has_value());
   EXPECT_EQ(run.publisher->overflow_policy(), OverflowPolicy::block);
-  EXPECT_EQ(run.publisher->block_deadline(), std::chrono::milliseconds(500));
+  EXPECT_EQ(run.publisher->block_deadline(), std::chrono::seconds(2));
   const auto waited_from = std::chrono::steady_clock::now();
   const std::uint64_t taken = run.fill();
-  EXPECT_GE(std::chrono::steady_clock::now() - waited_from, std::chrono::milliseconds(500))
+  EXPECT_GE(std::chrono::steady_clock::now() - waited_from, std::chrono::seconds(2))
       << "the write that found the ring full waited out its deadline";
   EXPECT_EQ(run.publisher->overflow_counts().waits, 1u);
   EXPECT_EQ(run.publisher->overflow_counts().timeouts, 1u);
@@ -195,36 +196,42 @@ TEST(service, overflow_drop_journals_a_marker_in_order_that_verify_and_dump_show
   run.publisher.reset();
   EXPECT_EQ(run.service->stop(), 0);
 
+  // One marker, unless the room a full ring had left took a marker but no event: then several,
+  // which together count every drop, each where its drops began.
   int markers = 0;
+  std::uint64_t counted = 0;
+  std::uint64_t first_count = 0;  // the first marker's
   const std::uint64_t after = check_journal(
       run.config.journal_dir, [&](const event::DropMarker& marker, std::uint64_t at) {
         ++markers;
-        EXPECT_EQ(at, taken) << "where the drops began";
-        EXPECT_EQ(marker.dropped_events, dropped);
-        EXPECT_EQ(marker.first_timestamp, header_of(taken).timestamp);
-        EXPECT_EQ(marker.last_timestamp, header_of(taken + dropped - 1).timestamp);
-        return at + dropped;  // the events it counts
+        EXPECT_EQ(at, taken + counted) << "where the drops began";
+        EXPECT_EQ(marker.first_timestamp, header_of(at).timestamp);
+        EXPECT_EQ(marker.last_timestamp, header_of(at + marker.dropped_events - 1).timestamp);
+        if (markers == 1) first_count = marker.dropped_events;
+        counted += marker.dropped_events;
+        return at + marker.dropped_events;  // the events it counts
       });
-  EXPECT_EQ(markers, 1);
+  EXPECT_GE(markers, 1);
+  EXPECT_EQ(counted, dropped);
   EXPECT_EQ(after, taken + dropped + 1);
 
   int status = -1;
   const std::string verified = output_of(app::verify_log, run.config.journal_dir, status);
   EXPECT_EQ(status, 0) << verified;
-  EXPECT_NE(verified.find(fmt::format("DROPS: 1 drop marker(s) count {} event(s) publishers "
+  EXPECT_NE(verified.find(fmt::format("DROPS: {} drop marker(s) count {} event(s) publishers "
                                       "dropped on a full ring, the first at sequence {}",
-                                      dropped, taken)),
+                                      markers, dropped, taken)),
             std::string::npos)
       << verified;
   const std::string text = output_of(dump_text, run.config.journal_dir, status);
-  EXPECT_NE(text.find(fmt::format("DROPPED {} event(s) here, timestamps {} to {}", dropped,
+  EXPECT_NE(text.find(fmt::format("DROPPED {} event(s) here, timestamps {} to {}", first_count,
                                   header_of(taken).timestamp,
-                                  header_of(taken + dropped - 1).timestamp)),
+                                  header_of(taken + first_count - 1).timestamp)),
             std::string::npos)
       << text.substr(0, 2000);
   const std::string json = output_of(dump_json, run.config.journal_dir, status);
   EXPECT_NE(json.find(fmt::format(R"({{"sequence":{},"timestamp":{},"dropped_events":{},)", taken,
-                                  header_of(taken).timestamp, dropped)),
+                                  header_of(taken).timestamp, first_count)),
             std::string::npos);
 }
 

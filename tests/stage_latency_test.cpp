@@ -1,7 +1,7 @@
 // The sampled stage timings (commit -> journaled -> durable): a delay injected into one stage
 // shows in that stage's histogram and not in the other's. The consumer is stalled for real (the
 // service runs in a child process the test freezes), and a flush for real (a flush interval of
-// a second).
+// two seconds).
 #include "forked_service.hpp"
 #include "test_support.hpp"
 
@@ -57,6 +57,17 @@ StageFigures stage_of(const ServiceConfig& config, const std::string& stage) {
   return figures;
 }
 
+// Whether the stage has counted `count` samples within 30 s (the drain thread moves each on
+// once it sees the stage end).
+bool counted(const ServiceConfig& config, const std::string& stage, std::uint64_t count) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (stage_of(config, stage).count < count) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // between status queries
+  }
+  return true;
+}
+
 }  // namespace
 
 TEST(service, stage_timings_show_a_stalled_consumer_in_commit_to_journaled) {
@@ -75,7 +86,7 @@ TEST(service, stage_timings_show_a_stalled_consumer_in_commit_to_journaled) {
   service.thaw();
   ASSERT_TRUE(publisher->wait_durable(events, std::chrono::seconds(30)));
   // The samples reach the last stage once the drain thread has seen the flush that covers them.
-  while (stage_of(config, "journaled_to_durable").count < events) std::this_thread::yield();
+  ASSERT_TRUE(counted(config, "journaled_to_durable", events));
   const StageFigures journaled = stage_of(config, "commit_to_journaled");
   EXPECT_EQ(journaled.count, events);
   EXPECT_EQ(journaled.over_half_a_second, events) << "every sample waited out the stall";
@@ -97,7 +108,9 @@ TEST(service, stage_timings_show_a_stalled_consumer_in_commit_to_journaled) {
 TEST(service, stage_timings_show_a_slow_flush_in_journaled_to_durable) {
   test::TempDir dir;
   ServiceConfig config = sampling_everything(dir);
-  config.journal.flush = {.every_bytes = std::size_t{1} << 30, .every = std::chrono::seconds(1)};
+  // Two seconds: the events below are journaled well within the first 1.5 of them, even on a
+  // loaded machine or under a sanitizer.
+  config.journal.flush = {.every_bytes = std::size_t{1} << 30, .every = std::chrono::seconds(2)};
   test::ForkedService service(config);
   ASSERT_TRUE(service.started());
   auto publisher = service::Publisher::attach({config.name, config.runtime_dir, "default"});
@@ -110,7 +123,7 @@ TEST(service, stage_timings_show_a_slow_flush_in_journaled_to_durable) {
     ASSERT_TRUE(write(*publisher, sequence));
   }
   ASSERT_TRUE(publisher->wait_durable(events + 1, std::chrono::seconds(30)));
-  while (stage_of(config, "journaled_to_durable").count < events + 1) std::this_thread::yield();
+  ASSERT_TRUE(counted(config, "journaled_to_durable", events + 1));
   EXPECT_GE(stage_of(config, "journaled_to_durable").over_half_a_second, events);
   const StageFigures journaled = stage_of(config, "commit_to_journaled");
   EXPECT_EQ(journaled.count, events + 1);

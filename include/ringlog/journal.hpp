@@ -128,7 +128,8 @@ class Journal {
   ~Journal();
 
   // False only when the journal cannot take the event: it is malformed (payload_len differs
-  // from the payload, flags bit 7 set), or the journal has failed (failure() says why).
+  // from the payload, flags bit 7 set other than on a drop marker, event::drop_marker_header,
+  // which the journal keeps like an event), or the journal has failed (failure() says why).
   bool append(const event::EventHeader&, std::span<const std::byte> payload) noexcept;
 
   // Zero-copy append: header.payload_len bytes to fill in place, published by commit(); nullopt

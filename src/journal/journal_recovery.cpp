@@ -130,7 +130,12 @@ std::expected<void, Error> plan_continuity(
     auto records = sealed_records(entry, header);
     if (!records) return std::unexpected(records.error());
     expected += records->event_count;
-    if (header.in_use() && records->end_offset != header.file.write_offset) {
+    // Only a sound checkpoint short of the records moves: a damaged one is evidence, which
+    // check_journal reports and nothing here overwrites.
+    const std::size_t checkpoint = header.file.write_offset;
+    const bool sound = checkpoint >= FileHeader::SIZE &&
+                       checkpoint % ringlog::detail::record_alignment == 0;
+    if (header.in_use() && sound && records->end_offset > checkpoint) {
       plan.stale_checkpoints.push_back(std::move(*records));
     }
   }

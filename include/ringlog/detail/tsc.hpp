@@ -27,18 +27,34 @@ inline std::uint64_t read_tsc() noexcept {
 struct TscRate {
   double ticks_per_ns = 1;
 
-  // Ticks over `window` of CLOCK_MONOTONIC_RAW (the window slept through, not spun).
+  // Ticks over `window` of CLOCK_MONOTONIC_RAW (the window slept through, not spun). Each end
+  // is a TSC read between two clock reads, taken again until they lie close together: a
+  // thread preempted between the two reads would otherwise skew every latency converted.
   static TscRate measure(std::chrono::nanoseconds window) {
     const auto raw_ns = [] {
       timespec now{};
       ::clock_gettime(CLOCK_MONOTONIC_RAW, &now);
       return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
     };
-    const std::int64_t start_ns = raw_ns();
-    const std::uint64_t start = read_tsc();
+    struct Pair {
+      std::int64_t ns;
+      std::uint64_t tsc;
+    };
+    const auto paired = [&] {
+      Pair best{0, 0};
+      std::int64_t best_gap = INT64_MAX;
+      for (int attempt = 0; attempt < 100 && best_gap > 2'000; ++attempt) {
+        const std::int64_t before = raw_ns();
+        const std::uint64_t tsc = read_tsc();
+        const std::int64_t gap = raw_ns() - before;
+        if (gap < best_gap) best = {before + gap / 2, tsc}, best_gap = gap;
+      }
+      return best;
+    };
+    const Pair start = paired();
     std::this_thread::sleep_for(window);
-    const std::uint64_t ticks = read_tsc() - start;
-    return {double(ticks) / double(raw_ns() - start_ns)};
+    const Pair end = paired();
+    return {double(end.tsc - start.tsc) / double(end.ns - start.ns)};
   }
   std::chrono::nanoseconds to_duration(std::uint64_t ticks) const noexcept {
     return std::chrono::nanoseconds(static_cast<std::int64_t>(double(ticks) / ticks_per_ns));
