@@ -34,8 +34,6 @@ std::expected<void, Error> record_seal(const detail::StaleCheckpoint& stale) {
   const std::string path = stale.path.string();
   auto file = detail::open_file(path, O_RDWR);
   if (!file) return std::unexpected(file.error());
-  const std::uint64_t checkpoint[2] = {stale.event_count, stale.end_offset};
-  static_assert(offsetof(FileHeader, write_offset) == offsetof(FileHeader, event_count) + 8);
   const auto failed = [&](int error) {
     return std::unexpected(Error::from_os(
         error, fmt::format("record the checkpoint of sealed segment {} ({} events)", path,
@@ -43,9 +41,10 @@ std::expected<void, Error> record_seal(const detail::StaleCheckpoint& stale) {
   };
   // The records reach the disk before the checkpoint that vouches for them can.
   if (::fdatasync(file->get()) != 0) return failed(errno);
-  const ssize_t wrote =
-      ::pwrite(file->get(), checkpoint, sizeof checkpoint, offsetof(FileHeader, event_count));
-  if (wrote != ssize_t(sizeof checkpoint)) return failed(wrote < 0 ? errno : EIO);
+  if (const int error =
+          detail::store_checkpoint(file->get(), stale.event_count, stale.end_offset)) {
+    return failed(error);
+  }
   if (::fdatasync(file->get()) != 0) return failed(errno);
   return {};
 }

@@ -82,8 +82,7 @@ std::optional<std::uint64_t> DrainLoop::drain_once() {
     if (drained.events_read == 0) continue;
     if (drained.events_failed != 0) {
       report_durability();  // the status, and the stop line, say where it stopped
-      shared_.fail(journal_.failure() ? journal_.failure()->message()
-                                      : std::string("the journal refused events"));
+      fail_as_the_journal_says("the journal refused events");
       return std::nullopt;
     }
     read += drained.events_read;
@@ -96,6 +95,10 @@ std::optional<std::uint64_t> DrainLoop::drain_once() {
         {journal_.next_sequence(), journaled, std::chrono::steady_clock::now()});
   }
   return read;
+}
+
+void DrainLoop::fail_as_the_journal_says(const char* otherwise) {
+  shared_.fail(journal_.failure() ? journal_.failure()->message() : std::string(otherwise));
 }
 
 void DrainLoop::report_durability() {
@@ -206,8 +209,7 @@ void DrainLoop::mark_unmarked_drops(Attachment& attachment) {
   const event::DropMarker marker{.dropped_events = counts.dropped - counts.marked};
   const auto bytes = std::as_bytes(std::span(&marker, 1));
   if (!journal_.append(event::drop_marker_header(marker), bytes)) {
-    shared_.fail(journal_.failure() ? journal_.failure()->message()
-                                    : std::string("the journal refused a drop marker"));
+    fail_as_the_journal_says("the journal refused a drop marker");
   }
 }
 

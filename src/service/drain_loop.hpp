@@ -38,6 +38,8 @@ class DrainLoop {
   // Tells each publisher how many of its events the journal has made durable.
   void report_durability();
   void forget_drained_and_detached();
+  // Fails the service with the journal's reason, or `otherwise` where it gave none.
+  void fail_as_the_journal_says(const char* otherwise);
   // Moves the publisher's sampled events through the stages that have ended for them, timing
   // each into its channel's histograms.
   void time_stages(Attachment&);

@@ -206,10 +206,8 @@ void LogFile::record_durable(std::size_t offset, std::uint64_t count) noexcept {
   durable_offset_ = offset;
   durable_count_ = count;
   // Written through the file, not the mapping: every flush write-protects the header's page,
-  // and a store there would fault. The checkpoint reaches the disk with the next flush.
-  const std::uint64_t checkpoint[2] = {count, offset};
-  static_assert(offsetof(FileHeader, write_offset) == offsetof(FileHeader, event_count) + 8);
-  (void)::pwrite(fd(), checkpoint, sizeof checkpoint, offsetof(FileHeader, event_count));
+  // and a store there would fault.
+  (void)store_checkpoint(fd(), count, offset);
 }
 
 PageRange LogFile::claim_pages_behind() noexcept {
@@ -238,6 +236,15 @@ PageRange LogFile::pages_from_writer_until(std::size_t offset) const noexcept {
 
 void map_writable(PageRange range) noexcept {
   if (!range.empty()) (void)::madvise(range.start, range.length, MADV_POPULATE_WRITE);
+}
+
+int store_checkpoint(int fd, std::uint64_t event_count, std::size_t write_offset) noexcept {
+  const std::uint64_t checkpoint[2] = {event_count, write_offset};
+  static_assert(offsetof(FileHeader, write_offset) == offsetof(FileHeader, event_count) + 8);
+  const ssize_t wrote =
+      ::pwrite(fd, checkpoint, sizeof checkpoint, offsetof(FileHeader, event_count));
+  if (wrote == ssize_t(sizeof checkpoint)) return 0;
+  return wrote < 0 ? errno : EIO;
 }
 
 void unmap(PageRange range) noexcept {

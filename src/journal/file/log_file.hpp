@@ -28,6 +28,9 @@ struct PageRange {
 void map_writable(PageRange) noexcept;
 // Drops the range's page-table entries; its data stays in the page cache.
 void unmap(PageRange) noexcept;
+// Writes a log file's checkpoint (FileHeader::event_count and write_offset) through its
+// descriptor: 0, or the errno (EIO for a short write). It reaches the disk with the next flush.
+int store_checkpoint(int fd, std::uint64_t event_count, std::size_t write_offset) noexcept;
 
 class LogFile {
  public:
