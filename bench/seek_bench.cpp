@@ -1,8 +1,9 @@
-// Seeking by time in a large journal: JournalReader::seek_time reads each sealed segment's time
-// index summary (one small file a segment), then one index and at most 64 KiB of events, so its
-// cost grows with the number of segments, not the bytes. This runner writes a journal of the
-// size asked for (timestamps rising, every 7th from an earlier clock) and times random seeks,
-// each checked against the answer the timestamps dictate.
+// Seeking by time in a large journal: JournalReader::seek_time lists the journal's directory,
+// bisects the sealed segments by their time indexes (a handful of small reads), then reads one
+// index and at most 64 KiB of events, so its cost grows with the number of segments (the
+// listing), not the bytes. This runner writes a journal of the size asked for (timestamps rising,
+// every 7th from an earlier clock) and times random seeks, each checked against the answer the
+// timestamps dictate.
 // usage: seek_bench <scratch dir> [GiB=2] [segment MiB=1] [seeks=2000]
 #include <ringlog/journal.hpp>
 

@@ -1,5 +1,5 @@
 // Helpers shared by the test files: a scratch directory, deterministic payloads, whole-file
-// reads and writes.
+// reads and writes, a bounded wait for background work.
 #pragma once
 
 #include <ringlog/event.hpp>
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <iterator>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ringlog::test {
@@ -122,6 +124,18 @@ inline std::vector<std::filesystem::path> segment_paths(const std::filesystem::p
 inline void write_file(const std::filesystem::path& path, const std::vector<char>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Whether `done()` came true within `limit`, for work another thread does in the background
+// with nothing to wait on: asked again after each sched_yield, never slept on.
+template <typename Condition>
+bool wait_until(std::chrono::steady_clock::duration limit, Condition done) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
 }
 
 }  // namespace ringlog::test

@@ -243,9 +243,11 @@ class JournalReader {
   // nanoseconds since the epoch). Timestamps may step backwards (publishers' clocks differ): as
   // Kafka does, seeking keeps the running maximum, so it lands where the greatest timestamp so
   // far first reaches `timestamp`; an older event after that point is still handed out. No
-  // event that recent yet: the cursor waits at the journal's end. It reads each sealed
-  // segment's time index (every 64 KiB; written once a segment is sealed) rather than the
-  // events, and scans only the newest segment and 64 KiB of the one it lands in.
+  // event that recent yet: the cursor waits at the journal's end. "So far" counts from the
+  // journal's first event: segments removed by retention do not move where a seek lands. It
+  // lists the directory and bisects the sealed segments by their time indexes (written once a
+  // segment is sealed, an entry every 64 KiB) rather than reading events, and scans only the
+  // newest segment and 64 KiB of the one it lands in.
   void seek_time(std::uint64_t timestamp);
   std::uint64_t position() const noexcept;  // the sequence number next() hands out next
   // Why the reader stopped for good: it reached a segment of another journal (its header

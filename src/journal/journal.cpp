@@ -319,18 +319,19 @@ std::expected<Journal, Error> Journal::open(const std::filesystem::path& directo
   state->id = plan->id;
   state->recovery = std::move(*plan->outcome);
   const std::vector<detail::SegmentEntry>& segments = plan->listing.segments;
-  for (std::size_t i = 0; i + 1 < plan->continuous; ++i) {
-    state->segments.keep_sealed(segments[i].path);
-  }
+  std::vector<std::filesystem::path> sealed;
+  for (std::size_t i = 0; i + 1 < plan->continuous; ++i) sealed.push_back(segments[i].path);
   if (plan->adopt_prepared && plan->continuous > 0) {
-    state->segments.keep_sealed(segments[plan->continuous - 1].path);
+    sealed.push_back(segments[plan->continuous - 1].path);
   }
+  for (const std::filesystem::path& segment : sealed) state->segments.keep_sealed(segment);
   auto started = detail::start_flusher(options.flush_backend, dir, options.housekeeping_cpus);
   if (!started) return std::unexpected(started.error());
   state->flushing = detail::FlushTracker(std::move(*started));
   state->housekeeper = std::make_unique<detail::SegmentHousekeeper>(
       directory, options.segment_bytes, options.recycle, options.reader_hold_limit,
       options.housekeeping_cpus);
+  state->housekeeper->index_sealed(std::move(sealed));
   const std::uint64_t first = plan->newest_first_sequence;
   auto named = std::make_unique<std::atomic<bool>>(true);
   state->segments.append(

@@ -1,9 +1,12 @@
 #include "journal/journal_directory.hpp"
 
+#include <dirent.h>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <memory>
 
 namespace ringlog::storage::detail {
 
@@ -38,26 +41,33 @@ std::string segment_file_name(std::uint64_t first_sequence) {
 
 std::expected<JournalDirectory, Error> list_journal(const std::filesystem::path& directory) {
   JournalDirectory listing{directory, {}, false, false};
-  std::error_code error;
-  std::filesystem::directory_iterator entries(directory, error);
-  for (; !error && entries != std::filesystem::directory_iterator(); entries.increment(error)) {
-    const std::string name = entries->path().filename().string();
+  const auto failed = [&](int error) {
+    return std::unexpected(Error{std::error_code(error, std::system_category()),
+                                 fmt::format("list journal {}", directory.string())});
+  };
+  // readdir, not std::filesystem's iterator, which builds a path and a string an entry: half of
+  // a seek's time in a journal of thousands of segments.
+  const std::unique_ptr<DIR, int (*)(DIR*)> listed(::opendir(directory.c_str()), ::closedir);
+  if (!listed) return failed(errno);
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(listed.get());
+    if (entry == nullptr) break;
+    const std::string_view name = entry->d_name;
     if (const auto sequence = parse_segment_name(name)) {
-      listing.segments.push_back({*sequence, entries->path()});
+      listing.segments.push_back({*sequence, directory / name});
     } else if (name == prepared_segment_name) {
       listing.has_prepared = true;
     } else if (name == spare_segment_name) {
       listing.has_spare = true;
-    } else if (!is_journal_byproduct(name)) {
+    } else if (name != "." && name != ".." && !is_journal_byproduct(name)) {
       return std::unexpected(Error{make_error_code(LogErrc::not_a_journal),
                                    fmt::format("open journal {}: it holds \"{}\", which no ringlog "
                                                "journal writes; refusing to touch it",
                                                directory.string(), name)});
     }
   }
-  if (error) {
-    return std::unexpected(Error{error, fmt::format("list journal {}", directory.string())});
-  }
+  if (errno != 0) return failed(errno);
   std::sort(listing.segments.begin(), listing.segments.end(),
             [](const SegmentEntry& a, const SegmentEntry& b) {
               return a.first_sequence < b.first_sequence;

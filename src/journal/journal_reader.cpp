@@ -143,17 +143,66 @@ struct JournalReader::State {
   void seek_time(std::uint64_t timestamp) {
     auto listing = detail::list_journal(directory);
     if (!listing) return;
+    const std::vector<detail::SegmentEntry>& segments = listing->segments;
+    if (segments.empty()) return seek_to(0);
+    if (!bisect_for_time(segments, timestamp)) walk_for_time(segments, timestamp);
+  }
+
+  // The sealed segments' indexes say how great the timestamps are through each segment's end,
+  // rising from one to the next: the first whose maximum reaches `timestamp` holds the event
+  // (or the newest does). False, having moved nothing, when an index it needed is missing,
+  // damaged or does not know the maximum before its segment.
+  bool bisect_for_time(const std::vector<detail::SegmentEntry>& segments,
+                       std::uint64_t timestamp) {
+    const auto summary_of = [&](std::size_t i) -> std::optional<detail::TimeIndexSummary> {
+      auto summary = detail::read_time_index_summary(detail::time_index_path(segments[i].path));
+      if (!summary || summary->first_sequence != segments[i].first_sequence ||
+          !summary->max_before) {
+        return std::nullopt;
+      }
+      return summary;
+    };
+    std::size_t low = 0;
+    std::size_t high = segments.size() - 1;  // the newest, never indexed: the last resort
+    while (low < high) {
+      const std::size_t middle = low + (high - low) / 2;
+      const auto summary = summary_of(middle);
+      if (!summary) return false;
+      if (*summary->max_through() >= timestamp) high = middle;
+      else low = middle + 1;
+    }
+    const detail::SegmentEntry& landing = segments[low];
+    if (low + 1 == segments.size()) {  // past every sealed segment's maximum
+      if (low > 0 && !summary_of(low - 1)) return false;
+      scan_for_time(landing, Start{FileHeader::SIZE, landing.first_sequence}, timestamp);
+      return true;
+    }
+    const auto summary = summary_of(low);
+    if (!summary) return false;
+    const std::optional<Start> start = detail::time_index_fits(landing.path, *summary)
+        ? indexed_start(landing, *summary, timestamp, *summary->max_before)
+        : std::nullopt;
+    scan_for_time(landing, start.value_or(Start{FileHeader::SIZE, landing.first_sequence}),
+                  timestamp);
+    return true;
+  }
+
+  // Segment by segment, from the oldest: passing those whose index says every event is older,
+  // scanning from the first that may hold the event (indexed or not) on through the rest.
+  void walk_for_time(const std::vector<detail::SegmentEntry>& segments,
+                     std::uint64_t timestamp) {
     std::uint64_t max_before = 0;  // the running maximum over earlier segments
-    for (const detail::SegmentEntry& entry : listing->segments) {
+    for (const detail::SegmentEntry& entry : segments) {
       const auto summary = detail::read_time_index_summary(detail::time_index_path(entry.path));
       const bool indexed = summary && summary->first_sequence == entry.first_sequence;
+      if (indexed) max_before = std::max(max_before, summary->max_before.value_or(0));
       if (indexed && std::max(max_before, summary->max_timestamp) < timestamp) {
         max_before = std::max(max_before, summary->max_timestamp);
         continue;  // every event here is older (an index goes with its segment: trusted)
       }
       // Where it lands, the index must be this very file's: its entries are offsets into it.
       const std::optional<Start> start =
-          indexed && index_fits(entry.path, *summary)
+          indexed && detail::time_index_fits(entry.path, *summary)
               ? indexed_start(entry, *summary, timestamp, max_before)
               : std::nullopt;
       // Unindexed (the newest segment, or one whose index went): scanned, on through the rest.
@@ -162,19 +211,8 @@ struct JournalReader::State {
       return;
     }
     // No event that recent: the cursor goes to the journal's end, for the events to come.
-    if (listing->segments.empty()) return seek_to(0);
-    const detail::SegmentEntry& newest = listing->segments.back();
+    const detail::SegmentEntry& newest = segments.back();
     scan_for_time(newest, Start{FileHeader::SIZE, newest.first_sequence}, timestamp);
-  }
-
-  // Whether the index summary was made from the segment file now at `path`.
-  static bool index_fits(const std::filesystem::path& path,
-                         const detail::TimeIndexSummary& summary) {
-    auto file = detail::open_file(path.string(), O_RDONLY);
-    FileHeader header{};
-    if (!file || ::pread(file->get(), &header, sizeof header, 0) != sizeof header) return false;
-    const detail::SegmentInfo info = detail::segment_info(reinterpret_cast<std::byte*>(&header));
-    return header.created_at == summary.created_at && info.record_seed == summary.record_seed;
   }
 
   void seek_to(std::uint64_t wanted) {

@@ -93,6 +93,29 @@ void SegmentHousekeeper::close(LogFile file) {
   work_or_stop_.notify_one();
 }
 
+void SegmentHousekeeper::index_sealed(std::vector<std::filesystem::path> segments) {
+  {
+    const std::lock_guard lock(mutex_);
+    unindexed_.insert(unindexed_.end(), segments.begin(), segments.end());
+    found_at_open_ += segments.size();
+  }
+  work_or_stop_.notify_one();
+}
+
+void SegmentHousekeeper::index_next(std::unique_lock<std::mutex>& lock) {
+  const std::filesystem::path segment = std::move(unindexed_.front());
+  unindexed_.pop_front();
+  const bool found_at_open = found_at_open_ > 0;
+  found_at_open_ -= found_at_open ? 1 : 0;
+  // Indexes missing at open can take a scan of every segment (a journal of an older release):
+  // a stopping journal leaves them to the next open rather than keep its owner waiting.
+  if (found_at_open && stopping_) return;
+  lock.unlock();
+  // Only this thread touches it: the next index takes the maximum before it from there.
+  last_indexed_ = write_time_index_if_missing(segment, last_indexed_);
+  lock.lock();
+}
+
 std::uint64_t SegmentHousekeeper::tend_pages(PageRange ahead, PageRange behind) {
   std::uint64_t ticket = 0;
   {
@@ -130,7 +153,8 @@ void SegmentHousekeeper::run() {
   for (;;) {
     const auto has_work = [this] {
       return stopping_ || !page_work_.empty() || !renames_.empty() || retirement_due() ||
-             !closing_.empty() || !writebacks_.empty() || (prepare_requested_ && !prepared_);
+             !closing_.empty() || !writebacks_.empty() || !unindexed_.empty() ||
+             (prepare_requested_ && !prepared_);
     };
     if (retirements_.empty()) {
       work_or_stop_.wait(lock, has_work);
@@ -166,10 +190,12 @@ void SegmentHousekeeper::run() {
       std::vector<std::filesystem::path> sealed;
       for (const LogFile& file : closing) sealed.emplace_back(file.path());
       closing.clear();
-      // Sealed: nothing more is appended, so their time indexes stay true. One that cannot be
-      // written costs a scan when seeking by time, nothing else.
-      for (const auto& segment : sealed) (void)write_time_index(segment);
       lock.lock();
+      // Sealed: nothing more is appended, so their time indexes stay true. After those of the
+      // segments before them, whose maxima they carry on.
+      unindexed_.insert(unindexed_.end(), sealed.begin(), sealed.end());
+    } else if (!unindexed_.empty()) {
+      index_next(lock);
     } else if (retirement_due()) {
       retire_next(lock);
     } else if (prepare_requested_ && !prepared_) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "journal/file/log_file.hpp"
+#include "journal/time_index.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <vector>
 
 namespace ringlog::storage::detail {
 
@@ -41,8 +43,11 @@ class SegmentHousekeeper {
   void wait_named(const std::atomic<bool>& named);
   // A durable segment that retention no longer keeps; it goes once no named reader needs it.
   void retire(std::filesystem::path segment);
-  // Unmaps and closes a sealed segment here, where the unmapping's cost stalls nobody.
+  // Unmaps and closes a sealed segment here, where the unmapping's cost stalls nobody, then
+  // writes its time index.
   void close(LogFile file);
+  // Sealed segments found at open, oldest first: each gets a time index unless it has one.
+  void index_sealed(std::vector<std::filesystem::path> segments);
   // Maps `ahead` writable and unmaps `behind` (either may be empty), in a segment still open:
   // system calls that cost the appending thread 0.1-0.5 ms per 2 MiB (page-cache pages made and
   // zeroed) if it made them itself.
@@ -68,6 +73,7 @@ class SegmentHousekeeper {
   // return, released while the file system works.
   void rename_next(std::unique_lock<std::mutex>& lock);
   void retire_next(std::unique_lock<std::mutex>& lock);
+  void index_next(std::unique_lock<std::mutex>& lock);  // the oldest segment without its index
   // Whether a named reader within the hold limit has yet to read past `segment`.
   bool held_by_a_reader(const std::filesystem::path& segment) const;
   bool retirement_due() const;  // with mutex_ held
@@ -95,6 +101,9 @@ class SegmentHousekeeper {
   // A retirement a reader held back is tried again from then on.
   std::chrono::steady_clock::time_point retire_after_{};
   std::deque<LogFile> closing_;
+  std::deque<std::filesystem::path> unindexed_;  // sealed segments, in order
+  std::size_t found_at_open_ = 0;                // of unindexed_, at its front
+  std::optional<TimeIndexSummary> last_indexed_;   // this thread's own
   struct PageWork {
     PageRange ahead;
     PageRange behind;

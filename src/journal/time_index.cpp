@@ -1,6 +1,7 @@
 #include "journal/time_index.hpp"
 
 #include "journal/file/mapped_file.hpp"
+#include "journal/journal_directory.hpp"
 
 #include <ringlog/detail/crc32c.hpp>
 #include <ringlog/detail/framing.hpp>
@@ -17,7 +18,10 @@ namespace ringlog::storage::detail {
 
 namespace {
 
-constexpr std::array<char, 8> index_magic = {'R', 'L', 'T', 'I', 'D', 'X', '0', '1'};
+// Format 02 added the end sequence and the maximum before the segment; 01's are ignored.
+constexpr std::array<char, 8> index_magic = {'R', 'L', 'T', 'I', 'D', 'X', '0', '2'};
+
+constexpr std::uint32_t max_before_known = 1;
 
 struct IndexHeader {
   std::array<char, 8> magic;
@@ -28,9 +32,11 @@ struct IndexHeader {
   std::uint64_t max_timestamp;
   std::uint64_t entry_count;
   std::uint32_t record_seed;
-  std::uint32_t unused;
+  std::uint32_t flags;  // max_before_known
+  std::uint64_t end_sequence;
+  std::uint64_t max_before;
 };
-static_assert(sizeof(IndexHeader) == 56);
+static_assert(sizeof(IndexHeader) == 72);
 static_assert(sizeof(TimeIndexEntry) == 24);
 constexpr std::size_t header_checked_from = offsetof(IndexHeader, first_sequence);
 
@@ -48,6 +54,7 @@ std::uint32_t entries_checksum(const std::vector<TimeIndexEntry>& entries) {
 struct Scanned {
   std::vector<TimeIndexEntry> entries;
   std::uint64_t max_timestamp = 0;
+  std::uint64_t end_sequence = 0;
 };
 
 Scanned scan_timestamps(std::span<const std::byte> file, const SegmentInfo& info) {
@@ -73,7 +80,56 @@ Scanned scan_timestamps(std::span<const std::byte> file, const SegmentInfo& info
     sequence += unit->events;
     at += unit->size;
   }
+  scanned.end_sequence = sequence;
   return scanned;
+}
+
+TimeIndexSummary summary_of(const IndexHeader& header) {
+  TimeIndexSummary summary{header.first_sequence, header.end_sequence, header.created_at,
+                           header.record_seed, header.max_timestamp, header.entry_count, {}};
+  if ((header.flags & max_before_known) != 0) summary.max_before = header.max_before;
+  return summary;
+}
+
+// The maximum before the segment that starts at `first_sequence`: the index of the segment just
+// before it (`last_written` when it is that one, else read from `directory`) ends where it starts
+// and knows its own; none before it: nothing.
+std::optional<std::uint64_t> max_before_segment(
+    const std::filesystem::path& directory, std::uint64_t first_sequence,
+    const std::optional<TimeIndexSummary>& last_written) {
+  if (last_written && last_written->end_sequence == first_sequence &&
+      last_written->first_sequence < first_sequence) {
+    return last_written->max_through();
+  }
+  auto listing = list_journal(directory);
+  if (!listing) return std::nullopt;
+  const auto& segments = listing->segments;
+  const auto at = std::partition_point(
+      segments.begin(), segments.end(),
+      [&](const SegmentEntry& entry) { return entry.first_sequence < first_sequence; });
+  if (at == segments.begin()) return 0;
+  const auto before = read_time_index_summary(time_index_path(std::prev(at)->path));
+  if (!before || before->end_sequence != first_sequence) return std::nullopt;
+  return before->max_through();
+}
+
+std::expected<void, Error> write_index_file(const std::filesystem::path& index,
+                                            const IndexHeader& header,
+                                            const std::vector<TimeIndexEntry>& entries) {
+  std::filesystem::path fresh = index;
+  fresh += ".new";
+  const int fd = ::open(fresh.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return std::unexpected(Error::from_os(errno, "create " + fresh.string()));
+  const FileDescriptor out(fd);
+  const std::size_t entry_bytes = entries.size() * sizeof(TimeIndexEntry);
+  if (::write(out.get(), &header, sizeof header) != static_cast<ssize_t>(sizeof header) ||
+      ::write(out.get(), entries.data(), entry_bytes) != static_cast<ssize_t>(entry_bytes)) {
+    return std::unexpected(Error::from_os(errno ? errno : EIO, "write " + fresh.string()));
+  }
+  if (::rename(fresh.c_str(), index.c_str()) != 0) {
+    return std::unexpected(Error::from_os(errno, "rename " + fresh.string()));
+  }
+  return {};
 }
 
 }  // namespace
@@ -84,7 +140,8 @@ std::filesystem::path time_index_path(const std::filesystem::path& segment) {
   return index;
 }
 
-std::expected<void, Error> write_time_index(const std::filesystem::path& segment) {
+std::expected<TimeIndexSummary, Error> write_time_index(
+    const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written) {
   auto file = open_file(segment.string(), O_RDONLY);
   if (!file) return std::unexpected(file.error());
   auto mapping = map_existing_log(file->get(), false, segment.string());
@@ -92,27 +149,39 @@ std::expected<void, Error> write_time_index(const std::filesystem::path& segment
   const std::span<const std::byte> bytes(mapping->data(), mapping->size());
   const SegmentInfo info = segment_info(mapping->data());
   const Scanned scanned = scan_timestamps(bytes, info);
+  const std::optional<std::uint64_t> before =
+      max_before_segment(segment.parent_path(), info.first_sequence, last_written);
   const auto* file_header = reinterpret_cast<const FileHeader*>(mapping->data());
   IndexHeader header{index_magic, 0, entries_checksum(scanned.entries), info.first_sequence,
                      file_header->created_at, scanned.max_timestamp, scanned.entries.size(),
-                     info.record_seed, 0};
+                     info.record_seed, before ? max_before_known : 0, scanned.end_sequence,
+                     before.value_or(0)};
   header.header_crc = header_checksum(header);
-  const std::filesystem::path index = time_index_path(segment);
-  std::filesystem::path fresh = index;
-  fresh += ".new";
-  const int fd = ::open(fresh.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return std::unexpected(Error::from_os(errno, "create " + fresh.string()));
-  const FileDescriptor out(fd);
-  const std::size_t entry_bytes = scanned.entries.size() * sizeof(TimeIndexEntry);
-  if (::write(out.get(), &header, sizeof header) != static_cast<ssize_t>(sizeof header) ||
-      ::write(out.get(), scanned.entries.data(), entry_bytes) !=
-          static_cast<ssize_t>(entry_bytes)) {
-    return std::unexpected(Error::from_os(errno ? errno : EIO, "write " + fresh.string()));
+  if (auto written = write_index_file(time_index_path(segment), header, scanned.entries);
+      !written) {
+    return std::unexpected(written.error());
   }
-  if (::rename(fresh.c_str(), index.c_str()) != 0) {
-    return std::unexpected(Error::from_os(errno, "rename " + fresh.string()));
-  }
-  return {};
+  return summary_of(header);
+}
+
+std::optional<TimeIndexSummary> write_time_index_if_missing(
+    const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written) {
+  const auto summary = read_time_index_summary(time_index_path(segment));
+  // One that does not know the maximum before it is written again: the index before may be
+  // there now.
+  if (summary && summary->max_before && time_index_fits(segment, *summary)) return summary;
+  auto written = write_time_index(segment, last_written);
+  if (!written) return std::nullopt;  // it costs scans when seeking, nothing else
+  return *written;
+}
+
+bool time_index_fits(const std::filesystem::path& segment, const TimeIndexSummary& summary) {
+  auto file = open_file(segment.string(), O_RDONLY);
+  FileHeader header{};
+  if (!file || ::pread(file->get(), &header, sizeof header, 0) != sizeof header) return false;
+  const SegmentInfo info = segment_info(reinterpret_cast<std::byte*>(&header));
+  return header.created_at == summary.created_at && info.record_seed == summary.record_seed &&
+         info.first_sequence == summary.first_sequence;
 }
 
 std::optional<TimeIndexSummary> read_time_index_summary(const std::filesystem::path& index) {
@@ -124,8 +193,7 @@ std::optional<TimeIndexSummary> read_time_index_summary(const std::filesystem::p
       header.magic != index_magic || header.header_crc != header_checksum(header)) {
     return std::nullopt;
   }
-  return TimeIndexSummary{header.first_sequence, header.created_at, header.record_seed,
-                          header.max_timestamp, header.entry_count};
+  return summary_of(header);
 }
 
 std::optional<std::vector<TimeIndexEntry>> read_time_index_entries(

@@ -5,13 +5,21 @@
 // differ): the index keeps the running maximum, so that seeking finds the first event, in
 // sequence order, whose timestamp is at or after the one asked for.
 //
+// Each index also carries the running maximum of the segments before it (taken from the index
+// of the segment just before, when it was written), so that the greatest timestamp up to the
+// end of each segment rises from segment to segment and seeking bisects the segments: a handful
+// of small reads whatever the journal's length. Segments removed by retention later leave that
+// maximum as it was: where a seek lands does not move as old segments go.
+//
 // The housekeeper writes it once a segment is sealed (all durable, no more appends), off the
-// appending thread, and removes it with the segment. It is a cache: missing, damaged or written
-// for another file of the same name, it is ignored and the segment scanned instead.
+// appending thread, and removes it with the segment; a journal opened again gets the indexes its
+// sealed segments lack. It is a cache: missing, damaged, of an older format or written for another
+// file of the same name, it is ignored and the segment scanned instead.
 #pragma once
 
 #include "journal/file/log_format.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
@@ -31,21 +39,40 @@ struct TimeIndexEntry {
   std::uint64_t max_before;      // the greatest timestamp of the segment's events before it
 };
 
-// What identifies the segment file an index was made from, and its greatest timestamp.
+// What identifies the segment file an index was made from, and its greatest timestamps.
 struct TimeIndexSummary {
   std::uint64_t first_sequence = 0;
+  std::uint64_t end_sequence = 0;  // past its last event
   std::int64_t created_at = 0;     // the segment header's
   std::uint32_t record_seed = 0;
   std::uint64_t max_timestamp = 0;  // over all its events; 0 when it has none
   std::uint64_t entry_count = 0;
+  // The greatest timestamp of the segments before it; unknown when the index of the segment
+  // just before could not be read as this one was written (then seeking walks the segments).
+  std::optional<std::uint64_t> max_before;
+
+  // The greatest timestamp from the journal's start through this segment's last event.
+  std::optional<std::uint64_t> max_through() const {
+    if (!max_before) return std::nullopt;
+    return std::max(*max_before, max_timestamp);
+  }
 };
 
 // Scans the sealed segment at `segment` (mapped read-only here) and writes its index beside it
-// (a new file renamed into place; no fdatasync: it is a cache).
-std::expected<void, Error> write_time_index(const std::filesystem::path& segment);
+// (a new file renamed into place; no fdatasync: it is a cache), taking the maximum before it from
+// the index of the segment before it: `last_written` when that is the one, else the one in the
+// directory. Returns what it wrote.
+std::expected<TimeIndexSummary, Error> write_time_index(
+    const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written);
+// Writes the index of `segment` unless it has one of this format, made from this very file and
+// knowing the maximum before it; the index's summary, as found or written, if it has one now.
+std::optional<TimeIndexSummary> write_time_index_if_missing(
+    const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written);
 
-// The index's summary when the file is whole and its header checksum holds.
+// The index's summary when the file is whole, of this format, and its header checksum holds.
 std::optional<TimeIndexSummary> read_time_index_summary(const std::filesystem::path& index);
+// Whether `summary` was made from the segment file now at `segment` (its header's identity).
+bool time_index_fits(const std::filesystem::path& segment, const TimeIndexSummary& summary);
 // Its entries when their checksum holds too.
 std::optional<std::vector<TimeIndexEntry>> read_time_index_entries(
     const std::filesystem::path& index, const TimeIndexSummary&);
