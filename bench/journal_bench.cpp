@@ -10,7 +10,7 @@
 //               durable_sequence() passes it: percentiles of append → durable latency, and
 //               given a file name, their HdrHistogram .hgrm distribution.
 //
-// One JSON line per part is printed last, for scripts/bench-run.
+// One JSON line per part is printed last, for scripts/bench-run and scripts/durable-tail.
 #include "support/latency_histogram.hpp"
 
 #include <ringlog/journal.hpp>
@@ -174,15 +174,21 @@ std::string latency_part(const std::filesystem::path& dir, double seconds, doubl
 int main(int argc, char** argv) {
   if (argc < 2) {
     fmt::print(stderr, "usage: journal_bench <scratch directory> [seconds per part] "
-                       "[events/s for the latency part] [.hgrm file for its histogram]\n");
+                       "[events/s for the latency part] [.hgrm file for its histogram] "
+                       "[parts: append,durable,latency]\n");
     return 2;
   }
   const std::filesystem::path dir = std::filesystem::path(argv[1]) / "journal";
   const double seconds = argc > 2 ? std::atof(argv[2]) : 5;
   const double rate = argc > 3 ? std::atof(argv[3]) : 100'000;
-  const std::string lines[] = {append_part(dir, seconds), durable_part(dir, seconds),
-                               latency_part(dir, seconds, rate, argc > 4 ? argv[4] : nullptr)};
+  const char* hgrm_path = argc > 4 && argv[4][0] != '\0' ? argv[4] : nullptr;
+  // One part alone: the latency part without the gigabytes the others write and delete first.
+  const std::string parts = argc > 5 ? argv[5] : "append,durable,latency";
+  std::vector<std::string> lines;
+  if (parts.contains("append")) lines.push_back(append_part(dir, seconds));
+  if (parts.contains("durable")) lines.push_back(durable_part(dir, seconds));
+  if (parts.contains("latency")) lines.push_back(latency_part(dir, seconds, rate, hgrm_path));
   std::filesystem::remove_all(dir);
   for (const std::string& line : lines) fmt::print("{}\n", line);
-  return 0;
+  return lines.empty() ? 2 : 0;
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# scripts/durable-tail, one short round: fio and the journal traced flush by flush, and the
+# summary sets each beside its floor.
+# usage: durable_tail.sh <source dir>   (exit 77: no perf, not root, or the scratch not on ext4)
+set -euo pipefail
+command -v perf >/dev/null || { echo "SKIP: perf is not installed"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: tracing ext4's flushes needs root"; exit 77; }
+scratch=$(mktemp -d "${TMPDIR:-/var/tmp}/durable-tail-test.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+[ "$(stat -f -c %T "$scratch")" = ext2/ext3 ] ||
+  { echo "SKIP: $scratch is not on ext4, whose flushes the script traces"; exit 77; }
+fail() { echo "FAIL: $*"; cat "$scratch/out/summary.md" 2>/dev/null; exit 1; }
+
+"$1/scripts/durable-tail" --runs 1 --seconds 1 --out "$scratch/out"
+[ -s "$scratch/out/fio-1.syncs" ] || fail "no flush of fio's was traced"
+[ -s "$scratch/out/journal-1.syncs" ] || fail "no flush of the journal's was traced"
+number='[0-9]+\.[0-9]+'
+grep -qE "^\| 1 \| $number / $number / $number \| $number \| $number / $number \| $number / $number \| $number / $number / $number \| $number% / $number% \|$" \
+  "$scratch/out/summary.md" || fail "no round in the summary"
+grep -qE "^Medians: journal p99 $number ms = $number+x fio's per-flush p99" \
+  "$scratch/out/summary.md" || fail "no medians"
+echo "OK: $(grep '^Medians' "$scratch/out/summary.md")"
