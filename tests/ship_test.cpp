@@ -352,6 +352,24 @@ class message_format : public ::testing::Test {
   void SetUp() override { ASSERT_EQ(nats_Open(-1), NATS_OK); }
 };
 
+TEST(ship_metrics, each_family_has_help_and_type_and_the_stream_name_is_quoted) {
+  app::ShipStatus status;
+  status.stream = "orders \"eu\"\\2";  // orders "eu"\2
+  status.shipped = 42;
+  const std::string text = app::to_prometheus(status);
+  EXPECT_NE(text.find("ringlog_ship_shipped_events_total{stream=\"orders \\\"eu\\\"\\\\2\"} 42\n"),
+            std::string::npos) << text;
+  std::size_t families = 0;
+  std::size_t samples = 0;
+  for (const auto line : std::views::split(text, '\n')) {
+    const std::string_view row(line.begin(), line.end());
+    if (row.starts_with("# HELP ")) ++families;
+    else if (!row.empty() && !row.starts_with("# TYPE ")) ++samples;
+  }
+  EXPECT_EQ(std::ranges::count(text, '\n'), 3 * families) << text;
+  EXPECT_EQ(samples, families) << text;
+}
+
 TEST_F(message_format, a_block_decodes_to_its_events_byte_for_byte_in_each_compression) {
   test::TempDir dir;
   write_journal(dir.path() / "journal", 20'000);

@@ -3,6 +3,7 @@
 #include "service/service.hpp"
 
 #include "service/service_protocol.hpp"
+#include "support/prometheus_exposition.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -151,53 +152,24 @@ std::string to_json(const ServiceStatus& status) {
 
 namespace {
 
-// A label value as the exposition format quotes it.
-std::string label_value(std::string_view value) {
-  std::string quoted;
-  for (const char c : value) {
-    if (c == '\\' || c == '"') quoted += '\\';
-    quoted += c == '\n' ? std::string("\\n") : std::string(1, c);
+using support::Exposition;
+using support::label_value;
+
+// A histogram's cumulative buckets, in seconds, with its _sum and _count.
+void expose_histogram(Exposition& out, std::string_view name, const std::string& labels,
+                      const DurationCounts& counts) {
+  std::uint64_t cumulative = 0;
+  for (std::size_t bucket = 0; bucket < latency_bounds_ns.size(); ++bucket) {
+    cumulative += counts.per_bucket[bucket];
+    out.sample(fmt::format("{}_bucket", name),
+               fmt::format("{},le=\"{}\"", labels, double(latency_bounds_ns[bucket]) / 1e9),
+               cumulative);
   }
-  return quoted;
+  out.sample(fmt::format("{}_bucket", name), fmt::format("{},le=\"+Inf\"", labels),
+             counts.count);
+  out.sample(fmt::format("{}_sum", name), labels, double(counts.sum_ns) / 1e9);
+  out.sample(fmt::format("{}_count", name), labels, counts.count);
 }
-
-// Prometheus text exposition, a family at a time: HELP and TYPE, then its samples.
-class Exposition {
- public:
-  void family(std::string_view name, std::string_view type, std::string_view help) {
-    text_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-  }
-  template <class Value>
-  void sample(std::string_view name, std::string_view labels, Value value) {
-    text_ += labels.empty() ? fmt::format("{} {}\n", name, value)
-                            : fmt::format("{}{{{}}} {}\n", name, labels, value);
-  }
-  // A family of one unlabelled sample.
-  template <class Value>
-  void single(std::string_view name, std::string_view type, std::string_view help,
-              Value value) {
-    family(name, type, help);
-    sample(name, "", value);
-  }
-  // A histogram's cumulative buckets, in seconds, with its _sum and _count.
-  void histogram(std::string_view name, const std::string& labels,
-                 const DurationCounts& counts) {
-    std::uint64_t cumulative = 0;
-    for (std::size_t bucket = 0; bucket < latency_bounds_ns.size(); ++bucket) {
-      cumulative += counts.per_bucket[bucket];
-      sample(fmt::format("{}_bucket", name),
-             fmt::format("{},le=\"{}\"", labels, double(latency_bounds_ns[bucket]) / 1e9),
-             cumulative);
-    }
-    sample(fmt::format("{}_bucket", name), fmt::format("{},le=\"+Inf\"", labels), counts.count);
-    sample(fmt::format("{}_sum", name), labels, double(counts.sum_ns) / 1e9);
-    sample(fmt::format("{}_count", name), labels, counts.count);
-  }
-  std::string take() { return std::move(text_); }
-
- private:
-  std::string text_;
-};
 
 // A family with one sample per channel: per_channel(name, type, help, value of a channel).
 auto channel_family(Exposition& out, const ServiceStatus& status) {
@@ -232,7 +204,7 @@ void expose_stages(Exposition& out, const ServiceStatus& status) {
              "through each stage: commit_to_journaled, journaled_to_durable, durable_to_shipped.");
   for (const ChannelStatus& c : status.channels) {
     for (std::size_t stage = 0; stage < stage_count; ++stage) {
-      out.histogram("ringlog_publisher_stage_latency_seconds",
+      expose_histogram(out, "ringlog_publisher_stage_latency_seconds",
                     fmt::format("channel=\"{}\",stage=\"{}\"", label_value(c.name),
                                 stage_names[stage]),
                     c.stages[stage]);
@@ -263,7 +235,7 @@ void expose_channels(Exposition& out, const ServiceStatus& status) {
              "From the drain that journaled a batch of this channel's events to the flush that "
              "made it durable.");
   for (const ChannelStatus& c : status.channels) {
-    out.histogram("ringlog_publisher_durable_latency_seconds",
+    expose_histogram(out, "ringlog_publisher_durable_latency_seconds",
                   fmt::format("channel=\"{}\"", label_value(c.name)), c.journaled_to_durable);
   }
   out.family("ringlog_channel_info", "gauge",

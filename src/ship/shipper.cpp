@@ -2,6 +2,7 @@
 
 #include "ship/shipping_loop.hpp"
 #include "ship/shipping_state.hpp"
+#include "support/prometheus_exposition.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -141,11 +142,12 @@ nlohmann::ordered_json to_json(const ShipStatus& status) {
 }
 
 std::string to_prometheus(const ShipStatus& status) {
-  std::string text;
+  support::Exposition out;
+  const std::string stream = fmt::format("stream=\"{}\"", support::label_value(status.stream));
   const auto metric = [&](std::string_view name, std::string_view type, std::string_view help,
                           auto value) {
-    text += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0}{{stream=\"{3}\"}} {4}\n", name,
-                        help, type, status.stream, value);
+    out.family(name, type, help);
+    out.sample(name, stream, value);
   };
   metric("ringlog_ship_shipped_events_total", "counter",
          "Journal events the stream holds (the sequence number after the newest).",
@@ -181,7 +183,7 @@ std::string to_prometheus(const ShipStatus& status) {
          status.resumes);
   metric("ringlog_ship_connected", "gauge", "1 while connected to a NATS server.",
          status.connected ? 1 : 0);
-  return text;
+  return out.take();
 }
 
 }  // namespace ringlog::app
