@@ -320,3 +320,48 @@ TEST(shared_ring, a_drop_marker_crosses_the_ring_in_order_and_users_cannot_forge
   EXPECT_EQ(counts.marked, 7u);
   EXPECT_EQ(counts.failed, 0u);
 }
+
+namespace {
+
+// In a forked child: drops `dropped` events, then places a drop marker counting them and, with
+// `die_before_commit`, exits before committing it, as a publisher killed at that moment would.
+void drop_and_mark_in_child(const std::filesystem::path& path, std::uint64_t dropped,
+                            bool die_before_commit) {
+  static auto ring = SharedRing::open(path);
+  if (!ring) _exit(10);
+  ring::Producer producer = producer_in_child(path);
+  ring->add_overflow({.dropped = dropped});
+  const event::DropMarker marker{.dropped_events = dropped};
+  const bool written = producer.write_drop_marker(marker, [&](std::uint64_t ring_end) {
+    ring->count_placed_marker(marker, ring_end);
+    if (die_before_commit) _exit(0);
+  });
+  _exit(written ? 0 : 12);
+}
+
+}  // namespace
+
+// The journal service marks the drops of a publisher that went away which no marker in its ring
+// counts: exactly those, whether the publisher died before or after committing its last marker.
+TEST(shared_ring, drops_a_dead_producer_left_unmarked_are_told_exactly) {
+  for (const bool die_before_commit : {true, false}) {
+    SCOPED_TRACE(die_before_commit ? "died before the commit" : "committed the marker");
+    auto ring = SharedRing::create({}, capacity);
+    ASSERT_TRUE(ring.has_value());
+    auto consumer = ring->consumer();
+    ASSERT_TRUE(consumer.has_value());
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) drop_and_mark_in_child(ring->path(), 9, die_before_commit);
+    expect_exit_zero(child);
+    std::uint64_t marked_in_ring = 0;
+    while (const auto view = consumer->read_event()) {
+      if (const auto marker = event::as_drop_marker(*view)) {
+        marked_in_ring += marker->dropped_events;
+      }
+    }
+    EXPECT_EQ(ring->overflow_counts().marked, 9u) << "counted before the commit, either way";
+    EXPECT_EQ(marked_in_ring + ring->unmarked_drops(consumer->position()), 9u);
+    EXPECT_EQ(ring->unmarked_drops(consumer->position()), die_before_commit ? 9u : 0u);
+  }
+}
