@@ -215,21 +215,13 @@ class alignas(ringlog::detail::cache_line_pair) Producer {
 
   // Writes a drop marker where the events it counts would have been (what a Publisher under the
   // drop overflow policy does once the ring has room again): a record of the library's, which
-  // write_event refuses from users. False when the ring has no room now. `before_commit` is
-  // called with the position the marker will end at (see position()) once it is written and
-  // before it is committed: where the producer's side counts it (SharedRing::count_placed_marker).
-  template <class BeforeCommit>
-  [[nodiscard]] bool write_drop_marker(const event::DropMarker& marker,
-                                       BeforeCommit&& before_commit) noexcept {
+  // write_event refuses from users. False when the ring has no room now.
+  [[nodiscard]] bool write_drop_marker(const event::DropMarker& marker) noexcept {
     const Placement placed = place_record(event::drop_marker_header(marker));
     if (placed.payload == nullptr) return drop_claim();
     std::memcpy(placed.payload, &marker, sizeof marker);
-    before_commit(placed.end);
     publish(placed.end, placed.commit_at, placed.commit_word);
     return true;
-  }
-  [[nodiscard]] bool write_drop_marker(const event::DropMarker& marker) noexcept {
-    return write_drop_marker(marker, [](std::uint64_t) noexcept {});
   }
 
   std::size_t max_payload() const noexcept { return max_payload_len(geometry_.capacity()); }

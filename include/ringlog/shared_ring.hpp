@@ -36,7 +36,7 @@ struct OverflowCounts {
   std::uint64_t timeouts = 0;  // of those, the ones given up at the deadline
   std::uint64_t failed = 0;    // writes refused at once (fail)
   std::uint64_t dropped = 0;   // events dropped (drop)
-  std::uint64_t marked = 0;    // of those, the ones counted in a drop marker placed in the ring
+  std::uint64_t marked = 0;    // of those, the ones counted in a drop marker in the ring
 };
 
 // A sampled event's commit, for timing the stages it goes through after: where its record
@@ -86,14 +86,6 @@ class SharedRing {
   // The producer's side adds to the overflow counts (one writer: no read-modify-write).
   void add_overflow(const OverflowCounts& more) noexcept;
   OverflowCounts overflow_counts() const noexcept;
-  // The producer's side counts a drop marker it has placed, ending at ring position `ring_end`,
-  // before committing it (Producer::write_drop_marker's before_commit), so that a producer that
-  // dies in between leaves the count beside a marker nobody can read.
-  void count_placed_marker(const event::DropMarker& marker, std::uint64_t ring_end) noexcept;
-  // The consumer's side: dropped events that no marker it can read counts, once it has read
-  // through ring position `read_through` (Consumer::position()). Exact once the producer's side
-  // has gone and the ring is drained: what the journal service then marks itself.
-  std::uint64_t unmarked_drops(std::uint64_t read_through) const noexcept;
   // The producer's side records a sampled commit; the consumer's side reads those recorded since
   // sample number `next` (which it advances), oldest first, into `out`: how many it wrote. Ones
   // overwritten before they were read are skipped.

@@ -43,9 +43,6 @@ struct SharedRingHeader {
   ringlog::detail::ProgressSignal durable_progress;  // for wait_durable_events
   // OverflowCounts, in its order; written only when the ring was found full.
   alignas(128) std::array<std::atomic<std::uint64_t>, 5> overflow;
-  // The newest drop marker counted in overflow's `marked`: where it ends in the ring, its count.
-  std::atomic<std::uint64_t> placed_marker_end;
-  std::atomic<std::uint64_t> placed_marker_events;
   // Commit samples, a seqlock of a single writer: slot i % commit_sample_slots holds sample i.
   // samples_started counts those whose slot the producer began to write, samples_recorded
   // those it finished.
@@ -66,8 +63,7 @@ constexpr char ring_magic[8] = {'R', 'L', 'G', 'R', 'I', 'N', 'G', '1'};
 // Version 2: records commit themselves (a mark in the header) instead of through the head index.
 // Version 3: a futex word beside the durable count, for wait_durable_events.
 // Version 4: the publisher's overflow counts.
-// Version 5: the newest drop marker placed, counted before it is committed.
-constexpr std::uint32_t ring_version = 5;
+constexpr std::uint32_t ring_version = 4;
 constexpr std::size_t header_bytes = detail::small_page_bytes;
 static_assert(sizeof(SharedRingHeader) <= header_bytes);
 // Both processes must agree on these without a lock between them.
@@ -300,26 +296,6 @@ OverflowCounts SharedRing::overflow_counts() const noexcept {
   return {count[0].load(std::memory_order_relaxed), count[1].load(std::memory_order_relaxed),
           count[2].load(std::memory_order_relaxed), count[3].load(std::memory_order_relaxed),
           count[4].load(std::memory_order_relaxed)};
-}
-
-void SharedRing::count_placed_marker(const event::DropMarker& marker,
-                                     std::uint64_t ring_end) noexcept {
-  add_overflow({.marked = marker.dropped_events});
-  header_->placed_marker_events.store(marker.dropped_events, std::memory_order_relaxed);
-  header_->placed_marker_end.store(ring_end, std::memory_order_relaxed);
-  // The marker's commit, which follows, releases these stores with the record.
-}
-
-std::uint64_t SharedRing::unmarked_drops(std::uint64_t read_through) const noexcept {
-  const OverflowCounts counts = overflow_counts();
-  // A marker counted but ending past what could be read was never committed.
-  const bool last_marker_unread =
-      header_->placed_marker_end.load(std::memory_order_relaxed) > read_through;
-  const std::uint64_t unread =
-      last_marker_unread ? header_->placed_marker_events.load(std::memory_order_relaxed) : 0;
-  // The counts come from another process: taken as they are, never trusted to be consistent.
-  const std::uint64_t marked = counts.marked - std::min(unread, counts.marked);
-  return counts.dropped > marked ? counts.dropped - marked : 0;
 }
 
 void SharedRing::record_commit_sample(const CommitSample& sample) noexcept {

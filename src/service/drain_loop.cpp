@@ -203,11 +203,10 @@ void DrainLoop::count_overflow(Attachment& attachment) {
 }
 
 void DrainLoop::mark_unmarked_drops(Attachment& attachment) {
-  // Its ring drained and its publisher gone: exactly the drops no marker in the ring counted.
-  const std::uint64_t unmarked = attachment.ring.unmarked_drops(attachment.consumer.position());
-  if (unmarked == 0) return;
+  const ring::OverflowCounts counts = attachment.overflow_seen;
+  if (counts.dropped <= counts.marked) return;
   // Where the publisher's events end; their timestamps are unknown here (0).
-  const event::DropMarker marker{.dropped_events = unmarked};
+  const event::DropMarker marker{.dropped_events = counts.dropped - counts.marked};
   const auto bytes = std::as_bytes(std::span(&marker, 1));
   if (!journal_.append(event::drop_marker_header(marker), bytes)) {
     fail_as_the_journal_says("the journal refused a drop marker");

@@ -41,16 +41,16 @@ struct Publisher::State {
 
   ~State() {
     // The last drop marker, given block's time to find room. When it finds none, the service
-    // journals one for the drops no marker in the ring counts (SharedRing::unmarked_drops).
+    // journals one for the drops no marker counted (ring::OverflowCounts::marked).
     if (unmarked.dropped_events != 0) (void)wait_for_room([&] { return write_marker(); });
     if (socket >= 0) ::close(socket);  // the detach
   }
 
   bool write_marker() noexcept {
-    const bool written = producer.write_drop_marker(
-        unmarked, [&](std::uint64_t ring_end) { ring.count_placed_marker(unmarked, ring_end); });
-    if (written) unmarked = {};
-    return written;
+    if (!producer.write_drop_marker(unmarked)) return false;
+    ring.add_overflow({.marked = unmarked.dropped_events});
+    unmarked = {};
+    return true;
   }
 
   // Retries `attempt` while the ring is full: spinning first (the consumer usually frees room
