@@ -209,3 +209,25 @@ TEST(dispatcher, hands_runs_of_records_to_consumers_that_take_them_whole) {
   EXPECT_GT(runs.runs, 200);
   EXPECT_EQ(dispatcher.totals()[0].delivered, written);
 }
+
+// The journal service tells a dead publisher's unmarked drops from what the markers it drained
+// counted: the dispatcher adds those counts up, in either way of draining.
+TEST(dispatcher, adds_up_what_the_drop_markers_it_drains_count) {
+  auto ring = ring::SpscRingBuffer::create(1024);
+  ASSERT_TRUE(ring.has_value());
+  auto [producer, consumer] = ring->split();
+  EventDispatcher dispatcher;
+  std::vector<std::uint64_t> seen;
+  dispatcher.add_consumer(Recording(&seen));
+  ASSERT_TRUE(producer.write_event(header_for(1, 8), make_payload(1, 8)));
+  ASSERT_TRUE(producer.write_drop_marker({.dropped_events = 7}));
+  ASSERT_TRUE(producer.write_event(header_for(2, 8), make_payload(2, 8)));
+  ASSERT_TRUE(producer.write_drop_marker({.dropped_events = 5}));
+  const consumer::DrainStats first = dispatcher.drain_batch(consumer, 2);
+  EXPECT_EQ(first.events_read, 2u);
+  EXPECT_EQ(first.marked_dropped, 7u);
+  const consumer::DrainStats rest = dispatcher.drain(consumer);
+  EXPECT_EQ(rest.events_read, 2u);
+  EXPECT_EQ(rest.marked_dropped, 5u);
+  EXPECT_EQ(seen.size(), 4u) << "markers are delivered as events";
+}

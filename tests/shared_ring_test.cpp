@@ -1,6 +1,7 @@
 // The shared ring: a producer process and a consumer process over a named file and over a
 // memfd, one holder per side, restarts that continue where the last holder stopped, and files
 // that are not rings.
+#include <ringlog/dispatcher.hpp>
 #include <ringlog/shared_ring.hpp>
 
 #include "test_support.hpp"
@@ -319,4 +320,35 @@ TEST(shared_ring, a_drop_marker_crosses_the_ring_in_order_and_users_cannot_forge
   EXPECT_EQ(counts.dropped, 7u);
   EXPECT_EQ(counts.marked, 7u);
   EXPECT_EQ(counts.failed, 0u);
+}
+
+// A publisher counts each event it drops in the ring's header at once, and the drops into a
+// marker later. Killed with drops pending, or with a marker committed but its count not yet
+// added to `marked`, what it dropped less what the markers drained count is exactly what no
+// marker tells of: the figure the journal service marks at detach.
+TEST(shared_ring, drops_no_drained_marker_counts_are_told_exactly_however_the_producer_died) {
+  for (const bool marker_committed : {false, true}) {
+    SCOPED_TRACE(marker_committed ? "killed after its marker's commit" : "killed before it");
+    auto ring = SharedRing::create({}, capacity);
+    ASSERT_TRUE(ring.has_value());
+    auto consumer = ring->consumer();
+    ASSERT_TRUE(consumer.has_value());
+    const std::filesystem::path path = ring->path();
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ring::Producer producer = producer_in_child(path);
+      auto counts = SharedRing::open(path);
+      if (!counts) _exit(12);
+      for (int i = 0; i < 9; ++i) counts->add_overflow({.dropped = 1});
+      if (marker_committed && !producer.write_drop_marker({.dropped_events = 9})) _exit(13);
+      _exit(0);  // before the marker's count reaches `marked`, if ever
+    }
+    expect_exit_zero(child);
+    consumer::EventDispatcher dispatcher;
+    const consumer::DrainStats drained = dispatcher.drain(*consumer);
+    EXPECT_EQ(drained.marked_dropped, marker_committed ? 9u : 0u);
+    EXPECT_EQ(ring->overflow_counts().dropped - drained.marked_dropped,
+              marker_committed ? 0u : 9u);
+  }
 }

@@ -35,6 +35,9 @@ struct DrainStats {
   std::uint64_t events_read = 0;
   std::uint64_t events_delivered = 0;  // consume() returned true, counted per consumer
   std::uint64_t events_failed = 0;     // consume() returned false, counted per consumer
+  // What the drop markers among the events read count as dropped by their producer (markers
+  // are read, and delivered, as events).
+  std::uint64_t marked_dropped = 0;
   double success_rate() const noexcept;  // delivered / (delivered + failed); 1.0 when both are 0
 };
 

@@ -80,7 +80,12 @@ DrainStats EventDispatcher::drain(ring::Consumer& ring) { return drain_batch(rin
 
 DrainStats EventDispatcher::drain_batch(ring::RingBuffer& ring, std::size_t limit) {
   DrainStats stats;
-  read_up_to(ring, limit, [&](const event::EventView& view) { deliver(view, stats); });
+  read_up_to(ring, limit, [&](const event::EventView& view) {
+    if (const auto marker = event::as_drop_marker(view)) [[unlikely]] {
+      stats.marked_dropped += marker->dropped_events;
+    }
+    deliver(view, stats);
+  });
   flush_all();
   return stats;
 }
@@ -95,6 +100,7 @@ DrainStats EventDispatcher::drain_batch(ring::Consumer& ring, std::size_t limit)
     const ringlog::detail::RecordRun run =
         ringlog::detail::measure_records(records, limit - stats.events_read);
     deliver_records(records.first(run.bytes), run.events, stats);
+    stats.marked_dropped += run.dropped;
     ring.release_records(run.bytes);
   }
   flush_all();

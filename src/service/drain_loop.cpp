@@ -86,6 +86,7 @@ std::optional<std::uint64_t> DrainLoop::drain_once() {
       return std::nullopt;
     }
     read += drained.events_read;
+    attachment->marked_drained += drained.marked_dropped;
     const std::uint64_t journaled =
         attachment->journaled.load(std::memory_order_relaxed) + drained.events_read;
     attachment->journaled.store(journaled, std::memory_order_relaxed);
@@ -203,10 +204,12 @@ void DrainLoop::count_overflow(Attachment& attachment) {
 }
 
 void DrainLoop::mark_unmarked_drops(Attachment& attachment) {
-  const ring::OverflowCounts counts = attachment.overflow_seen;
-  if (counts.dropped <= counts.marked) return;
+  // Its publisher gone and its ring drained: the drops no marker that came through counts,
+  // exactly, however the publisher died (a marker it was writing either came through or not).
+  const std::uint64_t dropped = attachment.overflow_seen.dropped;
+  if (dropped <= attachment.marked_drained) return;
   // Where the publisher's events end; their timestamps are unknown here (0).
-  const event::DropMarker marker{.dropped_events = counts.dropped - counts.marked};
+  const event::DropMarker marker{.dropped_events = dropped - attachment.marked_drained};
   const auto bytes = std::as_bytes(std::span(&marker, 1));
   if (!journal_.append(event::drop_marker_header(marker), bytes)) {
     fail_as_the_journal_says("the journal refused a drop marker");

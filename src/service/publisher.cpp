@@ -41,7 +41,7 @@ struct Publisher::State {
 
   ~State() {
     // The last drop marker, given block's time to find room. When it finds none, the service
-    // journals one for the drops no marker counted (ring::OverflowCounts::marked).
+    // journals one for the drops that no marker it drained counts.
     if (unmarked.dropped_events != 0) (void)wait_for_room([&] { return write_marker(); });
     if (socket >= 0) ::close(socket);  // the detach
   }

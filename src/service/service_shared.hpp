@@ -46,6 +46,9 @@ struct Attachment {
   std::atomic<std::uint64_t> durable{0};     // written by the drain thread
   std::deque<AwaitingDurability> awaiting_durability{};  // drain thread only
   ring::OverflowCounts overflow_seen{};  // drain thread only: added to the channel's so far
+  // The events the drop markers drained from its ring count (drain thread only): what the
+  // publisher dropped less these is what no marker in the journal tells of.
+  std::uint64_t marked_drained = 0;
 
   // A sampled event on its way through the stages (drain thread only): where its record ends
   // in the ring, the TSC when its last stage ended, and the journal's next sequence once it was

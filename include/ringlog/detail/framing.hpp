@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -145,8 +146,18 @@ constexpr event::EventHeader padding_header() noexcept {
 struct RecordRun {
   std::size_t bytes = 0;
   std::uint64_t events = 0;
-  bool overrun = false;  // a record claims more bytes than the span holds
+  std::uint64_t dropped = 0;  // the events that the drop markers among them count
+  bool overrun = false;       // a record claims more bytes than the span holds
 };
+
+// The events a drop marker's record at `at` counts (event::DropMarker::dropped_events).
+inline std::uint64_t dropped_events_at(const std::byte* at) noexcept {
+  std::uint64_t dropped;
+  constexpr std::size_t count_at =
+      event::EventHeader::SIZE + offsetof(event::DropMarker, dropped_events);
+  std::memcpy(&dropped, at + count_at, sizeof dropped);
+  return dropped;
+}
 
 // Measures the records at the start of `records` up to a framing record (the ring's wrap
 // padding), a tail too short for a header, `max_events` events or `max_bytes` bytes.
@@ -163,6 +174,10 @@ inline RecordRun measure_records(std::span<const std::byte> records,
       break;
     }
     if (size > max_bytes - run.bytes) break;
+    // The header is at hand: a marker costs its count's load, other records one compare.
+    if (event::is_drop_marker(header)) [[unlikely]] {
+      run.dropped += dropped_events_at(records.data() + run.bytes);
+    }
     run.bytes += size;
     ++run.events;
   }
