@@ -26,20 +26,25 @@ namespace {
 // segments' before it.
 std::uint64_t timestamp_of(std::uint64_t sequence) {
   const std::uint64_t clock_behind = sequence >= 45'000 && sequence < 85'000 ? 50'000'000 : 0;
-  const std::uint64_t base = 1'000'000 + sequence * 1'000 - clock_behind;
+  const std::uint64_t base = 100'000'000 + sequence * 1'000 - clock_behind;
   return sequence % 7 == 3 ? base - 50'000 : base;
 }
 
 constexpr std::uint64_t total = 120'000;  // about seven 1 MiB segments
 
-void write_journal(const std::filesystem::path& dir) {
+// `total` events in 1 MiB segments, stamped by `timestamp`, the journal closed after: its
+// housekeeper's indexes and retirements done.
+void write_journal(const std::filesystem::path& dir,
+                   std::uint64_t (*timestamp)(std::uint64_t) = timestamp_of,
+                   std::size_t keep_segments = 0) {
   JournalOptions options;
   options.segment_bytes = JournalOptions::min_segment_bytes;
+  options.keep_segments = keep_segments;
   auto journal = Journal::open(dir, options);
   ASSERT_TRUE(journal.has_value());
   for (std::uint64_t seq = 0; seq < total; ++seq) {
     const auto payload = test::make_payload(seq, 24);
-    ASSERT_TRUE(journal->append(event::EventHeader(timestamp_of(seq), 1, 24), payload));
+    ASSERT_TRUE(journal->append(event::EventHeader(timestamp(seq), 1, 24), payload));
     if (seq % 1024 == 0) journal->flush_if_due();
   }
   ASSERT_TRUE(journal->sync().has_value());
@@ -60,8 +65,11 @@ void expect_seeks_land_right(const std::filesystem::path& dir) {
   ASSERT_TRUE(reader.has_value());
   std::mt19937_64 random(11);
   std::vector<std::uint64_t> wanted = {0, timestamp_of(0), timestamp_of(total - 1),
-                                       timestamp_of(3) + 1, timestamp_of(50'003)};
+                                       timestamp_of(total - 1) + 1, timestamp_of(3) + 1,
+                                       timestamp_of(50'003)};
   for (int i = 0; i < 200; ++i) wanted.push_back(random() % (timestamp_of(total - 1) + 2'000));
+  std::uint64_t past_the_end = 0;
+  std::uint64_t in_the_last_quarter = 0;  // the seeks reach every segment
   for (const std::uint64_t timestamp : wanted) {
     reader->seek_time(timestamp);
     const std::uint64_t expected = expected_for(timestamp);
@@ -69,12 +77,16 @@ void expect_seeks_land_right(const std::filesystem::path& dir) {
     if (expected == total) {
       EXPECT_FALSE(event.has_value()) << "at " << timestamp;
       EXPECT_EQ(reader->position(), total);
+      ++past_the_end;
       continue;
     }
+    in_the_last_quarter += expected >= total / 4 * 3;
     ASSERT_TRUE(event.has_value()) << "at " << timestamp;
     EXPECT_EQ(event->sequence, expected) << "at " << timestamp;
     EXPECT_TRUE(test::payload_matches(event->sequence, event->view.payload));
   }
+  EXPECT_GT(past_the_end, 0u);
+  EXPECT_GT(in_the_last_quarter, 20u);
 }
 
 std::vector<std::filesystem::path> indexes_in(const std::filesystem::path& dir) {
@@ -190,4 +202,28 @@ TEST(time_seek, past_the_newest_event_it_waits_for_the_events_to_come) {
   const auto next = reader->next();
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->sequence, 1'000u);
+}
+
+// "So far" counts from the journal's first event: a segment retention removed still holds the
+// seek's answer, and a seek for a time it had reached lands on the oldest event left.
+TEST(time_seek, segments_retention_removed_do_not_move_where_a_seek_lands) {
+  test::TempDir dir;
+  // Event 100's clock is far ahead: the running maximum stays there for the rest.
+  const auto timestamp = [](std::uint64_t seq) -> std::uint64_t {
+    return seq == 100 ? 9'000'000 : 1'000 + seq;
+  };
+  write_journal(dir.path(), timestamp, /*keep_segments=*/2);
+  auto reader = JournalReader::open(dir.path());
+  ASSERT_TRUE(reader.has_value());
+  const auto oldest_left = reader->next();
+  ASSERT_TRUE(oldest_left.has_value());
+  ASSERT_GT(oldest_left->sequence, 100u) << "event 100's segment was not removed";
+  // Every event left is older than 5,000,000, yet the running maximum passed it at event 100.
+  reader->seek_time(5'000'000);
+  const auto landed = reader->next();
+  ASSERT_TRUE(landed.has_value());
+  EXPECT_EQ(landed->sequence, oldest_left->sequence);
+  reader->seek_time(9'000'001);  // beyond the greatest timestamp ever: the end
+  EXPECT_FALSE(reader->next().has_value());
+  EXPECT_EQ(reader->position(), total);
 }

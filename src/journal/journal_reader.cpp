@@ -93,22 +93,29 @@ struct JournalReader::State {
     return enter(next, sequence);
   }
 
-  // Where a time seek starts in a segment: a unit boundary and its sequence number.
+  // Where a time seek starts in a segment: a unit boundary, its sequence number, and the
+  // greatest timestamp of the journal's events before it.
   struct Start {
     std::size_t offset;
     std::uint64_t sequence;
+    std::uint64_t max_before;
   };
+  static Start segment_start(const detail::SegmentEntry& entry, std::uint64_t max_before) {
+    return {FileHeader::SIZE, entry.first_sequence, max_before};
+  }
 
-  // From `start` in the segment at `entry`, the first event whose timestamp is at least
-  // `timestamp`, the cursor then put right before it; false (the cursor past the journal's
-  // end) when none is.
-  bool scan_for_time(const detail::SegmentEntry& entry, Start start, std::uint64_t timestamp) {
-    if (!enter(entry.path, entry.first_sequence)) return false;
+  // From `start` in the segment at `entry` (and on through the rest), the first event where the
+  // running maximum of the timestamps reaches `timestamp`, the cursor then put right before it;
+  // past the journal's end when none does. A segment gone since it was listed (retired: so were
+  // all before it) puts the cursor at its first sequence, which the oldest segment left takes.
+  void scan_for_time(const detail::SegmentEntry& entry, Start start, std::uint64_t timestamp) {
+    if (!enter(entry.path, entry.first_sequence)) return seek_to(entry.first_sequence);
     at = start.offset;
     sequence = skip_until = start.sequence;
     batch_end = 0;
+    const bool reached = start.max_before >= timestamp;  // then the first event is the one
     while (const std::optional<JournalEvent> event = next()) {
-      if (event->view.header.timestamp < timestamp) continue;
+      if (!reached && event->view.header.timestamp < timestamp) continue;
       const std::uint64_t found = event->sequence;
       if (found >= entry.first_sequence && segment_path == entry.path.string()) {
         at = start.offset;  // back to the boundary, the events before `found` skipped again
@@ -118,9 +125,8 @@ struct JournalReader::State {
       } else {
         seek_to(found);
       }
-      return true;
+      return;
     }
-    return false;
   }
 
   // Where `timestamp` lies in the segment at `entry` by its time index, or nothing when it has
@@ -128,6 +134,8 @@ struct JournalReader::State {
   std::optional<Start> indexed_start(const detail::SegmentEntry& entry,
                                      const detail::TimeIndexSummary& summary,
                                      std::uint64_t timestamp, std::uint64_t max_before_segment) {
+    // Where it lands, the index must be this very file's: its entries are offsets into it.
+    if (!detail::time_index_fits(entry.path, summary)) return std::nullopt;
     const auto entries =
         detail::read_time_index_entries(detail::time_index_path(entry.path), summary);
     if (!entries) return std::nullopt;
@@ -136,8 +144,10 @@ struct JournalReader::State {
         entries->begin(), entries->end(), [&](const detail::TimeIndexEntry& e) {
           return std::max(e.max_before, max_before_segment) < timestamp;
         });
-    if (past == entries->begin()) return Start{FileHeader::SIZE, entry.first_sequence};
-    return Start{static_cast<std::size_t>(std::prev(past)->offset), std::prev(past)->sequence};
+    if (past == entries->begin()) return segment_start(entry, max_before_segment);
+    const detail::TimeIndexEntry& boundary = *std::prev(past);
+    return Start{static_cast<std::size_t>(boundary.offset), boundary.sequence,
+                 std::max(boundary.max_before, max_before_segment)};
   }
 
   void seek_time(std::uint64_t timestamp) {
@@ -145,14 +155,14 @@ struct JournalReader::State {
     if (!listing) return;
     const std::vector<detail::SegmentEntry>& segments = listing->segments;
     if (segments.empty()) return seek_to(0);
-    if (!bisect_for_time(segments, timestamp)) walk_for_time(segments, timestamp);
+    bisect_for_time(segments, timestamp);
   }
 
   // The sealed segments' indexes say how great the timestamps are through each segment's end,
   // rising from one to the next: the first whose maximum reaches `timestamp` holds the event
-  // (or the newest does). False, having moved nothing, when an index it needed is missing,
-  // damaged or does not know the maximum before its segment.
-  bool bisect_for_time(const std::vector<detail::SegmentEntry>& segments,
+  // (or the newest does). From an index it cannot use (missing, damaged, not knowing the
+  // maximum before its segment), it walks on from the segments already passed.
+  void bisect_for_time(const std::vector<detail::SegmentEntry>& segments,
                        std::uint64_t timestamp) {
     const auto summary_of = [&](std::size_t i) -> std::optional<detail::TimeIndexSummary> {
       auto summary = detail::read_time_index_summary(detail::time_index_path(segments[i].path));
@@ -164,35 +174,38 @@ struct JournalReader::State {
     };
     std::size_t low = 0;
     std::size_t high = segments.size() - 1;  // the newest, never indexed: the last resort
+    std::uint64_t max_before_low = 0;        // through segment low - 1, once low has moved
     while (low < high) {
       const std::size_t middle = low + (high - low) / 2;
       const auto summary = summary_of(middle);
-      if (!summary) return false;
-      if (*summary->max_through() >= timestamp) high = middle;
-      else low = middle + 1;
+      if (!summary) return walk_for_time(segments, timestamp, low, max_before_low);
+      if (*summary->max_through() >= timestamp) {
+        high = middle;
+      } else {
+        low = middle + 1;
+        max_before_low = *summary->max_through();
+      }
     }
     const detail::SegmentEntry& landing = segments[low];
     if (low + 1 == segments.size()) {  // past every sealed segment's maximum
-      if (low > 0 && !summary_of(low - 1)) return false;
-      scan_for_time(landing, Start{FileHeader::SIZE, landing.first_sequence}, timestamp);
-      return true;
+      return scan_for_time(landing, segment_start(landing, max_before_low), timestamp);
     }
     const auto summary = summary_of(low);
-    if (!summary) return false;
-    const std::optional<Start> start = detail::time_index_fits(landing.path, *summary)
-        ? indexed_start(landing, *summary, timestamp, *summary->max_before)
-        : std::nullopt;
-    scan_for_time(landing, start.value_or(Start{FileHeader::SIZE, landing.first_sequence}),
+    if (!summary) return walk_for_time(segments, timestamp, low, max_before_low);
+    const std::uint64_t max_before = *summary->max_before;
+    scan_for_time(landing,
+                  indexed_start(landing, *summary, timestamp, max_before)
+                      .value_or(segment_start(landing, max_before)),
                   timestamp);
-    return true;
   }
 
-  // Segment by segment, from the oldest: passing those whose index says every event is older,
-  // scanning from the first that may hold the event (indexed or not) on through the rest.
-  void walk_for_time(const std::vector<detail::SegmentEntry>& segments,
-                     std::uint64_t timestamp) {
-    std::uint64_t max_before = 0;  // the running maximum over earlier segments
-    for (const detail::SegmentEntry& entry : segments) {
+  // Segment by segment from `from`, after segments whose greatest timestamp was `max_before`:
+  // passing those whose index says every event is older, scanning from the first that may hold
+  // the event (indexed or not) on through the rest.
+  void walk_for_time(const std::vector<detail::SegmentEntry>& segments, std::uint64_t timestamp,
+                     std::size_t from, std::uint64_t max_before) {
+    for (std::size_t i = from; i < segments.size(); ++i) {
+      const detail::SegmentEntry& entry = segments[i];
       const auto summary = detail::read_time_index_summary(detail::time_index_path(entry.path));
       const bool indexed = summary && summary->first_sequence == entry.first_sequence;
       if (indexed) max_before = std::max(max_before, summary->max_before.value_or(0));
@@ -200,19 +213,14 @@ struct JournalReader::State {
         max_before = std::max(max_before, summary->max_timestamp);
         continue;  // every event here is older (an index goes with its segment: trusted)
       }
-      // Where it lands, the index must be this very file's: its entries are offsets into it.
-      const std::optional<Start> start =
-          indexed && detail::time_index_fits(entry.path, *summary)
-              ? indexed_start(entry, *summary, timestamp, max_before)
-              : std::nullopt;
       // Unindexed (the newest segment, or one whose index went): scanned, on through the rest.
-      scan_for_time(entry, start.value_or(Start{FileHeader::SIZE, entry.first_sequence}),
-                    timestamp);
-      return;
+      const std::optional<Start> start =
+          indexed ? indexed_start(entry, *summary, timestamp, max_before) : std::nullopt;
+      return scan_for_time(entry, start.value_or(segment_start(entry, max_before)), timestamp);
     }
     // No event that recent: the cursor goes to the journal's end, for the events to come.
     const detail::SegmentEntry& newest = segments.back();
-    scan_for_time(newest, Start{FileHeader::SIZE, newest.first_sequence}, timestamp);
+    scan_for_time(newest, segment_start(newest, max_before), timestamp);
   }
 
   void seek_to(std::uint64_t wanted) {

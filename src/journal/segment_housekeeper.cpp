@@ -96,20 +96,15 @@ void SegmentHousekeeper::close(LogFile file) {
 void SegmentHousekeeper::index_sealed(std::vector<std::filesystem::path> segments) {
   {
     const std::lock_guard lock(mutex_);
-    unindexed_.insert(unindexed_.end(), segments.begin(), segments.end());
-    found_at_open_ += segments.size();
+    unindexed_at_open_.insert(unindexed_at_open_.end(), segments.begin(), segments.end());
   }
   work_or_stop_.notify_one();
 }
 
-void SegmentHousekeeper::index_next(std::unique_lock<std::mutex>& lock) {
-  const std::filesystem::path segment = std::move(unindexed_.front());
-  unindexed_.pop_front();
-  const bool found_at_open = found_at_open_ > 0;
-  found_at_open_ -= found_at_open ? 1 : 0;
-  // Indexes missing at open can take a scan of every segment (a journal of an older release):
-  // a stopping journal leaves them to the next open rather than keep its owner waiting.
-  if (found_at_open && stopping_) return;
+void SegmentHousekeeper::index_next(std::deque<std::filesystem::path>& queue,
+                                    std::unique_lock<std::mutex>& lock) {
+  const std::filesystem::path segment = std::move(queue.front());
+  queue.pop_front();
   lock.unlock();
   // Only this thread touches it: the next index takes the maximum before it from there.
   last_indexed_ = write_time_index_if_missing(segment, last_indexed_);
@@ -154,7 +149,7 @@ void SegmentHousekeeper::run() {
     const auto has_work = [this] {
       return stopping_ || !page_work_.empty() || !renames_.empty() || retirement_due() ||
              !closing_.empty() || !writebacks_.empty() || !unindexed_.empty() ||
-             (prepare_requested_ && !prepared_);
+             !unindexed_at_open_.empty() || (prepare_requested_ && !prepared_);
     };
     if (retirements_.empty()) {
       work_or_stop_.wait(lock, has_work);
@@ -191,11 +186,11 @@ void SegmentHousekeeper::run() {
       for (const LogFile& file : closing) sealed.emplace_back(file.path());
       closing.clear();
       lock.lock();
-      // Sealed: nothing more is appended, so their time indexes stay true. After those of the
-      // segments before them, whose maxima they carry on.
       unindexed_.insert(unindexed_.end(), sealed.begin(), sealed.end());
     } else if (!unindexed_.empty()) {
-      index_next(lock);
+      // Sealed: nothing more is appended, so their time indexes stay true. Each before the
+      // segment can be retired, as the next carries its maximum on.
+      index_next(unindexed_, lock);
     } else if (retirement_due()) {
       retire_next(lock);
     } else if (prepare_requested_ && !prepared_) {
@@ -207,6 +202,10 @@ void SegmentHousekeeper::run() {
       prepared_.emplace(std::move(made));
       prepare_requested_ = false;
       progress_.notify_all();
+    } else if (!unindexed_at_open_.empty() && !stopping_) {
+      // Last, and left to the next open by a stopping journal: missing indexes can be a scan of
+      // every segment (a journal of an older release), which nobody must wait for.
+      index_next(unindexed_at_open_, lock);
     } else if (stopping_) {
       return;
     }
@@ -260,6 +259,8 @@ void SegmentHousekeeper::retire_next(std::unique_lock<std::mutex>& lock) {
     return;
   }
   retirements_.pop_front();
+  // Found without an index at open and not indexed yet: it goes unscanned.
+  std::erase(unindexed_at_open_, segment);
   const bool to_spare = recycle_ && !has_spare_;
   lock.unlock();
   auto retired = retire_now(segment, to_spare);

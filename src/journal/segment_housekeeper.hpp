@@ -28,7 +28,9 @@ class SegmentHousekeeper {
   // `reader_hold_limit` (0: ever) hold back the retirement of segments they have not read.
   SegmentHousekeeper(std::filesystem::path directory, std::size_t segment_bytes, bool recycle,
                      std::chrono::seconds reader_hold_limit, std::span<const int> cpus);
-  ~SegmentHousekeeper();  // finishes the renames and retirements asked for, then stops
+  // Finishes the renames and retirements asked for and the time indexes of the segments sealed
+  // since the open (those found without one at open wait for the next), then stops.
+  ~SegmentHousekeeper();
   SegmentHousekeeper(const SegmentHousekeeper&) = delete;
   SegmentHousekeeper& operator=(const SegmentHousekeeper&) = delete;
 
@@ -73,7 +75,8 @@ class SegmentHousekeeper {
   // return, released while the file system works.
   void rename_next(std::unique_lock<std::mutex>& lock);
   void retire_next(std::unique_lock<std::mutex>& lock);
-  void index_next(std::unique_lock<std::mutex>& lock);  // the oldest segment without its index
+  // Writes the time index of the oldest segment in `queue`.
+  void index_next(std::deque<std::filesystem::path>& queue, std::unique_lock<std::mutex>& lock);
   // Whether a named reader within the hold limit has yet to read past `segment`.
   bool held_by_a_reader(const std::filesystem::path& segment) const;
   bool retirement_due() const;  // with mutex_ held
@@ -101,8 +104,8 @@ class SegmentHousekeeper {
   // A retirement a reader held back is tried again from then on.
   std::chrono::steady_clock::time_point retire_after_{};
   std::deque<LogFile> closing_;
-  std::deque<std::filesystem::path> unindexed_;  // sealed segments, in order
-  std::size_t found_at_open_ = 0;                // of unindexed_, at its front
+  std::deque<std::filesystem::path> unindexed_;          // sealed since the open, in order
+  std::deque<std::filesystem::path> unindexed_at_open_;  // sealed before it, in order
   std::optional<TimeIndexSummary> last_indexed_;   // this thread's own
   struct PageWork {
     PageRange ahead;

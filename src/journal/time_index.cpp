@@ -140,12 +140,12 @@ std::filesystem::path time_index_path(const std::filesystem::path& segment) {
   return index;
 }
 
-std::expected<TimeIndexSummary, Error> write_time_index(
+std::optional<TimeIndexSummary> write_time_index(
     const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written) {
   auto file = open_file(segment.string(), O_RDONLY);
-  if (!file) return std::unexpected(file.error());
+  if (!file) return std::nullopt;
   auto mapping = map_existing_log(file->get(), false, segment.string());
-  if (!mapping) return std::unexpected(mapping.error());
+  if (!mapping) return std::nullopt;
   const std::span<const std::byte> bytes(mapping->data(), mapping->size());
   const SegmentInfo info = segment_info(mapping->data());
   const Scanned scanned = scan_timestamps(bytes, info);
@@ -157,10 +157,8 @@ std::expected<TimeIndexSummary, Error> write_time_index(
                      info.record_seed, before ? max_before_known : 0, scanned.end_sequence,
                      before.value_or(0)};
   header.header_crc = header_checksum(header);
-  if (auto written = write_index_file(time_index_path(segment), header, scanned.entries);
-      !written) {
-    return std::unexpected(written.error());
-  }
+  // A cache: one that cannot be written (a full disk) costs scans when seeking, nothing else.
+  (void)write_index_file(time_index_path(segment), header, scanned.entries);
   return summary_of(header);
 }
 
@@ -170,9 +168,7 @@ std::optional<TimeIndexSummary> write_time_index_if_missing(
   // One that does not know the maximum before it is written again: the index before may be
   // there now.
   if (summary && summary->max_before && time_index_fits(segment, *summary)) return summary;
-  auto written = write_time_index(segment, last_written);
-  if (!written) return std::nullopt;  // it costs scans when seeking, nothing else
-  return *written;
+  return write_time_index(segment, last_written);
 }
 
 bool time_index_fits(const std::filesystem::path& segment, const TimeIndexSummary& summary) {

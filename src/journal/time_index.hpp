@@ -61,11 +61,12 @@ struct TimeIndexSummary {
 // Scans the sealed segment at `segment` (mapped read-only here) and writes its index beside it
 // (a new file renamed into place; no fdatasync: it is a cache), taking the maximum before it from
 // the index of the segment before it: `last_written` when that is the one, else the one in the
-// directory. Returns what it wrote.
-std::expected<TimeIndexSummary, Error> write_time_index(
+// directory. Returns the index's summary, written or not (a full disk), so that the next index
+// can carry the maximum on; nothing when the segment cannot be read.
+std::optional<TimeIndexSummary> write_time_index(
     const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written);
 // Writes the index of `segment` unless it has one of this format, made from this very file and
-// knowing the maximum before it; the index's summary, as found or written, if it has one now.
+// knowing the maximum before it; the index's summary, as found or as write_time_index gives it.
 std::optional<TimeIndexSummary> write_time_index_if_missing(
     const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/durable-tail, one short round: fio and the journal traced flush by flush, and the
 # summary sets each beside its floor.
-# usage: durable_tail.sh <source dir>   (exit 77: no perf, not root, or the scratch not on ext4)
+# usage: durable_tail.sh <source dir>
+#   exit 77: no perf, not root, the scratch not on ext4, or no tracepoints for perf to record
 set -euo pipefail
 command -v perf >/dev/null || { echo "SKIP: perf is not installed"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: tracing ext4's flushes needs root"; exit 77; }
@@ -9,6 +10,8 @@ scratch=$(mktemp -d "${TMPDIR:-/var/tmp}/durable-tail-test.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 [ "$(stat -f -c %T "$scratch")" = ext2/ext3 ] ||
   { echo "SKIP: $scratch is not on ext4, whose flushes the script traces"; exit 77; }
+perf record -q -a -o "$scratch/probe.perf" -e ext4:ext4_sync_file_enter -- true >/dev/null 2>&1 ||
+  { echo "SKIP: perf cannot record ext4's tracepoints here"; exit 77; }
 fail() { echo "FAIL: $*"; cat "$scratch/out/summary.md" 2>/dev/null; exit 1; }
 
 "$1/scripts/durable-tail" --runs 1 --seconds 1 --out "$scratch/out"
