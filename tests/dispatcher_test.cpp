@@ -211,7 +211,7 @@ TEST(dispatcher, hands_runs_of_records_to_consumers_that_take_them_whole) {
 }
 
 // The journal service tells a dead publisher's unmarked drops from what the markers it drained
-// counted: the dispatcher adds those counts up, in either way of draining.
+// counted: the dispatcher adds those counts up, over a batch and over the rest.
 TEST(dispatcher, adds_up_what_the_drop_markers_it_drains_count) {
   auto ring = ring::SpscRingBuffer::create(1024);
   ASSERT_TRUE(ring.has_value());

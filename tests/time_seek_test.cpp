@@ -158,6 +158,34 @@ TEST(time_seek, a_reopened_journal_indexes_the_sealed_segments_that_lack_one) {
   expect_seeks_land_right(dir.path());
 }
 
+// Appending after such a reopen seals segments while the missing indexes are still being
+// written: theirs learn the maximum before them too, once the older ones are there.
+TEST(time_seek, segments_sealed_during_the_reindexing_at_open_get_the_maximum_too) {
+  test::TempDir dir;
+  write_journal(dir.path());
+  for (const auto& index : indexes_in(dir.path())) std::filesystem::remove(index);
+  JournalOptions options;
+  options.segment_bytes = JournalOptions::min_segment_bytes;
+  auto journal = Journal::open(dir.path(), options);
+  ASSERT_TRUE(journal.has_value());
+  for (std::uint64_t seq = total; seq < total + 60'000; ++seq) {  // two more segments or so
+    const auto payload = test::make_payload(seq, 24);
+    ASSERT_TRUE(journal->append(event::EventHeader(timestamp_of(seq), 1, 24), payload));
+  }
+  ASSERT_TRUE(journal->sync().has_value());
+  const auto segments = test::segment_paths(dir.path());
+  ASSERT_GE(segments.size(), 7u);
+  const bool indexed = test::wait_until(std::chrono::seconds(20), [&] {
+    return std::all_of(segments.begin(), segments.end() - 1, [](const auto& segment) {
+      const auto summary = storage::detail::read_time_index_summary(
+          storage::detail::time_index_path(segment));
+      return summary && summary->max_before.has_value();
+    });
+  });
+  ASSERT_TRUE(indexed) << "a sealed segment's index never learned the maximum before it";
+  expect_indexes_carry_the_maximum_before(dir.path());
+}
+
 TEST(time_seek, lands_where_the_running_maximum_reaches_the_time_across_segments) {
   test::TempDir dir;
   write_journal(dir.path());

@@ -106,10 +106,10 @@ struct JournalReader::State {
 
   // From `start` in the segment at `entry` (and on through the rest), the first event where the
   // running maximum of the timestamps reaches `timestamp`, the cursor then put right before it;
-  // past the journal's end when none does. A segment gone since it was listed (retired: so were
-  // all before it) puts the cursor at its first sequence, which the oldest segment left takes.
-  void scan_for_time(const detail::SegmentEntry& entry, Start start, std::uint64_t timestamp) {
-    if (!enter(entry.path, entry.first_sequence)) return seek_to(entry.first_sequence);
+  // past the journal's end when none does. False, having moved nothing, when the segment has
+  // gone since it was listed (retired).
+  bool scan_for_time(const detail::SegmentEntry& entry, Start start, std::uint64_t timestamp) {
+    if (!enter(entry.path, entry.first_sequence)) return false;
     at = start.offset;
     sequence = skip_until = start.sequence;
     batch_end = 0;
@@ -125,8 +125,15 @@ struct JournalReader::State {
       } else {
         seek_to(found);
       }
-      return;
+      return true;
     }
+    return true;
+  }
+
+  // Before the oldest event left, position() saying so at once (a named reader may commit it).
+  void seek_to_oldest_left() {
+    seek_to(0);
+    (void)locate();
   }
 
   // Where `timestamp` lies in the segment at `entry` by its time index, or nothing when it has
@@ -151,18 +158,22 @@ struct JournalReader::State {
   }
 
   void seek_time(std::uint64_t timestamp) {
-    auto listing = detail::list_journal(directory);
-    if (!listing) return;
-    const std::vector<detail::SegmentEntry>& segments = listing->segments;
-    if (segments.empty()) return seek_to(0);
-    bisect_for_time(segments, timestamp);
+    // A segment retired between the listing and the landing: the journal is listed again.
+    for (int listed = 0; listed < 3; ++listed) {
+      auto listing = detail::list_journal(directory);
+      if (!listing) return;
+      if (listing->segments.empty()) return seek_to(0);
+      if (bisect_for_time(listing->segments, timestamp)) return;
+    }
+    seek_to_oldest_left();  // retention outran the seeks: no event is passed over
   }
 
   // The sealed segments' indexes say how great the timestamps are through each segment's end,
   // rising from one to the next: the first whose maximum reaches `timestamp` holds the event
   // (or the newest does). From an index it cannot use (missing, damaged, not knowing the
-  // maximum before its segment), it walks on from the segments already passed.
-  void bisect_for_time(const std::vector<detail::SegmentEntry>& segments,
+  // maximum before its segment), it walks on from the segments already passed. False when the
+  // segment it would scan has gone.
+  bool bisect_for_time(const std::vector<detail::SegmentEntry>& segments,
                        std::uint64_t timestamp) {
     const auto summary_of = [&](std::size_t i) -> std::optional<detail::TimeIndexSummary> {
       auto summary = detail::read_time_index_summary(detail::time_index_path(segments[i].path));
@@ -192,22 +203,25 @@ struct JournalReader::State {
     }
     const auto summary = summary_of(low);
     if (!summary) return walk_for_time(segments, timestamp, low, max_before_low);
-    const std::uint64_t max_before = *summary->max_before;
-    scan_for_time(landing,
-                  indexed_start(landing, *summary, timestamp, max_before)
-                      .value_or(segment_start(landing, max_before)),
-                  timestamp);
+    // Without an index that fits the file, only what the segments before it said is relied on.
+    const Start start = indexed_start(landing, *summary, timestamp, *summary->max_before)
+                            .value_or(segment_start(landing, max_before_low));
+    // Gone, with every segment before it: the running maximum had reached the time in it, so
+    // the oldest event left is the answer.
+    if (!scan_for_time(landing, start, timestamp)) seek_to_oldest_left();
+    return true;
   }
 
   // Segment by segment from `from`, after segments whose greatest timestamp was `max_before`:
   // passing those whose index says every event is older, scanning from the first that may hold
-  // the event (indexed or not) on through the rest.
-  void walk_for_time(const std::vector<detail::SegmentEntry>& segments, std::uint64_t timestamp,
+  // the event (indexed or not) on through the rest. False when that segment has gone.
+  bool walk_for_time(const std::vector<detail::SegmentEntry>& segments, std::uint64_t timestamp,
                      std::size_t from, std::uint64_t max_before) {
     for (std::size_t i = from; i < segments.size(); ++i) {
       const detail::SegmentEntry& entry = segments[i];
       const auto summary = detail::read_time_index_summary(detail::time_index_path(entry.path));
       const bool indexed = summary && summary->first_sequence == entry.first_sequence;
+      const std::uint64_t known_before = max_before;  // without this index's word
       if (indexed) max_before = std::max(max_before, summary->max_before.value_or(0));
       if (indexed && std::max(max_before, summary->max_timestamp) < timestamp) {
         max_before = std::max(max_before, summary->max_timestamp);
@@ -216,11 +230,11 @@ struct JournalReader::State {
       // Unindexed (the newest segment, or one whose index went): scanned, on through the rest.
       const std::optional<Start> start =
           indexed ? indexed_start(entry, *summary, timestamp, max_before) : std::nullopt;
-      return scan_for_time(entry, start.value_or(segment_start(entry, max_before)), timestamp);
+      return scan_for_time(entry, start.value_or(segment_start(entry, known_before)), timestamp);
     }
     // No event that recent: the cursor goes to the journal's end, for the events to come.
     const detail::SegmentEntry& newest = segments.back();
-    scan_for_time(newest, segment_start(newest, max_before), timestamp);
+    return scan_for_time(newest, segment_start(newest, max_before), timestamp);
   }
 
   void seek_to(std::uint64_t wanted) {

@@ -109,6 +109,13 @@ void SegmentHousekeeper::index_next(std::deque<std::filesystem::path>& queue,
   // Only this thread touches it: the next index takes the maximum before it from there.
   last_indexed_ = write_time_index_if_missing(segment, last_indexed_);
   lock.lock();
+  // Sealed before the indexes found missing at open were written, it could not learn the
+  // maximum before it: written again after them, in order, as write_time_index_if_missing
+  // rewrites an index that does not know it.
+  if (last_indexed_ && !last_indexed_->max_before && &queue == &unindexed_ &&
+      !unindexed_at_open_.empty()) {
+    unindexed_at_open_.push_back(segment);
+  }
 }
 
 std::uint64_t SegmentHousekeeper::tend_pages(PageRange ahead, PageRange behind) {
