@@ -132,14 +132,10 @@ std::expected<void, Error> write_index_file(const std::filesystem::path& index,
   return {};
 }
 
-}  // namespace
-
-std::filesystem::path time_index_path(const std::filesystem::path& segment) {
-  std::filesystem::path index = segment;
-  index += time_index_suffix;
-  return index;
-}
-
+// Scans the sealed segment (mapped read-only here) and writes its index beside it (a new file
+// renamed into place; no fdatasync: it is a cache). Returns the index's summary, written or not
+// (a full disk), so that the next index can carry the maximum on; nothing when the segment
+// cannot be read.
 std::optional<TimeIndexSummary> write_time_index(
     const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written) {
   auto file = open_file(segment.string(), O_RDONLY);
@@ -160,6 +156,14 @@ std::optional<TimeIndexSummary> write_time_index(
   // A cache: one that cannot be written (a full disk) costs scans when seeking, nothing else.
   (void)write_index_file(time_index_path(segment), header, scanned.entries);
   return summary_of(header);
+}
+
+}  // namespace
+
+std::filesystem::path time_index_path(const std::filesystem::path& segment) {
+  std::filesystem::path index = segment;
+  index += time_index_suffix;
+  return index;
 }
 
 std::optional<TimeIndexSummary> write_time_index_if_missing(

@@ -58,15 +58,12 @@ struct TimeIndexSummary {
   }
 };
 
-// Scans the sealed segment at `segment` (mapped read-only here) and writes its index beside it
-// (a new file renamed into place; no fdatasync: it is a cache), taking the maximum before it from
-// the index of the segment before it: `last_written` when that is the one, else the one in the
-// directory. Returns the index's summary, written or not (a full disk), so that the next index
-// can carry the maximum on; nothing when the segment cannot be read.
-std::optional<TimeIndexSummary> write_time_index(
-    const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written);
-// Writes the index of `segment` unless it has one of this format, made from this very file and
-// knowing the maximum before it; the index's summary, as found or as write_time_index gives it.
+// Writes the time index of the sealed segment at `segment` (scanning it) unless it has one of
+// this format, made from this very file and knowing the maximum before it, which it takes from
+// the index of the segment before: `last_written` when that is the one, else the one in the
+// directory. Returns the index's summary as found or as written (also when the file could not
+// be written: it is a cache), so that the next index can carry the maximum on; nothing when
+// the segment cannot be read.
 std::optional<TimeIndexSummary> write_time_index_if_missing(
     const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written);
 
