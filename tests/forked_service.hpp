@@ -41,6 +41,7 @@ class ForkedService {
   ForkedService& operator=(const ForkedService&) = delete;
 
   bool started() const { return started_; }
+  pid_t pid() const { return pid_; }
   // Returns once the child is stopped: its drain thread reads nothing more.
   void freeze() {
     ASSERT_EQ(::kill(pid_, SIGSTOP), 0);

@@ -162,7 +162,7 @@ TEST(journal_identity, every_segment_carries_the_journals_id_and_a_new_journal_d
   EXPECT_TRUE(storage::detail::carries_id(id));
   for (const auto& segment : segments) {
     EXPECT_EQ(info_of(segment).journal_id, id) << segment;
-    EXPECT_EQ(test::read_file(segment)[4], char(storage::segment_file_version));
+    EXPECT_EQ(test::read_file(segment)[4], char(storage::file_version));
   }
   EXPECT_NE(info_of(test::segment_paths(second.path())[0]).journal_id, id);
 

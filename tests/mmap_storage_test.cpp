@@ -244,7 +244,7 @@ TEST(mmap_storage, sync_makes_events_durable_and_checkpoints_them) {
   const storage::FileHeader header = open_reader(dir / "a.evtl").header();
   EXPECT_EQ(header.event_count, 25u);
   EXPECT_EQ(header.write_offset, writer.write_offset());
-  EXPECT_EQ(header.version, 1u);
+  EXPECT_EQ(header.version, storage::file_version);
   EXPECT_EQ(std::string_view(header.magic, 4), "EVTL");
 }
 

@@ -146,7 +146,7 @@ TEST(service, a_publisher_killed_mid_stream_leaves_the_others_and_nothing_corrup
   // Killed once the service has journaled a good part of its stream.
   const auto journaled_of = [&](int pid) -> std::uint64_t {
     for (const app::PublisherStatus& p : (*service)->status().publishers) {
-      if (p.pid == pid) return p.journaled;
+      if (p.peer.pid == pid) return p.journaled;
     }
     return 0;
   };
@@ -217,7 +217,8 @@ TEST(service, status_is_served_as_text_json_and_prometheus) {
   EXPECT_NE(prometheus->find("ringlog_publisher_durable_events_total{channel=\"default\"} 1000\n"),
             std::string::npos) << *prometheus;
   EXPECT_NE(prometheus->find(fmt::format("ringlog_publisher_info{{channel=\"default\",id=\"{}\","
-                                         "pid=\"{}\"}} 1\n", publisher->id(), ::getpid())),
+                                         "pid=\"{}\",uid=\"{}\",gid=\"{}\"}} 1\n",
+                                         publisher->id(), ::getpid(), ::getuid(), ::getgid())),
             std::string::npos) << *prometheus;
   EXPECT_NE(prometheus->find("# TYPE ringlog_journal_events_total counter\n"
                              "ringlog_journal_events_total 1000\n"),

@@ -5,6 +5,7 @@
 #include <ringlog/detail/crc32c.hpp>
 #include "test_support.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -157,12 +158,13 @@ TEST(storage_damage, wrong_magic_and_version_are_errors) {
   EXPECT_EQ(test::read_file(path), bad_magic) << "a foreign file is never modified";
 
   auto bad_version = good;
-  bad_version[4] = 3;  // 1: a log file, 2: a journal segment
+  bad_version[4] = storage::file_version + 1;  // from a later release
   test::write_file(path, bad_version);
   opened = MmapReader::open(path);
   ASSERT_FALSE(opened.has_value());
   EXPECT_EQ(opened.error().code, storage::LogErrc::unsupported_version);
-  EXPECT_NE(opened.error().message().find("version 3"), std::string::npos);
+  EXPECT_NE(opened.error().message().find(fmt::format("version {}", storage::file_version + 1)),
+            std::string::npos);
   EXPECT_FALSE(MmapWriter::open(path).has_value());
 }
 

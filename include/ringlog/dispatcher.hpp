@@ -5,6 +5,7 @@
 // are valid for the duration of the call.
 #pragma once
 
+#include <ringlog/checked_consumer.hpp>
 #include <ringlog/event.hpp>
 #include <ringlog/ring.hpp>
 
@@ -63,6 +64,10 @@ class EventDispatcher {
   // At most `limit` events, then flush() on each consumer.
   DrainStats drain_batch(ring::RingBuffer&, std::size_t limit);
   DrainStats drain_batch(ring::Consumer&, std::size_t limit);
+  // A ring of an untrusted producer: the consumers see only records checked and copied out of
+  // it. Stops at a protocol violation (the ring's violation() says where), having delivered
+  // every whole record before it.
+  DrainStats drain_batch(ring::CheckedConsumer&, std::size_t limit);
 
   std::size_t consumer_count() const noexcept;
   std::vector<ConsumerTotals> totals() const;  // in registration order
@@ -79,6 +84,8 @@ class EventDispatcher {
   void deliver(const event::EventView&, DrainStats&);
   void deliver_records(std::span<const std::byte> records, std::size_t event_count, DrainStats&);
   void flush_all();
+  template <class Peek, class Release>
+  DrainStats drain_runs(std::size_t limit, Peek&& peek, Release&& release);
 
   std::vector<Registered> consumers_;
 };

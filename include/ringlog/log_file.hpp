@@ -54,7 +54,7 @@ using Error = ringlog::Error;
 
 struct FileHeader {
   char magic[4];               // "EVTL"
-  std::uint32_t version;       // 1
+  std::uint32_t version;       // file_version when written by this release
   std::int64_t created_at;     // unix seconds
   std::uint64_t event_count;   // checkpoint: events below write_offset, all durable
   std::uint64_t write_offset;  // checkpoint: first byte not yet known durable
@@ -64,10 +64,12 @@ struct FileHeader {
 static_assert(sizeof(FileHeader) == FileHeader::SIZE);
 
 inline constexpr char file_magic[4] = {'E', 'V', 'T', 'L'};
-// Version 1: a log file (MmapWriter), and the journal segments of earlier releases. Version 2:
-// a journal segment whose header carries the id of its journal. Readers take both.
-inline constexpr std::uint32_t file_version = 1;
-inline constexpr std::uint32_t segment_file_version = 2;
+// Version 1: log files (MmapWriter) and journal segments of earlier releases. Version 2: a
+// journal segment whose header carries the id of its journal. Version 3: what this release
+// writes, log files and segments alike: no record's checksum is zero, so bytes left zeroed never
+// pass for a record, whatever the file's seed. Readers take every version from the oldest on.
+inline constexpr std::uint32_t oldest_file_version = 1;
+inline constexpr std::uint32_t file_version = 3;
 
 // What a scan of a file's records found.
 struct ScanResult {

@@ -18,6 +18,7 @@
 #include <expected>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -56,7 +57,8 @@ class Publisher {
   // with the event counted in the next drop marker), each counted in overflow_counts() and the
   // service's status; or when the event can never be written (payload_len other than
   // payload.size() or over the ring's max_payload(), bit 7 of flags set), counted nowhere. The
-  // ring's hot path, with one more compare: no system call until the ring is full.
+  // ring's hot path, with one more compare: no system call until the ring is full. False, too,
+  // once the service has detached this publisher (detach_reason() says why).
   bool write_event(const event::EventHeader&, std::span<const std::byte> payload) noexcept;
   OverflowPolicy overflow_policy() const noexcept;
   std::chrono::nanoseconds block_deadline() const noexcept;  // block's longest wait
@@ -79,6 +81,11 @@ class Publisher {
   // after that is journaled, and only durable_events() of what came before is safe. Attach
   // again, and write again what was not durable. One poll(2): not for every event.
   bool connected() const noexcept;
+  // Why the service detached this publisher while it was still attached (it broke its ring's
+  // protocol: the reason names the ring's byte and what was wrong there); nothing while it is
+  // attached, or when the service went away without saying. Reads the service's message once
+  // it has come (after connected() turned false, it has).
+  std::optional<std::string> detach_reason() const;
 
  private:
   struct State;

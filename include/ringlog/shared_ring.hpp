@@ -9,8 +9,17 @@
 // Each side is held by one process at a time. A process that dies leaves its side to be taken
 // again: a new producer continues after the last committed event, a new consumer at the last
 // released one, so events read and not released are read again.
+//
+// Trust: every byte of the file is writable by every process that maps it. A process that
+// does not trust the other side (the journal service, draining its publishers) keeps the ring's
+// facts (capacity, where the bytes start) as it made them, in its own memory: SharedRing reads
+// them from the file once, at create() or open(), and never again. It reads the ring through a
+// CheckedConsumer, and every other figure the producer's side writes (overflow counts, commit
+// samples, the indices) only as a number to check before use. A memfd it hands out is sealed
+// against shrinking and growing, so the other side cannot take pages from under its mapping.
 #pragma once
 
+#include <ringlog/checked_consumer.hpp>
 #include <ringlog/ring.hpp>
 
 #include <sys/types.h>
@@ -49,10 +58,19 @@ struct CommitSample {
 // The newest samples the ring keeps for the consumer's side; older ones not yet read are lost.
 inline constexpr std::size_t commit_sample_slots = 64;
 
+// The least capacity of a shared ring: a drop marker (the record a publisher under the drop
+// policy writes once room comes back) must fit once the ring has drained, wherever the producer
+// stands. The worst place leaves a gap just short of the marker: padding, the marker, and the
+// header slot the producer keeps clear after it.
+inline constexpr std::size_t min_shared_capacity = 128;
+static_assert(2 * ringlog::detail::record_size(sizeof(event::DropMarker)) +
+                  event::EventHeader::SIZE <= min_shared_capacity);
+static_assert(min_shared_capacity >= min_capacity);
+
 class SharedRing {
  public:
-  // A new ring of `capacity` bytes (a power of two) at `path`, which must not exist; an empty
-  // path makes an anonymous memfd. HugePages::Always needs a hugetlbfs path (or an empty one);
+  // A new ring of `capacity` bytes (a power of two, at least min_shared_capacity) at `path`,
+  // which must not exist; an empty path makes an anonymous memfd, sealed against resizing. HugePages::Always needs a hugetlbfs path (or an empty one);
   // Try takes explicit hugepages for a memfd where free, else transparent ones where the kernel
   // gives them to shared memory (/sys/kernel/mm/transparent_hugepage/shmem_enabled). The whole
   // file is allocated up front, so a full /dev/shm is an error here, never a SIGBUS later.
@@ -68,13 +86,23 @@ class SharedRing {
   // This process's side of the ring, once each; an error names the process holding it. The
   // Producer or Consumer must not outlive this SharedRing.
   std::expected<Producer, RingError> producer();
+  // For a producer this process trusts (its own, or one of the same program).
   std::expected<Consumer, RingError> consumer();
+  // For a producer this process does not trust: every record checked before it is handed out.
+  std::expected<CheckedConsumer, RingError> checked_consumer();
+
+  // The consumer's side gives the producer's up (the service detached it, say, for breaking the
+  // ring's protocol): the producer's side stops writing (service::Publisher checks it).
+  void mark_detached() noexcept;
+  bool detached() const noexcept;
 
   int fd() const noexcept { return fd_; }
   // The path a process can open the ring by: the file, or /proc/<pid>/fd/<fd> for a memfd.
   std::filesystem::path path() const;
-  std::size_t capacity() const noexcept;
-  std::size_t used() const noexcept;  // written and not yet released: a monitoring figure
+  std::size_t capacity() const noexcept { return capacity_; }
+  // Written and not yet released: a monitoring figure, from any thread. However the other side
+  // wrote the indices, it reads at most one lap of records and is at most capacity().
+  std::size_t used() const noexcept;
   // The consumer's side tells the producer's how many of its events are durable (the journal
   // service does, once a flush covers them); counted from the ring's creation.
   void publish_durable_events(std::uint64_t events) noexcept;
@@ -94,14 +122,17 @@ class SharedRing {
   MemoryReport memory_report() const { return detail::read_memory_report(memory_); }
 
  private:
-  SharedRing(ringlog::detail::Mapping memory, int fd, std::filesystem::path path) noexcept;
+  SharedRing(ringlog::detail::Mapping memory, int fd, std::filesystem::path path,
+             std::size_t capacity) noexcept;
   std::expected<void, RingError> take(bool producer_side);
-  ringlog::detail::RingGeometry geometry() const noexcept;
 
   ringlog::detail::Mapping memory_;
   int fd_ = -1;
   std::filesystem::path path_;  // empty for a memfd
   detail::SharedRingHeader* header_ = nullptr;
+  // Fixed at create() or open(), never read from the file again.
+  std::size_t capacity_ = 0;
+  ringlog::detail::RingGeometry geometry_;
   bool took_producer_ = false;
   bool took_consumer_ = false;
 };

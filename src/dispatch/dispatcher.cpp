@@ -91,20 +91,34 @@ DrainStats EventDispatcher::drain_batch(ring::RingBuffer& ring, std::size_t limi
 }
 
 // Runs of records rather than single events: a consumer that persists records as they are
-// copies each run once.
-DrainStats EventDispatcher::drain_batch(ring::Consumer& ring, std::size_t limit) {
+// copies each run once. `peek(max_events)` gives the next run (ring::CheckedRecords), and
+// `release(bytes)` hands its bytes back.
+template <class Peek, class Release>
+DrainStats EventDispatcher::drain_runs(std::size_t limit, Peek&& peek, Release&& release) {
   DrainStats stats;
   while (stats.events_read < limit) {
-    const std::span<const std::byte> records = ring.peek_records();
-    if (records.empty()) break;
-    const ringlog::detail::RecordRun run =
-        ringlog::detail::measure_records(records, limit - stats.events_read);
-    deliver_records(records.first(run.bytes), run.events, stats);
+    const ring::CheckedRecords run = peek(limit - stats.events_read);
+    if (run.events == 0) break;
+    deliver_records(run.records, run.events, stats);
     stats.marked_dropped += run.dropped;
-    ring.release_records(run.bytes);
+    release(run.records.size());
   }
   flush_all();
   return stats;
+}
+
+DrainStats EventDispatcher::drain_batch(ring::Consumer& ring, std::size_t limit) {
+  const auto peek = [&](std::uint64_t max_events) {
+    const std::span<const std::byte> records = ring.peek_records();
+    const ringlog::detail::RecordRun run = ringlog::detail::measure_records(records, max_events);
+    return ring::CheckedRecords{records.first(run.bytes), run.events, run.dropped};
+  };
+  return drain_runs(limit, peek, [&](std::size_t bytes) { ring.release_records(bytes); });
+}
+
+DrainStats EventDispatcher::drain_batch(ring::CheckedConsumer& ring, std::size_t limit) {
+  return drain_runs(limit, [&](std::uint64_t max_events) { return ring.peek_records(max_events); },
+                    [&](std::size_t bytes) { ring.release_records(bytes); });
 }
 
 std::size_t EventDispatcher::consumer_count() const noexcept { return consumers_.size(); }

@@ -27,7 +27,7 @@ struct JournalReader::State {
   std::optional<Error> failure;
   ringlog::detail::Mapping segment;  // read-only, shared with the writer through the page cache
   std::string segment_path;
-  std::uint32_t seed = 0;
+  detail::ChecksumRule checksums;
   std::size_t at = FileHeader::SIZE;  // the next unit, or record inside a batch
   std::size_t batch_end = 0;          // end of the checked batch `at` is in; 0 outside one
   std::uint64_t sequence = 0;         // of the event at `at`
@@ -64,7 +64,7 @@ struct JournalReader::State {
     }
     segment = std::move(*mapping);
     segment_path = file_name;
-    seed = info.record_seed;
+    checksums = detail::checksum_rule(segment.data());
     at = FileHeader::SIZE;
     batch_end = 0;
     sequence = first_sequence;
@@ -89,7 +89,7 @@ struct JournalReader::State {
     const std::filesystem::path next = directory / detail::segment_file_name(sequence);
     if (next.string() == segment_path || ::access(next.c_str(), F_OK) != 0) return false;
     // Records published before the writer rolled are visible now: read them first.
-    if (detail::check_unit(bytes(), at, seed)) return true;
+    if (detail::check_unit(bytes(), at, checksums)) return true;
     return enter(next, sequence);
   }
 
@@ -253,7 +253,7 @@ struct JournalReader::State {
         if (sequence++ >= skip_until) return JournalEvent{sequence - 1, view};
         continue;
       }
-      const std::optional<detail::Unit> unit = detail::check_unit(bytes(), at, seed);
+      const std::optional<detail::Unit> unit = detail::check_unit(bytes(), at, checksums);
       if (!unit) {
         if (!enter_next_segment()) return std::nullopt;
         continue;

@@ -62,7 +62,8 @@ Scanned scan_timestamps(std::span<const std::byte> file, const SegmentInfo& info
   std::size_t at = FileHeader::SIZE;
   std::uint64_t sequence = info.first_sequence;
   std::size_t next_entry_at = 0;
-  while (const std::optional<Unit> unit = check_unit(file, at, info.record_seed)) {
+  const ChecksumRule checksums = checksum_rule(file.data());
+  while (const std::optional<Unit> unit = check_unit(file, at, checksums)) {
     if (at >= next_entry_at && unit->events > 0) {
       scanned.entries.push_back({at, sequence, scanned.max_timestamp});
       next_entry_at = at + time_index_every_bytes;

@@ -49,6 +49,9 @@ struct SharedRingHeader {
   alignas(128) std::atomic<std::uint64_t> samples_started;
   std::atomic<std::uint64_t> samples_recorded;
   std::array<std::array<std::atomic<std::uint64_t>, 2>, commit_sample_slots> samples;
+  // Set by the consumer's side when it gives the producer's up; read by the producer's on
+  // every write, on a line nobody else writes.
+  alignas(128) std::atomic<std::uint32_t> detached;
   ringlog::detail::SharedIndices indices;
 };
 
@@ -63,7 +66,8 @@ constexpr char ring_magic[8] = {'R', 'L', 'G', 'R', 'I', 'N', 'G', '1'};
 // Version 2: records commit themselves (a mark in the header) instead of through the head index.
 // Version 3: a futex word beside the durable count, for wait_durable_events.
 // Version 4: the publisher's overflow counts.
-constexpr std::uint32_t ring_version = 4;
+// Version 5: the consumer's side can mark the producer's detached; memfds are sealed.
+constexpr std::uint32_t ring_version = 5;
 constexpr std::size_t header_bytes = detail::small_page_bytes;
 static_assert(sizeof(SharedRingHeader) <= header_bytes);
 // Both processes must agree on these without a lock between them.
@@ -98,7 +102,8 @@ std::expected<RingFile, RingError> make_memfd(std::size_t wanted, const MemoryOp
   if (options.huge_pages != HugePages::Never) {
     // memfd_create takes the page size encoded as mmap does (MFD_HUGE_SHIFT == MAP_HUGE_SHIFT).
     const unsigned size_flag = std::countr_zero(options.huge_page_bytes) << MAP_HUGE_SHIFT;
-    const int fd = ::memfd_create("ringlog-ring", MFD_CLOEXEC | MFD_HUGETLB | size_flag);
+    const int fd = ::memfd_create("ringlog-ring",
+                                  MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | size_flag);
     const std::size_t bytes = detail::round_up(wanted, options.huge_page_bytes);
     if (fd >= 0) {
       if (auto memory = size_and_map(fd, bytes)) return RingFile{fd, std::move(*memory), true};
@@ -110,7 +115,7 @@ std::expected<RingFile, RingError> make_memfd(std::size_t wanted, const MemoryOp
       return std::unexpected(MemoryUnavailable{bytes, errno, no_free_hugepages});
     }
   }
-  const int fd = ::memfd_create("ringlog-ring", MFD_CLOEXEC);
+  const int fd = ::memfd_create("ringlog-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return unusable("memfd_create for a shared ring", errno);
   // Whole 2 MiB units under Try, so transparent hugepages can cover all of it.
   const std::size_t bytes =
@@ -157,17 +162,33 @@ std::expected<RingFile, RingError> make_named(const std::filesystem::path& path,
   return RingFile{fd, std::move(*memory), hugetlbfs};
 }
 
+// A memfd's size, fixed for good: whoever else opens it (/proc/<pid>/fd/<fd>, read-write) can
+// neither shrink it, which would turn this process's next read of the ring into a SIGBUS, nor
+// grow it, nor lift the seals.
+std::optional<RingError> seal_size(int fd) {
+  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0) return {};
+  return SharedRingUnusable{"sealing a shared ring's memfd against resizing", errno};
+}
+
 }  // namespace
 
 std::expected<SharedRing, RingError> SharedRing::create(const std::filesystem::path& path,
                                                         std::size_t capacity,
                                                         MemoryOptions options) {
   if (auto invalid = detail::check_capacity(capacity)) return std::unexpected(*invalid);
+  if (capacity < min_shared_capacity) {
+    return std::unexpected(InvalidCapacity{
+        capacity, "a shared ring must be at least 128 bytes, so that a drop marker fits"});
+  }
   const auto node = detail::chosen_node(options, capacity);
   if (!node) return std::unexpected(node.error());
   auto file = path.empty() ? make_memfd(header_bytes + capacity, options)
                            : make_named(path, header_bytes + capacity, options);
   if (!file) return std::unexpected(file.error());
+  if (auto unsealed = path.empty() ? seal_size(file->fd) : std::nullopt) {
+    ::close(file->fd);
+    return std::unexpected(*unsealed);
+  }
   void* data = file->memory.data();
   const std::size_t bytes = file->memory.size();
   if (!file->explicit_huge && options.huge_pages != MemoryOptions::HugePages::Never) {
@@ -184,7 +205,7 @@ std::expected<SharedRing, RingError> SharedRing::create(const std::filesystem::p
   header->header_bytes = header_bytes;
   header->capacity = capacity;
   header->ready.store(1, std::memory_order_release);  // an opener sees all of the above
-  return SharedRing(std::move(file->memory), file->fd, path);
+  return SharedRing(std::move(file->memory), file->fd, path, capacity);
 }
 
 std::expected<SharedRing, RingError> SharedRing::open(const std::filesystem::path& path) {
@@ -215,30 +236,36 @@ std::expected<SharedRing, RingError> SharedRing::open(const std::filesystem::pat
   if (header->ready.load(std::memory_order_acquire) != 1) {
     return refuse("its creator has not finished setting it up");
   }
-  if (header->header_bytes != header_bytes || detail::check_capacity(header->capacity) ||
-      header->capacity > bytes - header_bytes) {
-    return refuse(fmt::format("a capacity of {} bytes does not fit its {} bytes",
-                              header->capacity, bytes));
+  const std::uint64_t capacity = header->capacity;  // read once: the file may change
+  if (header->header_bytes != header_bytes || detail::check_capacity(capacity) ||
+      capacity > bytes - header_bytes) {
+    return refuse(fmt::format("a capacity of {} bytes does not fit its {} bytes", capacity,
+                              bytes));
   }
   // This process's page tables, filled now rather than by the hot path's first touches.
   if (auto unready = detail::make_ready(data, bytes, -1, {})) {
     ::close(fd);
     return std::unexpected(*unready);
   }
-  return SharedRing(std::move(memory), fd, path);
+  return SharedRing(std::move(memory), fd, path, capacity);
 }
 
-SharedRing::SharedRing(ringlog::detail::Mapping memory, int fd, std::filesystem::path path) noexcept
+SharedRing::SharedRing(ringlog::detail::Mapping memory, int fd, std::filesystem::path path,
+                       std::size_t capacity) noexcept
     : memory_(std::move(memory)),
       fd_(fd),
       path_(std::move(path)),
-      header_(reinterpret_cast<SharedRingHeader*>(memory_.data())) {}
+      header_(reinterpret_cast<SharedRingHeader*>(memory_.data())),
+      capacity_(capacity),
+      geometry_{memory_.data() + header_bytes, capacity - 1} {}
 
 SharedRing::SharedRing(SharedRing&& other) noexcept
     : memory_(std::move(other.memory_)),
       fd_(std::exchange(other.fd_, -1)),
       path_(std::move(other.path_)),
       header_(std::exchange(other.header_, nullptr)),
+      capacity_(other.capacity_),
+      geometry_(other.geometry_),
       took_producer_(std::exchange(other.took_producer_, false)),
       took_consumer_(std::exchange(other.took_consumer_, false)) {}
 
@@ -248,6 +275,8 @@ SharedRing& SharedRing::operator=(SharedRing&& other) noexcept {
   std::swap(fd_, other.fd_);
   std::swap(path_, other.path_);
   std::swap(header_, other.header_);
+  std::swap(capacity_, other.capacity_);
+  std::swap(geometry_, other.geometry_);
   std::swap(took_producer_, other.took_producer_);
   std::swap(took_consumer_, other.took_consumer_);
   return *this;
@@ -268,8 +297,6 @@ std::filesystem::path SharedRing::path() const {
                        : path_;
 }
 
-std::size_t SharedRing::capacity() const noexcept { return header_->capacity; }
-
 void SharedRing::publish_durable_events(std::uint64_t events) noexcept {
   header_->durable_events.store(events, std::memory_order_release);
   ringlog::detail::announce_progress(header_->durable_progress, /*shared=*/true);
@@ -287,15 +314,23 @@ void SharedRing::add_overflow(const OverflowCounts& more) noexcept {
   for (std::size_t i = 0; i < std::size(by); ++i) {
     std::atomic<std::uint64_t>& count = header_->overflow[i];
     if (by[i] == 0) continue;  // the counts' line is left shared with the consumer's side
-    count.store(count.load(std::memory_order_relaxed) + by[i], std::memory_order_relaxed);
+    // Release: a reader that sees this count sees every count added before it (a drop before
+    // its marking, a wait before its timeout).
+    count.store(count.load(std::memory_order_relaxed) + by[i], std::memory_order_release);
   }
 }
 
 OverflowCounts SharedRing::overflow_counts() const noexcept {
+  // Later counts first, each with acquire: the earlier ones read after them are at least as
+  // new, so the relations between them (marked <= dropped, timeouts <= waits) hold as read.
   const auto& count = header_->overflow;
-  return {count[0].load(std::memory_order_relaxed), count[1].load(std::memory_order_relaxed),
-          count[2].load(std::memory_order_relaxed), count[3].load(std::memory_order_relaxed),
-          count[4].load(std::memory_order_relaxed)};
+  OverflowCounts read;
+  read.marked = count[4].load(std::memory_order_acquire);
+  read.dropped = count[3].load(std::memory_order_acquire);
+  read.failed = count[2].load(std::memory_order_acquire);
+  read.timeouts = count[1].load(std::memory_order_acquire);
+  read.waits = count[0].load(std::memory_order_acquire);
+  return read;
 }
 
 void SharedRing::record_commit_sample(const CommitSample& sample) noexcept {
@@ -331,11 +366,15 @@ std::uint64_t SharedRing::durable_events() const noexcept {
 }
 
 std::size_t SharedRing::used() const noexcept {
-  return ringlog::detail::used_bytes(geometry(), header_->indices);
+  return ringlog::detail::used_bytes(geometry_, header_->indices);
 }
 
-ringlog::detail::RingGeometry SharedRing::geometry() const noexcept {
-  return {memory_.data() + header_->header_bytes, header_->capacity - 1};
+void SharedRing::mark_detached() noexcept {
+  header_->detached.store(1, std::memory_order_release);
+}
+
+bool SharedRing::detached() const noexcept {
+  return header_->detached.load(std::memory_order_relaxed) != 0;
 }
 
 std::expected<void, RingError> SharedRing::take(bool producer_side) {
@@ -362,12 +401,17 @@ std::expected<void, RingError> SharedRing::take(bool producer_side) {
 
 std::expected<Producer, RingError> SharedRing::producer() {
   if (auto taken = take(true); !taken) return std::unexpected(taken.error());
-  return Producer(geometry(), &header_->indices);
+  return Producer(geometry_, &header_->indices);
 }
 
 std::expected<Consumer, RingError> SharedRing::consumer() {
   if (auto taken = take(false); !taken) return std::unexpected(taken.error());
-  return Consumer(geometry(), &header_->indices);
+  return Consumer(geometry_, &header_->indices);
+}
+
+std::expected<CheckedConsumer, RingError> SharedRing::checked_consumer() {
+  if (auto taken = take(false); !taken) return std::unexpected(taken.error());
+  return CheckedConsumer(geometry_, &header_->indices);
 }
 
 }  // namespace ringlog::ring

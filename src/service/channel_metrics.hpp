@@ -99,6 +99,9 @@ struct ChannelMetrics {
       count->store(count->load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
     }
   }
+  void add_violation() noexcept {
+    violations.store(violations.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   OverflowFigures overflow() const noexcept {
     return {waits.load(std::memory_order_relaxed), timeouts.load(std::memory_order_relaxed),
             failed.load(std::memory_order_relaxed), dropped.load(std::memory_order_relaxed)};
@@ -108,6 +111,8 @@ struct ChannelMetrics {
   const std::string_view overflow_policy;  // its publishers' (service::to_string)
   std::atomic<std::uint64_t> journaled{0};  // events drained into the journal, since the start
   std::atomic<std::uint64_t> durable{0};    // of those, durable
+  // Publishers detached for breaking their rings' protocol (drain thread writes).
+  std::atomic<std::uint64_t> violations{0};
   // From the drain that journaled a batch of a publisher's events to the flush that made it
   // durable: one observation per drained batch.
   DurationHistogram journaled_to_durable;

@@ -22,12 +22,12 @@ namespace ringlog::app {
 
 namespace {
 
-int peer_pid(int socket) {
+// The connecting process as the kernel saw it at connect(); zeros if it cannot say.
+PeerCredentials peer_of(int socket) {
   ucred credentials{};
   socklen_t size = sizeof credentials;
-  return ::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0
-             ? credentials.pid
-             : 0;
+  if (::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &credentials, &size) != 0) return {};
+  return {credentials.pid, credentials.uid, credentials.gid};
 }
 
 }  // namespace
@@ -97,7 +97,12 @@ void ControlLoop::run() {
       if (shared_.stopping.load(std::memory_order_acquire)) break;  // stop()
       std::uint64_t wakes = 0;
       if (::read(shared_.wake, &wakes, sizeof wakes) < 0) continue;
-      drop_everyone();  // fail(): the only other reason to be woken
+      // Woken by fail(), or by the drain thread quarantining a publisher.
+      if (shared_.failure()) {
+        drop_everyone();
+      } else {
+        detach_quarantined();
+      }
     } else {
       if (watched[0].revents & POLLIN) {
         const int socket = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
@@ -152,6 +157,20 @@ void ControlLoop::drop_everyone() {
   while (!by_socket_.empty()) drop(by_socket_.begin()->first);
 }
 
+void ControlLoop::detach_quarantined() {
+  std::vector<int> quarantined;
+  for (const auto& [socket, attachment] : by_socket_) {
+    if (attachment && attachment->quarantined.load(std::memory_order_acquire)) {
+      quarantined.push_back(socket);
+    }
+  }
+  for (const int socket : quarantined) {
+    // Read by Publisher::detach_reason(); one that is gone already misses nothing.
+    service::detail::send_message(socket, "detached " + by_socket_[socket]->violation);
+    drop(socket);
+  }
+}
+
 void ControlLoop::refuse(int socket, const std::string& why) {
   shared_.board.refusals.fetch_add(1, std::memory_order_relaxed);
   service::detail::send_message(socket, "refused " + why);  // one that left: poll sees it
@@ -182,14 +201,15 @@ std::shared_ptr<Attachment> ControlLoop::attach(int socket, std::string_view cha
     refuse(socket, ring::to_string(ring.error()));
     return nullptr;
   }
-  auto consumer = ring->consumer();
+  // The publisher is another process: its ring is read as untrusted input.
+  auto consumer = ring->checked_consumer();
   if (!consumer) {
     refuse(socket, ring::to_string(consumer.error()));
     return nullptr;
   }
   const int ring_fd = ring->fd();
   auto attachment = std::shared_ptr<Attachment>(new Attachment{
-      next_id_++, std::string(channel_name), peer_pid(socket),
+      next_id_++, std::string(channel_name), peer_of(socket),
       shared_.channel_metrics(channel_name), std::move(*ring),
       std::move(*consumer)});
   // The channel's overflow terms and the sampling travel with the ring: the publisher applies

@@ -1,7 +1,7 @@
 // The service's control thread: accepts publishers on the control socket and gives each a ring
 // of its own, notices detaches (a closed connection, whether the publisher exited or died), and
-// answers status requests. Once the journal failed, it closes every connection and refuses new
-// ones.
+// answers status requests. A publisher that broke its ring's protocol is told why and detached.
+// Once the journal failed, it closes every connection and refuses new ones.
 #pragma once
 
 #include "service/service_shared.hpp"
@@ -42,6 +42,8 @@ class ControlLoop {
   void answer(int socket, const std::string& text);
   void drop(int socket);
   void drop_everyone();  // the journal failed: nothing more is taken
+  // Tells each publisher the drain thread quarantined why, and closes its connection.
+  void detach_quarantined();
 
   ServiceShared& shared_;
   int listener_;

@@ -7,18 +7,44 @@
 #include <ringlog/journal_consumer.hpp>
 #include <ringlog/topology.hpp>
 
+#include <fmt/format.h>
 #include <pthread.h>
 
 #include <algorithm>
 #include <optional>
+#include <string>
 
 namespace ringlog::app {
 
 namespace {
 
-// One more pass of a loop whose thread alone writes `passes`: no read-modify-write needed.
-void board_passes(std::atomic<std::uint64_t>& passes) {
-  passes.store(passes.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+// A figure that only this thread writes: no read-modify-write needed.
+void board_add(std::atomic<std::uint64_t>& figure, std::uint64_t more) {
+  figure.store(figure.load(std::memory_order_relaxed) + more, std::memory_order_relaxed);
+}
+
+// Why the overflow counts `now` cannot follow `seen`, or nothing when they can: a publisher only
+// adds to them, counts a timeout after its wait and a marked drop after the drop, and writes a
+// drop marker only for events it counted dropped (`marked_drained` of them came through).
+std::optional<std::string> overflow_fault(const ring::OverflowCounts& seen,
+                                          const ring::OverflowCounts& now,
+                                          std::uint64_t marked_drained) {
+  if (now.waits < seen.waits || now.timeouts < seen.timeouts || now.failed < seen.failed ||
+      now.dropped < seen.dropped || now.marked < seen.marked) {
+    return fmt::format("its overflow counts went down (waits {} -> {}, timeouts {} -> {}, "
+                       "failed {} -> {}, dropped {} -> {}, marked {} -> {})",
+                       seen.waits, now.waits, seen.timeouts, now.timeouts, seen.failed,
+                       now.failed, seen.dropped, now.dropped, seen.marked, now.marked);
+  }
+  if (now.timeouts > now.waits) {
+    return fmt::format("its overflow counts have {} timeouts of {} waits", now.timeouts,
+                       now.waits);
+  }
+  if (now.marked > now.dropped || marked_drained > now.dropped) {
+    return fmt::format("its drop markers count {} events ({} in the ring), more than the {} it "
+                       "counted dropped", now.marked, marked_drained, now.dropped);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -48,7 +74,7 @@ void DrainLoop::run() {
 void DrainLoop::drain_until_stopped() {
   std::optional<std::chrono::steady_clock::time_point> drain_until;
   for (;;) {
-    board_passes(shared_.board.drain_passes);
+    board_add(shared_.board.drain_passes, 1);
     // Read before taking the new attachments: once the control thread is done, every ring it
     // attached is taken below, and a pass that then reads nothing has drained them all.
     const bool stop_seen = shared_.control_done.load(std::memory_order_acquire);
@@ -77,8 +103,13 @@ void DrainLoop::drain_until_stopped() {
 std::optional<std::uint64_t> DrainLoop::drain_once() {
   std::uint64_t read = 0;
   for (const auto& attachment : active_) {
+    if (attachment->quarantined.load(std::memory_order_relaxed)) continue;
     const consumer::DrainStats drained =
         dispatcher_.drain_batch(attachment->consumer, timing::drain_batch_events);
+    // Its events up to the fault are journaled below; nothing after it is read.
+    if (const auto& violation = attachment->consumer.violation()) {
+      quarantine(*attachment, violation->describe());
+    }
     if (drained.events_read == 0) continue;
     if (drained.events_failed != 0) {
       report_durability();  // the status, and the stop line, say where it stopped
@@ -86,6 +117,7 @@ std::optional<std::uint64_t> DrainLoop::drain_once() {
       return std::nullopt;
     }
     read += drained.events_read;
+    board_add(shared_.board.drained_events, drained.events_read);
     attachment->marked_drained += drained.marked_dropped;
     const std::uint64_t journaled =
         attachment->journaled.load(std::memory_order_relaxed) + drained.events_read;
@@ -119,7 +151,7 @@ void DrainLoop::report_durability() {
   }
   for (const auto& attachment : active_) {
     count_overflow(*attachment);
-    time_stages(*attachment);
+    if (!attachment->quarantined.load(std::memory_order_relaxed)) time_stages(*attachment);
     auto& waiting = attachment->awaiting_durability;
     std::optional<std::uint64_t> events;
     while (!waiting.empty() && waiting.front().journal_sequence_after <= durable) {
@@ -138,9 +170,10 @@ void DrainLoop::report_durability() {
 }
 
 void DrainLoop::forget_drained_and_detached() {
-  // Drained and detached: nothing more can come.
+  // Detached, and drained or quarantined: nothing more is read.
   const auto gone = [](const std::shared_ptr<Attachment>& a) {
-    return !a->attached.load(std::memory_order_acquire) && a->consumer.is_empty();
+    return !a->attached.load(std::memory_order_acquire) &&
+           (a->quarantined.load(std::memory_order_relaxed) || a->consumer.is_empty());
   };
   std::vector<std::shared_ptr<Attachment>> drained;
   std::erase_if(active_, [&](const std::shared_ptr<Attachment>& a) {
@@ -156,10 +189,8 @@ void DrainLoop::forget_drained_and_detached() {
 }
 
 void DrainLoop::time_stages(Attachment& attachment) {
-  std::array<ring::CommitSample, 16> fresh;
-  const std::size_t got = attachment.ring.read_commit_samples(attachment.next_commit_sample, fresh);
+  if (!take_commit_samples(attachment)) return;
   auto& timed = attachment.timed;
-  for (std::size_t i = 0; i < got; ++i) timed[0].push_back({fresh[i].ring_end, fresh[i].tsc});
   if (std::ranges::all_of(timed, [](const auto& waiting) { return waiting.empty(); })) return;
   const std::uint64_t now = ringlog::detail::read_tsc();
   // Moves the samples whose stage `stage` has ended (`ended`) on to the next, timing each.
@@ -191,16 +222,57 @@ void DrainLoop::time_stages(Attachment& attachment) {
   while (unshipped.size() > 4 * ring::commit_sample_slots) unshipped.pop_front();
 }
 
+bool DrainLoop::take_commit_samples(Attachment& attachment) {
+  std::array<ring::CommitSample, 16> fresh;
+  const std::size_t got = attachment.ring.read_commit_samples(attachment.next_commit_sample, fresh);
+  auto& waiting = attachment.timed[0];
+  // A sample is the publisher's word for where a committed record ends: no further than a ring
+  // beyond what was read, and after the sample before it. Each waits in this process's memory
+  // until the drain passes it, so an unchecked one would hold memory for good.
+  const std::uint64_t reach = attachment.consumer.position() + attachment.ring.capacity();
+  for (std::size_t i = 0; i < got; ++i) {
+    const std::uint64_t after = waiting.empty() ? 0 : waiting.back().ring_end;
+    if (fresh[i].ring_end > reach || fresh[i].ring_end < after) {
+      quarantine(attachment, fmt::format("commit sample {} says a record ends at ring position "
+                                         "{}, outside [{}, {}]",
+                                         attachment.next_commit_sample - got + i,
+                                         fresh[i].ring_end, after, reach));
+      return false;
+    }
+    waiting.push_back({fresh[i].ring_end, fresh[i].tsc});
+  }
+  return true;
+}
+
 void DrainLoop::count_overflow(Attachment& attachment) {
+  if (attachment.quarantined.load(std::memory_order_relaxed)) return;  // its counts are void
   const ring::OverflowCounts now = attachment.ring.overflow_counts();
   ring::OverflowCounts& seen = attachment.overflow_seen;
   if (now.waits == seen.waits && now.timeouts == seen.timeouts && now.failed == seen.failed &&
       now.dropped == seen.dropped && now.marked == seen.marked) {
     return;  // the usual case: the channel's figures are left alone
   }
+  if (const auto wrong = overflow_fault(seen, now, attachment.marked_drained)) {
+    quarantine(attachment, *wrong);
+    return;
+  }
   attachment.metrics.add_overflow({now.waits - seen.waits, now.timeouts - seen.timeouts,
                                    now.failed - seen.failed, now.dropped - seen.dropped});
   seen = now;
+}
+
+void DrainLoop::quarantine(Attachment& attachment, const std::string& why) {
+  if (attachment.quarantined.load(std::memory_order_relaxed)) return;
+  const PeerCredentials& peer = attachment.peer;
+  attachment.violation =
+      fmt::format("publisher #{} (pid {}, uid {}, gid {}) on channel \"{}\" broke its ring's "
+                  "protocol and was detached: {}",
+                  attachment.id, peer.pid, peer.uid, peer.gid, attachment.channel, why);
+  attachment.ring.mark_detached();  // its writes fail from now on
+  attachment.metrics.add_violation();
+  shared_.violations.add({attachment.id, attachment.channel, peer, why});
+  attachment.quarantined.store(true, std::memory_order_release);
+  shared_.wake_control();  // which tells the publisher, and closes its connection
 }
 
 void DrainLoop::mark_unmarked_drops(Attachment& attachment) {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace ringlog::app {
@@ -43,8 +44,14 @@ class DrainLoop {
   // Moves the publisher's sampled events through the stages that have ended for them, timing
   // each into its channel's histograms.
   void time_stages(Attachment&);
-  // Adds what the publisher's overflow counts rose by to its channel's.
-  static void count_overflow(Attachment&);
+  // Takes the commit samples the publisher recorded since the last call, each checked; false
+  // when one was out of bounds (the publisher is quarantined).
+  bool take_commit_samples(Attachment&);
+  // Adds what the publisher's overflow counts rose by to its channel's, once checked.
+  void count_overflow(Attachment&);
+  // Detaches a publisher that broke its ring's protocol: nothing more of its ring is read, the
+  // violation is counted and listed, and the control thread tells the publisher `why`.
+  void quarantine(Attachment&, const std::string& why);
   // For a publisher gone with drops no marker in its ring counted: a marker in the journal.
   void mark_unmarked_drops(Attachment&);
 

@@ -32,6 +32,7 @@ struct Publisher::State {
   // One event in sample_every is stamped for the service's stage timings; 0: none.
   std::uint64_t sample_every = 0;
   std::uint64_t until_sample = sample_every == 0 ? UINT64_MAX : sample_every;
+  std::optional<std::string> detach_reason{};  // the service's "detached" message, once read
 
   // The service times this event's stages from here (ring::CommitSample).
   void sample_commit() noexcept {
@@ -204,6 +205,8 @@ Publisher::~Publisher() = default;
 bool Publisher::write_event(const event::EventHeader& header,
                             std::span<const std::byte> payload) noexcept {
   State& s = *state_;
+  // A detached ring is drained no more: an event written there would be lost without a word.
+  if (s.ring.detached()) [[unlikely]] return false;
   // Events dropped before this one are counted in order, ahead of it.
   if (s.unmarked.dropped_events == 0 || s.write_marker()) [[likely]] {
     if (s.producer.write_event(header, payload)) [[likely]] {
@@ -229,6 +232,27 @@ bool Publisher::wait_durable(std::uint64_t count, std::chrono::nanoseconds timeo
   return state_->ring.wait_durable_events(count, timeout);
 }
 std::uint64_t Publisher::id() const noexcept { return state_->id; }
+
+std::optional<std::string> Publisher::detach_reason() const {
+  State& s = *state_;
+  if (s.detach_reason) return s.detach_reason;
+  // The service marks the ring first and sends its reason right after: a moment's wait then.
+  constexpr int reason_wait_ms = 1000;
+  pollfd watched{s.socket, POLLIN, 0};
+  if (::poll(&watched, 1, s.ring.detached() ? reason_wait_ms : 0) <= 0 ||
+      (watched.revents & POLLIN) == 0) {
+    return std::nullopt;
+  }
+  auto message = detail::receive_message(s.socket);
+  if (message && *message) {
+    if ((*message)->fd >= 0) ::close((*message)->fd);
+    constexpr std::string_view prefix = "detached ";
+    if ((*message)->text.starts_with(prefix)) {
+      s.detach_reason = (*message)->text.substr(prefix.size());
+    }
+  }
+  return s.detach_reason;
+}
 
 bool Publisher::connected() const noexcept {
   pollfd watched{state_->socket, POLLIN | POLLRDHUP, 0};

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <sys/eventfd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -37,6 +38,8 @@ struct Service::State {
     status.events_per_second = board.events_per_second.load(std::memory_order_relaxed);
     status.attaches = board.attaches.load(std::memory_order_relaxed);
     status.refusals = board.refusals.load(std::memory_order_relaxed);
+    status.violations = shared.violations.count();
+    status.latest_violations = shared.violations.latest();
     status.placement = placement;
     status.latency_sample_every = shared.config.latency_sample_every;
     status.flush_backend = journal.flush_backend_note();
@@ -53,7 +56,8 @@ struct Service::State {
                             .journaled_to_durable = counted.journaled_to_durable.counts(),
                             .overflow_policy = counted.overflow_policy,
                             .overflow = counted.overflow(),
-                            .stages = {}};
+                            .stages = {},
+                            .violations = counted.violations.load(std::memory_order_relaxed)};
       for (std::size_t stage = 0; stage < stage_count; ++stage) {
         channel.stages[stage] = counted.stages[stage].counts();
       }
@@ -79,6 +83,7 @@ struct Service::State {
   std::thread draining;
   // What responsive() saw last.
   std::uint64_t drain_passes_seen = 0;
+  std::uint64_t drained_events_seen = 0;
   std::uint64_t control_passes_seen = 0;
 };
 
@@ -184,14 +189,33 @@ std::filesystem::path failure_record_path(const ServiceConfig& config) {
 
 ServiceStatus Service::status() const { return state_->snapshot(); }
 
+namespace {
+
+// Whether a publisher's ring holds events the drain thread should be reading: one it has not
+// quarantined, with bytes written and not yet drained.
+bool events_waiting(const std::vector<PublisherStatus>& publishers) {
+  return std::ranges::any_of(publishers, [](const PublisherStatus& p) {
+    return !p.violation && p.ring_used > 0;
+  });
+}
+
+}  // namespace
+
 bool Service::responsive() {
   State& s = *state_;
-  const std::uint64_t drain = s.shared.board.drain_passes.load(std::memory_order_relaxed);
-  const std::uint64_t control = s.shared.board.control_passes.load(std::memory_order_relaxed);
-  const bool drained = drain != std::exchange(s.drain_passes_seen, drain) ||
-                       s.shared.failure().has_value();
+  const StatusBoard& board = s.shared.board;
+  const std::uint64_t passes = board.drain_passes.load(std::memory_order_relaxed);
+  const std::uint64_t drained = board.drained_events.load(std::memory_order_relaxed);
+  const std::uint64_t control = board.control_passes.load(std::memory_order_relaxed);
+  const bool went_round = passes != std::exchange(s.drain_passes_seen, passes);
+  const bool read_some = drained != std::exchange(s.drained_events_seen, drained);
+  // A drain thread that goes round without reading while events wait is wedged as surely as
+  // one that stopped going round; one stopped by a journal failure reports, and is not.
+  const bool draining = (went_round && (read_some || !events_waiting(
+                                                          s.shared.attachments.publishers()))) ||
+                        s.shared.failure().has_value();
   const bool controlled = control != std::exchange(s.control_passes_seen, control);
-  return drained && controlled;
+  return draining && controlled;
 }
 
 }  // namespace ringlog::app

@@ -21,15 +21,33 @@
 
 namespace ringlog::app {
 
+// Who a publisher is, from its connection's SO_PEERCRED: an operator's answer to "which
+// process broke its ring?".
+struct PeerCredentials {
+  int pid = 0;
+  unsigned uid = 0;
+  unsigned gid = 0;
+};
+
 struct PublisherStatus {
   std::uint64_t id = 0;
   std::string channel;
-  int pid = 0;                    // of the attached process, from SO_PEERCRED
+  PeerCredentials peer;
   std::uint64_t journaled = 0;    // events drained into the journal
   std::uint64_t durable = 0;      // of those, durable
   bool attached = true;           // false once its connection closed; then drained and dropped
   std::size_t ring_used = 0;      // bytes written and not yet drained
   std::size_t ring_bytes = 0;
+  // Why it was detached, when it broke its ring's protocol; its ring is read no further.
+  std::optional<std::string> violation;
+};
+
+// A publisher detached for breaking its ring's protocol.
+struct ViolationStatus {
+  std::uint64_t id = 0;
+  std::string channel;
+  PeerCredentials peer;
+  std::string reason;  // the ring's byte and what was wrong there
 };
 
 // A channel's figures since the service started, across every publisher attached to it.
@@ -44,6 +62,7 @@ struct ChannelStatus {
   std::string_view overflow_policy;  // its publishers' (service::to_string)
   OverflowFigures overflow;          // what they did with a full ring, since the start
   std::array<DurationCounts, stage_count> stages;  // their sampled events' stages (Stage)
+  std::uint64_t violations = 0;      // publishers detached for breaking their rings' protocol
 };
 
 struct ServiceStatus {
@@ -56,6 +75,8 @@ struct ServiceStatus {
   double events_per_second = 0;             // journaled, over the last second or so
   std::uint64_t attaches = 0;               // since the start
   std::uint64_t refusals = 0;
+  std::uint64_t violations = 0;             // publishers detached for breaking their rings
+  std::vector<ViolationStatus> latest_violations;  // the latest few, oldest first
   std::string placement;                    // the consumer's CPU, and why
   std::string flush_backend;
   // Why the journal stopped taking events. From then on the service takes no more: it closes
@@ -93,8 +114,9 @@ class Service {
   std::expected<void, Error> stop();
   ServiceStatus status() const;  // a snapshot, from any thread
   // True when the control thread and the drain thread have both gone round their loops since
-  // the last call (a drain thread stopped by a journal failure counts: failed is reported, not
-  // wedged). For one caller: the systemd watchdog's.
+  // the last call, the drain thread reading events if any were waiting (a drain thread stopped
+  // by a journal failure counts: failed is reported, not wedged). For one caller: the systemd
+  // watchdog's.
   bool responsive();
 
   Service(const Service&) = delete;

@@ -44,12 +44,31 @@ std::vector<PublisherStatus> AttachmentRegistry::publishers() const {
   std::vector<PublisherStatus> result;
   const std::lock_guard lock(mutex_);
   for (const auto& a : listed_) {
-    result.push_back({a->id, a->channel, a->pid, a->journaled.load(std::memory_order_relaxed),
+    std::optional<std::string> violation;
+    if (a->quarantined.load(std::memory_order_acquire)) violation = a->violation;
+    result.push_back({a->id, a->channel, a->peer, a->journaled.load(std::memory_order_relaxed),
                       a->durable.load(std::memory_order_relaxed),
                       a->attached.load(std::memory_order_relaxed), a->ring.used(),
-                      a->ring.capacity()});
+                      a->ring.capacity(), std::move(violation)});
   }
   return result;
+}
+
+void ViolationLog::add(ViolationStatus violation) {
+  const std::lock_guard lock(mutex_);
+  ++count_;
+  latest_.push_back(std::move(violation));
+  if (latest_.size() > kept) latest_.pop_front();
+}
+
+std::uint64_t ViolationLog::count() const {
+  const std::lock_guard lock(mutex_);
+  return count_;
+}
+
+std::vector<ViolationStatus> ViolationLog::latest() const {
+  const std::lock_guard lock(mutex_);
+  return {latest_.begin(), latest_.end()};
 }
 
 ServiceShared::ServiceShared(ServiceConfig c) : config(std::move(c)) {

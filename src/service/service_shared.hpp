@@ -37,11 +37,16 @@ struct Attachment {
 
   std::uint64_t id;
   std::string channel;
-  int pid;
+  PeerCredentials peer;                      // the attached process, from SO_PEERCRED
   ChannelMetrics& metrics;                   // its channel's, shared with every publisher on it
   ring::SharedRing ring;
-  ring::Consumer consumer;                   // drain thread only
+  ring::CheckedConsumer consumer;            // drain thread only
   std::atomic<bool> attached{true};
+  // Set once, by the drain thread, when the publisher broke its ring's protocol: `violation`
+  // is written before `quarantined` is stored (release) and never after. The control thread
+  // then tells the publisher why and closes its connection; nothing more is read of its ring.
+  std::atomic<bool> quarantined{false};
+  std::string violation{};
   std::atomic<std::uint64_t> journaled{0};   // written by the drain thread
   std::atomic<std::uint64_t> durable{0};     // written by the drain thread
   std::deque<AwaitingDurability> awaiting_durability{};  // drain thread only
@@ -60,6 +65,21 @@ struct Attachment {
   };
   std::uint64_t next_commit_sample = 0;
   std::array<std::deque<TimedSample>, stage_count> timed{};  // each awaiting the end of a Stage
+};
+
+// The violations since the start: how many, and the latest few for status. The drain thread
+// adds (rarely: once per misbehaving publisher); status reads.
+class ViolationLog {
+ public:
+  static constexpr std::size_t kept = 16;
+  void add(ViolationStatus);
+  std::uint64_t count() const;
+  std::vector<ViolationStatus> latest() const;
+
+ private:
+  mutable std::mutex mutex_;  // guards both
+  std::uint64_t count_ = 0;
+  std::deque<ViolationStatus> latest_;
 };
 
 // The publishers attached now, or detached and not yet drained. The control thread adds them;
@@ -92,6 +112,9 @@ struct StatusBoard {
   // (Service::responsive).
   std::atomic<std::uint64_t> drain_passes{0};
   std::atomic<std::uint64_t> control_passes{0};
+  // Events the drain thread has read from the rings: that it rises while events wait is what
+  // tells a working drain from a wedged one.
+  std::atomic<std::uint64_t> drained_events{0};
 };
 
 struct ServiceShared {
@@ -112,6 +135,7 @@ struct ServiceShared {
 
   const ServiceConfig config;
   AttachmentRegistry attachments;
+  ViolationLog violations;
   std::deque<ChannelMetrics> channels;  // one per configured channel, in the configuration's order
   StatusBoard board;
   ringlog::detail::TscRate tsc_rate;  // measured at the start, for the stage timings

@@ -84,12 +84,24 @@ std::string to_text(const ServiceStatus& status) {
       status.publishers.size(), status.attaches, status.refusals);
   for (const ChannelStatus& c : status.channels) text += channel_line(c);
   for (const PublisherStatus& p : status.publishers) {
-    text += fmt::format("  #{:<4} pid {:<8} channel {:<12} {:>12} journaled {:>12} durable  "
-                        "ring {:.1f}% used{}\n",
-                        p.id, p.pid, p.channel, p.journaled, p.durable,
+    text += fmt::format("  #{:<4} pid {:<8} uid {:<6} gid {:<6} channel {:<12} {:>12} journaled "
+                        "{:>12} durable  ring {:.1f}% used{}\n",
+                        p.id, p.peer.pid, p.peer.uid, p.peer.gid, p.channel, p.journaled,
+                        p.durable,
                         100.0 * double(p.ring_used) /
                             double(std::max<std::size_t>(p.ring_bytes, 1)),
-                        p.attached ? "" : "  (detached, draining)");
+                        p.violation  ? "  (detached: broke its ring's protocol)"
+                        : p.attached ? ""
+                                     : "  (detached, draining)");
+  }
+  if (status.violations != 0) {
+    text += fmt::format("violations {} publisher(s) detached for breaking their ring's protocol "
+                        "since the start; the latest:\n",
+                        status.violations);
+    for (const ViolationStatus& v : status.latest_violations) {
+      text += fmt::format("  #{:<4} pid {:<8} uid {:<6} gid {:<6} channel {:<12} {}\n", v.id,
+                          v.peer.pid, v.peer.uid, v.peer.gid, v.channel, v.reason);
+    }
   }
   if (status.ship) text += to_text(*status.ship);
   if (status.failure) text += "FAILED     " + *status.failure + "\n";
@@ -107,13 +119,25 @@ std::string to_json(const ServiceStatus& status) {
   Json publishers = Json::array();
   for (const PublisherStatus& p : status.publishers) {
     publishers.push_back({{"id", p.id},
-                          {"pid", p.pid},
+                          {"pid", p.peer.pid},
+                          {"uid", p.peer.uid},
+                          {"gid", p.peer.gid},
                           {"channel", p.channel},
                           {"journaled", p.journaled},
                           {"durable", p.durable},
                           {"attached", p.attached},
                           {"ring_used", p.ring_used},
-                          {"ring_bytes", p.ring_bytes}});
+                          {"ring_bytes", p.ring_bytes},
+                          {"violation", text_or_null(p.violation)}});
+  }
+  Json violations = Json::array();
+  for (const ViolationStatus& v : status.latest_violations) {
+    violations.push_back({{"id", v.id},
+                          {"pid", v.peer.pid},
+                          {"uid", v.peer.uid},
+                          {"gid", v.peer.gid},
+                          {"channel", v.channel},
+                          {"reason", v.reason}});
   }
   Json channels = Json::array();
   for (const ChannelStatus& c : status.channels) {
@@ -133,7 +157,8 @@ std::string to_json(const ServiceStatus& status) {
                                       {"failed", c.overflow.failed},
                                       {"dropped", c.overflow.dropped}}},
                         {"journaled_to_durable", histogram_json(c.journaled_to_durable)},
-                        {"stages", std::move(stages)}});
+                        {"stages", std::move(stages)},
+                        {"violations", c.violations}});
   }
   const Json json = {{"latency_sample_every", status.latency_sample_every},
                      {"journal_next_sequence", status.journal_next_sequence},
@@ -142,6 +167,8 @@ std::string to_json(const ServiceStatus& status) {
                      {"events_per_second", status.events_per_second},
                      {"attaches", status.attaches},
                      {"refusals", status.refusals},
+                     {"violations", status.violations},
+                     {"latest_violations", std::move(violations)},
                      {"failure", text_or_null(status.failure)},
                      {"previous_failure", text_or_null(status.previous_failure)},
                      {"channels", std::move(channels)},
@@ -231,6 +258,9 @@ void expose_channels(Exposition& out, const ServiceStatus& status) {
   per_channel("ringlog_publisher_ring_capacity_bytes", "gauge",
               "The size of this channel's rings together.",
               [](const ChannelStatus& c) { return c.ring_bytes; });
+  per_channel("ringlog_publisher_violations_total", "counter",
+              "Publishers of this channel detached for breaking their ring's protocol.",
+              [](const ChannelStatus& c) { return c.violations; });
   out.family("ringlog_publisher_durable_latency_seconds", "histogram",
              "From the drain that journaled a batch of this channel's events to the flush that "
              "made it durable.");
@@ -248,11 +278,11 @@ void expose_channels(Exposition& out, const ServiceStatus& status) {
   }
   out.family("ringlog_publisher_info", "gauge",
              "1 for each publisher attached now, or detached and still being drained: its "
-             "attachment id and process.");
+             "attachment id, process and user.");
   for (const PublisherStatus& p : status.publishers) {
     out.sample("ringlog_publisher_info",
-               fmt::format("channel=\"{}\",id=\"{}\",pid=\"{}\"", label_value(p.channel), p.id,
-                           p.pid),
+               fmt::format("channel=\"{}\",id=\"{}\",pid=\"{}\",uid=\"{}\",gid=\"{}\"",
+                           label_value(p.channel), p.id, p.peer.pid, p.peer.uid, p.peer.gid),
                1);
   }
 }

@@ -2,6 +2,10 @@
 // RINGLOG_ASSERTIONS is defined (the sanitizer and fuzz builds define it), so that TSan and the
 // fuzzers find a broken contract where it breaks, not a crash later. Release builds check
 // nothing: the hot path stays as it is.
+//
+// RINGLOG_CHECK: always on, Release included: the contracts that guard a trust boundary (bytes
+// another process writes) or a control-plane invariant, where a broken one would otherwise
+// read or write out of bounds. Each costs a compare where it stands: never per event.
 #pragma once
 
 #include <cstdio>
@@ -25,3 +29,7 @@ namespace ringlog::detail {
 #else
 #define RINGLOG_ASSERT(condition, contract) ((void)0)
 #endif
+
+#define RINGLOG_CHECK(condition, contract)                                                  \
+  ((condition) ? void(0)                                                                    \
+               : ::ringlog::detail::contract_broken(#condition, contract, __FILE__, __LINE__))

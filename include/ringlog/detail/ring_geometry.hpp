@@ -139,11 +139,15 @@ struct SharedIndices {
 };
 
 // Bytes written and not yet released, from any thread: a monitoring figure. It reads the
-// records past the lazily published head, at most a lap of them.
+// records past the lazily published head, at most a lap of them. The indices of a shared ring
+// are another process's to write: they are taken only as 8-byte aligned positions within a lap
+// of each other, so whatever they hold, the walk stays within the ring and ends.
 inline std::uint64_t used_bytes(const RingGeometry& geometry, const SharedIndices& indices) {
-  const std::uint64_t tail = indices.tail.load(std::memory_order_acquire);
-  const std::uint64_t head = indices.head.load(std::memory_order_acquire);
-  const std::uint64_t from = head > tail ? head : tail;
+  constexpr std::uint64_t aligned = ~std::uint64_t{record_alignment - 1};
+  const std::uint64_t tail = indices.tail.load(std::memory_order_acquire) & aligned;
+  const std::uint64_t head = indices.head.load(std::memory_order_acquire) & aligned;
+  const bool head_in_lap = head > tail && head - tail <= geometry.capacity();
+  const std::uint64_t from = head_in_lap ? head : tail;
   const std::uint64_t end = geometry.committed_end(from, tail + geometry.capacity() - from);
   return end - tail;
 }

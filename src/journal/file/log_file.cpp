@@ -132,7 +132,7 @@ std::expected<LogFile, Error> LogFile::open(const std::string& path) {
       return std::unexpected(cleared.error());
     }
   }
-  file.seed_ = segment_info(bytes.data()).record_seed;
+  file.checksums_ = checksum_rule(bytes.data());  // a file is appended to by its own rule
   file.write_offset_ = scan.end_offset;
   file.event_count_ = scan.event_count;
   file.durable_offset_ = header.write_offset;
@@ -144,9 +144,9 @@ std::expected<LogFile, Error> LogFile::open(const std::string& path) {
 
 void LogFile::start_segment(std::uint64_t first_sequence, const JournalId& id) noexcept {
   assert(carries_id(id));
-  seed_ = segment_seed(first_sequence);
-  store_segment_info(data(), {first_sequence, seed_, segment_in_use, id});
-  const std::uint32_t version = segment_file_version;
+  checksums_ = {segment_seed(first_sequence), true};
+  store_segment_info(data(), {first_sequence, checksums_.seed, segment_in_use, id});
+  const std::uint32_t version = file_version;
   std::memcpy(data() + offsetof(FileHeader, version), &version, sizeof version);
 }
 
@@ -172,7 +172,7 @@ std::optional<std::span<std::byte>> LogFile::claim(const event::EventHeader& hea
 void LogFile::commit() noexcept {
   std::byte* at = data() + write_offset_;
   claimed_.reserved = record_checksum(
-      claimed_, {at + event::EventHeader::SIZE, claimed_.payload_len}, seed_);
+      claimed_, {at + event::EventHeader::SIZE, claimed_.payload_len}, checksums_);
   publish_header(at, claimed_);
   advance(ringlog::detail::record_size(claimed_.payload_len), 1);
 }
@@ -182,7 +182,7 @@ bool LogFile::write_batch(std::span<const std::byte> records, std::uint32_t even
   std::byte* at = data() + write_offset_;
   std::memcpy(at + batch_header_bytes, records.data(), records.size());
   const event::EventHeader header =
-      batch_header({at + batch_header_bytes, records.size()}, event_count, seed_,
+      batch_header({at + batch_header_bytes, records.size()}, event_count, checksums_,
                    at + event::EventHeader::SIZE);
   publish_header(at, header);
   advance(batch_header_bytes + records.size(), event_count);

@@ -114,7 +114,7 @@ class LogFile {
   std::string path_;
   FileDescriptor file_;
   ringlog::detail::Mapping mapping_;
-  std::uint32_t seed_ = 0;
+  ChecksumRule checksums_;  // a new file's (version file_version, seed 0) until told otherwise
   std::size_t write_offset_ = FileHeader::SIZE;
   std::uint64_t event_count_ = 0;
   std::size_t durable_offset_ = FileHeader::SIZE;

@@ -78,23 +78,30 @@ std::uint32_t segment_seed(std::uint64_t first_sequence) noexcept {
   return ringlog::detail::crc32c(0x52494E47, &first_sequence, sizeof first_sequence);
 }
 
+ChecksumRule checksum_rule(const std::byte* file) noexcept {
+  std::uint32_t version;
+  std::memcpy(&version, file + offsetof(FileHeader, version), sizeof version);
+  return {segment_info(file).record_seed, version >= file_version};
+}
+
 std::uint32_t record_checksum(const event::EventHeader& header,
-                              std::span<const std::byte> payload, std::uint32_t seed) {
+                              std::span<const std::byte> payload, ChecksumRule rule) {
   const std::uint32_t over_header =
-      ringlog::detail::crc32c(seed, &header, checksummed_header_bytes);
-  return ringlog::detail::crc32c(over_header, payload.data(), payload.size());
+      ringlog::detail::crc32c(rule.seed, &header, checksummed_header_bytes);
+  const std::uint32_t crc = ringlog::detail::crc32c(over_header, payload.data(), payload.size());
+  return crc == 0 && rule.never_zero ? ~std::uint32_t{0} : crc;
 }
 
 event::EventHeader batch_header(std::span<const std::byte> records, std::uint32_t event_count,
-                                std::uint32_t seed, std::byte* batch_payload) noexcept {
-  const BatchSummary summary{ringlog::detail::crc32c(seed, records.data(), records.size()),
+                                ChecksumRule rule, std::byte* batch_payload) noexcept {
+  const BatchSummary summary{ringlog::detail::crc32c(rule.seed, records.data(), records.size()),
                              event_count};
   std::memcpy(batch_payload, &summary, sizeof summary);
   event::EventHeader header(records.size(),
                             static_cast<std::uint8_t>(ringlog::detail::FramingKind::batch),
                             sizeof summary);
   header.flags = ringlog::detail::framing_flag;
-  header.reserved = record_checksum(header, {batch_payload, sizeof summary}, seed);
+  header.reserved = record_checksum(header, {batch_payload, sizeof summary}, rule);
   return header;
 }
 
@@ -110,22 +117,24 @@ std::optional<Error> check_file_header(std::span<const std::byte> file, const st
     return Error{make_error_code(LogErrc::not_a_log),
                  fmt::format("open {}: no \"EVTL\" magic at offset 0", path)};
   }
-  if (header.version != file_version && header.version != segment_file_version) {
+  if (header.version < oldest_file_version || header.version > file_version) {
     return Error{make_error_code(LogErrc::unsupported_version),
-                 fmt::format("open {}: format version {}, this build reads versions {} and {}",
-                             path, header.version, file_version, segment_file_version)};
+                 fmt::format("open {}: format version {}, this build reads versions {} to {}",
+                             path, header.version, oldest_file_version, file_version)};
   }
   return std::nullopt;
 }
 
 std::optional<Unit> check_unit(std::span<const std::byte> file, std::size_t at,
-                               std::uint32_t seed) noexcept {
+                               ChecksumRule rule) noexcept {
   if (at > file.size() || file.size() - at < event::EventHeader::SIZE) return std::nullopt;
   const event::EventHeader header = load_published_header(file.data() + at);
+  const bool zeroed = header.timestamp == 0 && ringlog::detail::second_half(header) == 0;
+  if (zeroed && !rule.never_zero) return std::nullopt;  // the rule of versions 1 and 2
   const std::size_t size = ringlog::detail::record_size(header.payload_len);
   if (size > file.size() - at) return std::nullopt;
   const auto payload = file.subspan(at + event::EventHeader::SIZE, header.payload_len);
-  if (header.reserved != record_checksum(header, payload, seed)) return std::nullopt;
+  if (header.reserved != record_checksum(header, payload, rule)) return std::nullopt;
   if (!ringlog::detail::is_framing(header)) return Unit{size, 1};
   if (!is_batch(header)) return Unit{size, 0};  // padding, or framing of a later version
 
@@ -135,7 +144,8 @@ std::optional<Unit> check_unit(std::span<const std::byte> file, std::size_t at,
   const std::uint64_t records_bytes = header.timestamp;
   if (records_bytes > file.size() - at - size) return std::nullopt;
   const auto records = file.subspan(at + size, records_bytes);
-  if (ringlog::detail::crc32c(seed, records.data(), records.size()) != summary.records_checksum ||
+  if (ringlog::detail::crc32c(rule.seed, records.data(), records.size()) !=
+          summary.records_checksum ||
       count_records(records) != summary.event_count) {
     return std::nullopt;
   }
@@ -145,9 +155,9 @@ std::optional<Unit> check_unit(std::span<const std::byte> file, std::size_t at,
 ScanResult scan_records(std::span<const std::byte> file, std::size_t from) noexcept {
   ScanResult result;
   if (file.size() < FileHeader::SIZE) return result;
-  const std::uint32_t seed = segment_info(file.data()).record_seed;
+  const ChecksumRule rule = checksum_rule(file.data());
   std::size_t at = std::max(from, FileHeader::SIZE);
-  while (const std::optional<Unit> unit = check_unit(file, at, seed)) {
+  while (const std::optional<Unit> unit = check_unit(file, at, rule)) {
     result.event_count += unit->events;
     at += unit->size;
   }

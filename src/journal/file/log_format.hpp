@@ -8,6 +8,15 @@
 // inside a batch carry whatever their reserved field held in the ring; the batch checksum covers
 // them. Every checksum starts from the file's record seed (SegmentInfo), so records left over in a
 // recycled segment never pass for new ones.
+//
+// Zeroed bytes never pass for a record (format version 3 on). A checksum is stored as computed,
+// except that a computed zero is stored as ~0: no stored checksum is zero, and a header of zero
+// bytes, whose checksum field is zero, fails its check whatever the seed. Without that rule
+// (versions 1 and 2) the seed of one first sequence in 2^32 gives 12 zero header bytes a CRC of
+// zero, so a zeroed header passed for an empty event; in files of those versions a header of 16
+// zero bytes is therefore never taken for a record, so they end where zeroed bytes begin. (What
+// that costs such a file: an event written with timestamp 0, type 0, flags 0 and no payload in a
+// segment of that one seed reads as the segment's end.)
 #pragma once
 
 #include <ringlog/log_file.hpp>
@@ -45,15 +54,23 @@ void store_segment_info(std::byte* file, const SegmentInfo&) noexcept;
 // A seed no other segment of the same journal shares.
 std::uint32_t segment_seed(std::uint64_t first_sequence) noexcept;
 
+// How a file's checksums are made: where they start, and whether a zero is stored as ~0 (a file
+// of version 3 on) or as it is (versions 1 and 2, read with the zero-header rule above).
+struct ChecksumRule {
+  std::uint32_t seed = 0;
+  bool never_zero = true;
+};
+ChecksumRule checksum_rule(const std::byte* file) noexcept;  // from the file's header
+
 // The checksum a single record carries in header.reserved.
 std::uint32_t record_checksum(const event::EventHeader&, std::span<const std::byte> payload,
-                              std::uint32_t seed = 0);
+                              ChecksumRule rule);
 
 inline constexpr std::size_t batch_header_bytes = 24;  // a framing record with 8 payload bytes
 
 // The header of a batch that covers `records`, `event_count` events.
 event::EventHeader batch_header(std::span<const std::byte> records, std::uint32_t event_count,
-                                std::uint32_t seed, std::byte* batch_payload) noexcept;
+                                ChecksumRule rule, std::byte* batch_payload) noexcept;
 
 // Records are written and read as a concurrent writer publishes them: see publish_header() in
 // ringlog/detail/framing.hpp.
@@ -71,7 +88,7 @@ struct Unit {
 // The unit at offset `at` of `file` if it is whole and intact, read as a concurrent writer
 // publishes it.
 std::optional<Unit> check_unit(std::span<const std::byte> file, std::size_t at,
-                               std::uint32_t seed) noexcept;
+                               ChecksumRule rule) noexcept;
 
 // Walks the units from offset `from` (a unit boundary after the header) and stops at the first
 // that is not intact; event_count counts the events from `from` on.
