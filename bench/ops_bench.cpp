@@ -1,12 +1,15 @@
 // Per-operation costs on one thread, with no second core involved: what the producer pays to
 // write an event (payloads 0 to 4096 bytes; copied in or claimed in place), what the consumer
 // pays to read one, what the dispatcher adds per consumer, what a CRC-32C costs per event, and
-// what a journal append costs. Each iteration times a batch that fits the ring (so the writer
-// always has room); the batch is drained or refilled with the timer paused. `per_event` is the
-// time per event.
+// what a journal append costs, and what the service's drain of a publisher's shared ring into
+// the journal costs, by the trusted consumer and by the checked one it runs. Each iteration
+// times a batch that fits the ring (so the writer always has room); the batch is drained or
+// refilled with the timer paused. `per_event` is the time per event.
 #include <ringlog/dispatcher.hpp>
 #include <ringlog/journal.hpp>
+#include <ringlog/journal_consumer.hpp>
 #include <ringlog/ring.hpp>
+#include <ringlog/shared_ring.hpp>
 
 #include <ringlog/detail/crc32c.hpp>
 
@@ -17,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace {
@@ -144,24 +148,37 @@ void BM_crc32c_of_record(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
 }
 
-// Journal appends of 80-byte events, flushed only on request so that the figure is the append
-// path's own: the copy, the framing and the checksum, into pages prepared ahead.
-void BM_journal_append(benchmark::State& state) {
-  struct ScratchDir {
+// A journal in a scratch directory, flushed only on request so that a figure is the append
+// path's own: the copy, the framing and the checksum, into pages prepared ahead. Old segments
+// are recycled, so a long run stays small on disk.
+struct ScratchJournal {
+  struct Dir {
     std::filesystem::path path = std::filesystem::temp_directory_path() /
                                  ("ringlog-ops-bench-" + std::to_string(::getpid()));
-    ~ScratchDir() { std::filesystem::remove_all(path); }
-  } const dir;  // removed after the journal closes
-  std::filesystem::remove_all(dir.path);
-  ringlog::storage::JournalOptions options;
-  options.flush = ringlog::storage::FlushPolicy::on_request();
-  options.keep_segments = 2;  // old segments are recycled, so a long run stays small on disk
-  options.segment_bytes = std::size_t{64} << 20;
-  auto journal = ringlog::storage::Journal::open(dir.path, options);
-  if (!journal) {
-    state.SkipWithError(journal.error().message().c_str());
-    return;
+    Dir() { std::filesystem::remove_all(path); }
+    ~Dir() { std::filesystem::remove_all(path); }
+  } dir;  // removed after the journal closes
+  std::optional<ringlog::storage::Journal> journal;
+
+  explicit ScratchJournal(benchmark::State& state) {
+    ringlog::storage::JournalOptions options;
+    options.flush = ringlog::storage::FlushPolicy::on_request();
+    options.keep_segments = 2;
+    options.segment_bytes = std::size_t{64} << 20;
+    auto opened = ringlog::storage::Journal::open(dir.path, options);
+    if (opened) {
+      journal.emplace(std::move(*opened));
+    } else {
+      state.SkipWithError(opened.error().message().c_str());
+    }
   }
+};
+
+// Journal appends of 80-byte events.
+void BM_journal_append(benchmark::State& state) {
+  ScratchJournal scratch(state);
+  if (!scratch.journal) return;
+  ringlog::storage::Journal* journal = &*scratch.journal;
   std::byte payload[64] = {};
   constexpr std::size_t batch = 4096;
   for (auto _ : state) {
@@ -175,12 +192,67 @@ void BM_journal_append(benchmark::State& state) {
   per_event(state, batch);
 }
 
+// Takes each run of records whole and does nothing with it: what remains of a drain is the
+// ring's reading.
+class DiscardRuns final : public ringlog::consumer::EventConsumer {
+ public:
+  bool consume(const EventHeader&, std::span<const std::byte>) override { return true; }
+  std::size_t consume_records(std::span<const std::byte> records, std::size_t events) override {
+    benchmark::DoNotOptimize(records.data());
+    return events;
+  }
+  std::string_view name() const override { return "discard runs"; }
+};
+
+// The service's drain of a publisher's shared ring: 80-byte events written with the timer
+// paused, drained through the dispatcher by the trusted consumer (the in-process ring's, which
+// the service used before) or the checked one it runs, which checks every record and copies
+// each run into its own memory first. Into the journal (range 1), or into a consumer that takes
+// runs and does nothing (range 0): the reading's own cost.
+template <bool checked>
+void BM_shared_ring_drain(benchmark::State& state) {
+  ScratchJournal scratch(state);
+  if (!scratch.journal) return;
+  ringlog::consumer::EventDispatcher dispatcher;
+  if (state.range(0) == 1) {
+    dispatcher.add_consumer(
+        std::make_unique<ringlog::consumer::JournalConsumer>(*scratch.journal));
+  } else {
+    dispatcher.add_consumer(DiscardRuns{});
+  }
+  auto ring = ringlog::ring::SharedRing::create({}, ring_bytes);
+  if (!ring) std::abort();
+  auto producer = ring->producer();
+  auto consumer = [&] {
+    if constexpr (checked) {
+      return ring->checked_consumer();
+    } else {
+      return ring->consumer();
+    }
+  }();
+  if (!producer || !consumer) std::abort();
+  const std::size_t batch = batch_for(64);
+  std::byte payload[64] = {};
+  std::uint64_t sequence = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (std::size_t i = 0; i < batch; ++i, ++sequence) {
+      if (!producer->write_event(EventHeader(sequence, 1, 64), payload)) std::abort();
+    }
+    state.ResumeTiming();
+    if (dispatcher.drain_batch(*consumer, SIZE_MAX).events_read != batch) std::abort();
+  }
+  per_event(state, batch);
+}
+
 BENCHMARK(BM_producer_write_event)->Arg(0)->Arg(16)->Arg(64)->Arg(256)->Arg(1024)->Arg(4096);
 BENCHMARK(BM_producer_claim_commit)->Arg(0)->Arg(16)->Arg(64)->Arg(256)->Arg(1024)->Arg(4096);
 BENCHMARK(BM_consumer_read);
 BENCHMARK(BM_dispatcher_drain)->Arg(1)->Arg(2)->Arg(4)->Arg(8);
 BENCHMARK(BM_crc32c_of_record)->Arg(0)->Arg(64)->Arg(1024)->Arg(4096);
 BENCHMARK(BM_journal_append);
+BENCHMARK(BM_shared_ring_drain<false>)->Name("BM_shared_ring_drain/trusted")->Arg(0)->Arg(1);
+BENCHMARK(BM_shared_ring_drain<true>)->Name("BM_shared_ring_drain/checked")->Arg(0)->Arg(1);
 
 }  // namespace
 

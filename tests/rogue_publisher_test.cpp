@@ -331,7 +331,11 @@ TEST(service, rogue_publishers_never_take_the_service_down) {
               static_cast<unsigned long long>(good.written()),
               static_cast<unsigned long long>(memory_at_round_10),
               static_cast<unsigned long long>(memory_at_end));
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  std::printf("memory not judged: the sanitizer keeps freed memory, and shadows what it uses\n");
+#else
   EXPECT_LT(memory_at_end, memory_at_round_10 + 4096) << "the service's memory grew";
+#endif
   EXPECT_EQ(served.service.stop(), 0);
   EXPECT_EQ(good_events_in(config.journal_dir), good.written());
   expect_journal_intact(config.journal_dir);

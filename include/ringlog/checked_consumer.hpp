@@ -67,14 +67,19 @@ class CheckedConsumer {
   CheckedConsumer(ringlog::detail::RingGeometry geometry,
                   ringlog::detail::SharedIndices* indices);
 
+  struct Record {  // a sound committed record: where, and its header's second half as checked
+    std::uint64_t at = 0;
+    std::uint64_t half = 0;
+  };
   struct Run {  // committed records found in the ring: [start, end)
     std::uint64_t start = 0;
     std::uint64_t end = 0;
   };
   // The first record at or after the position, past a padding record; a violation, or nothing
   // committed yet, gives nothing.
-  std::optional<std::uint64_t> first_record();
-  Run find_run(std::uint64_t start, std::uint64_t max_events) const noexcept;
+  std::optional<Record> first_record();
+  // The run from `first` on; every length in it is one that was checked.
+  Run find_run(const Record& first, std::uint64_t max_events) const noexcept;
   // Copies the run and checks the copy; a record changed since it was read is a violation.
   CheckedRecords copy_and_check(const Run& run);
   void fail(std::uint64_t position, std::string what);

@@ -100,7 +100,10 @@ DrainStats EventDispatcher::drain_runs(std::size_t limit, Peek&& peek, Release&&
     const ring::CheckedRecords run = peek(limit - stats.events_read);
     if (run.events == 0) break;
     deliver_records(run.records, run.events, stats);
-    stats.marked_dropped += run.dropped;
+    // Saturating: an untrusted producer's markers may claim counts that add up past 2^64.
+    if (__builtin_add_overflow(stats.marked_dropped, run.dropped, &stats.marked_dropped)) {
+      stats.marked_dropped = UINT64_MAX;
+    }
     release(run.records.size());
   }
   flush_all();

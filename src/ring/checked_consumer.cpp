@@ -86,13 +86,13 @@ CheckedConsumer& CheckedConsumer::operator=(CheckedConsumer&& other) noexcept {
 CheckedConsumer::~CheckedConsumer() { release(); }
 
 CheckedRecords CheckedConsumer::peek_records(std::uint64_t max_events) {
-  const std::optional<std::uint64_t> start = first_record();
-  if (!start || max_events == 0) {
-    if (!start) release();  // drained (or broken): every byte read goes back
+  const std::optional<Record> first = first_record();
+  if (!first || max_events == 0) {
+    if (!first) release();  // drained (or broken): every byte read goes back
     return {};
   }
-  tail_ = *start;  // past the padding, if any
-  return copy_and_check(find_run(*start, max_events));
+  tail_ = first->at;  // past the padding, if any
+  return copy_and_check(find_run(*first, max_events));
 }
 
 void CheckedConsumer::release_records(std::size_t bytes) noexcept {
@@ -106,7 +106,7 @@ bool CheckedConsumer::is_empty() const noexcept {
   return !RingGeometry::is_committed(geometry_.load_commit_word(slot));
 }
 
-std::optional<std::uint64_t> CheckedConsumer::first_record() {
+std::optional<CheckedConsumer::Record> CheckedConsumer::first_record() {
   if (violation_) return std::nullopt;
   std::uint64_t slot = geometry_.header_slot(tail_);
   std::uint64_t half = geometry_.load_commit_word(slot);
@@ -143,16 +143,18 @@ std::optional<std::uint64_t> CheckedConsumer::first_record() {
     fail(slot, record_fault(half, geometry_.next_lap(slot) - slot, geometry_.capacity()));
     return std::nullopt;
   }
-  return slot;
+  return Record{slot, half};
 }
 
-CheckedConsumer::Run CheckedConsumer::find_run(std::uint64_t start,
+CheckedConsumer::Run CheckedConsumer::find_run(const Record& first,
                                                std::uint64_t max_events) const noexcept {
-  // The first record is sound (first_record); the run takes the sound ones after it in the
-  // same lap, up to an eighth of the ring. Anything else ends it: the next peek starts there,
-  // and first_record() judges it.
+  // The first record is sound (first_record), its word read once: the producer may have
+  // rewritten it since. The run takes the sound ones after it in the same lap, up to an eighth
+  // of the ring. Anything else ends it: the next peek starts there, and first_record() judges
+  // it.
+  const std::uint64_t start = first.at;
   const std::uint64_t lap_end = geometry_.next_lap(start);
-  std::uint64_t end = start + record_size(payload_len_of(geometry_.load_commit_word(start)));
+  std::uint64_t end = start + record_size(payload_len_of(first.half));
   for (std::uint64_t events = 1; events < max_events && lap_end - end >= header_bytes;
        ++events) {
     const std::uint64_t half = geometry_.load_commit_word(end);

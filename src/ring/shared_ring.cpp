@@ -28,7 +28,10 @@ namespace ringlog::ring {
 
 namespace detail {
 
-// The file's first page; the ring's bytes follow it.
+// The file's first page; the ring's bytes follow it. Every field is writable by both processes
+// at any moment: the side that does not trust the other (the service) reads the fixed fields
+// once, at create() or open(), keeps them in SharedRing, and takes every other field only as a
+// number to check before use (see shared_ring.hpp).
 struct SharedRingHeader {
   char magic[8];
   std::uint32_t version;

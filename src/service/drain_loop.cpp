@@ -118,7 +118,11 @@ std::optional<std::uint64_t> DrainLoop::drain_once() {
     }
     read += drained.events_read;
     board_add(shared_.board.drained_events, drained.events_read);
-    attachment->marked_drained += drained.marked_dropped;
+    // Saturating: markers that claim more than 2^64 drops are caught by count_overflow.
+    if (__builtin_add_overflow(attachment->marked_drained, drained.marked_dropped,
+                               &attachment->marked_drained)) {
+      attachment->marked_drained = UINT64_MAX;
+    }
     const std::uint64_t journaled =
         attachment->journaled.load(std::memory_order_relaxed) + drained.events_read;
     attachment->journaled.store(journaled, std::memory_order_relaxed);

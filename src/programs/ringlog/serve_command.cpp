@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -45,6 +46,33 @@ void log_start(ServiceLog& log, const ServiceConfig& config, const ServiceStatus
   }
 }
 
+// Logs, once each, the violations counted since `logged` (status lists the latest few: more
+// than that in one second are logged as a count). Returns the count now logged.
+std::uint64_t log_violations(ServiceLog& log, const ServiceStatus& now, std::uint64_t logged) {
+  const std::uint64_t fresh = now.violations - logged;
+  const auto& latest = now.latest_violations;
+  if (fresh > latest.size()) {
+    log.write("warning", "violations_unlisted",
+              fmt::format("{} more publishers broke their ring's protocol than are listed",
+                          fresh - latest.size()),
+              {{"count", fresh - latest.size()}});
+  }
+  for (auto v = latest.end() - std::min<std::uint64_t>(fresh, latest.size()); v != latest.end();
+       ++v) {
+    log.write("warning", "publisher_violation",
+              fmt::format("publisher #{} (pid {}, uid {}, gid {}) on channel \"{}\" broke its "
+                          "ring's protocol and was detached: {}",
+                          v->id, v->peer.pid, v->peer.uid, v->peer.gid, v->channel, v->reason),
+              {{"id", v->id},
+               {"pid", v->peer.pid},
+               {"uid", v->peer.uid},
+               {"gid", v->peer.gid},
+               {"channel", v->channel},
+               {"reason", v->reason}});
+  }
+  return now.violations;
+}
+
 // The status line, logged every second and handed to systemd as STATUS=.
 std::string status_line(const ServiceStatus& now, std::uint64_t events_in_the_second) {
   return fmt::format("[status] {} publisher(s), {} events/s, journal at {}, durable lag {}",
@@ -75,6 +103,7 @@ void watch_service(ServiceLog& log, const SystemdNotifier& systemd, Service& ser
                                                          std::chrono::duration<double>(seconds))
                                     : Clock::time_point::max();
   std::uint64_t last = service.status().journal_next_sequence;
+  std::uint64_t violations_logged = 0;
   bool failure_logged = false;
   auto next_status = Clock::now() + std::chrono::seconds(1);
   auto next_watchdog = systemd.watchdog_every() ? Clock::now() : Clock::time_point::max();
@@ -94,6 +123,7 @@ void watch_service(ServiceLog& log, const SystemdNotifier& systemd, Service& ser
     if (Clock::now() < next_status) continue;
     next_status += std::chrono::seconds(1);
     const ServiceStatus now = service.status();
+    violations_logged = log_violations(log, now, violations_logged);
     if (now.failure) {
       if (!std::exchange(failure_logged, true)) {
         log.write("error", "failed",
