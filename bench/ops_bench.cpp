@@ -91,12 +91,11 @@ void BM_producer_claim_commit(benchmark::State& state) {
   per_event(state, batch);
 }
 
-// Times `read_all(consumer)` over batches of 64-byte-payload events written with the timer
-// paused.
-template <class ReadAll>
-void time_reads(benchmark::State& state, ReadAll read_all) {
-  auto ring = make_ring();
-  auto [producer, consumer] = ring.split();
+// Times `read_all(consumer)` over batches of 64-byte-payload events written by `producer` with
+// the timer paused.
+template <class Consumer, class ReadAll>
+void time_reads_of(benchmark::State& state, ringlog::ring::Producer& producer, Consumer& consumer,
+                   ReadAll read_all) {
   const std::size_t batch = batch_for(64);
   std::byte payload[64] = {};
   std::uint64_t sequence = 0;
@@ -109,6 +108,14 @@ void time_reads(benchmark::State& state, ReadAll read_all) {
     read_all(consumer);
   }
   per_event(state, batch);
+}
+
+// The same through an in-process ring.
+template <class ReadAll>
+void time_reads(benchmark::State& state, ReadAll read_all) {
+  auto ring = make_ring();
+  auto [producer, consumer] = ring.split();
+  time_reads_of(state, producer, consumer, read_all);
 }
 
 void BM_consumer_read(benchmark::State& state) {
@@ -231,18 +238,9 @@ void BM_shared_ring_drain(benchmark::State& state) {
     }
   }();
   if (!producer || !consumer) std::abort();
-  const std::size_t batch = batch_for(64);
-  std::byte payload[64] = {};
-  std::uint64_t sequence = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    for (std::size_t i = 0; i < batch; ++i, ++sequence) {
-      if (!producer->write_event(EventHeader(sequence, 1, 64), payload)) std::abort();
-    }
-    state.ResumeTiming();
-    if (dispatcher.drain_batch(*consumer, SIZE_MAX).events_read != batch) std::abort();
-  }
-  per_event(state, batch);
+  time_reads_of(state, *producer, *consumer, [&](auto& reading) {
+    if (dispatcher.drain_batch(reading, SIZE_MAX).events_read != batch_for(64)) std::abort();
+  });
 }
 
 BENCHMARK(BM_producer_write_event)->Arg(0)->Arg(16)->Arg(64)->Arg(256)->Arg(1024)->Arg(4096);
