@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 using namespace ringlog;
 
@@ -35,21 +36,32 @@ constexpr std::size_t step_bytes = 11;
 }
 
 // One journal for every execution, as the service has one for every publisher: in memory, its
-// old segments recycled.
-storage::Journal& journal() {
-  static storage::Journal* opened = [] {
-    const auto dir = std::filesystem::path("/dev/shm") /
-                     ("ringlog-shared-ring-fuzz-" + std::to_string(::getpid()));
+// old segments retired once flushed (the default flush policy, as the service's), and removed
+// when the fuzzer exits.
+struct ScratchJournal {
+  std::filesystem::path dir = std::filesystem::path("/dev/shm") /
+                              ("ringlog-shared-ring-fuzz-" + std::to_string(::getpid()));
+  std::optional<storage::Journal> journal;
+
+  ScratchJournal() {
     std::filesystem::remove_all(dir);
     storage::JournalOptions options;
     options.segment_bytes = storage::JournalOptions::min_segment_bytes;
     options.keep_segments = 2;
-    options.flush = storage::FlushPolicy::on_request();
     auto made = storage::Journal::open(dir, options);
     if (!made) broken("cannot open the journal");
-    return new storage::Journal(std::move(*made));
-  }();
-  return *opened;
+    journal.emplace(std::move(*made));
+  }
+  ~ScratchJournal() {
+    journal.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+};
+
+storage::Journal& journal() {
+  static ScratchJournal scratch;
+  return *scratch.journal;
 }
 
 struct Step {
