@@ -100,8 +100,7 @@ std::expected<FetchResult, Error> fetch_journal(const FetchConfig& config) {
     return fetch.finish();
   }
   auto cursor = StreamCursor::open(**link, config.nats);
-  if (!cursor) return stream_unavailable(cursor.error());
-  if (auto taken = fetch.take_all(*cursor, *position->last_event); !taken) {
+  if (auto taken = fetch.take_all(cursor, *position->last_event); !taken) {
     return std::unexpected(taken.error());
   }
   return fetch.finish();

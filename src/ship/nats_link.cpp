@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 namespace ringlog::app {
@@ -205,65 +207,104 @@ std::expected<StreamPosition, std::string> stream_position(NatsLink& link,
   return position;
 }
 
-std::expected<StreamCursor, std::string> StreamCursor::open(NatsLink& link,
-                                                            const NatsEndpoint& endpoint) {
-  jsSubOptions options;
-  jsSubOptions_Init(&options);
-  options.Stream = endpoint.stream.c_str();
-  options.Config.DeliverPolicy = js_DeliverAll;
-  options.Config.AckPolicy = js_AckNone;
-  StreamCursor cursor;
+StreamCursor StreamCursor::open(NatsLink& link, const NatsEndpoint& endpoint) {
+  StreamCursor cursor(link, endpoint);
   // A batch is bounded in bytes too: 1024 blocks would be hundreds of megabytes, more than a
   // slow reader takes in within its wait. Never below two of the largest message the server
   // takes, which would then never come.
   cursor.batch_bytes_ =
       std::max<std::int64_t>(std::int64_t{8} << 20, 2 * natsConnection_GetMaxPayload(link.connection()));
+  return cursor;  // its first consumer comes with the first next()
+}
+
+std::optional<std::string> StreamCursor::subscribe(std::uint64_t from) {
+  unsubscribe();
+  jsSubOptions options;
+  jsSubOptions_Init(&options);
+  options.Stream = endpoint_.stream.c_str();
+  options.Config.DeliverPolicy = from == 0 ? js_DeliverAll : js_DeliverByStartSequence;
+  options.Config.OptStartSeq = from;
+  options.Config.AckPolicy = js_AckNone;
   jsErrCode code{};
-  if (const natsStatus s = js_PullSubscribe(&cursor.subscription_, link.jetstream(),
-                                            endpoint.subject.c_str(), nullptr, nullptr, &options,
+  if (const natsStatus s = js_PullSubscribe(&subscription_, link_->jetstream(),
+                                            endpoint_.subject.c_str(), nullptr, nullptr, &options,
                                             &code);
       s != NATS_OK) {
-    return std::unexpected(nats_error(fmt::format("read {} from stream {}", endpoint.subject,
-                                                  endpoint.stream), s, code));
+    return nats_error(fmt::format("read {} from stream {}", endpoint_.subject, endpoint_.stream),
+                      s, code);
   }
-  return cursor;
+  return std::nullopt;
+}
+
+void StreamCursor::unsubscribe() noexcept {
+  if (subscription_ == nullptr) return;
+  natsSubscription_Unsubscribe(subscription_);  // the server drops the ephemeral consumer
+  natsSubscription_Destroy(subscription_);
+  subscription_ = nullptr;
 }
 
 StreamCursor::StreamCursor(StreamCursor&& other) noexcept
-    : subscription_(std::exchange(other.subscription_, nullptr)),
+    : link_(other.link_),
+      endpoint_(std::move(other.endpoint_)),
+      next_stream_sequence_(other.next_stream_sequence_),
+      subscription_(std::exchange(other.subscription_, nullptr)),
       batch_(std::exchange(other.batch_, {})),
       taken_(other.taken_),
       batch_bytes_(other.batch_bytes_) {}
 
 StreamCursor::~StreamCursor() {
   natsMsgList_Destroy(&batch_);  // the messages not taken too
-  if (subscription_ != nullptr) {
-    natsSubscription_Unsubscribe(subscription_);  // the server drops the ephemeral consumer
-    natsSubscription_Destroy(subscription_);
+  unsubscribe();
+}
+
+natsStatus StreamCursor::fetch(std::int64_t wait_ms) {
+  natsMsgList_Destroy(&batch_);
+  batch_ = {};
+  taken_ = 0;
+  // What the stream holds now, at once; only when that is nothing, a wait for more (the server
+  // would otherwise hold a request until the batch is full or it expires).
+  jsFetchRequest request;
+  jsFetchRequest_Init(&request);
+  request.Batch = 1024;
+  request.MaxBytes = batch_bytes_;
+  request.Expires = wait_ms * 1'000'000;  // nanoseconds
+  request.NoWait = true;
+  natsStatus s = natsSubscription_FetchRequest(&batch_, subscription_, &request);
+  if (s == NATS_NOT_FOUND || s == NATS_TIMEOUT) {
+    request.NoWait = false;
+    s = natsSubscription_FetchRequest(&batch_, subscription_, &request);
   }
+  return s;
 }
 
 std::expected<NatsMessage, std::string> StreamCursor::next(std::int64_t wait_ms) {
-  if (taken_ == batch_.Count) {
-    natsMsgList_Destroy(&batch_);
-    batch_ = {};
-    taken_ = 0;
-    // What the stream holds now, at once; only when that is nothing, a wait for more (the
-    // server would otherwise hold a request until the batch is full or it expires).
-    jsFetchRequest request;
-    jsFetchRequest_Init(&request);
-    request.Batch = 1024;
-    request.MaxBytes = batch_bytes_;
-    request.Expires = wait_ms * 1'000'000;  // nanoseconds
-    request.NoWait = true;
-    natsStatus s = natsSubscription_FetchRequest(&batch_, subscription_, &request);
-    if (s == NATS_NOT_FOUND || s == NATS_TIMEOUT) {
-      request.NoWait = false;
-      s = natsSubscription_FetchRequest(&batch_, subscription_, &request);
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(wait_ms);
+  while (taken_ == batch_.Count) {
+    if (subscription_ == nullptr) {
+      // A cluster that has just lost or regained a server may take a while to place one.
+      if (auto failed = subscribe(next_stream_sequence_)) {
+        if (Clock::now() >= deadline) return std::unexpected(*failed);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // before asking again
+        continue;
+      }
     }
-    if (s != NATS_OK) return std::unexpected(nats_error("fetch", s));
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const natsStatus s = fetch(std::clamp<std::int64_t>(left, 1, replica_patience_ms));
+    if (s == NATS_OK) break;
+    const bool nothing_came = s == NATS_TIMEOUT || s == NATS_NOT_FOUND;
+    if (!nothing_came || Clock::now() >= deadline) return std::unexpected(nats_error("fetch", s));
+    unsubscribe();  // its replica may lag: the next consumer, from the next message on, is
+                    // placed anew
   }
-  return NatsMessage(std::exchange(batch_.Msgs[taken_++], nullptr));
+  NatsMessage message(std::exchange(batch_.Msgs[taken_++], nullptr));
+  jsMsgMetaData* meta = nullptr;
+  if (natsMsg_GetMetaData(&meta, message.get()) == NATS_OK) {
+    next_stream_sequence_ = meta->Sequence.Stream + 1;
+    jsMsgMetaData_Destroy(meta);
+  }
+  return message;
 }
 
 }  // namespace ringlog::app

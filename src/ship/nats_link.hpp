@@ -65,9 +65,16 @@ std::expected<StreamPosition, std::string> stream_position(NatsLink&, const Nats
 // Reads the stream's messages on the endpoint's subject in stream order, from the oldest: an
 // ephemeral pull consumer without acknowledgements, fetched in batches bounded in count and in
 // bytes, so that the reader sets the pace and the server never outruns it.
+//
+// The server places such a consumer on any of the stream's replicas, a follower still catching
+// up included, which hands out nothing past what it has stored. A fetch that brings nothing
+// within replica_patience gives that consumer up and takes a new one from the next message on
+// (placed anew), asking again while the cluster cannot place one, until next()'s wait is over:
+// the reading waits for, or moves off, a lagging replica.
 class StreamCursor {
  public:
-  static std::expected<StreamCursor, std::string> open(NatsLink&, const NatsEndpoint&);
+  // Asks nothing of the server yet: the first next() takes a consumer.
+  static StreamCursor open(NatsLink&, const NatsEndpoint&);
   StreamCursor(StreamCursor&&) noexcept;
   StreamCursor& operator=(StreamCursor&&) = delete;
   ~StreamCursor();
@@ -76,8 +83,20 @@ class StreamCursor {
   // when none came.
   std::expected<NatsMessage, std::string> next(std::int64_t wait_ms);
 
+  // How long one consumer may bring nothing before the cursor moves to a new one.
+  static constexpr std::int64_t replica_patience_ms = 1000;
+
  private:
-  StreamCursor() = default;
+  StreamCursor(NatsLink& link, const NatsEndpoint& endpoint) : link_(&link), endpoint_(endpoint) {}
+  // A consumer from stream sequence `from` on (0: from the oldest); why not, when it failed.
+  std::optional<std::string> subscribe(std::uint64_t from);
+  // A batch into batch_ within `wait_ms`: the client's status.
+  natsStatus fetch(std::int64_t wait_ms);
+  void unsubscribe() noexcept;
+
+  NatsLink* link_;
+  NatsEndpoint endpoint_;
+  std::uint64_t next_stream_sequence_ = 0;  // after the last message handed out; 0: none yet
   natsSubscription* subscription_ = nullptr;
   natsMsgList batch_{};
   int taken_ = 0;  // of batch_
