@@ -24,6 +24,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <chrono>
 #include <cstdint>
@@ -94,7 +95,8 @@ class SharedRing {
   // The consumer's side gives the producer's up (the service detached it, say, for breaking the
   // ring's protocol): the producer's side stops writing (service::Publisher checks it).
   void mark_detached() noexcept;
-  bool detached() const noexcept;
+  // Inline: the producer's side asks on every write (a line nobody writes but that once).
+  bool detached() const noexcept { return detached_->load(std::memory_order_relaxed) != 0; }
 
   int fd() const noexcept { return fd_; }
   // The path a process can open the ring by: the file, or /proc/<pid>/fd/<fd> for a memfd.
@@ -133,6 +135,7 @@ class SharedRing {
   // Fixed at create() or open(), never read from the file again.
   std::size_t capacity_ = 0;
   ringlog::detail::RingGeometry geometry_;
+  const std::atomic<std::uint32_t>* detached_ = nullptr;  // in the file's header
   bool took_producer_ = false;
   bool took_consumer_ = false;
 };

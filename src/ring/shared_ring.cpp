@@ -260,7 +260,8 @@ SharedRing::SharedRing(ringlog::detail::Mapping memory, int fd, std::filesystem:
       path_(std::move(path)),
       header_(reinterpret_cast<SharedRingHeader*>(memory_.data())),
       capacity_(capacity),
-      geometry_{memory_.data() + header_bytes, capacity - 1} {}
+      geometry_{memory_.data() + header_bytes, capacity - 1},
+      detached_(&header_->detached) {}
 
 SharedRing::SharedRing(SharedRing&& other) noexcept
     : memory_(std::move(other.memory_)),
@@ -269,6 +270,7 @@ SharedRing::SharedRing(SharedRing&& other) noexcept
       header_(std::exchange(other.header_, nullptr)),
       capacity_(other.capacity_),
       geometry_(other.geometry_),
+      detached_(other.detached_),
       took_producer_(std::exchange(other.took_producer_, false)),
       took_consumer_(std::exchange(other.took_consumer_, false)) {}
 
@@ -280,6 +282,7 @@ SharedRing& SharedRing::operator=(SharedRing&& other) noexcept {
   std::swap(header_, other.header_);
   std::swap(capacity_, other.capacity_);
   std::swap(geometry_, other.geometry_);
+  std::swap(detached_, other.detached_);
   std::swap(took_producer_, other.took_producer_);
   std::swap(took_consumer_, other.took_consumer_);
   return *this;
@@ -376,9 +379,6 @@ void SharedRing::mark_detached() noexcept {
   header_->detached.store(1, std::memory_order_release);
 }
 
-bool SharedRing::detached() const noexcept {
-  return header_->detached.load(std::memory_order_relaxed) != 0;
-}
 
 std::expected<void, RingError> SharedRing::take(bool producer_side) {
   const char* side = producer_side ? "producer" : "consumer";
