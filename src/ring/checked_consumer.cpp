@@ -15,6 +15,7 @@ namespace ringlog::ring {
 namespace {
 
 using ringlog::detail::FramingKind;
+using ringlog::detail::is_drop_marker;
 using ringlog::detail::is_framing;
 using ringlog::detail::payload_len_of;
 using ringlog::detail::record_size;
@@ -26,10 +27,6 @@ constexpr std::size_t release_fraction = 8;
 
 constexpr std::uint8_t type_of(std::uint64_t half) noexcept {
   return static_cast<std::uint8_t>(half);
-}
-constexpr bool is_drop_marker(std::uint64_t half) noexcept {
-  return type_of(half) == event::drop_marker_type &&
-         static_cast<std::uint8_t>(half >> 8) == event::drop_marker_flags;
 }
 
 // Whether the committed word `half` heads an event or drop marker that fits in `room` bytes:

@@ -84,12 +84,15 @@ inline constexpr std::size_t payload_len_of(std::uint64_t half) noexcept {
 inline constexpr std::uint32_t reserved_of(std::uint64_t half) noexcept {
   return static_cast<std::uint32_t>(half >> 32);
 }
-inline constexpr bool is_framing(std::uint64_t half) noexcept {
+inline constexpr bool is_drop_marker(std::uint64_t half) noexcept {
   // The second half without its reserved word: type, flags, length.
   constexpr std::uint64_t drop_marker_half =
       std::uint64_t{event::drop_marker_type} | std::uint64_t{event::drop_marker_flags} << 8 |
       std::uint64_t{sizeof(event::DropMarker)} << 16;
-  return ((half >> 8) & framing_flag) != 0 && (half & 0xffff'ffff) != drop_marker_half;
+  return (half & 0xffff'ffff) == drop_marker_half;
+}
+inline constexpr bool is_framing(std::uint64_t half) noexcept {
+  return ((half >> 8) & framing_flag) != 0 && !is_drop_marker(half);
 }
 
 // Copies an event's payload into its record. Up to word_copy_max_bytes it loads 8 bytes at a
