@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <optional>
+#include <thread>
 
 namespace ringlog::app {
 
@@ -31,19 +32,13 @@ class Fetch {
     return {};
   }
 
-  // Appends `event` unless the journal holds it already; an error on a gap before it.
+  // Appends `event` unless the journal holds it already (take_all has checked it leaves no
+  // gap).
   std::expected<void, Error> take(const ShippedEvent& event) {
     if (!journal_) {
       if (auto opened = open_journal(event.sequence); !opened) return opened;
     }
-    const std::uint64_t wanted = journal_->next_sequence();
-    if (event.sequence > wanted) {
-      return stream_unavailable(fmt::format(
-          "stream {} lacks events {} to {} (gone from it, by its limits?): the journal in {} "
-          "cannot continue without a gap", config_.nats.stream, wanted, event.sequence - 1,
-          config_.journal_dir.string()));
-    }
-    if (event.sequence < wanted) return {};
+    if (event.sequence < journal_->next_sequence()) return {};
     if (!journal_->append(event.header, event.payload)) {
       if (journal_->failure()) return std::unexpected(*journal_->failure());
       return stream_unavailable(fmt::format("event {} is malformed", event.sequence));
@@ -52,10 +47,14 @@ class Fetch {
     return {};
   }
 
-  // Every event the cursor hands out, up to `last_event`, checked and taken.
+  // Every event the cursor hands out, up to `last_event`, checked and taken. A gap is read
+  // again from other replicas for as long as a message may take: one still catching up skips
+  // what it lacks. A gap that stays is the stream's own.
   std::expected<void, Error> take_all(StreamCursor& cursor, std::uint64_t last_event) {
+    using Clock = std::chrono::steady_clock;
     MessageDecoder decoder;
     std::optional<Error> failed;
+    Clock::time_point gap_given_up_at = Clock::time_point::max();  // max: no gap met
     std::uint64_t reached = 0;
     while (reached <= last_event) {
       auto message = cursor.next(std::chrono::milliseconds(timing::fetch_message_wait).count());
@@ -64,27 +63,50 @@ class Fetch {
                                               journal_ ? journal_->next_sequence() : 0,
                                               message.error()));
       }
+      std::optional<Error> gap;
       auto decoded = decoder.decode(message->get(), [&](const ShippedEvent& event) {
-        if (auto taken = failed ? std::expected<void, Error>{} : take(event); !taken) {
-          failed = taken.error();
-        }
+        if (!gap && journal_ && comes_after_a_gap(event)) gap = gap_before(event).error();
+        if (gap || failed) return;
+        if (auto taken = take(event); !taken) failed = taken.error();
         reached = event.sequence + 1;
       });
       if (!decoded) return stream_unavailable(decoded.error());
       if (failed) return std::unexpected(*failed);
+      if (!gap) {
+        gap_given_up_at = Clock::time_point::max();
+        continue;
+      }
+      if (gap_given_up_at == Clock::time_point::max()) {
+        gap_given_up_at = Clock::now() + timing::fetch_message_wait;
+      }
+      if (Clock::now() >= gap_given_up_at) return std::unexpected(*gap);
+      std::this_thread::sleep_for(timing::fetch_gap_retry);  // the replica goes on catching up
+      cursor.reread_after_previous();
+      ++gaps_read_again_;
     }
     return {};
   }
 
+  bool comes_after_a_gap(const ShippedEvent& event) const {
+    return event.sequence > journal_->next_sequence();
+  }
+  std::unexpected<Error> gap_before(const ShippedEvent& event) const {
+    return stream_unavailable(fmt::format(
+        "stream {} lacks events {} to {} (gone from it, by its limits?): the journal in {} "
+        "cannot continue without a gap", config_.nats.stream, journal_->next_sequence(),
+        event.sequence - 1, config_.journal_dir.string()));
+  }
+
   std::expected<FetchResult, Error> finish() {
     if (auto synced = journal_->sync(); !synced) return std::unexpected(synced.error());
-    return FetchResult{fetched_, journal_->next_sequence()};
+    return FetchResult{fetched_, journal_->next_sequence(), gaps_read_again_};
   }
 
  private:
   const FetchConfig& config_;
   std::optional<storage::Journal> journal_;
   std::uint64_t fetched_ = 0;
+  std::uint64_t gaps_read_again_ = 0;
 };
 
 }  // namespace

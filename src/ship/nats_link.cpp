@@ -247,6 +247,7 @@ StreamCursor::StreamCursor(StreamCursor&& other) noexcept
     : link_(other.link_),
       endpoint_(std::move(other.endpoint_)),
       next_stream_sequence_(other.next_stream_sequence_),
+      previous_next_stream_sequence_(other.previous_next_stream_sequence_),
       subscription_(std::exchange(other.subscription_, nullptr)),
       batch_(std::exchange(other.batch_, {})),
       taken_(other.taken_),
@@ -301,10 +302,19 @@ std::expected<NatsMessage, std::string> StreamCursor::next(std::int64_t wait_ms)
   NatsMessage message(std::exchange(batch_.Msgs[taken_++], nullptr));
   jsMsgMetaData* meta = nullptr;
   if (natsMsg_GetMetaData(&meta, message.get()) == NATS_OK) {
+    previous_next_stream_sequence_ = next_stream_sequence_;
     next_stream_sequence_ = meta->Sequence.Stream + 1;
     jsMsgMetaData_Destroy(meta);
   }
   return message;
+}
+
+void StreamCursor::reread_after_previous() {
+  natsMsgList_Destroy(&batch_);
+  batch_ = {};
+  taken_ = 0;
+  unsubscribe();
+  next_stream_sequence_ = previous_next_stream_sequence_;
 }
 
 }  // namespace ringlog::app

@@ -86,6 +86,11 @@ class StreamCursor {
   // How long one consumer may bring nothing before the cursor moves to a new one.
   static constexpr std::int64_t replica_patience_ms = 1000;
 
+  // For a reader that found a hole before the message handed out last: a replica still
+  // catching up serves what it has stored and skips what it lacks. The next consumer starts
+  // right after the message before that one, placed anew.
+  void reread_after_previous();
+
  private:
   StreamCursor(NatsLink& link, const NatsEndpoint& endpoint) : link_(&link), endpoint_(endpoint) {}
   // A consumer from stream sequence `from` on (0: from the oldest); why not, when it failed.
@@ -97,6 +102,7 @@ class StreamCursor {
   NatsLink* link_;
   NatsEndpoint endpoint_;
   std::uint64_t next_stream_sequence_ = 0;  // after the last message handed out; 0: none yet
+  std::uint64_t previous_next_stream_sequence_ = 0;  // what it was before that message
   natsSubscription* subscription_ = nullptr;
   natsMsgList batch_{};
   int taken_ = 0;  // of batch_
