@@ -10,7 +10,9 @@ serve_pid="" publish_pid=""
 trap 'kill -9 $serve_pid $publish_pid 2>/dev/null || true; rm -rf "$scratch"' EXIT
 fail() { echo "FAIL: $*"; cat "$scratch"/*.log; exit 1; }
 . "$(dirname "$0")/../../scripts/lib.sh"
-events=1000000
+# Tier: suite (400,000 events); soak (RINGLOG_TEST_TIER=soak: 2,000,000).
+events=400000
+[ "${RINGLOG_TEST_TIER:-}" = soak ] && events=2000000
 cat >"$scratch/ringlog.toml" <<TOML
 [service]
 name = "restart-test"

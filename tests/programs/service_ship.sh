@@ -50,15 +50,20 @@ durable() { status --json | sed -nE 's/.*"journal_durable_sequence":([0-9]+).*/\
 at_least() { [ "$("$1")" -ge "$2" ] 2>/dev/null; }
 
 serve
-"$ringlog" publish --service ship-test --runtime-dir "$scratch/run" --count 600000 \
+# Tier: suite (300,000 events); soak (RINGLOG_TEST_TIER=soak: 1,200,000).
+scale=1
+[ "${RINGLOG_TEST_TIER:-}" = soak ] && scale=4
+"$ringlog" publish --service ship-test --runtime-dir "$scratch/run" --count $((scale * 300000)) \
   --rate 200000 >"$scratch/publish.log" 2>&1 &
 publish_pid=$!
-eventually at_least durable 150000 || fail "the service did not make 150000 events durable"
+eventually at_least durable $((scale * 75000)) ||
+  fail "the service did not make $((scale * 75000)) events durable"
 kill -9 "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
 serve
 shipped() { metric ringlog_ship_shipped_events_total | cut -d. -f1; }
-eventually at_least shipped 300000 || fail "the shipper did not get past event 300000"
+eventually at_least shipped $((scale * 150000)) ||
+  fail "the shipper did not get past event $((scale * 150000))"
 kill -9 "$nats_pid"
 wait "$nats_pid" 2>/dev/null || true
 start_nats
