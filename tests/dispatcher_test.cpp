@@ -149,7 +149,7 @@ TEST(dispatcher, drains_an_spsc_consumer) {
   Recording& recording = dispatcher.add_consumer(Recording(&seen));
   EXPECT_EQ(dispatcher.drain_batch(ring_consumer, 10).events_read, 10u);
   EXPECT_EQ(dispatcher.drain(ring_consumer).events_read, 20u);
-  EXPECT_EQ(seen.size(), 30u);
+  ASSERT_EQ(seen.size(), 30u);
   EXPECT_EQ(seen.back(), 30u);
   EXPECT_EQ(recording.flushes, 2);
   EXPECT_TRUE(ring->is_empty());

@@ -10,6 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <stdexcept>
+#include <string>
+
 namespace ringlog::test {
 
 class ForkedService {
@@ -42,12 +45,15 @@ class ForkedService {
 
   bool started() const { return started_; }
   pid_t pid() const { return pid_; }
-  // Returns once the child is stopped: its drain thread reads nothing more.
+  // Returns once the child is stopped: its drain thread reads nothing more. Throws otherwise,
+  // which ends the test as a failure (an ASSERT here would end only this function, and the
+  // test would go on writing into a ring that never fills).
   void freeze() {
-    ASSERT_EQ(::kill(pid_, SIGSTOP), 0);
     int status = 0;
-    ASSERT_EQ(::waitpid(pid_, &status, WUNTRACED), pid_);
-    ASSERT_TRUE(WIFSTOPPED(status));
+    if (::kill(pid_, SIGSTOP) != 0 || ::waitpid(pid_, &status, WUNTRACED) != pid_ ||
+        !WIFSTOPPED(status)) {
+      throw std::runtime_error("the service process " + std::to_string(pid_) + " did not stop");
+    }
   }
   void thaw() { ASSERT_EQ(::kill(pid_, SIGCONT), 0); }
   // Stops the service cleanly (it drains every ring first): its exit code.

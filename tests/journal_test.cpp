@@ -25,6 +25,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 using namespace ringlog;
@@ -345,7 +346,10 @@ TEST(journal, reader_follows_a_writer_in_another_thread) {
   std::thread writer([&] {
     for (std::uint64_t seq = 0; seq < total; ++seq) {
       const auto payload = test::make_payload(seq, payload_size_of(seq));
-      if (!journal->append(test::header_for(seq, payload.size()), payload)) return;
+      if (!journal->append(test::header_for(seq, payload.size()), payload)) {
+        ADD_FAILURE() << "the append of event " << seq << " failed";
+        return;
+      }
       if (seq % 512 == 0) journal->flush_if_due();
     }
   });
@@ -764,7 +768,9 @@ std::filesystem::path append_without_flushing(const std::filesystem::path& dir,
   if (!journal) throw std::runtime_error(journal.error().message());
   const auto payload = test::make_payload(0, 240);
   for (std::size_t written = 0; written < bytes; written += 256) {
-    journal->append(test::header_for(written, payload.size()), payload);
+    if (!journal->append(test::header_for(written, payload.size()), payload)) {
+      throw std::runtime_error("the append at byte " + std::to_string(written) + " failed");
+    }
     if (written % (64 << 10) == 0) journal->flush_if_due();
   }
   return test::segment_paths(dir).back();

@@ -177,6 +177,9 @@ TEST(named_reader, killed_mid_stream_resumes_exactly_where_it_committed) {
     ::kill(child, SIGKILL);
     int status = 0;
     ::waitpid(child, &status, 0);
+    // Killed is the only way it may end: an exit means it failed (2 open, 3 commit, 4 report).
+    ASSERT_FALSE(WIFEXITED(status)) << "round " << round << ": the reader exited "
+                                    << WEXITSTATUS(status) << " before the kill";
     // It may have gone on committing before the kill landed: the reports still in the pipe
     // (the pipe ends once the child is gone) tell how far.
     for (std::uint64_t committed = 0;
@@ -215,7 +218,7 @@ TEST(named_reader, retention_holds_segments_for_a_lagging_reader_until_the_hold_
     end = journal->next_sequence();
   }
   const auto held = test::segment_paths(dir.path());
-  EXPECT_GT(held.size(), 4u) << "retention did not keep what the reader has not read";
+  ASSERT_GT(held.size(), 4u) << "retention did not keep what the reader has not read";
   EXPECT_EQ(std::stoull(held.front().filename().string()), 0u)
       << "the segment the reader still needs was removed";
   {

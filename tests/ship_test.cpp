@@ -30,6 +30,7 @@
 #include <fstream>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <ranges>
 #include <string>
 #include <thread>
@@ -189,10 +190,12 @@ class NatsServer {
     return std::nullopt;
   }
   // A server that takes connections and answers nothing (SIGSTOP), until thawed.
+  // Throws when it did not stop, which ends the test as a failure.
   void freeze() {
-    ASSERT_EQ(::kill(pid_, SIGSTOP), 0);
     int status = 0;
-    ASSERT_EQ(::waitpid(pid_, &status, WUNTRACED), pid_);
+    if (::kill(pid_, SIGSTOP) != 0 || ::waitpid(pid_, &status, WUNTRACED) != pid_) {
+      throw std::runtime_error("nats-server " + std::to_string(pid_) + " did not stop");
+    }
   }
   void thaw() { ASSERT_EQ(::kill(pid_, SIGCONT), 0); }
 
@@ -244,18 +247,24 @@ NatsEndpoint endpoint_of(std::vector<std::string> servers) {
   return endpoint;
 }
 
-// How many messages the stream holds; 0 when it does not exist (yet).
-std::uint64_t stream_messages(const NatsEndpoint& endpoint) {
+// How many messages the stream holds, or why that could not be had.
+std::expected<std::uint64_t, std::string> stream_message_count(const NatsEndpoint& endpoint) {
   auto link = NatsLink::connect(endpoint, "ringlog-test");
-  if (!link) return 0;
+  if (!link) return std::unexpected(link.error());
   jsStreamInfo* info = nullptr;
-  if (js_GetStreamInfo(&info, (*link)->jetstream(), endpoint.stream.c_str(), nullptr,
-                       nullptr) != NATS_OK) {
-    return 0;
+  if (const natsStatus s = js_GetStreamInfo(&info, (*link)->jetstream(), endpoint.stream.c_str(),
+                                            nullptr, nullptr);
+      s != NATS_OK) {
+    return std::unexpected(fmt::format("stream info of {}: {}", endpoint.stream,
+                                       natsStatus_GetText(s)));
   }
   const std::uint64_t messages = info->State.Msgs;
   jsStreamInfo_Destroy(info);
   return messages;
+}
+// The same, 0 when the stream does not exist (yet) or does not answer.
+std::uint64_t stream_messages(const NatsEndpoint& endpoint) {
+  return stream_message_count(endpoint).value_or(0);
 }
 
 // The sequence number after the newest event in the stream; 0 when it holds none (or does not
@@ -277,7 +286,12 @@ std::vector<std::uint64_t> shipped_sequences(const NatsEndpoint& endpoint) {
     ADD_FAILURE() << link.error();
     return sequences;
   }
-  const std::uint64_t messages = stream_messages(endpoint);
+  const auto count = stream_message_count(endpoint);
+  if (!count) {
+    ADD_FAILURE() << count.error();
+    return sequences;
+  }
+  const std::uint64_t messages = *count;
   auto cursor = StreamCursor::open(**link, endpoint);
   MessageDecoder decoder;
   for (std::uint64_t read = 0; read < messages; ++read) {
@@ -347,7 +361,10 @@ void expect_same_events(const std::filesystem::path& original,
 BlockBuilder block_of(const std::filesystem::path& directory, std::uint64_t most = UINT64_MAX) {
   BlockBuilder block(std::size_t{256} << 10);
   auto reader = JournalReader::open(directory);
-  EXPECT_TRUE(reader.has_value());
+  if (!reader) {
+    ADD_FAILURE() << reader.error().message();
+    return block;
+  }
   while (block.count() < most) {
     const std::optional<JournalEvent> event = reader->next();
     if (!event || !block.fits(*event)) break;
@@ -369,9 +386,10 @@ std::expected<std::vector<ShippedEvent>, std::string> decoded(MessageDecoder& de
 NatsMessage altered(natsMsg* message, std::span<const std::byte> data,
                     const char* changed_key = nullptr, const char* changed_value = nullptr) {
   natsMsg* raw = nullptr;
-  EXPECT_EQ(natsMsg_Create(&raw, natsMsg_GetSubject(message), nullptr,
-                           reinterpret_cast<const char*>(data.data()), int(data.size())),
-            NATS_OK);
+  if (natsMsg_Create(&raw, natsMsg_GetSubject(message), nullptr,
+                     reinterpret_cast<const char*>(data.data()), int(data.size())) != NATS_OK) {
+    throw std::runtime_error("natsMsg_Create failed");  // gtest reports it as the failure
+  }
   NatsMessage copy(raw);
   const char** keys = nullptr;
   int count = 0;
@@ -940,7 +958,7 @@ TEST(ship, the_server_checks_the_user_and_password_from_the_credentials_file) {
   };
   auto wrong = ship_with("trader:guess");
   ASSERT_TRUE(wrong.has_value()) << wrong.error();
-  EXPECT_TRUE(eventually([&] { return (*wrong)->status().problem.has_value(); }, 20s));
+  ASSERT_TRUE(eventually([&] { return (*wrong)->status().problem.has_value(); }, 20s));
   EXPECT_NE((*wrong)->status().problem->find("uthorization"), std::string::npos)
       << *(*wrong)->status().problem;
   EXPECT_EQ((*wrong)->status().shipped, 0u);

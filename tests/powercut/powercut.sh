@@ -110,6 +110,16 @@ power_cut_round() {
     echo "round $n: the writer failed: $(grep '^failed ' "$work/round$n.console")"
     return 1
   fi
+  # The writer runs until the cut: one that ended (a crash) or a VM that died first left less
+  # to check than the round claims.
+  if grep -q '^exited ' "$work/round$n.console"; then
+    echo "round $n: the writer ended before the cut: $(grep '^exited ' "$work/round$n.console")"
+    return 1
+  fi
+  if [ "$(grep -c '^durable ' "$work/round$n.console")" -lt "$reports" ]; then
+    echo "round $n: the VM ended after fewer than $reports reports"
+    return 1
+  fi
   local durable appended
   durable=$(last_durable "$n")
   appended=$(last_appended "$n")

@@ -79,7 +79,10 @@ void check_damage(const std::filesystem::path& dir) {
 // The events a reader hands out from `from` on, checked as check_events() does; the count.
 std::uint64_t events_from(const std::filesystem::path& dir, std::uint64_t from, bool any_events) {
   auto reader = ringlog::storage::JournalReader::open(dir);
-  if (!reader) return 0;
+  if (!reader) {
+    problem("reader from event " + std::to_string(from) + ": " + reader.error().message());
+    return 0;
+  }
   std::uint64_t expected = from;
   reader->replay_from(from, [&](const ringlog::storage::JournalEvent& event) {
     const bool as_written = any_events || ringlog::powercut::is_expected(

@@ -56,12 +56,15 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/me
 [ "$code" = 405 ] || fail "a POST answered $code, not 405"
 
 if [ -n "$placement" ]; then
+  web_threads=0
   for task in /proc/$serve_pid/task/*; do
     grep -q '^civetweb' "$task/comm" || continue
+    web_threads=$((web_threads + 1))
     cpus=$(sed -n 's/^Cpus_allowed_list:\s*//p' "$task/status")
     expected=$([ "$last_cpu" -eq 1 ] && echo 0 || echo "0-$((last_cpu - 1))")
     [ "$cpus" = "$expected" ] || fail "$(cat "$task/comm") runs on CPUs $cpus, not $expected"
   done
+  [ "$web_threads" -gt 0 ] || fail "no civetweb thread found to check its CPUs"
 fi
 ss -ltn "sport = :$port" | grep -q "127.0.0.1:$port" || fail "not listening on loopback alone"
 
