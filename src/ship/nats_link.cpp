@@ -280,13 +280,16 @@ natsStatus StreamCursor::fetch(std::int64_t wait_ms) {
 
 std::expected<NatsMessage, std::string> StreamCursor::next(std::int64_t wait_ms) {
   using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(wait_ms);
+  const auto started = Clock::now();
+  auto deadline = started + std::chrono::milliseconds(wait_ms);
+  const auto placement_deadline = started + std::chrono::milliseconds(placement_patience_ms);
   while (taken_ == batch_.Count) {
     if (subscription_ == nullptr) {
-      // A cluster that has just lost or regained a server may take a while to place one.
+      const auto asked = Clock::now();
       if (auto failed = subscribe(next_stream_sequence_)) {
-        if (Clock::now() >= deadline) return std::unexpected(*failed);
+        if (Clock::now() >= placement_deadline) return std::unexpected(*failed);
         std::this_thread::sleep_for(std::chrono::milliseconds(100));  // before asking again
+        deadline += Clock::now() - asked;  // time without a consumer is not the message's wait
         continue;
       }
     }

@@ -69,8 +69,11 @@ std::expected<StreamPosition, std::string> stream_position(NatsLink&, const Nats
 // The server places such a consumer on any of the stream's replicas, a follower still catching
 // up included, which hands out nothing past what it has stored. A fetch that brings nothing
 // within replica_patience gives that consumer up and takes a new one from the next message on
-// (placed anew), asking again while the cluster cannot place one, until next()'s wait is over:
-// the reading waits for, or moves off, a lagging replica.
+// (placed anew): the reading waits for, or moves off, a lagging replica. While the cluster
+// cannot place a consumer at all (no metadata leader: nats-server elects one within its election
+// timeout, 4 to 9 s in 2.9, and a request made meanwhile goes unanswered until the client's own
+// wait is over), the cursor asks again for up to placement_patience, and that time does not
+// count against next()'s wait for a message.
 class StreamCursor {
  public:
   // Asks nothing of the server yet: the first next() takes a consumer.
@@ -79,12 +82,16 @@ class StreamCursor {
   StreamCursor& operator=(StreamCursor&&) = delete;
   ~StreamCursor();
 
-  // The next message, waiting up to `wait_ms` for it; an error (NATS_TIMEOUT's among them)
+  // The next message, waiting up to `wait_ms` for it once a consumer is placed (and up to
+  // placement_patience for one); an error (NATS_TIMEOUT's among them)
   // when none came.
   std::expected<NatsMessage, std::string> next(std::int64_t wait_ms);
 
   // How long one consumer may bring nothing before the cursor moves to a new one.
   static constexpr std::int64_t replica_patience_ms = 1000;
+  // How long the cursor keeps asking for a consumer the cluster cannot place: a metadata
+  // leader's election, with the 5 s a client waits for each unanswered request, several times.
+  static constexpr std::int64_t placement_patience_ms = 30'000;
 
   // For a reader that found a hole before the message handed out last: a replica still
   // catching up serves what it has stored and skips what it lacks. The next consumer starts
