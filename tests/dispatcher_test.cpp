@@ -124,6 +124,19 @@ TEST(dispatcher, multiple_consumers) {
   EXPECT_EQ(dispatcher.totals_of(second).delivered, 3u);
 }
 
+// RINGLOG_CHECK holds in Release too: asked about a consumer it never had, the dispatcher stops
+// the process with the contract's words rather than answer "delivered nothing".
+TEST(dispatcher, totals_of_a_consumer_it_never_had_stops_the_process_even_in_release) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EventDispatcher dispatcher;
+  std::vector<std::uint64_t> seen;
+  dispatcher.add_consumer(Recording(&seen));
+  EventDispatcher other;
+  const Recording& stranger = other.add_consumer(Recording(&seen));
+  EXPECT_DEATH((void)dispatcher.totals_of(stranger),
+               "contract broken.*a consumer added to this dispatcher");
+}
+
 TEST(dispatcher, success_rate_calculation) {
   consumer::DrainStats stats;
   stats.events_delivered = 3;

@@ -1,6 +1,8 @@
 #include <ringlog/dispatcher.hpp>
 #include <ringlog/detail/assert.hpp>
 
+#include <algorithm>
+
 namespace ringlog::consumer {
 
 namespace {
@@ -136,13 +138,13 @@ std::vector<ConsumerTotals> EventDispatcher::totals() const {
 }
 
 ConsumerTotals EventDispatcher::totals_of(const EventConsumer& consumer) const {
-  for (const Registered& registered : consumers_) {
-    if (registered.consumer.get() == &consumer) {
-      return {consumer.name(), registered.delivered, registered.failed};
-    }
-  }
-  RINGLOG_ASSERT(false, "totals_of() is asked only about a consumer added to this dispatcher");
-  return {consumer.name(), 0, 0};
+  const auto found = std::find_if(consumers_.begin(), consumers_.end(), [&](const Registered& r) {
+    return r.consumer.get() == &consumer;
+  });
+  // Zeros for a stranger would read as "delivered nothing": a wrong answer, not a missing one.
+  RINGLOG_CHECK(found != consumers_.end(),
+                "totals_of() is asked only about a consumer added to this dispatcher");
+  return {consumer.name(), found->delivered, found->failed};
 }
 
 }  // namespace ringlog::consumer

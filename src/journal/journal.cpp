@@ -184,16 +184,18 @@ struct Journal::State {
 
   void record_durable(Segment& segment, std::size_t offset, std::uint64_t events) noexcept {
     segment.file.record_durable(offset, events);
-    RINGLOG_ASSERT(segment.first_sequence + events >=
-                       durable_sequence.load(std::memory_order_relaxed),
-                   "the durable mark only moves forward");
+    // Once a flush: waiters and publishers take every event below the mark as safe, so a mark
+    // that went back would have told them so of events that were not.
+    RINGLOG_CHECK(segment.first_sequence + events >=
+                      durable_sequence.load(std::memory_order_relaxed),
+                  "the durable mark only moves forward");
     durable_sequence.store(segment.first_sequence + events, std::memory_order_release);
     ringlog::detail::announce_progress(durable_progress, /*shared=*/false);
   }
 
   void settle_flush(const detail::FlushTracker::Finished& finished) noexcept {
     Segment* segment = segments.holding(finished.file);
-    RINGLOG_ASSERT(segment != nullptr, "a segment stays unsealed while it is being flushed");
+    RINGLOG_CHECK(segment != nullptr, "a segment stays unsealed while it is being flushed");
     if (finished.result < 0) {
       fail(Error::from_os(-finished.result,
                           fmt::format("fdatasync of {} ({}); events from sequence {} on may not "
@@ -337,6 +339,10 @@ std::expected<Journal, Error> Journal::open(const std::filesystem::path& directo
   state->segments.append(
       std::make_unique<Segment>(Segment{std::move(*newest), first, std::move(named)}));
   const Segment& current = state->current();
+  // LogFile::open refuses a checkpoint beyond the intact events: the durable mark set below
+  // never passes the next sequence.
+  RINGLOG_CHECK(current.file.durable_count() <= current.file.event_count(),
+                "recovery never continues below the checkpoint");
   // What the newest segment holds as opened, not as planned: check_journal predicts from the
   // plan, and the tests hold the two to agreement.
   state->recovery.next_sequence = current.end_sequence();
@@ -404,11 +410,16 @@ bool Journal::append_records(std::span<const std::byte> records) noexcept {
         continue;
       }
     }
-    segment.file.write_batch(rest.first(part.bytes), static_cast<std::uint32_t>(part.events));
+    const bool written =
+        segment.file.write_batch(rest.first(part.bytes), static_cast<std::uint32_t>(part.events));
+    // Measured against the room above: a batch left unwritten would still be counted appended.
+    RINGLOG_CHECK(written, "a part measured to fit its segment is written");
     s.appended(detail::batch_header_bytes + part.bytes, part.events);
     rest = rest.subspan(part.bytes);
     events_left -= part.events;
   }
+  // Once a call: next_sequence counted the parts' events, which must be the run's.
+  RINGLOG_CHECK(events_left == 0, "the batches written hold every event measured");
   if (s.flush_due_by_bytes()) s.flush(State::Reach::left_folios);
   return true;
 }

@@ -1,4 +1,5 @@
 #include <ringlog/journal.hpp>
+#include <ringlog/detail/assert.hpp>
 
 #include "journal/journal_directory.hpp"
 #include "journal/journal_recovery.hpp"
@@ -265,6 +266,8 @@ struct JournalReader::State {
         at += unit->size;
         if (sequence++ >= skip_until) return JournalEvent{sequence - 1, view};
       } else if (unit->events > 0 && sequence + unit->events > skip_until) {
+        // Once a batch: its records are then read without a bound of their own.
+        RINGLOG_CHECK(unit->size <= bytes().size() - at, "a checked batch lies within its segment");
         batch_end = at + unit->size;  // step into the batch
         at += detail::batch_header_bytes;
       } else {

@@ -2,6 +2,8 @@
 
 #include "journal/file/mapped_file.hpp"
 
+#include <ringlog/detail/assert.hpp>
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -102,13 +104,9 @@ std::expected<void, Error> plan_newest(const std::filesystem::path& scan_at,
   FileHeader header;
   std::memcpy(&header, bytes.data(), sizeof header);
   const ScanResult scan = scan_records(bytes);
-  if (header.write_offset < FileHeader::SIZE || header.write_offset > scan.end_offset) {
-    // Events the checkpoint promised are gone or damaged: appending would bury the evidence.
-    plan.outcome = std::unexpected(Error{
-        make_error_code(LogErrc::damaged_durable_data),
-        fmt::format("open {}: intact records end at offset {}, but the checkpoint says offset {} "
-                    "is durable; refusing to append", name, scan.end_offset,
-                    header.write_offset)});
+  // As LogFile::open refuses it.
+  if (auto damaged = checkpoint_beyond_records(header, scan, name)) {
+    plan.outcome = std::unexpected(std::move(*damaged));
     return {};
   }
   if (scan.damaged) recovery.cleared_tail = fmt::format("{} from offset {}", name, scan.end_offset);
@@ -122,6 +120,10 @@ std::expected<void, Error> plan_continuity(
     const std::vector<std::expected<SegmentHeader, Error>>& headers, RecoveryPlan& plan,
     JournalRecovery& recovery) {
   const std::vector<SegmentEntry>& segments = plan.listing.segments;
+  // plan_recovery stops at the first segment without a header, or a misfit: each header read
+  // below is there.
+  RINGLOG_CHECK(plan.fitting == segments.size(),
+                "only a journal whose segments all fit is walked");
   std::uint64_t expected = segments.front().first_sequence;
   for (; plan.continuous < segments.size(); ++plan.continuous) {
     const SegmentEntry& entry = segments[plan.continuous];
@@ -153,6 +155,9 @@ std::expected<void, Error> plan_continuity(
     }
     recovery.set_aside.push_back(segments[i].path.string() + dropped_suffix);
   }
+  // The first segment continues itself (expected starts at its first sequence), and a failure
+  // to read it returned above: segments[continuous - 1] below is the newest continuous one.
+  RINGLOG_CHECK(plan.continuous >= 1, "the walk takes at least the first segment");
   plan.adopt_prepared =
       plan.listing.has_prepared && prepared_was_started(plan.listing.directory, expected, plan.id);
   plan.newest_first_sequence =

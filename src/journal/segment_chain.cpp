@@ -1,5 +1,7 @@
 #include "journal/segment_chain.hpp"
 
+#include <ringlog/detail/assert.hpp>
+
 #include <algorithm>
 
 namespace ringlog::storage::detail {
@@ -16,6 +18,14 @@ std::size_t Retention::most_segments() const noexcept {
       keep_bytes == 0 ? 0 : std::max<std::size_t>(1, keep_bytes / segment_bytes);
   if (keep_segments == 0 || by_bytes == 0) return std::max(keep_segments, by_bytes);
   return std::min(keep_segments, by_bytes);
+}
+
+void SegmentChain::append(std::unique_ptr<Segment> segment) {
+  // Once a segment: a durable mark is a segment's first sequence plus its events, and readers
+  // enter the next segment by the sequence the last one ended at.
+  RINGLOG_CHECK(unsealed_.empty() || segment->first_sequence == unsealed_.back()->end_sequence(),
+                "a new segment continues the one before it");
+  unsealed_.push_back(std::move(segment));
 }
 
 void SegmentChain::keep_sealed(std::filesystem::path segment) {

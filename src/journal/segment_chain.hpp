@@ -45,7 +45,8 @@ class SegmentChain {
 
   // A sealed segment found at open: its age is its file's modification time.
   void keep_sealed(std::filesystem::path segment);
-  void append(std::unique_ptr<Segment> segment) { unsealed_.push_back(std::move(segment)); }
+  // Contract: `segment` starts where the one appended to ends.
+  void append(std::unique_ptr<Segment> segment);
 
   Segment& current() noexcept { return *unsealed_.back(); }  // appended to
   Segment& oldest_unsealed() noexcept { return *unsealed_.front(); }

@@ -192,6 +192,9 @@ CheckedRecords CheckedConsumer::copy_and_check(const Run& run) {
     at += record_size(header.payload_len);
     ++checked.events;
   }
+  // The other side of the check above: every record handed out was judged sound within the
+  // bytes left, so the records end within the copy.
+  RINGLOG_CHECK(at <= bytes, "the records handed out lie within the copy");
   checked.records = {copy_.data(), at};
   return checked;
 }

@@ -2,6 +2,7 @@
 
 #include "ring/ring_memory.hpp"
 
+#include <ringlog/detail/assert.hpp>
 #include <ringlog/detail/progress_wait.hpp>
 
 #include <fcntl.h>
@@ -261,7 +262,13 @@ SharedRing::SharedRing(ringlog::detail::Mapping memory, int fd, std::filesystem:
       header_(reinterpret_cast<SharedRingHeader*>(memory_.data())),
       capacity_(capacity),
       geometry_{memory_.data() + header_bytes, capacity - 1},
-      detached_(&header_->detached) {}
+      detached_(&header_->detached) {
+  // create() sized the mapping for it, open() refused a capacity that does not fit: the
+  // geometry's mask and every offset it gives rely on both.
+  RINGLOG_CHECK(std::has_single_bit(capacity), "a ring's capacity is a power of two");
+  RINGLOG_CHECK(memory_.size() >= header_bytes && capacity <= memory_.size() - header_bytes,
+                "a ring lies within its mapping");
+}
 
 SharedRing::SharedRing(SharedRing&& other) noexcept
     : memory_(std::move(other.memory_)),

@@ -3,6 +3,8 @@
 #include "service/service_protocol.hpp"
 #include "support/timing.hpp"
 
+#include <ringlog/detail/assert.hpp>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <grp.h>
@@ -43,6 +45,8 @@ std::expected<int, Error> listen_at(const std::filesystem::path& path,
   }
   ::unlink(path.c_str());
   const auto address = service::detail::unix_address(path);
+  // connect_to() above made the same address of the same path, or returned its error.
+  RINGLOG_CHECK(address.has_value(), "a path the probe connected to has an address");
   const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::unexpected(Error::from_os(errno, "socket"));
   const auto* raw = reinterpret_cast<const sockaddr*>(&*address);

@@ -2,6 +2,7 @@
 
 #include "support/timing.hpp"
 
+#include <ringlog/detail/assert.hpp>
 #include <ringlog/detail/cpu_relax.hpp>
 #include <ringlog/detail/tsc.hpp>
 #include <ringlog/journal_consumer.hpp>
@@ -164,6 +165,10 @@ void DrainLoop::report_durability() {
       waiting.pop_front();
     }
     if (events) {
+      // Batches wait in the order drained, each counting more events than the one before: the
+      // subtraction below never wraps.
+      RINGLOG_CHECK(*events >= attachment->durable.load(std::memory_order_relaxed),
+                    "a publisher's durable count only rises");
       // The figures first: a publisher that sees its events durable finds status agreeing.
       attachment->metrics.add_durable(
           *events - attachment->durable.load(std::memory_order_relaxed));
@@ -229,6 +234,8 @@ void DrainLoop::time_stages(Attachment& attachment) {
 bool DrainLoop::take_commit_samples(Attachment& attachment) {
   std::array<ring::CommitSample, 16> fresh;
   const std::size_t got = attachment.ring.read_commit_samples(attachment.next_commit_sample, fresh);
+  // Our count, not the publisher's: fresh[i] below stays within the array.
+  RINGLOG_CHECK(got <= fresh.size(), "no more samples are read than there is room for");
   auto& waiting = attachment.timed[0];
   // A sample is the publisher's word for where a committed record ends: no further than a ring
   // beyond what was read, and after the sample before it. Each waits in this process's memory

@@ -2,6 +2,7 @@
 
 #include "service/service_protocol.hpp"
 
+#include <ringlog/detail/assert.hpp>
 #include <ringlog/detail/cpu_relax.hpp>
 #include <ringlog/detail/tsc.hpp>
 
@@ -194,6 +195,10 @@ std::expected<Publisher, Error> Publisher::attach(const AttachOptions& options) 
 }
 
 std::string_view to_string(OverflowPolicy policy) noexcept {
+  // A policy is only ever made from its name (configuration, the service's terms): an index
+  // past the names would read outside them.
+  RINGLOG_CHECK(static_cast<std::size_t>(policy) < overflow_policy_names.size(),
+                "an overflow policy is one of the named ones");
   return overflow_policy_names[static_cast<std::size_t>(policy)];
 }
 

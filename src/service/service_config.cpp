@@ -3,6 +3,7 @@
 #include "ship/nats_endpoint.hpp"
 #include "service/service_protocol.hpp"
 
+#include <ringlog/detail/assert.hpp>
 #include <ringlog/journal.hpp>
 
 #include <fcntl.h>
@@ -69,6 +70,7 @@ class Reader {
       if (key == "channels") {  // channels() says what is wrong with one of another type
         if (!node.is_array_of_tables()) continue;
         for (const toml::node& channel : *node.as_array()) {
+          RINGLOG_CHECK(channel.is_table(), "an array of tables holds only tables");
           if (auto unknown = unknown_key(*channel.as_table(), key)) return unknown;
         }
         continue;
@@ -258,6 +260,9 @@ class Reader {
   // Errors inside a [[channels]] table name the key as channels.<key>.
   std::string prefixed(const std::string& failed) const {
     const std::size_t key_at = failed.find(": ", source_.size() + 1);
+    // error() wrote "source:line: key: what": without the ": " after the line, the text below
+    // would be cut in the wrong place.
+    RINGLOG_CHECK(key_at != std::string::npos, "an error names its line before its key");
     return failed.substr(0, key_at + 2) + "channels." + failed.substr(key_at + 2);
   }
 
@@ -476,6 +481,7 @@ std::optional<std::string> Reader::channels(std::vector<ChannelConfig>& out) {
   }
   out.clear();
   for (const toml::node& item : *node->as_array()) {
+    RINGLOG_CHECK(item.is_table(), "an array of tables holds only tables");
     Reader channel(*item.as_table(), source_);
     ChannelConfig config;
     if (item.as_table()->get("name") == nullptr) {

@@ -1,5 +1,7 @@
 #include "service/service_protocol.hpp"
 
+#include <ringlog/detail/assert.hpp>
+
 #include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -78,6 +80,9 @@ std::expected<std::optional<Message>, int> receive_message(int socket) {
     if (errno != EINTR) return std::unexpected(errno);
   }
   if (received == 0) return std::nullopt;  // SOCK_SEQPACKET: the peer closed
+  // The kernel cuts a longer message to the buffer (MSG_TRUNC): the text is never longer.
+  RINGLOG_CHECK(static_cast<std::size_t>(received) <= text.size(),
+                "a message is no longer than the buffer it is received in");
   text.resize(static_cast<std::size_t>(received));
   Message result{std::move(text), -1};
   for (cmsghdr* part_header = CMSG_FIRSTHDR(&message); part_header != nullptr;

@@ -80,7 +80,9 @@ ServiceShared::ServiceShared(ServiceConfig c) : config(std::move(c)) {
 ChannelMetrics& ServiceShared::channel_metrics(std::string_view name) {
   const auto found = std::find_if(channels.begin(), channels.end(),
                                   [&](const ChannelMetrics& c) { return c.name == name; });
-  RINGLOG_ASSERT(found != channels.end(), "only configured channels are attached");
+  // The attachment was refused unless its channel is configured: end() here would be a write
+  // through a past-the-end iterator.
+  RINGLOG_CHECK(found != channels.end(), "only configured channels are attached");
   return *found;
 }
 

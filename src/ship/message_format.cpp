@@ -76,7 +76,10 @@ std::span<const std::byte> data_of(natsMsg* message) {
 // ---- blocks
 
 BlockBuilder::BlockBuilder(std::size_t limit_bytes) : body_(limit_bytes) {
-  RINGLOG_ASSERT(limit_bytes >= min_block_bytes, "a block takes the largest event");
+  // Once a connection: add() copies an event that fits() an empty block without a bound of
+  // its own, and readers refuse a body larger than max_block_bytes.
+  RINGLOG_CHECK(limit_bytes >= min_block_bytes, "a block takes the largest event");
+  RINGLOG_CHECK(limit_bytes <= max_block_bytes, "a block is no larger than readers take");
 }
 
 bool BlockBuilder::fits(const storage::JournalEvent& event) const noexcept {
@@ -117,6 +120,8 @@ BlockEncoder::~BlockEncoder() = default;
 
 std::expected<NatsMessage, std::string> BlockEncoder::encode(const std::string& subject,
                                                              const BlockBuilder& block) {
+  // A message of no events names none (Ringlog-Count 0), and every reader refuses it.
+  RINGLOG_CHECK(!block.empty(), "only a block with events is encoded");
   const std::span<const std::byte> body = block.body();
   std::span<const std::byte> data = body;
   Compression used = Compression::none;
@@ -288,6 +293,8 @@ std::expected<void, std::string> MessageDecoder::decode(
                        body->subspan(at + event::EventHeader::SIZE, header.payload_len)});
     at += size;
   }
+  // Each step was bounded by the bytes left: what follows subtracts `at` from the body's size.
+  RINGLOG_CHECK(at <= body->size(), "decoding stays within the block's body");
   if (at != body->size()) {
     return damaged(fmt::format("it holds {} bytes past its {} events", body->size() - at,
                                range->count));

@@ -32,6 +32,12 @@ std::expected<std::unique_ptr<Shipper>, Error> Shipper::start(ShipConfig config)
   if (auto checked = check_endpoint(config.nats); !checked) {
     return std::unexpected(Error::because(SetupErrc::invalid_setting, checked.error()));
   }
+  if (config.block_bytes < min_block_bytes || config.block_bytes > max_block_bytes) {
+    return std::unexpected(Error::because(
+        SetupErrc::invalid_setting,
+        fmt::format("a block of {} bytes: blocks take from {} to {} bytes", config.block_bytes,
+                    min_block_bytes, max_block_bytes)));
+  }
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   (void)::sched_getaffinity(0, sizeof allowed, &allowed);

@@ -3,6 +3,8 @@
 #include "placement/binding.hpp"
 #include "support/timing.hpp"
 
+#include <ringlog/detail/assert.hpp>
+
 #include <fmt/format.h>
 #include <pthread.h>
 
@@ -211,9 +213,12 @@ bool ShippingLoop::publish_blocks() {
 }
 
 bool ShippingLoop::publish_block() {
-  auto encoded = encoder_.encode(config_.nats.subject, *block_);
   const std::uint64_t first = block_->first();
   const std::uint64_t end = block_->end();
+  // follows() holds each block to next_to_publish_: a block that skipped ahead would leave a
+  // gap in the stream that the acknowledgements, in order, would then vouch for.
+  RINGLOG_CHECK(first == next_to_publish_, "a block starts where the last one published ended");
+  auto encoded = encoder_.encode(config_.nats.subject, *block_);
   block_->clear();
   if (!encoded) {
     board_.set_problem(encoded.error());

@@ -1,5 +1,7 @@
 #include "journal/file/log_file.hpp"
 
+#include <ringlog/detail/assert.hpp>
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/falloc.h>
@@ -7,7 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -117,14 +118,12 @@ std::expected<LogFile, Error> LogFile::open(const std::string& path) {
   FileHeader header;
   std::memcpy(&header, bytes.data(), sizeof header);
   const ScanResult scan = scan_records(bytes);
-  if (header.write_offset < FileHeader::SIZE || header.write_offset > scan.end_offset) {
-    // Events the checkpoint promised are gone or damaged: appending would bury the evidence.
-    return std::unexpected(Error{
-        make_error_code(LogErrc::damaged_durable_data),
-        fmt::format("open {}: intact records end at offset {}, but the checkpoint says offset {} "
-                    "is durable; refusing to append", path, scan.end_offset,
-                    header.write_offset)});
+  if (auto damaged = checkpoint_beyond_records(header, scan, path)) {
+    return std::unexpected(std::move(*damaged));
   }
+  // The writer appends at end_offset and counts available() from it: past the mapping, it
+  // would write outside the file.
+  RINGLOG_CHECK(scan.end_offset <= bytes.size(), "a scan ends within the file it scanned");
   if (scan.end_offset < bytes.size()) {
     if (auto cleared = zero_range(file.fd(), scan.end_offset, bytes.size() - scan.end_offset,
                                   path);
@@ -143,7 +142,8 @@ std::expected<LogFile, Error> LogFile::open(const std::string& path) {
 }
 
 void LogFile::start_segment(std::uint64_t first_sequence, const JournalId& id) noexcept {
-  assert(carries_id(id));
+  // A segment without an id would be taken for a pre-journal file by recovery and readers.
+  RINGLOG_CHECK(carries_id(id), "a segment is started with its journal's id");
   checksums_ = {segment_seed(first_sequence), true};
   store_segment_info(data(), {first_sequence, checksums_.seed, segment_in_use, id});
   const std::uint32_t version = file_version;

@@ -170,6 +170,23 @@ ScanResult scan_records(std::span<const std::byte> file, std::size_t from) noexc
   return result;
 }
 
+std::optional<Error> checkpoint_beyond_records(const FileHeader& header, const ScanResult& scan,
+                                               const std::string& name) {
+  if (header.write_offset < FileHeader::SIZE || header.write_offset > scan.end_offset) {
+    return Error{make_error_code(LogErrc::damaged_durable_data),
+                 fmt::format("open {}: intact records end at offset {}, but the checkpoint says "
+                             "offset {} is durable; refusing to append", name, scan.end_offset,
+                             header.write_offset)};
+  }
+  if (header.event_count > scan.event_count) {
+    return Error{make_error_code(LogErrc::damaged_durable_data),
+                 fmt::format("open {}: {} intact events, but the checkpoint says {} are "
+                             "durable; refusing to append", name, scan.event_count,
+                             header.event_count)};
+  }
+  return std::nullopt;
+}
+
 FileHeader new_file_header() noexcept {
   FileHeader header{};
   std::memcpy(header.magic, file_magic, sizeof file_magic);

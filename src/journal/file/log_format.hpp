@@ -97,4 +97,10 @@ ScanResult scan_records(std::span<const std::byte> file,
 
 FileHeader new_file_header() noexcept;
 
+// An Error when the checkpoint in `header` promises more than the intact records of file `name`
+// (`scan`, from its start) hold: events reported durable are gone or damaged, and appending
+// would bury the evidence.
+std::optional<Error> checkpoint_beyond_records(const FileHeader& header, const ScanResult& scan,
+                                               const std::string& name);
+
 }  // namespace ringlog::storage::detail
