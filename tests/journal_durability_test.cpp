@@ -1,0 +1,209 @@
+// Making the journal's events durable: waiting for a flush, the flush backends (io_uring, or a
+// flusher thread where io_uring is forbidden) and the CPUs their threads run on, and a disk that
+// fills up.
+#include <ringlog/journal.hpp>
+
+#include "journal_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+
+using namespace ringlog;
+using storage::FlushPolicy;
+using storage::Journal;
+using storage::JournalOptions;
+using test::append_events, test::expect_events, test::payload_size_of, test::segment_bytes,
+    test::small_segments;
+
+TEST(journal, wait_durable_sleeps_until_a_flush_covers_the_sequence) {
+  test::TempDir dir;
+  auto journal = Journal::open(dir.path(), small_segments(FlushPolicy::on_request()));
+  ASSERT_TRUE(journal.has_value());
+  append_events(*journal, 1'000);
+  std::atomic<bool> returned{false};
+  bool reached = false;
+  std::thread gateway([&] {  // acknowledges the 1000th event once it is durable
+    reached = journal->wait_durable(1'000, std::chrono::seconds(60));
+    returned.store(true);
+  });
+  // Nothing flushes until asked: the waiter cannot have been let go yet.
+  EXPECT_FALSE(returned.load());
+  EXPECT_EQ(journal->durable_sequence(), 0u);
+  ASSERT_TRUE(journal->sync().has_value());
+  gateway.join();
+  EXPECT_TRUE(reached);
+  // A sequence not appended is never durable: the wait ends at its timeout, false.
+  EXPECT_FALSE(journal->wait_durable(1'001, std::chrono::milliseconds(50)));
+  EXPECT_TRUE(journal->wait_durable(1'000, std::chrono::milliseconds(0))) << "already durable";
+}
+
+namespace {
+
+// Makes io_uring_setup fail with EPERM in this process from now on, as a container's seccomp
+// profile does; false when the filter cannot be installed.
+bool forbid_io_uring() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
+
+}  // namespace
+
+TEST(journal, falls_back_to_a_flusher_thread_where_io_uring_is_forbidden) {
+  test::TempDir dir;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (!forbid_io_uring()) _exit(10);
+    JournalOptions demanding = small_segments();
+    demanding.flush_backend = storage::FlushBackend::io_uring;
+    if (Journal::open(dir / "demanding", demanding).has_value()) _exit(11);  // must say no
+    auto journal = Journal::open(dir / "journal", small_segments());
+    if (!journal) _exit(12);
+    if (journal->flush_backend() != storage::FlushBackend::thread) _exit(13);
+    if (journal->flush_backend_note().find("io_uring unavailable") == std::string::npos) _exit(14);
+    for (std::uint64_t seq = 0; seq < 30'000; ++seq) {
+      const auto payload = test::make_payload(seq, payload_size_of(seq));
+      if (!journal->append(test::header_for(seq, payload.size()), payload)) _exit(15);
+    }
+    // The flusher thread, not sync(), makes everything durable.
+    while (journal->durable_sequence() != journal->next_sequence()) {
+      journal->sync_async();
+      if (journal->failure()) _exit(16);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 10) GTEST_SKIP() << "cannot install a seccomp filter here";
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "see the exit codes in the child above";
+  expect_events(dir / "journal", 0, 30'000);
+}
+
+namespace {
+
+// Cpus_allowed_list of each of this process's threads, by thread name.
+std::multimap<std::string, std::string> allowed_cpus_by_thread() {
+  std::multimap<std::string, std::string> allowed;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::ifstream status(task.path() / "status");
+    std::string name;
+    std::getline(comm, name);
+    for (std::string line; std::getline(status, line);) {
+      if (line.starts_with("Cpus_allowed_list:")) {
+        allowed.emplace(name, line.substr(line.find_first_not_of(" \t", 18)));
+      }
+    }
+  }
+  return allowed;
+}
+
+// The journal's own threads, and io_uring's workers where fsync runs, stay on the housekeeping
+// CPUs, away from the producer's and consumer's cores.
+void check_housekeeping_cpus(storage::FlushBackend backend) {
+  cpu_set_t usable;
+  ASSERT_EQ(sched_getaffinity(0, sizeof usable, &usable), 0);
+  if (CPU_COUNT(&usable) < 2) GTEST_SKIP() << "needs 2 CPUs: this process may use 1";
+  int housekeeping = CPU_SETSIZE - 1;
+  while (!CPU_ISSET(housekeeping, &usable)) --housekeeping;
+  test::TempDir dir;
+  JournalOptions options = small_segments(FlushPolicy::on_request());
+  options.flush_backend = backend;
+  options.housekeeping_cpus = {housekeeping};
+  auto journal = Journal::open(dir / "journal", options);
+  if (!journal && backend == storage::FlushBackend::io_uring) {
+    GTEST_SKIP() << "io_uring is not available here: " << journal.error().message();
+  }
+  ASSERT_TRUE(journal.has_value()) << journal.error().message();
+  const std::string cpu = std::to_string(housekeeping);
+  EXPECT_NE(journal->flush_backend_note().find("CPUs " + cpu), std::string::npos)
+      << journal->flush_backend_note();
+  // Enough for a segment roll, so the housekeeper has worked, and flushes that the workers run
+  // (sync() would call fdatasync itself).
+  append_events(*journal, 20'000);
+  while (journal->durable_sequence() != journal->next_sequence()) {
+    journal->sync_async();
+    ASSERT_FALSE(journal->failure().has_value()) << journal->failure()->message();
+  }
+
+  const auto allowed = allowed_cpus_by_thread();
+  const std::string flusher =
+      backend == storage::FlushBackend::io_uring ? "iou-wrk-" : "ringlog-flush";
+  std::size_t flushers = 0;
+  std::size_t housekeepers = 0;
+  for (const auto& [name, cpus] : allowed) {
+    if (name.starts_with(flusher)) ++flushers;
+    if (name == "ringlog-segment") ++housekeepers;
+    if (name.starts_with(flusher) || name == "ringlog-segment") {
+      EXPECT_EQ(cpus, cpu) << "thread " << name;
+    }
+  }
+  EXPECT_EQ(housekeepers, 1U);
+  EXPECT_GE(flushers, 1U) << "no " << flusher << " thread ran the flushes";
+}
+
+}  // namespace
+
+TEST(journal, io_uring_workers_and_its_threads_run_on_the_housekeeping_cpus) {
+  check_housekeeping_cpus(storage::FlushBackend::io_uring);
+}
+
+TEST(journal, the_flusher_thread_runs_on_the_housekeeping_cpus) {
+  check_housekeeping_cpus(storage::FlushBackend::thread);
+}
+
+TEST(journal, a_full_disk_stops_it_with_a_clear_error_and_keeps_what_was_written) {
+  test::SmallFileSystem disk(3 * segment_bytes + (256 << 10));
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a small tmpfs here: " << disk.error();
+  std::uint64_t appended = 0;
+  {
+    auto journal = Journal::open(disk.path(), small_segments());
+    ASSERT_TRUE(journal.has_value()) << journal.error().message();
+    for (;;) {
+      const std::uint64_t seq = journal->next_sequence();
+      const auto payload = test::make_payload(seq, payload_size_of(seq));
+      if (!journal->append(test::header_for(seq, payload.size()), payload)) break;
+      if (seq % 256 == 0) journal->flush_if_due();
+      ASSERT_LT(seq, 1'000'000u) << "the file system never filled";
+    }
+    ASSERT_TRUE(journal->failure().has_value());
+    EXPECT_EQ(journal->failure()->code, std::errc::no_space_on_device)
+        << journal->failure()->message();
+    EXPECT_NE(journal->failure()->message().find("takes no more events"), std::string::npos)
+        << journal->failure()->message();
+    appended = journal->next_sequence();
+    EXPECT_FALSE(journal->sync().has_value()) << "a failed journal does not claim durability";
+    const auto payload = test::make_payload(appended, 8);
+    EXPECT_FALSE(journal->append(test::header_for(appended, 8), payload));
+  }
+  ASSERT_GT(appended, 0u);
+  expect_events(disk.path(), 0, appended);
+  auto reopened = Journal::open(disk.path(), small_segments());
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().message();
+  EXPECT_EQ(reopened->next_sequence(), appended);
+}

@@ -1,0 +1,81 @@
+// Helpers shared by the journal's test files: small segments, events whose payloads follow from
+// their sequence numbers, appending them, replaying and checking them, and the ring-framed runs
+// a ring's consumer hands over.
+#pragma once
+
+#include <ringlog/journal.hpp>
+#include <ringlog/ring.hpp>
+
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ringlog::test {
+
+inline constexpr std::size_t segment_bytes = storage::JournalOptions::min_segment_bytes;
+
+inline storage::JournalOptions small_segments(storage::FlushPolicy flush = {}) {
+  storage::JournalOptions options;
+  options.segment_bytes = segment_bytes;
+  options.flush = flush;
+  return options;
+}
+
+// Payload sizes vary with the sequence number, so that records of every alignment occur.
+inline std::size_t payload_size_of(std::uint64_t sequence) { return 8 + sequence % 113; }
+
+inline void append_events(storage::Journal& journal, std::uint64_t count) {
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t seq = journal.next_sequence();
+    const auto payload = test::make_payload(seq, payload_size_of(seq));
+    ASSERT_TRUE(journal.append(test::header_for(seq, payload.size()), payload)) << "event " << seq;
+  }
+}
+
+// Replays the journal and checks that it holds exactly events [from, end), each byte-exact.
+inline void expect_events(const std::filesystem::path& dir, std::uint64_t from,
+                          std::uint64_t end) {
+  auto reader = storage::JournalReader::open(dir);
+  ASSERT_TRUE(reader.has_value()) << reader.error().message();
+  std::uint64_t expected = from;
+  reader->replay_from(from, [&](const storage::JournalEvent& event) {
+    ASSERT_EQ(event.sequence, expected);
+    ASSERT_EQ(event.view.header.timestamp, expected);
+    ASSERT_EQ(event.view.payload.size(), payload_size_of(expected));
+    ASSERT_TRUE(test::payload_matches(expected, event.view.payload)) << "event " << expected;
+    ++expected;
+  });
+  EXPECT_EQ(expected, end);
+}
+
+inline std::vector<std::string> file_names(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Ring-framed records of events [first, first + count), as a ring's consumer would see them.
+inline std::vector<std::byte> ring_records(std::uint64_t first, std::uint64_t count) {
+  std::vector<std::byte> records;
+  for (std::uint64_t seq = first; seq < first + count; ++seq) {
+    const std::size_t size = payload_size_of(seq);
+    const std::size_t at = records.size();
+    records.resize(at + ringlog::detail::record_size(size));
+    ringlog::detail::store_header(records.data() + at, test::header_for(seq, size));
+    const auto payload = test::make_payload(seq, size);
+    std::memcpy(records.data() + at + event::EventHeader::SIZE, payload.data(), size);
+  }
+  return records;
+}
+
+}  // namespace ringlog::test
