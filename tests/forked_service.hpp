@@ -17,14 +17,14 @@ namespace ringlog::test {
 
 class ForkedService {
  public:
-  explicit ForkedService(const app::ServiceConfig& config) {
+  explicit ForkedService(const service::ServiceConfig& config) {
     int ready[2], stop[2];
     if (::pipe(ready) != 0 || ::pipe(stop) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::close(ready[0]);
       ::close(stop[1]);
-      auto service = app::Service::start(config);
+      auto service = service::Service::start(config);
       if (!service) _exit(20);
       char byte = 'r';
       if (::write(ready[1], &byte, 1) != 1 || ::read(stop[0], &byte, 1) < 0) _exit(21);

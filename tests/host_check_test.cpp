@@ -16,10 +16,10 @@
 #include <set>
 #include <string>
 
-using ringlog::app::CheckItem;
-using ringlog::app::HostCheckOptions;
-using ringlog::app::HostReport;
-using ringlog::app::Verdict;
+using ringlog::programs::CheckItem;
+using ringlog::programs::HostCheckOptions;
+using ringlog::programs::HostReport;
+using ringlog::programs::Verdict;
 
 namespace {
 
@@ -112,7 +112,7 @@ class FakeHost {
     options.journal_dir = std::move(journal);
     options.ring_bytes = std::size_t{8} << 20;
     options.root = dir_.path();
-    const HostReport report = ringlog::app::check_host(options);
+    const HostReport report = ringlog::programs::check_host(options);
     std::map<std::string, CheckItem> by_name;
     for (const CheckItem& item : report.items) by_name.emplace(item.name, item);
     EXPECT_EQ(by_name.size(), report.items.size()) << "item names must be unique";
@@ -243,7 +243,7 @@ TEST(host_check, this_host_gets_every_item_and_a_verdict) {
   rlimit below_the_ring = before;
   below_the_ring.rlim_cur = std::min<rlim_t>(64 << 10, before.rlim_max);
   ASSERT_EQ(::setrlimit(RLIMIT_MEMLOCK, &below_the_ring), 0);
-  const HostReport report = ringlog::app::check_host(options);
+  const HostReport report = ringlog::programs::check_host(options);
   ASSERT_EQ(::setrlimit(RLIMIT_MEMLOCK, &before), 0);
 
   EXPECT_EQ(report.items.size(), std::size(file_items) + 2);  // + memlock, journal-numa

@@ -21,7 +21,7 @@
 #include <thread>
 
 using namespace ringlog;
-using app::ServiceConfig;
+using service::ServiceConfig;
 using service::OverflowPolicy;
 using service::Publisher;
 
@@ -84,7 +84,7 @@ struct Stalled {
 
   // One figure of the channel's in the service's Prometheus exposition.
   std::uint64_t metric(const std::string& name) const {
-    const auto text = app::query_status(config.runtime_dir, config.name, "prometheus");
+    const auto text = service::query_status(config.runtime_dir, config.name, "prometheus");
     if (!text) return UINT64_MAX;
     const std::string prefix = name + "{channel=\"orders\"} ";
     const std::size_t at = text->find(prefix);
@@ -120,12 +120,12 @@ std::string output_of(int (*tool)(const std::filesystem::path&, std::FILE*),
 }
 
 int dump_text(const std::filesystem::path& path, std::FILE* out) {
-  return app::dump_log(path, {}, out);
+  return programs::dump_log(path, {}, out);
 }
 int dump_json(const std::filesystem::path& path, std::FILE* out) {
-  app::DumpOptions options;
+  programs::DumpOptions options;
   options.format.json = true;
-  return app::dump_log(path, options, out);
+  return programs::dump_log(path, options, out);
 }
 
 }  // namespace
@@ -169,7 +169,7 @@ TEST(service, overflow_fail_refuses_at_once_and_counts) {
   EXPECT_TRUE(write(*run.publisher, taken)) << "the ring has room again";
   ASSERT_TRUE(run.publisher->wait_durable(taken + 1, std::chrono::seconds(30)));
   EXPECT_EQ(run.metric("ringlog_publisher_overflow_failed_total"), 2u);
-  const auto json = app::query_status(run.config.runtime_dir, run.config.name, "json");
+  const auto json = service::query_status(run.config.runtime_dir, run.config.name, "json");
   ASSERT_TRUE(json.has_value());
   EXPECT_NE(json->find(R"("overflow":{"policy":"fail","waits":0,"timeouts":0,"failed":2,)"),
             std::string::npos)
@@ -216,7 +216,7 @@ TEST(service, overflow_drop_journals_a_marker_in_order_that_verify_and_dump_show
   EXPECT_EQ(after, taken + dropped + 1);
 
   int status = -1;
-  const std::string verified = output_of(app::verify_log, run.config.journal_dir, status);
+  const std::string verified = output_of(programs::verify_log, run.config.journal_dir, status);
   EXPECT_EQ(status, 0) << verified;
   EXPECT_NE(verified.find(fmt::format("DROPS: {} drop marker(s) count {} event(s) publishers "
                                       "dropped on a full ring, the first at sequence {}",

@@ -34,7 +34,7 @@
 #include <string>
 
 using namespace ringlog;
-using app::ServiceConfig;
+using service::ServiceConfig;
 
 namespace {
 
@@ -127,7 +127,7 @@ int exit_code_of(pid_t child) {
 }
 
 nlohmann::json status_of(const ServiceConfig& config) {
-  const auto text = app::query_status(config.runtime_dir, config.name, "json");
+  const auto text = service::query_status(config.runtime_dir, config.name, "json");
   EXPECT_TRUE(text.has_value()) << text.error();
   return text ? nlohmann::json::parse(*text) : nlohmann::json();
 }

@@ -9,15 +9,17 @@
 #include <sstream>
 #include <string>
 
-using ringlog::app::ServiceConfig;
-using ringlog::app::parse_service_config;
+using ringlog::service::ServiceConfig;
+using ringlog::service::parse_service_config;
 
 namespace {
 
-// The error a text gives, or "accepted".
+// The error a text gives, or "accepted". Every refusal is an invalid setting.
 std::string error_of(const std::string& text) {
   const auto config = parse_service_config(text, "test.toml");
-  return config ? "accepted" : config.error();
+  if (config) return "accepted";
+  EXPECT_EQ(config.error().code, ringlog::make_error_code(ringlog::SetupErrc::invalid_setting));
+  return config.error().message();
 }
 
 // Every "table.key" a TOML text assigns, one per `key = value` line under a [table] or
@@ -50,7 +52,8 @@ std::string source_file(const char* relative) {
 
 TEST(service_config, the_documented_example_is_the_defaults) {
   const auto example =
-      ringlog::app::load_service_config(std::string(RINGLOG_SOURCE_DIR) + "/tuning/ringlog.toml");
+      ringlog::service::load_service_config(std::string(RINGLOG_SOURCE_DIR) +
+                                            "/tuning/ringlog.toml");
   ASSERT_TRUE(example.has_value()) << example.error();
   const ServiceConfig defaults;
   EXPECT_EQ(example->to_toml(), defaults.to_toml());
@@ -206,9 +209,10 @@ TEST(service_config, channels_are_named_once_each) {
 }
 
 TEST(service_config, a_missing_file_is_named) {
-  const auto missing = ringlog::app::load_service_config("/nonexistent/ringlog.toml");
+  const auto missing = ringlog::service::load_service_config("/nonexistent/ringlog.toml");
   ASSERT_FALSE(missing.has_value());
-  EXPECT_EQ(missing.error(),
+  EXPECT_EQ(missing.error().code, std::errc::no_such_file_or_directory);
+  EXPECT_EQ(missing.error().message(),
             "cannot read configuration /nonexistent/ringlog.toml: No such file or directory");
 }
 
@@ -218,7 +222,7 @@ TEST(service_config, what_serve_refuses_is_refused_before_it_starts) {
   config.journal_dir = "/proc/ringlog-journal";  // under a directory no one may create in
   config.runtime_dir = std::filesystem::path("/tmp") / std::string(120, 'r');
   config.consumer_cpu = 4000;
-  const auto problems = ringlog::app::check_before_serving(config);
+  const auto problems = ringlog::service::check_before_serving(config);
   ASSERT_TRUE(problems.has_value());
   EXPECT_NE(problems->find("journal.segment_bytes: segment size 1099511627776 is above the "
                            "largest, 68719476736"), std::string::npos) << *problems;
@@ -227,11 +231,11 @@ TEST(service_config, what_serve_refuses_is_refused_before_it_starts) {
 
   const ServiceConfig defaults;
   config.journal.segment_bytes = defaults.journal.segment_bytes;
-  const auto journal_only = ringlog::app::check_before_serving(config);
+  const auto journal_only = ringlog::service::check_before_serving(config);
   ASSERT_TRUE(journal_only.has_value());
   EXPECT_NE(journal_only->find("journal.directory /proc/ringlog-journal: cannot create "
                                "/proc/ringlog-journal"), std::string::npos) << *journal_only;
 
-  EXPECT_FALSE(ringlog::app::check_before_serving(defaults).has_value())
+  EXPECT_FALSE(ringlog::service::check_before_serving(defaults).has_value())
       << "the defaults serve as they are";
 }

@@ -23,8 +23,8 @@
 #include <vector>
 
 using namespace ringlog;
-using app::Service;
-using app::ServiceConfig;
+using service::Service;
+using service::ServiceConfig;
 
 namespace {
 
@@ -145,7 +145,7 @@ TEST(service, a_publisher_killed_mid_stream_leaves_the_others_and_nothing_corrup
   release(go[1]);
   // Killed once the service has journaled a good part of its stream.
   const auto journaled_of = [&](int pid) -> std::uint64_t {
-    for (const app::PublisherStatus& p : (*service)->status().publishers) {
+    for (const service::PublisherStatus& p : (*service)->status().publishers) {
       if (p.peer.pid == pid) return p.journaled;
     }
     return 0;
@@ -211,7 +211,7 @@ TEST(service, status_is_served_as_text_json_and_prometheus) {
   }
   while (publisher->durable_events() < 1000) {
   }
-  const auto prometheus = app::query_status(config.runtime_dir, config.name, "prometheus");
+  const auto prometheus = service::query_status(config.runtime_dir, config.name, "prometheus");
   ASSERT_TRUE(prometheus.has_value()) << prometheus.error();
   // By channel, which outlives the process; the process is in the info metric.
   EXPECT_NE(prometheus->find("ringlog_publisher_durable_events_total{channel=\"default\"} 1000\n"),
@@ -237,15 +237,15 @@ TEST(service, status_is_served_as_text_json_and_prometheus) {
                              "le=\"+Inf\"} " + count + "\n"),
             std::string::npos)
       << *prometheus;
-  const auto json = app::query_status(config.runtime_dir, config.name, "json");
+  const auto json = service::query_status(config.runtime_dir, config.name, "json");
   ASSERT_TRUE(json.has_value()) << json.error();
   EXPECT_NE(json->find("\"journaled\":1000,\"durable\":1000,\"attached\":true"), std::string::npos)
       << *json;
-  const auto text = app::query_status(config.runtime_dir, config.name, "text");
+  const auto text = service::query_status(config.runtime_dir, config.name, "text");
   ASSERT_TRUE(text.has_value()) << text.error();
   EXPECT_NE(text->find("1 attached now"), std::string::npos) << *text;
   EXPECT_NE(text->find("1 segment(s)"), std::string::npos) << *text;
-  const auto unknown = app::query_status(config.runtime_dir, config.name, "xml");
+  const auto unknown = service::query_status(config.runtime_dir, config.name, "xml");
   ASSERT_FALSE(unknown.has_value());
   EXPECT_EQ(unknown.error().message(), "unexpected message \"status xml\"");
   ASSERT_TRUE((*service)->stop().has_value());
@@ -322,7 +322,7 @@ TEST(service, a_failed_journal_tells_its_publishers_and_keeps_saying_so_until_st
     while (!publisher->producer().write_event(header, payload) && publisher->connected()) {
     }
   }
-  const app::ServiceStatus failed = (*service)->status();
+  const service::ServiceStatus failed = (*service)->status();
   ASSERT_TRUE(failed.failure.has_value());
   EXPECT_NE(failed.failure->find("No space left on device"), std::string::npos) << *failed.failure;
   EXPECT_TRUE(failed.publishers.empty()) << "a failed service drains no one, and lists no one";
@@ -337,7 +337,7 @@ TEST(service, a_failed_journal_tells_its_publishers_and_keeps_saying_so_until_st
   ASSERT_FALSE(stopped.has_value());
   EXPECT_EQ(stopped.error().code, ringlog::SetupErrc::journal_failed);
   EXPECT_EQ(stopped.error().message(), *failed.failure);
-  EXPECT_TRUE(std::filesystem::exists(app::failure_record_path(config)));
+  EXPECT_TRUE(std::filesystem::exists(service::failure_record_path(config)));
   const std::uint64_t durable = (*service)->status().journal_durable_sequence;
   EXPECT_GT(durable, 0u);
   EXPECT_GE(journaled_per_publisher(disk.path()).at(0), durable);

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 namespace {
 
 using namespace ship_test;
@@ -105,4 +105,4 @@ TEST_P(ship_to_three_servers, shipping_continues_while_one_of_three_servers_is_d
 }
 
 }  // namespace
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

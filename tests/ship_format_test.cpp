@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 namespace {
 
 using namespace ship_test;
@@ -79,10 +79,10 @@ class message_format : public ::testing::Test {
 };
 
 TEST(ship_metrics, each_family_has_help_and_type_and_the_stream_name_is_quoted) {
-  app::ShipStatus status;
+  ship::ShipStatus status;
   status.stream = "orders \"eu\"\\2";  // orders "eu"\2
   status.shipped = 42;
-  const std::string text = app::to_prometheus(status);
+  const std::string text = ship::to_prometheus(status);
   EXPECT_NE(text.find("ringlog_ship_shipped_events_total{stream=\"orders \\\"eu\\\"\\\\2\"} 42\n"),
             std::string::npos) << text;
   std::size_t families = 0;
@@ -224,4 +224,4 @@ TEST_P(ship_blocks_to_one_server, fetch_refuses_a_damaged_block_and_names_its_ev
 }
 
 }  // namespace
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 namespace {
 
 using namespace ship_test;
@@ -303,13 +303,13 @@ TEST(ship, a_stalled_stream_shows_in_the_durable_to_shipped_stage) {
   test::TempDir dir;
   NatsServer server(dir.path() / "nats", "solo");
   ASSERT_TRUE(server.start());
-  ServiceConfig config;
+  service::ServiceConfig config;
   config.name = "stages";
   config.runtime_dir = dir.path() / "run";
   config.journal_dir = dir.path() / "journal";
   config.latency_sample_every = 1;
   config.ship.nats = endpoint_of({server.url()});
-  auto service = Service::start(config);
+  auto service = service::Service::start(config);
   ASSERT_TRUE(service.has_value()) << service.error().message();
   auto publisher = service::Publisher::attach({config.name, config.runtime_dir, "default"});
   ASSERT_TRUE(publisher.has_value()) << publisher.error().message();
@@ -327,22 +327,22 @@ TEST(ship, a_stalled_stream_shows_in_the_durable_to_shipped_stage) {
   ASSERT_TRUE(publisher->wait_durable(events + 1, 30s));
   std::this_thread::sleep_for(1s);  // the injected delay, not a wait
   server.thaw();
-  const auto stage = [&](Stage which) {
+  const auto stage = [&](service::Stage which) {
     return (*service)->status().channels.at(0).stages[std::size_t(which)];
   };
   ASSERT_TRUE(eventually(
-      [&] { return stage(Stage::durable_to_shipped).count >= events + 1; }, 30s));
-  const auto over_half_a_second = [](const DurationCounts& counts) {
+      [&] { return stage(service::Stage::durable_to_shipped).count >= events + 1; }, 30s));
+  const auto over_half_a_second = [](const service::DurationCounts& counts) {
     std::uint64_t over = counts.per_bucket.back();
-    for (std::size_t bucket = 0; bucket < latency_bounds_ns.size(); ++bucket) {
-      if (latency_bounds_ns[bucket] > 500'000'000) over += counts.per_bucket[bucket];
+    for (std::size_t bucket = 0; bucket < service::latency_bounds_ns.size(); ++bucket) {
+      if (service::latency_bounds_ns[bucket] > 500'000'000) over += counts.per_bucket[bucket];
     }
     return over;
   };
-  EXPECT_GE(over_half_a_second(stage(Stage::durable_to_shipped)), events);
-  EXPECT_LT(over_half_a_second(stage(Stage::journaled_to_durable)), events);
-  EXPECT_EQ(over_half_a_second(stage(Stage::commit_to_journaled)), 0u);
+  EXPECT_GE(over_half_a_second(stage(service::Stage::durable_to_shipped)), events);
+  EXPECT_LT(over_half_a_second(stage(service::Stage::journaled_to_durable)), events);
+  EXPECT_EQ(over_half_a_second(stage(service::Stage::commit_to_journaled)), 0u);
   ASSERT_TRUE((*service)->stop().has_value());
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

@@ -35,7 +35,7 @@
 
 extern char** environ;
 
-namespace ringlog::app::ship_test {
+namespace ringlog::ship::ship_test {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -411,4 +411,4 @@ class ship_to_one_server : public ::testing::TestWithParam<Form> {
   const NatsEndpoint endpoint = endpoint_of({server.url()});
 };
 
-}  // namespace ringlog::app::ship_test
+}  // namespace ringlog::ship::ship_test

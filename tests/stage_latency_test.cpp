@@ -17,7 +17,7 @@
 #include <thread>
 
 using namespace ringlog;
-using app::ServiceConfig;
+using service::ServiceConfig;
 
 namespace {
 
@@ -44,7 +44,7 @@ struct StageFigures {
   std::uint64_t over_half_a_second = 0;
 };
 StageFigures stage_of(const ServiceConfig& config, const std::string& stage) {
-  const auto text = app::query_status(config.runtime_dir, config.name, "json");
+  const auto text = service::query_status(config.runtime_dir, config.name, "json");
   EXPECT_TRUE(text.has_value());
   if (!text) return {};
   const auto histogram = nlohmann::json::parse(*text)["channels"][0]["stages"][stage];
@@ -93,11 +93,11 @@ TEST(service, stage_timings_show_a_stalled_consumer_in_commit_to_journaled) {
   EXPECT_LT(stage_of(config, "journaled_to_durable").over_half_a_second, events)
       << "the stall is not the flush's";
   EXPECT_EQ(stage_of(config, "durable_to_shipped").count, 0u) << "nothing ships";
-  const auto text = app::query_status(config.runtime_dir, config.name, "text");
+  const auto text = service::query_status(config.runtime_dir, config.name, "text");
   ASSERT_TRUE(text.has_value());
   EXPECT_TRUE(std::regex_search(*text, std::regex("sampled: commit_to_journaled p50 <= [0-9.]+ s, ")))
       << *text;
-  const auto prometheus = app::query_status(config.runtime_dir, config.name, "prometheus");
+  const auto prometheus = service::query_status(config.runtime_dir, config.name, "prometheus");
   ASSERT_TRUE(prometheus.has_value());
   EXPECT_NE(prometheus->find("ringlog_publisher_stage_latency_seconds_count{channel=\"default\","
                              "stage=\"commit_to_journaled\"} 32\n"),

@@ -84,9 +84,8 @@ struct JournalOptions {
 };
 
 // Why Journal::open refuses `options` before it touches anything (a segment size out of range):
-// the error code and what is wrong, for configuration checkers to share. Nothing when they are
-// usable.
-std::optional<std::pair<LogErrc, std::string>> check_options(const JournalOptions&);
+// its code and what is wrong, for configuration checkers to share. Nothing when they are usable.
+std::optional<Error> check_options(const JournalOptions&);
 
 // What Journal::open found and did.
 struct JournalRecovery {

@@ -112,6 +112,13 @@ MemoryReport read_memory_report(const ringlog::detail::Mapping&);
 
 // A ring used by a single thread. A read releases the event's bytes at once, so the view it
 // returns stays valid until the next write_event() or read_event().
+//
+// Why its write calls return std::expected<_, RingError> while Producer's of the same names
+// return bool and std::optional: this ring is the seed's single-threaded API, where a caller
+// learns which way a write failed (full now, or too large ever) from the value itself. On the
+// producer's hot path a result carrying the reason costs registers and a branch per event, and
+// "full" is the one answer that happens there; an event that can never fit is the caller's to
+// rule out once, against max_payload_len(), not on every write.
 class RingBuffer {
  public:
   // capacity: a power of two, at least min_capacity bytes.

@@ -266,16 +266,16 @@ Journal::Journal(Journal&&) noexcept = default;
 Journal& Journal::operator=(Journal&&) noexcept = default;
 Journal::~Journal() = default;
 
-std::optional<std::pair<LogErrc, std::string>> check_options(const JournalOptions& options) {
+std::optional<Error> check_options(const JournalOptions& options) {
   if (options.segment_bytes < JournalOptions::min_segment_bytes) {
-    return std::pair{LogErrc::capacity_too_small,
-                     fmt::format("segment size {} is below the least, {}", options.segment_bytes,
-                                 JournalOptions::min_segment_bytes)};
+    return Error{make_error_code(LogErrc::capacity_too_small),
+                 fmt::format("segment size {} is below the least, {}", options.segment_bytes,
+                             JournalOptions::min_segment_bytes)};
   }
   if (options.segment_bytes > JournalOptions::max_segment_bytes) {
-    return std::pair{LogErrc::capacity_too_large,
-                     fmt::format("segment size {} is above the largest, {}",
-                                 options.segment_bytes, JournalOptions::max_segment_bytes)};
+    return Error{make_error_code(LogErrc::capacity_too_large),
+                 fmt::format("segment size {} is above the largest, {}", options.segment_bytes,
+                             JournalOptions::max_segment_bytes)};
   }
   return std::nullopt;
 }
@@ -295,8 +295,8 @@ std::expected<Journal, Error> Journal::open(const std::filesystem::path& directo
                                             JournalOptions options) {
   const std::string dir = directory.string();
   if (const auto invalid = check_options(options)) {
-    return std::unexpected(Error{make_error_code(invalid->first),
-                                 fmt::format("open journal {}: {}", dir, invalid->second)});
+    return std::unexpected(Error{invalid->code, fmt::format("open journal {}: {}", dir,
+                                                             invalid->context)});
   }
   std::error_code error;
   std::filesystem::create_directories(directory, error);

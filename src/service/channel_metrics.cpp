@@ -2,7 +2,7 @@
 
 #include <limits>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 std::uint64_t DurationCounts::bound_at(double quantile) const noexcept {
   if (count == 0) return 0;
@@ -27,4 +27,4 @@ DurationCounts DurationHistogram::counts() const noexcept {
   return counts;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <utility>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 // Upper bounds of the latency histograms' buckets, in nanoseconds, as Prometheus histograms
 // take them (cumulative counts at each bound, then +Inf): from a ring hand-over of a
@@ -123,4 +123,4 @@ struct ChannelMetrics {
   std::atomic<std::uint64_t> waits{0}, timeouts{0}, failed{0}, dropped{0};
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

@@ -1,6 +1,6 @@
 #include "service/control_loop.hpp"
 
-#include "service/service_protocol.hpp"
+#include "service_client/service_protocol.hpp"
 #include "support/timing.hpp"
 
 #include <ringlog/detail/assert.hpp>
@@ -20,7 +20,7 @@
 #include <cstring>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 namespace {
 
@@ -229,4 +229,4 @@ std::shared_ptr<Attachment> ControlLoop::attach(int socket, std::string_view cha
   return attachment;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

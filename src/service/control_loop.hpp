@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 // The listening control socket at `path`, with the mode and group the configuration asks for.
 // A socket left by a service that is gone is replaced; one that answers is not.
@@ -54,4 +54,4 @@ class ControlLoop {
   std::uint64_t next_id_ = 1;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

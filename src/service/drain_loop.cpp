@@ -15,7 +15,7 @@
 #include <optional>
 #include <string>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 namespace {
 
@@ -299,4 +299,4 @@ void DrainLoop::mark_unmarked_drops(Attachment& attachment) {
   }
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 class DrainLoop {
  public:
@@ -66,4 +66,4 @@ class DrainLoop {
   std::uint64_t rate_from_ = 0;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

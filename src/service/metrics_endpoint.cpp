@@ -9,7 +9,7 @@
 #include <cstring>
 #include <thread>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 namespace {
 
@@ -78,4 +78,4 @@ int MetricsEndpoint::serve(mg_connection* connection, void* endpoint) {
   return 200;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

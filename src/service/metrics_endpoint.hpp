@@ -14,7 +14,7 @@
 struct mg_connection;
 struct mg_context;
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 class MetricsEndpoint {
  public:
@@ -38,4 +38,4 @@ class MetricsEndpoint {
   mg_context* context_ = nullptr;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

@@ -4,7 +4,7 @@
 #include "service/control_loop.hpp"
 #include "service/drain_loop.hpp"
 #include "service/metrics_endpoint.hpp"
-#include "service/service_protocol.hpp"
+#include "service_client/service_protocol.hpp"
 #include "service/service_shared.hpp"
 
 #include <ringlog/journal.hpp>
@@ -19,7 +19,7 @@
 #include <thread>
 #include <utility>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 struct Service::State {
   State(ServiceConfig config, storage::Journal opened)
@@ -77,7 +77,7 @@ struct Service::State {
   std::string placement;
   std::unique_ptr<ControlLoop> control_loop;
   std::unique_ptr<DrainLoop> drain_loop;
-  std::unique_ptr<Shipper> shipper;  // when [ship] names NATS servers
+  std::unique_ptr<ship::Shipper> shipper;  // when [ship] names NATS servers
   std::unique_ptr<MetricsEndpoint> metrics;  // when [metrics] listen is given
   std::thread control;
   std::thread draining;
@@ -134,10 +134,10 @@ std::expected<std::unique_ptr<Service>, Error> Service::start(const ServiceConfi
   if (s.shared.wake < 0) return std::unexpected(Error::from_os(errno, "eventfd"));
   // Before the control socket: a start that fails leaves no socket behind.
   if (!config.ship.nats.servers.empty()) {
-    ShipConfig ship = config.ship;
+    ship::ShipConfig ship = config.ship;
     ship.journal_dir = config.journal_dir;
     ship.cpus = journal_options.housekeeping_cpus;
-    auto shipper = Shipper::start(std::move(ship));
+    auto shipper = ship::Shipper::start(std::move(ship));
     if (!shipper) {
       return std::unexpected(Error{shipper.error().code, "[ship]: " + shipper.error().context});
     }
@@ -218,4 +218,4 @@ bool Service::responsive() {
   return draining && controlled;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

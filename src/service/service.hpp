@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 // Who a publisher is, from its connection's SO_PEERCRED: an operator's answer to "which
 // process broke its ring?".
@@ -85,7 +85,7 @@ struct ServiceStatus {
   // Why the previous run of this service failed, when it did: kept in the runtime directory
   // (failure_record_path) until a run stops cleanly.
   std::optional<std::string> previous_failure;
-  std::optional<ShipStatus> ship;           // when [ship] names NATS servers
+  std::optional<ship::ShipStatus> ship;           // when [ship] names NATS servers
 };
 
 // The status for a person, as one JSON object, or as Prometheus text exposition.
@@ -128,4 +128,4 @@ class Service {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

@@ -1,7 +1,7 @@
 #include "service/service_config.hpp"
 
 #include "ship/nats_endpoint.hpp"
-#include "service/service_protocol.hpp"
+#include "service_client/service_protocol.hpp"
 
 #include <ringlog/detail/assert.hpp>
 #include <ringlog/journal.hpp>
@@ -29,7 +29,7 @@
 #include <set>
 #include <sstream>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 namespace {
 
@@ -399,14 +399,18 @@ const Key service_keys[] = {
      },
      [](const Config& c) { return toml_text(c.ship.nats.credentials_file); }},
     {"ship.format",
-     [](Reader& r, Path k, Config& c) { return r.one_of(k, c.ship.format, ship_format_names); },
-     [](const Config& c) { return toml_text(name_of(c.ship.format)); }},
+     [](Reader& r, Path k, Config& c) {
+       return r.one_of(k, c.ship.format, ship::ship_format_names);
+     },
+     [](const Config& c) { return toml_text(ship::name_of(c.ship.format)); }},
     {"ship.compress",
-     [](Reader& r, Path k, Config& c) { return r.one_of(k, c.ship.compression, compression_names); },
-     [](const Config& c) { return toml_text(name_of(c.ship.compression)); }},
+     [](Reader& r, Path k, Config& c) {
+       return r.one_of(k, c.ship.compression, ship::compression_names);
+     },
+     [](const Config& c) { return toml_text(ship::name_of(c.ship.compression)); }},
     {"ship.block_bytes",
      [](Reader& r, Path k, Config& c) {
-       return r.integer(k, c.ship.block_bytes, min_block_bytes, max_block_bytes);
+       return r.integer(k, c.ship.block_bytes, ship::min_block_bytes, ship::max_block_bytes);
      },
      [](const Config& c) { return fmt::format("{}", c.ship.block_bytes); }},
     {"ship.linger_us",
@@ -502,32 +506,39 @@ std::optional<std::string> Reader::channels(std::vector<ChannelConfig>& out) {
 
 }  // namespace
 
-std::expected<ServiceConfig, std::string> parse_service_config(std::string_view text,
-                                                               const std::string& source) {
+namespace {
+
+// A setting refused: its text names the file, the line and the key (`file:line: key: what`).
+std::unexpected<Error> refused(std::string what) {
+  return std::unexpected(Error::because(SetupErrc::invalid_setting, std::move(what)));
+}
+
+}  // namespace
+
+std::expected<ServiceConfig, Error> parse_service_config(std::string_view text,
+                                                         const std::string& source) {
   toml::table root;
   try {  // Debian's toml++ reports syntax errors by exception
     root = toml::parse(text, source);
   } catch (const toml::parse_error& failure) {
-    return std::unexpected(fmt::format("{}:{}:{}: {}", source, failure.source().begin.line,
-                                       failure.source().begin.column, failure.description()));
+    return refused(fmt::format("{}:{}:{}: {}", source, failure.source().begin.line,
+                               failure.source().begin.column, failure.description()));
   }
   Reader reader(root, source);
-  if (auto unknown = reader.unknown_key(root, "")) return std::unexpected(*unknown);
+  if (auto unknown = reader.unknown_key(root, "")) return refused(*unknown);
 
   ServiceConfig config;
   for (const Key& key : service_keys) {
-    if (auto failed = key.read(reader, key.path, config)) return std::unexpected(*failed);
+    if (auto failed = key.read(reader, key.path, config)) return refused(*failed);
   }
-  if (auto failed = reader.channels(config.channels)) return std::unexpected(*failed);
+  if (auto failed = reader.channels(config.channels)) return refused(*failed);
   return config;
 }
 
-std::expected<ServiceConfig, std::string> load_service_config(
-    const std::filesystem::path& path) {
+std::expected<ServiceConfig, Error> load_service_config(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) {
-    return std::unexpected(fmt::format("cannot read configuration {}: {}", path.string(),
-                                       std::strerror(errno)));
+    return std::unexpected(Error::from_os(errno, "cannot read configuration " + path.string()));
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -587,7 +598,7 @@ std::optional<std::string> unwritable(const std::filesystem::path& directory) {
 
 std::optional<std::string> journal_problem(const ServiceConfig& config) {
   if (const auto invalid = storage::check_options(config.journal)) {
-    return "journal.segment_bytes: " + invalid->second;
+    return "journal.segment_bytes: " + invalid->context;
   }
   if (auto problem = unwritable(config.journal_dir)) {
     return fmt::format("journal.directory {}: {}", config.journal_dir.string(), *problem);
@@ -645,7 +656,7 @@ std::optional<std::string> check_before_serving(const ServiceConfig& config) {
     if (problem) problems += *problem + "\n";
   }
   if (!config.ship.nats.servers.empty()) {
-    if (auto checked = check_endpoint(config.ship.nats); !checked) {
+    if (auto checked = ship::check_endpoint(config.ship.nats); !checked) {
       problems += "[ship]: " + checked.error() + "\n";
     }
   }
@@ -654,4 +665,4 @@ std::optional<std::string> check_before_serving(const ServiceConfig& config) {
   return problems;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 // A named stream publishers attach to, each with a ring of its own.
 struct ChannelConfig {
@@ -52,7 +52,7 @@ struct ServiceConfig {
   std::vector<ChannelConfig> channels = {{"default", 0}};
   // [ship]: the journal shipped into a NATS JetStream stream, when servers are given. The
   // service fills in the journal directory and the CPUs (the housekeeping ones).
-  ShipConfig ship{};
+  ship::ShipConfig ship{};
   // [metrics]: where the Prometheus endpoint listens ("127.0.0.1:9464"); empty: nowhere. A port
   // alone listens on the loopback interface.
   std::string metrics_listen;
@@ -69,10 +69,11 @@ struct ServiceConfig {
 // all is well; else every problem, one a line.
 std::optional<std::string> check_before_serving(const ServiceConfig&);
 
-// The defaults overridden by the file at `path`.
-std::expected<ServiceConfig, std::string> load_service_config(const std::filesystem::path& path);
+// The defaults overridden by the file at `path`. A refusal is SetupErrc::invalid_setting, its
+// context `file:line: key: what`; a file that cannot be read, the OS error.
+std::expected<ServiceConfig, Error> load_service_config(const std::filesystem::path& path);
 // The same from text; `source` names it in errors.
-std::expected<ServiceConfig, std::string> parse_service_config(std::string_view text,
-                                                               const std::string& source);
+std::expected<ServiceConfig, Error> parse_service_config(std::string_view text,
+                                                         const std::string& source);
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <fstream>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 void AttachmentRegistry::add(std::shared_ptr<Attachment> attachment) {
   const std::lock_guard lock(mutex_);
@@ -121,4 +121,4 @@ void ServiceShared::record_failure(const std::string& why) const {
   std::filesystem::rename(written, record, ignored);
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

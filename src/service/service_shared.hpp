@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 // One attached publisher. The control thread creates it and clears `attached` when the
 // connection closes; the drain thread drains it and drops it once detached and empty.
@@ -153,4 +153,4 @@ struct ServiceShared {
   std::optional<std::string> failure_;  // guarded by failure_mutex_
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

@@ -2,7 +2,7 @@
 // the client's side of asking for it.
 #include "service/service.hpp"
 
-#include "service/service_protocol.hpp"
+#include "service_client/service_protocol.hpp"
 #include "support/prometheus_exposition.hpp"
 
 #include <fmt/format.h>
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::service {
 
 namespace {
 
@@ -343,4 +343,4 @@ std::expected<std::string, Error> query_status(const std::filesystem::path& runt
   return std::move((*reply)->text);
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::service

@@ -9,7 +9,7 @@
 #include <optional>
 #include <thread>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 
 namespace {
 
@@ -128,4 +128,4 @@ std::expected<FetchResult, Error> fetch_journal(const FetchConfig& config) {
   return fetch.finish();
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

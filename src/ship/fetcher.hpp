@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <string>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 
 struct FetchConfig {
   NatsEndpoint nats;
@@ -32,4 +32,4 @@ struct FetchResult {
 // out of it), when a message is not a ringlog event, or when the journal fails.
 std::expected<FetchResult, Error> fetch_journal(const FetchConfig&);
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

@@ -11,7 +11,7 @@
 #include <charconv>
 #include <cstring>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 namespace {
 
 constexpr const char* message_id_header = "Nats-Msg-Id";
@@ -353,4 +353,4 @@ std::expected<std::span<const std::byte>, std::string> MessageDecoder::block_bod
   return std::span<const std::byte>(decompressed_.data(), body_bytes);
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

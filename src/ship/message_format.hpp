@@ -32,7 +32,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 
 // Gathers consecutive events into a block's body, up to a size.
 class BlockBuilder {
@@ -123,4 +123,4 @@ class MessageDecoder {
   std::vector<ShippedEvent> events_;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 
 struct NatsEndpoint {
   std::vector<std::string> servers;  // nats://host:port, tried in turn
@@ -23,4 +23,4 @@ struct NatsEndpoint {
 // a subject, a credentials file that is private and of a known form.
 std::expected<void, std::string> check_endpoint(const NatsEndpoint&);
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

@@ -15,7 +15,7 @@
 #include <thread>
 #include <utility>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 namespace {
 
 // What a credentials file holds: a NATS .creds file (a user JWT and its key), or a user and a
@@ -320,4 +320,4 @@ void StreamCursor::reread_after_previous() {
   next_stream_sequence_ = previous_next_stream_sequence_;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 
 // "what: <the client's text for status>: <its last error>", for every failed call.
 std::string nats_error(std::string_view what, natsStatus);
@@ -116,4 +116,4 @@ class StreamCursor {
   std::int64_t batch_bytes_ = 0;  // the most a fetch brings
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 
 // blocks: a message carries a run of events (the default); events: a message per event.
 enum class ShipFormat { blocks, events };
@@ -45,4 +45,4 @@ constexpr std::optional<Compression> compression_named(std::string_view name) {
   return named<Compression>(compression_names, name);
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <thread>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 
 struct Shipper::State {
   explicit State(ShipConfig shipping) : config(std::move(shipping)) {}
@@ -192,4 +192,4 @@ std::string to_prometheus(const ShipStatus& status) {
   return out.take();
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

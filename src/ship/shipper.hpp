@@ -34,7 +34,7 @@
 #include <string>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 
 struct ShipConfig {
   std::filesystem::path journal_dir;
@@ -112,4 +112,4 @@ class Shipper {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

@@ -10,7 +10,7 @@
 
 #include <algorithm>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 
 using timing::ship_ack_wait;
 
@@ -326,4 +326,4 @@ void ShippingLoop::sample_lag() {
   });
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

@@ -16,7 +16,7 @@
 #include <optional>
 #include <utility>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 
 class ShippingLoop {
  public:
@@ -88,4 +88,4 @@ class ShippingLoop {
   Counts rate_from_;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

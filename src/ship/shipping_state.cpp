@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 
 void StopFlag::request() {
   {
@@ -54,4 +54,4 @@ std::optional<std::string> Acknowledgements::refusal() const {
   return refusal_;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

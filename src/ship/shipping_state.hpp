@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-namespace ringlog::app {
+namespace ringlog::ship {
 
 // stop(): the flag, and a wait that it ends at once.
 class StopFlag {
@@ -95,4 +95,4 @@ class ShipStatusBoard {
   ShipFigures figures_;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::ship

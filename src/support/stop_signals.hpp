@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <chrono>
 
-namespace ringlog::app {
+namespace ringlog::support {
 
 class StopSignals {
  public:
@@ -38,4 +38,4 @@ class StopSignals {
   sigset_t previous_{};
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::support

@@ -10,7 +10,7 @@
 #include <chrono>
 #include <cstdio>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 DemoCommand::DemoCommand(CLI::App& app) {
   options_.journal_dir = "ringlog-journal";
@@ -50,4 +50,4 @@ int DemoCommand::run() {
   return succeeded(report) ? 0 : 1;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

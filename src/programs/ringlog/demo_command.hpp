@@ -9,7 +9,7 @@
 
 #include <optional>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 class DemoCommand {
  public:
@@ -24,4 +24,4 @@ class DemoCommand {
   double duration_s_ = 10;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

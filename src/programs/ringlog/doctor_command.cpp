@@ -6,7 +6,7 @@
 
 #include <cstdio>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 namespace {
 
@@ -67,4 +67,4 @@ std::optional<int> DoctorCommand::run() const {
   return run_doctor(options_, cpus_, json_);
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

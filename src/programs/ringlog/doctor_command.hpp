@@ -10,7 +10,7 @@
 
 #include <optional>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 class DoctorCommand {
  public:
@@ -27,4 +27,4 @@ class DoctorCommand {
   bool json_ = false;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

@@ -4,7 +4,7 @@
 
 #include <ringlog/error.hpp>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 inline constexpr int exit_done = 0;
 inline constexpr int exit_failed = 1;         // it ran, and what it was for failed
@@ -15,4 +15,4 @@ inline int exit_status_for(const Error& error) noexcept {
   return error.code == SetupErrc::journal_failed ? exit_failed : exit_could_not_start;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

@@ -21,7 +21,7 @@
 #include <sstream>
 #include <string_view>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 namespace {
 
@@ -601,4 +601,4 @@ void print_host_report_json(const HostReport& report, std::FILE* out) {
   fmt::print(out, "{}\n", json.dump());
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 enum class Verdict { pass, warn, fail };
 
@@ -52,4 +52,4 @@ void print_host_report(const HostReport&, std::FILE* out);
 // The same as one JSON object.
 void print_host_report_json(const HostReport&, std::FILE* out);
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

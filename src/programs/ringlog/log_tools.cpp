@@ -17,7 +17,7 @@
 #include <string_view>
 #include <thread>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 namespace {
 
@@ -433,4 +433,4 @@ std::optional<int> LogToolCommands::run() const {
   return std::nullopt;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 // Exit statuses of dump and verify.
 inline constexpr int intact = 0;
@@ -81,4 +81,4 @@ class LogToolCommands {
   TailOptions tail_options_;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

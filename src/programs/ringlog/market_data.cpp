@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 namespace {
 
@@ -33,4 +33,4 @@ void fill_tick(std::uint64_t sequence, std::span<std::byte> payload) noexcept {
   std::memcpy(payload.data(), &tick, sizeof tick);
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

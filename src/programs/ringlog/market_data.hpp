@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <span>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 // One market-data tick: which instrument, at what price (in ticks) and size, on which side.
 struct Tick {
@@ -24,4 +24,4 @@ std::uint8_t market_event_type(std::uint64_t sequence) noexcept;
 // The tick of `sequence`, into the first sizeof(Tick) bytes of `payload`.
 void fill_tick(std::uint64_t sequence, std::span<std::byte> payload) noexcept;
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

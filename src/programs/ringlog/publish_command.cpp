@@ -14,7 +14,7 @@
 #include <chrono>
 #include <thread>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 namespace {
 
@@ -223,4 +223,4 @@ std::optional<int> PublishCommand::run() const {
   return run_publisher(options_);
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

@@ -10,7 +10,7 @@
 
 #include <optional>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 struct PublishOptions {
   service::AttachOptions attach;
@@ -32,4 +32,4 @@ class PublishCommand {
   PublishOptions options_;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

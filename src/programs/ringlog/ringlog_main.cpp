@@ -19,7 +19,7 @@
 #include <CLI/CLI.hpp>
 
 int main(int argc, char** argv) {
-  using namespace ringlog::app;
+  using namespace ringlog::programs;
   CLI::App app{"ringlog: low-latency event journal. Without a subcommand: the built-in "
                "market-data demo."};
   // Not const: the command line writes into them as it is parsed.

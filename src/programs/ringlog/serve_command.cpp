@@ -17,7 +17,11 @@
 #include <cstring>
 #include <utility>
 
-namespace ringlog::app {
+namespace ringlog::programs {
+
+using service::Service;
+using service::ServiceConfig;
+using service::ServiceStatus;
 
 namespace {
 
@@ -41,7 +45,7 @@ void log_start(ServiceLog& log, const ServiceConfig& config, const ServiceStatus
     log.write("warning", "previously_failed",
               fmt::format("previously FAILED (an earlier run): {} (recorded in {}; a clean stop "
                           "clears it)",
-                          *started.previous_failure, failure_record_path(config).string()),
+                          *started.previous_failure, service::failure_record_path(config).string()),
               {{"reason", *started.previous_failure}});
   }
 }
@@ -97,7 +101,7 @@ void log_status(ServiceLog& log, const SystemdNotifier& systemd, const ServiceSt
 // journal fail, says so once and goes on answering `ringlog status` with the failure until
 // stopped.
 void watch_service(ServiceLog& log, const SystemdNotifier& systemd, Service& service,
-                   StopSignals& signals, double seconds) {
+                   support::StopSignals& signals, double seconds) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = seconds > 0 ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                                          std::chrono::duration<double>(seconds))
@@ -173,7 +177,7 @@ int run_service(const std::filesystem::path& config_path, double seconds,
   if (!config) return exit_could_not_start;
   ServiceLog log(log_path, log_format);
   const SystemdNotifier systemd;
-  StopSignals signals(/*with_hangup=*/true);  // before the service's threads
+  support::StopSignals signals(/*with_hangup=*/true);  // before the service's threads
   auto service = Service::start(*config);
   if (!service) {
     log.complain("not_started", "ringlog serve: " + service.error().message());
@@ -201,15 +205,15 @@ int run_service(const std::filesystem::path& config_path, double seconds,
 // The configuration at `path` (without one, the defaults), checked as `ringlog serve` checks it
 // before it starts: check-config and serve run this one function, so that what one passes the
 // other starts with. Nothing, after saying why on stderr, when it will not do.
-std::optional<ServiceConfig> checked_config(const std::filesystem::path& path,
+std::optional<service::ServiceConfig> checked_config(const std::filesystem::path& path,
                                                           std::string_view command) {
   const auto config =
-      path.empty() ? ServiceConfig{} : load_service_config(path);
+      path.empty() ? service::ServiceConfig{} : service::load_service_config(path);
   if (!config) {
-    fmt::print(stderr, "ringlog {}: {}\n", command, config.error());
+    fmt::print(stderr, "ringlog {}: {}\n", command, config.error().message());
     return std::nullopt;
   }
-  if (const auto problems = check_before_serving(*config)) {
+  if (const auto problems = service::check_before_serving(*config)) {
     fmt::print(stderr, "ringlog {}: {}\n", command, *problems);
     return std::nullopt;
   }
@@ -256,4 +260,4 @@ std::optional<int> CheckConfigCommand::run() const {
   return config ? 0 : 2;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

@@ -12,12 +12,12 @@
 
 #include <optional>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 // The configuration at `path` (without one, the defaults), checked as `ringlog serve` checks it
 // before it starts. Nothing, after saying why on stderr (as `ringlog <command>`), when it will
 // not do.
-std::optional<ServiceConfig> checked_config(const std::filesystem::path& path,
+std::optional<service::ServiceConfig> checked_config(const std::filesystem::path& path,
                                             std::string_view command);
 
 class ServeCommand {
@@ -50,4 +50,4 @@ class CheckConfigCommand {
   std::filesystem::path config_path_;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

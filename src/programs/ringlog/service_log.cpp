@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cstring>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 ServiceLog::ServiceLog(std::filesystem::path path, LogFormat format)
     : path_(std::move(path)), format_(format) {
@@ -67,4 +67,4 @@ void ServiceLog::close_file() {
   out_ = stdout;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 enum class LogFormat { text, json };
 
@@ -41,4 +41,4 @@ class ServiceLog {
   std::FILE* out_ = stdout;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

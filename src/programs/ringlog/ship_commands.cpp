@@ -13,7 +13,11 @@
 #include <cstdio>
 #include <fstream>
 
-namespace ringlog::app {
+namespace ringlog::programs {
+
+using ship::ShipConfig;
+using ship::Shipper;
+using ship::ShipStatus;
 
 struct ShipCommands::Options {
   std::filesystem::path config_file;
@@ -34,11 +38,11 @@ struct ShipCommands::Options {
   double report_every_s = 1;
 
   // The [ship] section of the configuration file (or its defaults), then the command line.
-  std::expected<ShipConfig, std::string> ship_config() const {
-    ShipConfig config;
+  std::expected<ship::ShipConfig, std::string> ship_config() const {
+    ship::ShipConfig config;
     if (!config_file.empty()) {
-      auto loaded = load_service_config(config_file);
-      if (!loaded) return std::unexpected(loaded.error());
+      auto loaded = service::load_service_config(config_file);
+      if (!loaded) return std::unexpected(loaded.error().message());
       config = loaded->ship;
     }
     config.journal_dir = journal_dir;
@@ -48,8 +52,8 @@ struct ShipCommands::Options {
     if (!subject.empty()) config.nats.subject = subject;
     if (!credentials_file.empty()) config.nats.credentials_file = credentials_file;
     if (max_in_flight > 0) config.max_in_flight = max_in_flight;
-    if (!format.empty()) config.format = *ship_format_named(format);
-    if (!compress.empty()) config.compression = *compression_named(compress);
+    if (!format.empty()) config.format = *ship::ship_format_named(format);
+    if (!compress.empty()) config.compression = *ship::compression_named(compress);
     if (block_bytes > 0) config.block_bytes = block_bytes;
     if (linger_us >= 0) config.linger = std::chrono::microseconds(linger_us);
     if (replicas >= 0) {
@@ -103,14 +107,14 @@ ShipCommands::ShipCommands(CLI::App& app) : options_(std::make_unique<Options>()
   add_endpoint(*ship_);
   ship_->add_option("--format", o.format, "blocks: a message carries a run of events (the "
                     "default); events: a message per event")
-      ->check(CLI::IsMember(std::vector<std::string>(ship_format_names.begin(),
-                                                     ship_format_names.end())));
+      ->check(CLI::IsMember(std::vector<std::string>(ship::ship_format_names.begin(),
+                                                     ship::ship_format_names.end())));
   ship_->add_option("--compress", o.compress, "compress blocks: none (the default), lz4, zstd")
-      ->check(CLI::IsMember(std::vector<std::string>(compression_names.begin(),
-                                                     compression_names.end())));
+      ->check(CLI::IsMember(std::vector<std::string>(ship::compression_names.begin(),
+                                                     ship::compression_names.end())));
   ship_->add_option("--block-bytes", o.block_bytes, "a block's body at most (default 262144; "
                     "kept under the server's max_payload)")
-      ->check(CLI::Range(min_block_bytes, max_block_bytes));
+      ->check(CLI::Range(ship::min_block_bytes, ship::max_block_bytes));
   ship_->add_option("--linger-us", o.linger_us, "how long a block waits for more events, from "
                     "its first, once the journal has nothing new (default 1000)")
       ->check(CLI::Range(0, 10'000'000));
@@ -146,7 +150,7 @@ std::optional<int> ShipCommands::run() const {
 }
 
 int ShipCommands::run_fetch(const ShipConfig& config) const {
-  auto fetched = fetch_journal({config.nats, options_->journal_dir, {}});
+  auto fetched = ship::fetch_journal({config.nats, options_->journal_dir, {}});
   if (!fetched) {
     fmt::print(stderr, "ringlog fetch: {}\n", fetched.error().message());
     return 1;
@@ -161,7 +165,7 @@ int ShipCommands::run_fetch(const ShipConfig& config) const {
   return 0;
 }
 
-int ShipCommands::run_ship(ShipConfig config) const {
+int ShipCommands::run_ship(ship::ShipConfig config) const {
   const Options& o = *options_;
   config.cpus = o.cpus;
   if (config.cpus.empty()) {  // off the pair a producer and consumer on this host would use
@@ -172,7 +176,7 @@ int ShipCommands::run_ship(ShipConfig config) const {
     }
     config.cpus = placement->housekeeping_cpus;
   }
-  StopSignals signals;  // before the shipper's threads, which inherit the blocked signals
+  support::StopSignals signals;  // before the shipper's threads, which inherit the blocked signals
   auto shipper = Shipper::start(config);
   if (!shipper) {
     fmt::print(stderr, "ringlog ship: {}\n", shipper.error().message());
@@ -194,9 +198,9 @@ int ShipCommands::run_ship(ShipConfig config) const {
     const bool caught_up = o.until_caught_up && status.in_step && status.lag_events == 0;
     if (Clock::now() >= next_report || caught_up) {
       next_report += report_every;
-      fmt::print("{}", to_text(status));
+      fmt::print("{}", ship::to_text(status));
       std::fflush(stdout);
-      if (!o.metrics_file.empty()) replace_file(o.metrics_file, to_prometheus(status));
+      if (!o.metrics_file.empty()) replace_file(o.metrics_file, ship::to_prometheus(status));
     }
     if (caught_up) break;
   }
@@ -212,8 +216,8 @@ int ShipCommands::run_ship(ShipConfig config) const {
              double(final_status.acknowledged_bytes) / seconds / 1e6,
              double(final_status.acknowledged_wire_bytes) / seconds / 1e6,
              final_status.compression_ratio(), (cpu_seconds() - cpu_at_start) * 1e6 / events);
-  if (!o.metrics_file.empty()) replace_file(o.metrics_file, to_prometheus(final_status));
+  if (!o.metrics_file.empty()) replace_file(o.metrics_file, ship::to_prometheus(final_status));
   return 0;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

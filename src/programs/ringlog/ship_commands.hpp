@@ -6,9 +6,11 @@
 #include <memory>
 #include <optional>
 
-namespace ringlog::app {
-
+namespace ringlog::ship {
 struct ShipConfig;
+}
+
+namespace ringlog::programs {
 
 class ShipCommands {
  public:
@@ -21,12 +23,12 @@ class ShipCommands {
 
  private:
   struct Options;
-  int run_fetch(const ShipConfig&) const;
-  int run_ship(ShipConfig) const;
+  int run_fetch(const ship::ShipConfig&) const;
+  int run_ship(ship::ShipConfig) const;
 
   std::unique_ptr<Options> options_;
   CLI::App* ship_ = nullptr;
   CLI::App* fetch_ = nullptr;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

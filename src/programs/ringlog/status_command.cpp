@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 StatusCommand::StatusCommand(CLI::App& app)
     : status_(app.add_subcommand("status", "the running service's publishers, journal and "
@@ -19,7 +19,7 @@ StatusCommand::StatusCommand(CLI::App& app)
 
 std::optional<int> StatusCommand::run() const {
   if (!status_->parsed()) return std::nullopt;
-  const auto reply = query_status(service_.runtime_dir, service_.service, format_);
+  const auto reply = service::query_status(service_.runtime_dir, service_.service, format_);
   if (!reply) {
     fmt::print(stderr, "ringlog status: {}\n", reply.error().message());
     return exit_status_for(reply.error());
@@ -28,4 +28,4 @@ std::optional<int> StatusCommand::run() const {
   return 0;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

@@ -10,7 +10,7 @@
 
 #include <optional>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 class StatusCommand {
  public:
@@ -26,4 +26,4 @@ class StatusCommand {
   std::string format_ = "text";
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 namespace {
 
@@ -44,4 +44,4 @@ void SystemdNotifier::stopping(const std::string& status) const {
   notify("STOPPING=1\nSTATUS=" + one_line(status));
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 class SystemdNotifier {
  public:
@@ -27,4 +27,4 @@ class SystemdNotifier {
   std::optional<std::chrono::microseconds> watchdog_every_;
 };
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

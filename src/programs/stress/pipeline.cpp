@@ -30,7 +30,7 @@
 #include <thread>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 namespace {
 
@@ -214,7 +214,8 @@ struct Watched {
 // Returns once the producer is to stop: its count written, its time up, or a signal. Prints a
 // status line every second (where asked) and samples the host's dirty pages.
 void watch_run(const PipelineOptions& options, const Watched& watched,
-               const CountingConsumer& counter, const Progress& progress, StopSignals& signals,
+               const CountingConsumer& counter, const Progress& progress,
+               support::StopSignals& signals,
                Clock::time_point start, PipelineReport& report) {
   const bool counted = options.event_count != 0;
   const auto deadline =
@@ -282,7 +283,7 @@ void run_threads(const PipelineOptions& options, const EventSource& source,
   const CountingConsumer& counter = *counting;
   dispatcher.add_consumer(std::move(counting));
 
-  StopSignals signals;  // blocked before the threads start, so they inherit the mask
+  support::StopSignals signals;  // blocked before the threads start, so they inherit the mask
   Progress progress;
   auto [producer, consumer] = watched.ring.split();
   const double written_back_at_start = written_back_mb();
@@ -387,4 +388,4 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   return report;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 // A deterministic event generator: event `sequence` is a pure function of it, so that a replay
 // can regenerate every event and compare it byte for byte.
@@ -99,4 +99,4 @@ void print_report(const PipelineReport&, std::size_t record_bytes);
 // Every written event persisted and verified, nothing refused, no error.
 bool succeeded(const PipelineReport&);
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

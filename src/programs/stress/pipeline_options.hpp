@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-namespace ringlog::app {
+namespace ringlog::programs {
 
 inline void add_pipeline_options(CLI::App& app, PipelineOptions& options) {
   using HugePages = ring::MemoryOptions::HugePages;
@@ -43,4 +43,4 @@ inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** arg
   return std::nullopt;
 }
 
-}  // namespace ringlog::app
+}  // namespace ringlog::programs

@@ -37,7 +37,7 @@ std::filesystem::path fresh_directory() {
 }
 
 // The report as one JSON line, for scripts/bench-run.
-void print_json(const ringlog::app::PipelineReport& report, std::uint16_t payload_bytes) {
+void print_json(const ringlog::programs::PipelineReport& report, std::uint16_t payload_bytes) {
   const std::size_t record_bytes = ringlog::event::EventHeader::SIZE + payload_bytes;
   const double seconds = std::max(report.seconds, 1e-9);
   const nlohmann::ordered_json json = {
@@ -67,7 +67,7 @@ void print_json(const ringlog::app::PipelineReport& report, std::uint16_t payloa
 }  // namespace
 
 int main(int argc, char** argv) {
-  ringlog::app::PipelineOptions options;
+  ringlog::programs::PipelineOptions options;
   options.events_per_second = 0;
   options.show_status = false;
   options.background_on_producer_cpu = true;
@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->excludes(duration);
   app.add_option("--payload", payload_bytes, "payload bytes per event (at least 8)")
       ->check(CLI::Range(8, 4096))->capture_default_str();
-  ringlog::app::add_pipeline_options(app, options);
+  ringlog::programs::add_pipeline_options(app, options);
   std::int64_t flush_us = options.journal.flush.every.count();
   app.add_option("--flush-bytes", options.journal.flush.every_bytes,
                  "flush once this many bytes were appended (0: no byte trigger)")
@@ -99,13 +99,14 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", keep, "keep the journal files afterwards");
   app.add_flag("--json", json, "also print the results as one JSON line");
   app.add_flag("--status", options.show_status, "print a status line every second");
-  if (const auto stop = ringlog::app::parse_command_line(app, argc, argv)) return *stop;
+  if (const auto stop = ringlog::programs::parse_command_line(app, argc, argv)) return *stop;
 
   options.journal.flush.every = std::chrono::microseconds(flush_us);
   const bool temporary = directory.empty();
   options.journal_dir = temporary ? fresh_directory() : std::filesystem::path(directory);
   options.duration = std::chrono::duration<double>(duration_s);
-  const ringlog::app::EventSource pattern{payload_bytes, stress_event_type, fill_pattern, false};
+  const ringlog::programs::EventSource pattern{payload_bytes, stress_event_type, fill_pattern,
+                                               false};
   const std::size_t record_bytes = ringlog::event::EventHeader::SIZE + payload_bytes;
 
   fmt::print("stress: {}, {}-byte payloads, ring of {} bytes, segments of {} bytes in {}\n",
@@ -114,14 +115,14 @@ int main(int argc, char** argv) {
              payload_bytes, options.ring_bytes, options.journal.segment_bytes,
              options.journal_dir.string());
   std::fflush(stdout);
-  const auto ran = ringlog::app::run_pipeline(options, pattern);
+  const auto ran = ringlog::programs::run_pipeline(options, pattern);
   if (temporary && !keep) std::filesystem::remove_all(options.journal_dir);
   if (!ran) {
     fmt::print(stderr, "stress: {}\n", ran.error());
     return 2;
   }
-  const ringlog::app::PipelineReport& report = *ran;
-  ringlog::app::print_report(report, record_bytes);
+  const ringlog::programs::PipelineReport& report = *ran;
+  ringlog::programs::print_report(report, record_bytes);
   if (json) print_json(report, payload_bytes);
-  return ringlog::app::succeeded(report) ? 0 : 1;
+  return ringlog::programs::succeeded(report) ? 0 : 1;
 }

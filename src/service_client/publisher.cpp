@@ -1,6 +1,6 @@
 #include <ringlog/publisher.hpp>
 
-#include "service/service_protocol.hpp"
+#include "service_client/service_protocol.hpp"
 
 #include <ringlog/detail/assert.hpp>
 #include <ringlog/detail/cpu_relax.hpp>

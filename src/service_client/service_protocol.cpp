@@ -1,4 +1,4 @@
-#include "service/service_protocol.hpp"
+#include "service_client/service_protocol.hpp"
 
 #include <ringlog/detail/assert.hpp>
 
