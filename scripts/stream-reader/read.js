@@ -2,7 +2,7 @@
 // Reads the events a ringlog shipper put into a NATS JetStream stream, in either form (blocks,
 // or events one a message), checks them, and prints one JSON line an event, the lines
 // `ringlog dump --json` prints for the same events. A reader in a second language, written
-// from the README's "Block format" alone; `npm ci` here installs its one dependency, the
+// from src/README.md's "Block format" alone; `npm ci` here installs its one dependency, the
 // official NATS client.
 //
 // usage: node read.js --nats URL --stream NAME --subject SUBJECT

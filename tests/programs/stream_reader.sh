@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The JavaScript reader (scripts/stream-reader/read.js), written from the README's block format
+# The JavaScript reader (scripts/stream-reader/read.js), written from src/README.md's block format
 # alone, reads what `ringlog ship` put into a real stream, in blocks and in events one a
 # message, and prints exactly what `ringlog dump --json` prints of the journal, event for event.
 # A zstd stream it decodes where its Node.js can, and refuses, saying why, where it cannot.
