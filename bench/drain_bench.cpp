@@ -57,7 +57,7 @@ struct Setup {
 // One round: `events` through a new shared ring into `journal`; events/s from the start signal
 // to the last event drained.
 template <class Consumer>
-double drain_round(ringlog::storage::Journal& journal, ringlog::ring::SharedRing& ring,
+double drain_round(ringlog::journal::Journal& journal, ringlog::ring::SharedRing& ring,
                    Consumer& consumer, const Setup& setup) {
   auto producer = ring.producer();
   if (!producer) fail(ringlog::ring::to_string(producer.error()));
@@ -71,8 +71,8 @@ double drain_round(ringlog::storage::Journal& journal, ringlog::ring::SharedRing
       while (!producer->write_event(header, payload)) ringlog::detail::cpu_relax();
     }
   });
-  ringlog::consumer::EventDispatcher dispatcher;
-  dispatcher.add_consumer(std::make_unique<ringlog::consumer::JournalConsumer>(journal));
+  ringlog::dispatch::EventDispatcher dispatcher;
+  dispatcher.add_consumer(std::make_unique<ringlog::dispatch::JournalConsumer>(journal));
   const auto start = Clock::now();
   go.store(true, std::memory_order_release);
   for (std::uint64_t read = 0; read < setup.events;) {
@@ -85,7 +85,7 @@ double drain_round(ringlog::storage::Journal& journal, ringlog::ring::SharedRing
   return double(setup.events) / seconds;
 }
 
-double round_of(bool checked, ringlog::storage::Journal& journal, const Setup& setup) {
+double round_of(bool checked, ringlog::journal::Journal& journal, const Setup& setup) {
   auto ring = ringlog::ring::SharedRing::create({}, ringlog::ring::default_capacity_bytes);
   if (!ring) fail(ringlog::ring::to_string(ring.error()));
   if (checked) {
@@ -119,9 +119,9 @@ int main(int argc, char** argv) {
   }
   const std::filesystem::path dir = argv[1];
   std::filesystem::remove_all(dir);
-  ringlog::storage::JournalOptions options;
+  ringlog::journal::JournalOptions options;
   options.keep_segments = 4;  // recycled: steady state, not a disk filling
-  auto journal = ringlog::storage::Journal::open(dir, options);
+  auto journal = ringlog::journal::Journal::open(dir, options);
   if (!journal) fail(journal.error().message());
   pin(setup.consumer_cpu);
 

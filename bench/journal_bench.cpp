@@ -52,13 +52,13 @@ std::vector<std::byte> ring_run() {
   return run;
 }
 
-ringlog::storage::Journal open_or_exit(const std::filesystem::path& dir,
-                                       ringlog::storage::FlushPolicy flush) {
+ringlog::journal::Journal open_or_exit(const std::filesystem::path& dir,
+                                       ringlog::journal::FlushPolicy flush) {
   std::filesystem::remove_all(dir);
-  ringlog::storage::JournalOptions options;
+  ringlog::journal::JournalOptions options;
   options.flush = flush;
   options.keep_segments = 4;  // recycled: the run measures steady state, not disk filling
-  auto journal = ringlog::storage::Journal::open(dir, options);
+  auto journal = ringlog::journal::Journal::open(dir, options);
   if (!journal) {
     fmt::print(stderr, "journal_bench: {}\n", journal.error().message());
     std::exit(2);
@@ -66,7 +66,7 @@ ringlog::storage::Journal open_or_exit(const std::filesystem::path& dir,
   return std::move(*journal);
 }
 
-void fail_on(const ringlog::storage::Journal& journal) {
+void fail_on(const ringlog::journal::Journal& journal) {
   if (!journal.failure()) return;
   fmt::print(stderr, "journal_bench: {}\n", journal.failure()->message());
   std::exit(1);

@@ -127,7 +127,7 @@ void BM_consumer_read(benchmark::State& state) {
 }
 
 // A consumer that takes every event and does nothing else: what remains is the dispatcher.
-class Discard final : public ringlog::consumer::EventConsumer {
+class Discard final : public ringlog::dispatch::EventConsumer {
  public:
   bool consume(const EventHeader& header, std::span<const std::byte> payload) override {
     benchmark::DoNotOptimize(header.timestamp);
@@ -138,7 +138,7 @@ class Discard final : public ringlog::consumer::EventConsumer {
 };
 
 void BM_dispatcher_drain(benchmark::State& state) {
-  ringlog::consumer::EventDispatcher dispatcher;
+  ringlog::dispatch::EventDispatcher dispatcher;
   for (std::int64_t i = 0; i < state.range(0); ++i) dispatcher.add_consumer(Discard{});
   time_reads(state, [&](ringlog::ring::Consumer& consumer) { dispatcher.drain(consumer); });
 }
@@ -165,14 +165,14 @@ struct ScratchJournal {
     Dir() { std::filesystem::remove_all(path); }
     ~Dir() { std::filesystem::remove_all(path); }
   } dir;  // removed after the journal closes
-  std::optional<ringlog::storage::Journal> journal;
+  std::optional<ringlog::journal::Journal> journal;
 
   explicit ScratchJournal(benchmark::State& state) {
-    ringlog::storage::JournalOptions options;
-    options.flush = ringlog::storage::FlushPolicy::on_request();
+    ringlog::journal::JournalOptions options;
+    options.flush = ringlog::journal::FlushPolicy::on_request();
     options.keep_segments = 2;
     options.segment_bytes = std::size_t{64} << 20;
-    auto opened = ringlog::storage::Journal::open(dir.path, options);
+    auto opened = ringlog::journal::Journal::open(dir.path, options);
     if (opened) {
       journal.emplace(std::move(*opened));
     } else {
@@ -185,7 +185,7 @@ struct ScratchJournal {
 void BM_journal_append(benchmark::State& state) {
   ScratchJournal scratch(state);
   if (!scratch.journal) return;
-  ringlog::storage::Journal* journal = &*scratch.journal;
+  ringlog::journal::Journal* journal = &*scratch.journal;
   std::byte payload[64] = {};
   constexpr std::size_t batch = 4096;
   for (auto _ : state) {
@@ -201,7 +201,7 @@ void BM_journal_append(benchmark::State& state) {
 
 // Takes each run of records whole and does nothing with it: what remains of a drain is the
 // ring's reading.
-class DiscardRuns final : public ringlog::consumer::EventConsumer {
+class DiscardRuns final : public ringlog::dispatch::EventConsumer {
  public:
   bool consume(const EventHeader&, std::span<const std::byte>) override { return true; }
   std::size_t consume_records(std::span<const std::byte> records, std::size_t events) override {
@@ -220,10 +220,10 @@ template <bool checked>
 void BM_shared_ring_drain(benchmark::State& state) {
   ScratchJournal scratch(state);
   if (!scratch.journal) return;
-  ringlog::consumer::EventDispatcher dispatcher;
+  ringlog::dispatch::EventDispatcher dispatcher;
   if (state.range(0) == 1) {
     dispatcher.add_consumer(
-        std::make_unique<ringlog::consumer::JournalConsumer>(*scratch.journal));
+        std::make_unique<ringlog::dispatch::JournalConsumer>(*scratch.journal));
   } else {
     dispatcher.add_consumer(DiscardRuns{});
   }

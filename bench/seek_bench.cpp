@@ -43,9 +43,9 @@ std::uint64_t expected_for(std::uint64_t wanted, std::uint64_t total) {
 
 std::uint64_t write_journal(const std::filesystem::path& dir, std::uint64_t bytes,
                             std::size_t segment_bytes) {
-  storage::JournalOptions options;
+  journal::JournalOptions options;
   options.segment_bytes = segment_bytes;
-  auto journal = storage::Journal::open(dir, options);
+  auto journal = journal::Journal::open(dir, options);
   if (!journal) {
     fmt::print(stderr, "seek_bench: {}\n", journal.error().message());
     std::exit(2);
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     segments += entry.path().extension() == ".evtl";
   }
-  auto reader = storage::JournalReader::open(dir);
+  auto reader = journal::JournalReader::open(dir);
   if (!reader) return 2;
   std::mt19937_64 random(5);
   std::vector<double> micros;

@@ -65,7 +65,7 @@ class PublisherView {
 };
 
 // Counts what the dispatcher hands its consumer.
-struct Counting final : consumer::EventConsumer {
+struct Counting final : dispatch::EventConsumer {
   std::uint64_t* events;
   explicit Counting(std::uint64_t* count) : events(count) {}
   bool consume(const event::EventHeader&, std::span<const std::byte>) override {
@@ -100,7 +100,7 @@ void write_events(ring::Producer& producer, std::uint64_t from, std::uint64_t to
 // Drains everything the consumer will give: the events, as the service's dispatcher sees them.
 std::uint64_t drain(ring::CheckedConsumer& consumer) {
   std::uint64_t events = 0;
-  consumer::EventDispatcher dispatcher;
+  dispatch::EventDispatcher dispatcher;
   dispatcher.add_consumer(Counting(&events));
   while (dispatcher.drain_batch(consumer, 64).events_read != 0) {
   }

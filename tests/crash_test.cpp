@@ -20,10 +20,10 @@
 #include <thread>
 
 using namespace ringlog;
-using storage::Journal;
-using storage::JournalReader;
-using storage::MmapReader;
-using storage::MmapWriter;
+using journal::Journal;
+using journal::JournalReader;
+using journal::MmapReader;
+using journal::MmapWriter;
 
 namespace {
 
@@ -63,8 +63,8 @@ std::optional<std::uint64_t> next_report(int fd) {
 // The journal's child: appends single events and batches with a flush policy of 64 KiB or
 // 200 us, and reports durable_sequence() whenever it has moved.
 [[noreturn]] void journal_append_until_killed(const std::filesystem::path& dir, int report_fd) {
-  storage::JournalOptions options;
-  options.segment_bytes = storage::JournalOptions::min_segment_bytes;  // rolls every few rounds
+  journal::JournalOptions options;
+  options.segment_bytes = journal::JournalOptions::min_segment_bytes;  // rolls every few rounds
   options.keep_segments = 0;
   options.flush = {64 << 10, std::chrono::microseconds(200)};
   auto journal = Journal::open(dir, options);
@@ -177,7 +177,7 @@ TEST(crash, journal_sigkill_never_loses_a_durable_event_and_recovery_continues) 
     auto reader = JournalReader::open(dir.path());
     ASSERT_TRUE(reader.has_value()) << reader.error().message();
     std::uint64_t expected = 0;
-    reader->replay([&](const storage::JournalEvent& event) {
+    reader->replay([&](const journal::JournalEvent& event) {
       ASSERT_EQ(event.sequence, expected);
       ASSERT_EQ(event.view.header.timestamp, expected);
       ASSERT_TRUE(test::payload_matches(expected, event.view.payload)) << "event " << expected;

@@ -7,14 +7,14 @@
 #include <vector>
 
 using namespace ringlog;
-using consumer::EventDispatcher;
+using dispatch::EventDispatcher;
 using test::header_for;
 using test::make_payload;
 
 namespace {
 
 // Records what it sees; fails every event whose timestamp is divisible by `fail_every`.
-class Recording final : public consumer::EventConsumer {
+class Recording final : public dispatch::EventConsumer {
  public:
   explicit Recording(std::vector<std::uint64_t>* seen, std::uint64_t fail_every = 0)
       : seen_(seen), fail_every_(fail_every) {}
@@ -100,7 +100,7 @@ TEST(dispatcher, multiple_consumers) {
   std::vector<std::uint64_t> first_seen;
   std::vector<std::uint64_t> second_seen;
   const Recording& first = dispatcher.add_consumer(Recording(&first_seen));
-  const consumer::EventConsumer& second =
+  const dispatch::EventConsumer& second =
       dispatcher.add_consumer(std::make_unique<Recording>(&second_seen, 2));
   EXPECT_EQ(dispatcher.consumer_count(), 2u);
   auto ring = ring_with(6);
@@ -138,7 +138,7 @@ TEST(dispatcher, totals_of_a_consumer_it_never_had_stops_the_process_even_in_rel
 }
 
 TEST(dispatcher, success_rate_calculation) {
-  consumer::DrainStats stats;
+  dispatch::DrainStats stats;
   stats.events_delivered = 3;
   stats.events_failed = 1;
   EXPECT_DOUBLE_EQ(stats.success_rate(), 0.75);
@@ -147,7 +147,7 @@ TEST(dispatcher, success_rate_calculation) {
 }
 
 TEST(dispatcher, success_rate_empty) {
-  EXPECT_DOUBLE_EQ(consumer::DrainStats{}.success_rate(), 1.0);
+  EXPECT_DOUBLE_EQ(dispatch::DrainStats{}.success_rate(), 1.0);
 }
 
 TEST(dispatcher, drains_an_spsc_consumer) {
@@ -171,7 +171,7 @@ TEST(dispatcher, drains_an_spsc_consumer) {
 namespace {
 
 // Takes whole runs of ring records, as a journal does, and checks each record in them.
-class RunTaking final : public consumer::EventConsumer {
+class RunTaking final : public dispatch::EventConsumer {
  public:
   bool consume(const event::EventHeader&, std::span<const std::byte>) override {
     ADD_FAILURE() << "a run-taking consumer gets runs, not single events";
@@ -213,7 +213,7 @@ TEST(dispatcher, hands_runs_of_records_to_consumers_that_take_them_whole) {
                                 make_payload(written, written % 50))) {
       ++written;
     }
-    const consumer::DrainStats stats = dispatcher.drain_batch(consumer, 7 + round % 5);
+    const dispatch::DrainStats stats = dispatcher.drain_batch(consumer, 7 + round % 5);
     EXPECT_LE(stats.events_read, 7u + round % 5);
     dispatcher.drain(consumer);
   }
@@ -236,10 +236,10 @@ TEST(dispatcher, adds_up_what_the_drop_markers_it_drains_count) {
   ASSERT_TRUE(producer.write_drop_marker({.dropped_events = 7}));
   ASSERT_TRUE(producer.write_event(header_for(2, 8), make_payload(2, 8)));
   ASSERT_TRUE(producer.write_drop_marker({.dropped_events = 5}));
-  const consumer::DrainStats first = dispatcher.drain_batch(consumer, 2);
+  const dispatch::DrainStats first = dispatcher.drain_batch(consumer, 2);
   EXPECT_EQ(first.events_read, 2u);
   EXPECT_EQ(first.marked_dropped, 7u);
-  const consumer::DrainStats rest = dispatcher.drain(consumer);
+  const dispatch::DrainStats rest = dispatcher.drain(consumer);
   EXPECT_EQ(rest.events_read, 2u);
   EXPECT_EQ(rest.marked_dropped, 5u);
   EXPECT_EQ(seen.size(), 4u) << "markers are delivered as events";

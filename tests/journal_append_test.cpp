@@ -19,9 +19,9 @@
 #include <vector>
 
 using namespace ringlog;
-using storage::Journal;
-using storage::JournalOptions;
-using storage::JournalReader;
+using journal::Journal;
+using journal::JournalOptions;
+using journal::JournalReader;
 using test::append_events, test::expect_events, test::file_names, test::payload_size_of,
     test::ring_records, test::segment_bytes, test::small_segments;
 
@@ -39,8 +39,8 @@ TEST(journal, appends_across_segments_named_by_their_first_sequence) {
   ASSERT_TRUE(reader.has_value());
   std::uint64_t first_in_next = 0;
   for (const auto& path : test::segment_paths(dir.path())) {
-    EXPECT_EQ(path.filename().string(), storage::detail::segment_file_name(first_in_next));
-    auto file = storage::MmapReader::open(path);
+    EXPECT_EQ(path.filename().string(), journal::detail::segment_file_name(first_in_next));
+    auto file = journal::MmapReader::open(path);
     ASSERT_TRUE(file.has_value()) << file.error().message();
     first_in_next += file->event_count();
   }
@@ -131,7 +131,7 @@ TEST(journal, batches_of_ring_records_split_across_segments) {
   expect_events(dir.path(), 0, next);
   // Every file on its own is a valid log, and a reader can start inside a batch.
   for (const auto& path : test::segment_paths(dir.path())) {
-    auto file = storage::MmapReader::open(path);
+    auto file = journal::MmapReader::open(path);
     ASSERT_TRUE(file.has_value());
     EXPECT_FALSE(file->scan().damaged) << path;
   }
@@ -142,8 +142,8 @@ TEST(journal, takes_events_from_the_dispatcher_in_runs_and_one_by_one) {
   test::TempDir dir;
   auto journal = Journal::open(dir.path(), small_segments());
   ASSERT_TRUE(journal.has_value());
-  consumer::EventDispatcher dispatcher;
-  dispatcher.add_consumer(consumer::JournalConsumer(*journal));
+  dispatch::EventDispatcher dispatcher;
+  dispatcher.add_consumer(dispatch::JournalConsumer(*journal));
   // An SPSC ring's consumer hands runs of records over (append_records)...
   auto spsc = ring::SpscRingBuffer::create(1 << 16);
   ASSERT_TRUE(spsc.has_value());

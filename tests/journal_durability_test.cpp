@@ -26,9 +26,9 @@
 #include <thread>
 
 using namespace ringlog;
-using storage::FlushPolicy;
-using storage::Journal;
-using storage::JournalOptions;
+using journal::FlushPolicy;
+using journal::Journal;
+using journal::JournalOptions;
 using test::append_events, test::expect_events, test::payload_size_of, test::segment_bytes,
     test::small_segments;
 
@@ -79,11 +79,11 @@ TEST(journal, falls_back_to_a_flusher_thread_where_io_uring_is_forbidden) {
   if (child == 0) {
     if (!forbid_io_uring()) _exit(10);
     JournalOptions demanding = small_segments();
-    demanding.flush_backend = storage::FlushBackend::io_uring;
+    demanding.flush_backend = journal::FlushBackend::io_uring;
     if (Journal::open(dir / "demanding", demanding).has_value()) _exit(11);  // must say no
     auto journal = Journal::open(dir / "journal", small_segments());
     if (!journal) _exit(12);
-    if (journal->flush_backend() != storage::FlushBackend::thread) _exit(13);
+    if (journal->flush_backend() != journal::FlushBackend::thread) _exit(13);
     if (journal->flush_backend_note().find("io_uring unavailable") == std::string::npos) _exit(14);
     for (std::uint64_t seq = 0; seq < 30'000; ++seq) {
       const auto payload = test::make_payload(seq, payload_size_of(seq));
@@ -125,7 +125,7 @@ std::multimap<std::string, std::string> allowed_cpus_by_thread() {
 
 // The journal's own threads, and io_uring's workers where fsync runs, stay on the housekeeping
 // CPUs, away from the producer's and consumer's cores.
-void check_housekeeping_cpus(storage::FlushBackend backend) {
+void check_housekeeping_cpus(journal::FlushBackend backend) {
   cpu_set_t usable;
   ASSERT_EQ(sched_getaffinity(0, sizeof usable, &usable), 0);
   if (CPU_COUNT(&usable) < 2) GTEST_SKIP() << "needs 2 CPUs: this process may use 1";
@@ -136,7 +136,7 @@ void check_housekeeping_cpus(storage::FlushBackend backend) {
   options.flush_backend = backend;
   options.housekeeping_cpus = {housekeeping};
   auto journal = Journal::open(dir / "journal", options);
-  if (!journal && backend == storage::FlushBackend::io_uring) {
+  if (!journal && backend == journal::FlushBackend::io_uring) {
     GTEST_SKIP() << "io_uring is not available here: " << journal.error().message();
   }
   ASSERT_TRUE(journal.has_value()) << journal.error().message();
@@ -153,7 +153,7 @@ void check_housekeeping_cpus(storage::FlushBackend backend) {
 
   const auto allowed = allowed_cpus_by_thread();
   const std::string flusher =
-      backend == storage::FlushBackend::io_uring ? "iou-wrk-" : "ringlog-flush";
+      backend == journal::FlushBackend::io_uring ? "iou-wrk-" : "ringlog-flush";
   std::size_t flushers = 0;
   std::size_t housekeepers = 0;
   for (const auto& [name, cpus] : allowed) {
@@ -170,11 +170,11 @@ void check_housekeeping_cpus(storage::FlushBackend backend) {
 }  // namespace
 
 TEST(journal, io_uring_workers_and_its_threads_run_on_the_housekeeping_cpus) {
-  check_housekeeping_cpus(storage::FlushBackend::io_uring);
+  check_housekeeping_cpus(journal::FlushBackend::io_uring);
 }
 
 TEST(journal, the_flusher_thread_runs_on_the_housekeeping_cpus) {
-  check_housekeeping_cpus(storage::FlushBackend::thread);
+  check_housekeeping_cpus(journal::FlushBackend::thread);
 }
 
 TEST(journal, a_full_disk_stops_it_with_a_clear_error_and_keeps_what_was_written) {

@@ -20,10 +20,10 @@
 #include <string>
 
 using namespace ringlog;
-using storage::Journal;
-using storage::JournalOptions;
-using storage::JournalReader;
-using storage::LogErrc;
+using journal::Journal;
+using journal::JournalOptions;
+using journal::JournalReader;
+using journal::LogErrc;
 
 namespace {
 
@@ -33,7 +33,7 @@ constexpr std::size_t payload_size = 100;  // 120-byte records: about 8700 to a 
 JournalOptions small_segments() {
   JournalOptions options;
   options.segment_bytes = segment_bytes;
-  options.flush = storage::FlushPolicy::on_request();
+  options.flush = journal::FlushPolicy::on_request();
   return options;
 }
 
@@ -53,9 +53,9 @@ void write_journal(const std::filesystem::path& dir, std::uint64_t count) {
   ASSERT_TRUE(journal->sync().has_value());
 }
 
-storage::detail::SegmentInfo info_of(const std::filesystem::path& segment) {
+journal::detail::SegmentInfo info_of(const std::filesystem::path& segment) {
   const std::vector<char> bytes = test::read_file(segment);
-  return storage::detail::segment_info(reinterpret_cast<const std::byte*>(bytes.data()));
+  return journal::detail::segment_info(reinterpret_cast<const std::byte*>(bytes.data()));
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -72,26 +72,26 @@ TEST(journal_identity, a_second_writer_in_this_process_is_refused_and_the_first_
 
   auto second = Journal::open(dir.path(), small_segments());
   ASSERT_FALSE(second.has_value());
-  EXPECT_EQ(second.error().code, storage::make_error_code(LogErrc::writer_active));
+  EXPECT_EQ(second.error().code, journal::make_error_code(LogErrc::writer_active));
   EXPECT_TRUE(contains(second.error().message(), dir.path().string()));
   EXPECT_TRUE(contains(second.error().message(), "process " + std::to_string(::getpid())))
       << second.error().message();
 
   // A preview of opening sees the writer, without taking its lock from it.
-  const auto preview = storage::preview_open(dir.path());
+  const auto preview = journal::preview_open(dir.path());
   ASSERT_FALSE(preview.has_value());
   EXPECT_EQ(preview.error().message(), second.error().message());
 
   // Readers need no lock: they go on beside the writer.
   auto reader = JournalReader::open(dir.path());
   ASSERT_TRUE(reader.has_value());
-  EXPECT_EQ(reader->replay([](const storage::JournalEvent&) {}), 1000u);
-  EXPECT_TRUE(storage::check_journal(dir.path()).has_value());
+  EXPECT_EQ(reader->replay([](const journal::JournalEvent&) {}), 1000u);
+  EXPECT_TRUE(journal::check_journal(dir.path()).has_value());
 
   append_events(*first, 1000);
   ASSERT_TRUE(first->sync().has_value());
-  first = std::unexpected(storage::Error{});  // closed: the lock goes with it
-  const auto previewed = storage::preview_open(dir.path());
+  first = std::unexpected(journal::Error{});  // closed: the lock goes with it
+  const auto previewed = journal::preview_open(dir.path());
   ASSERT_TRUE(previewed.has_value()) << previewed.error().message();
   auto after = Journal::open(dir.path(), small_segments());
   ASSERT_TRUE(after.has_value()) << after.error().message();
@@ -119,7 +119,7 @@ TEST(journal_identity, a_writer_in_another_process_is_named_and_its_lock_dies_wi
   ASSERT_EQ(::read(ready[0], &byte, 1), 1) << "the child did not open the journal";
   auto refused = Journal::open(dir.path(), small_segments());
   ASSERT_FALSE(refused.has_value());
-  EXPECT_EQ(refused.error().code, storage::make_error_code(LogErrc::writer_active));
+  EXPECT_EQ(refused.error().code, journal::make_error_code(LogErrc::writer_active));
   EXPECT_TRUE(contains(refused.error().message(), "process " + std::to_string(child)))
       << refused.error().message();
 
@@ -135,20 +135,20 @@ TEST(journal_identity, a_writer_in_another_process_is_named_and_its_lock_dies_wi
 TEST(journal_identity, a_second_writer_of_a_log_file_is_refused_before_it_truncates) {
   test::TempDir dir;
   const auto path = dir / "one.evtl";
-  auto writer = storage::MmapWriter::create(path, 1 << 20);
+  auto writer = journal::MmapWriter::create(path, 1 << 20);
   ASSERT_TRUE(writer.has_value()) << writer.error().message();
   for (std::uint64_t seq = 0; seq < 100; ++seq) {
     ASSERT_TRUE(writer->write_event(test::header_for(seq, 8), test::make_payload(seq, 8)));
   }
   ASSERT_TRUE(writer->sync().has_value());
 
-  auto reopened = storage::MmapWriter::open(path);
+  auto reopened = journal::MmapWriter::open(path);
   ASSERT_FALSE(reopened.has_value());
-  EXPECT_EQ(reopened.error().code, storage::make_error_code(LogErrc::writer_active));
-  auto recreated = storage::MmapWriter::create(path, 1 << 20);
+  EXPECT_EQ(reopened.error().code, journal::make_error_code(LogErrc::writer_active));
+  auto recreated = journal::MmapWriter::create(path, 1 << 20);
   ASSERT_FALSE(recreated.has_value()) << "create would have truncated a file being written";
   EXPECT_TRUE(contains(recreated.error().message(), path.string()));
-  EXPECT_EQ(storage::MmapReader::open(path)->event_count(), 100u) << "nothing was lost";
+  EXPECT_EQ(journal::MmapReader::open(path)->event_count(), 100u) << "nothing was lost";
 }
 
 TEST(journal_identity, every_segment_carries_the_journals_id_and_a_new_journal_draws_another) {
@@ -158,11 +158,11 @@ TEST(journal_identity, every_segment_carries_the_journals_id_and_a_new_journal_d
   write_journal(second.path(), 100);
   const auto segments = test::segment_paths(first.path());
   ASSERT_GT(segments.size(), 2u);
-  const storage::detail::JournalId id = info_of(segments[0]).journal_id;
-  EXPECT_TRUE(storage::detail::carries_id(id));
+  const journal::detail::JournalId id = info_of(segments[0]).journal_id;
+  EXPECT_TRUE(journal::detail::carries_id(id));
   for (const auto& segment : segments) {
     EXPECT_EQ(info_of(segment).journal_id, id) << segment;
-    EXPECT_EQ(test::read_file(segment)[4], char(storage::file_version));
+    EXPECT_EQ(test::read_file(segment)[4], char(journal::file_version));
   }
   EXPECT_NE(info_of(test::segment_paths(second.path())[0]).journal_id, id);
 
@@ -181,21 +181,21 @@ TEST(journal_identity, a_version_1_journal_still_opens_and_its_new_segments_carr
   for (const auto& segment : test::segment_paths(dir.path())) {
     std::vector<char> bytes = test::read_file(segment);
     auto* file = reinterpret_cast<std::byte*>(bytes.data());
-    storage::detail::SegmentInfo info = storage::detail::segment_info(file);
+    journal::detail::SegmentInfo info = journal::detail::segment_info(file);
     info.journal_id = {};
-    storage::detail::store_segment_info(file, info);
+    journal::detail::store_segment_info(file, info);
     bytes[4] = 1;
     test::write_file(segment, bytes);
   }
-  ASSERT_TRUE(storage::check_journal(dir.path())->problem.empty());
+  ASSERT_TRUE(journal::check_journal(dir.path())->problem.empty());
   auto journal = Journal::open(dir.path(), small_segments());
   ASSERT_TRUE(journal.has_value()) << journal.error().message();
   EXPECT_EQ(journal->next_sequence(), 12'000u);
   append_events(*journal, 20'000);
   ASSERT_TRUE(journal->sync().has_value());
-  EXPECT_TRUE(storage::detail::carries_id(info_of(test::segment_paths(dir.path()).back()).journal_id));
+  EXPECT_TRUE(journal::detail::carries_id(info_of(test::segment_paths(dir.path()).back()).journal_id));
   auto reader = JournalReader::open(dir.path());
-  EXPECT_EQ(reader->replay([](const storage::JournalEvent&) {}), 32'000u);
+  EXPECT_EQ(reader->replay([](const journal::JournalEvent&) {}), 32'000u);
   EXPECT_FALSE(reader->failure().has_value());
 }
 
@@ -208,19 +208,19 @@ TEST(journal_identity, a_segment_of_another_journal_is_named_foreign_by_writer_r
   const auto victim = test::segment_paths(ours.path())[1];
   const auto intruder = test::segment_paths(theirs.path())[1];
   ASSERT_EQ(victim.filename(), intruder.filename());
-  const std::string our_id = storage::detail::to_string(info_of(victim).journal_id);
-  const std::string their_id = storage::detail::to_string(info_of(intruder).journal_id);
+  const std::string our_id = journal::detail::to_string(info_of(victim).journal_id);
+  const std::string their_id = journal::detail::to_string(info_of(intruder).journal_id);
   std::filesystem::copy_file(intruder, victim, std::filesystem::copy_options::overwrite_existing);
 
   auto journal = Journal::open(ours.path(), small_segments());
   ASSERT_FALSE(journal.has_value());
-  EXPECT_EQ(journal.error().code, storage::make_error_code(LogErrc::foreign_segment));
+  EXPECT_EQ(journal.error().code, journal::make_error_code(LogErrc::foreign_segment));
   EXPECT_TRUE(contains(journal.error().message(), our_id) &&
               contains(journal.error().message(), their_id) &&
               contains(journal.error().message(), victim.filename().string()))
       << journal.error().message();
 
-  auto check = storage::check_journal(ours.path());
+  auto check = journal::check_journal(ours.path());
   ASSERT_TRUE(check.has_value());
   EXPECT_TRUE(check->foreign_segment);
   EXPECT_EQ(check->problem, journal.error().message());
@@ -229,9 +229,9 @@ TEST(journal_identity, a_segment_of_another_journal_is_named_foreign_by_writer_r
 
   auto reader = JournalReader::open(ours.path());
   ASSERT_TRUE(reader.has_value());
-  EXPECT_EQ(reader->replay([](const storage::JournalEvent&) {}), check->intact_events);
+  EXPECT_EQ(reader->replay([](const journal::JournalEvent&) {}), check->intact_events);
   ASSERT_TRUE(reader->failure().has_value());
-  EXPECT_EQ(reader->failure()->code, storage::make_error_code(LogErrc::foreign_segment));
+  EXPECT_EQ(reader->failure()->code, journal::make_error_code(LogErrc::foreign_segment));
   EXPECT_TRUE(contains(reader->failure()->message(), their_id));
 }
 
@@ -255,7 +255,7 @@ TEST_P(verify_agrees_with_the_writer, on) {
   write_journal(dir.path(), 30'000);  // four segments, the newest partly filled
   GetParam().inflict(dir.path());
 
-  const auto check = storage::check_journal(dir.path());
+  const auto check = journal::check_journal(dir.path());
   ASSERT_TRUE(check.has_value()) << check.error().message();
   const auto writer = Journal::open(dir.path(), small_segments());
   ASSERT_EQ(check->writer.has_value(), writer.has_value())
@@ -267,8 +267,8 @@ TEST_P(verify_agrees_with_the_writer, on) {
     EXPECT_EQ(check->problem, writer.error().message());
     return;
   }
-  const storage::JournalRecovery& predicted = *check->writer;
-  const storage::JournalRecovery& done = writer->recovery();
+  const journal::JournalRecovery& predicted = *check->writer;
+  const journal::JournalRecovery& done = writer->recovery();
   EXPECT_EQ(GetParam().writer, done.cleared_tail         ? Writer::clears_tail
                                : !done.set_aside.empty() ? Writer::sets_aside
                                                          : Writer::appends);
@@ -308,7 +308,7 @@ void tear_newest(const std::filesystem::path& dir) {
 
 void rename_segment(const std::filesystem::path& from, std::uint64_t first_sequence) {
   std::filesystem::rename(from, from.parent_path() /
-                                    storage::detail::segment_file_name(first_sequence));
+                                    journal::detail::segment_file_name(first_sequence));
 }
 
 // A journal never flushed (no checkpoint holds an event), whose second segment is lost: what
@@ -352,7 +352,7 @@ const Damage damages[] = {
     {"a_segment_header_with_another_journal_id",
      [](const std::filesystem::path& dir) {
        std::vector<char> bytes = test::read_file(nth_segment(dir, 2));
-       bytes.at(offsetof(storage::FileHeader, reserved) + 20) ^= 0x5a;  // inside the id
+       bytes.at(offsetof(journal::FileHeader, reserved) + 20) ^= 0x5a;  // inside the id
        test::write_file(nth_segment(dir, 2), bytes);
      },
      Writer::refuses},

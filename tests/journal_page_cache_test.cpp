@@ -24,9 +24,9 @@
 #include <vector>
 
 using namespace ringlog;
-using storage::FlushPolicy;
-using storage::Journal;
-using storage::JournalOptions;
+using journal::FlushPolicy;
+using journal::Journal;
+using journal::JournalOptions;
 using test::ring_records;
 
 namespace {

@@ -14,10 +14,10 @@
 #include <thread>
 
 using namespace ringlog;
-using storage::FlushPolicy;
-using storage::Journal;
-using storage::JournalEvent;
-using storage::JournalReader;
+using journal::FlushPolicy;
+using journal::Journal;
+using journal::JournalEvent;
+using journal::JournalReader;
 using test::append_events, test::payload_size_of, test::segment_bytes, test::small_segments;
 
 TEST(journal, reader_follows_a_writer_in_another_thread) {
@@ -58,7 +58,7 @@ TEST(journal, a_durable_reader_hands_out_only_what_a_completed_flush_covers) {
   auto journal = Journal::open(dir.path(), small_segments(FlushPolicy::on_request()));
   ASSERT_TRUE(journal.has_value());
   auto appended = JournalReader::open(dir.path());
-  auto durable = JournalReader::open(dir.path(), storage::ReadLimit::durable);
+  auto durable = JournalReader::open(dir.path(), journal::ReadLimit::durable);
   ASSERT_TRUE(appended.has_value() && durable.has_value());
   const auto count = [](JournalReader& reader) { return reader.poll([](const JournalEvent&) {}); };
 

@@ -19,10 +19,10 @@
 #include <vector>
 
 using namespace ringlog;
-using storage::FlushPolicy;
-using storage::Journal;
-using storage::JournalEvent;
-using storage::JournalReader;
+using journal::FlushPolicy;
+using journal::Journal;
+using journal::JournalEvent;
+using journal::JournalReader;
 using test::append_events, test::expect_events, test::file_names, test::segment_bytes,
     test::small_segments;
 
@@ -31,7 +31,7 @@ TEST(journal, a_directory_that_is_not_a_journal_is_refused_untouched) {
   test::write_file(dir / "notes.txt", {'h', 'i'});
   auto journal = Journal::open(dir.path());
   ASSERT_FALSE(journal.has_value());
-  EXPECT_EQ(journal.error().code, storage::make_error_code(storage::LogErrc::not_a_journal));
+  EXPECT_EQ(journal.error().code, journal::make_error_code(journal::LogErrc::not_a_journal));
   EXPECT_NE(journal.error().message().find("notes.txt"), std::string::npos)
       << journal.error().message();
   EXPECT_EQ(file_names(dir.path()), std::vector<std::string>{"notes.txt"});
@@ -40,11 +40,11 @@ TEST(journal, a_directory_that_is_not_a_journal_is_refused_untouched) {
   // A segment-named file that is not a log: refused, and left as it was.
   test::TempDir other;
   const std::vector<char> junk(4096, 'x');
-  test::write_file(other / storage::detail::segment_file_name(0), junk);
+  test::write_file(other / journal::detail::segment_file_name(0), junk);
   auto opened = Journal::open(other.path());
   ASSERT_FALSE(opened.has_value());
-  EXPECT_EQ(opened.error().code, storage::make_error_code(storage::LogErrc::not_a_log));
-  EXPECT_EQ(test::read_file(other / storage::detail::segment_file_name(0)), junk);
+  EXPECT_EQ(opened.error().code, journal::make_error_code(journal::LogErrc::not_a_log));
+  EXPECT_EQ(test::read_file(other / journal::detail::segment_file_name(0)), junk);
 }
 
 TEST(journal, torn_and_corrupted_tails_recover_to_the_last_intact_event) {
@@ -62,7 +62,7 @@ TEST(journal, torn_and_corrupted_tails_recover_to_the_last_intact_event) {
     const auto& victim = segments[random() % segments.size()];
     std::vector<char> bytes = test::read_file(victim);
     const std::size_t offset =
-        storage::FileHeader::SIZE + random() % (bytes.size() / 2 - storage::FileHeader::SIZE);
+        journal::FileHeader::SIZE + random() % (bytes.size() / 2 - journal::FileHeader::SIZE);
     if (round % 2 == 0) {
       bytes[offset] = static_cast<char>(bytes[offset] ^ (1 + random() % 255));  // a flipped byte
     } else {
@@ -105,12 +105,12 @@ TEST(journal, damage_below_the_durable_checkpoint_is_refused) {
   }
   const auto path = test::segment_paths(dir.path()).back();
   std::vector<char> bytes = test::read_file(path);
-  bytes[storage::FileHeader::SIZE + 1000] ^= 0x40;
+  bytes[journal::FileHeader::SIZE + 1000] ^= 0x40;
   test::write_file(path, bytes);
   auto journal = Journal::open(dir.path(), small_segments());
   ASSERT_FALSE(journal.has_value());
   EXPECT_EQ(journal.error().code,
-            storage::make_error_code(storage::LogErrc::damaged_durable_data));
+            journal::make_error_code(journal::LogErrc::damaged_durable_data));
   EXPECT_EQ(test::read_file(path), bytes) << "a refused journal is left as it was";
 }
 
@@ -130,7 +130,7 @@ TEST(journal, reopening_records_the_checkpoint_a_killed_writer_left_short) {
   const auto sealed = test::segment_paths(dir.path())[1];
   const std::uint64_t first = std::stoull(sealed.filename().string());
   const auto checkpoint_of = [](const std::filesystem::path& path) {
-    storage::FileHeader header{};
+    journal::FileHeader header{};
     std::memcpy(&header, test::read_file(path).data(), sizeof header);
     return std::pair{header.event_count, header.write_offset};
   };
@@ -138,8 +138,8 @@ TEST(journal, reopening_records_the_checkpoint_a_killed_writer_left_short) {
   ASSERT_GT(recorded.first, 0u);
   {  // the state the kill left: no flush of this segment recorded
     std::vector<char> bytes = test::read_file(sealed);
-    const std::uint64_t nothing_durable[2] = {0, storage::FileHeader::SIZE};
-    std::memcpy(bytes.data() + offsetof(storage::FileHeader, event_count), nothing_durable,
+    const std::uint64_t nothing_durable[2] = {0, journal::FileHeader::SIZE};
+    std::memcpy(bytes.data() + offsetof(journal::FileHeader, event_count), nothing_durable,
                 sizeof nothing_durable);
     test::write_file(sealed, bytes);
   }
@@ -147,7 +147,7 @@ TEST(journal, reopening_records_the_checkpoint_a_killed_writer_left_short) {
   auto journal = Journal::open(dir.path(), small_segments(FlushPolicy::on_request()));
   ASSERT_TRUE(journal.has_value()) << journal.error().message();
   EXPECT_EQ(checkpoint_of(sealed), recorded);
-  auto durable = JournalReader::open(dir.path(), storage::ReadLimit::durable);
+  auto durable = JournalReader::open(dir.path(), journal::ReadLimit::durable);
   ASSERT_TRUE(durable.has_value());
   durable->seek(first);
   std::uint64_t read = 0;

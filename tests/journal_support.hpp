@@ -19,10 +19,10 @@
 
 namespace ringlog::test {
 
-inline constexpr std::size_t segment_bytes = storage::JournalOptions::min_segment_bytes;
+inline constexpr std::size_t segment_bytes = journal::JournalOptions::min_segment_bytes;
 
-inline storage::JournalOptions small_segments(storage::FlushPolicy flush = {}) {
-  storage::JournalOptions options;
+inline journal::JournalOptions small_segments(journal::FlushPolicy flush = {}) {
+  journal::JournalOptions options;
   options.segment_bytes = segment_bytes;
   options.flush = flush;
   return options;
@@ -31,7 +31,7 @@ inline storage::JournalOptions small_segments(storage::FlushPolicy flush = {}) {
 // Payload sizes vary with the sequence number, so that records of every alignment occur.
 inline std::size_t payload_size_of(std::uint64_t sequence) { return 8 + sequence % 113; }
 
-inline void append_events(storage::Journal& journal, std::uint64_t count) {
+inline void append_events(journal::Journal& journal, std::uint64_t count) {
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::uint64_t seq = journal.next_sequence();
     const auto payload = test::make_payload(seq, payload_size_of(seq));
@@ -42,10 +42,10 @@ inline void append_events(storage::Journal& journal, std::uint64_t count) {
 // Replays the journal and checks that it holds exactly events [from, end), each byte-exact.
 inline void expect_events(const std::filesystem::path& dir, std::uint64_t from,
                           std::uint64_t end) {
-  auto reader = storage::JournalReader::open(dir);
+  auto reader = journal::JournalReader::open(dir);
   ASSERT_TRUE(reader.has_value()) << reader.error().message();
   std::uint64_t expected = from;
-  reader->replay_from(from, [&](const storage::JournalEvent& event) {
+  reader->replay_from(from, [&](const journal::JournalEvent& event) {
     ASSERT_EQ(event.sequence, expected);
     ASSERT_EQ(event.view.header.timestamp, expected);
     ASSERT_EQ(event.view.payload.size(), payload_size_of(expected));

@@ -12,8 +12,8 @@
 #include <chrono>
 
 using namespace ringlog;
-using storage::MmapReader;
-using storage::MmapWriter;
+using journal::MmapReader;
+using journal::MmapWriter;
 using test::header_for;
 using test::make_payload;
 using test::payload_matches;
@@ -47,13 +47,13 @@ TEST(mmap_storage, create_and_write) {
   test::TempDir dir;
   MmapWriter writer = create_writer(dir / "a.evtl", 1 << 16);
   EXPECT_EQ(writer.capacity(), 1u << 16);
-  EXPECT_EQ(writer.write_offset(), storage::FileHeader::SIZE);
+  EXPECT_EQ(writer.write_offset(), journal::FileHeader::SIZE);
   EXPECT_EQ(writer.event_count(), 0u);
   const auto payload = make_payload(1, 20);
   ASSERT_TRUE(writer.write_event(header_for(1, 20), payload));
   EXPECT_EQ(writer.event_count(), 1u);
-  EXPECT_EQ(writer.write_offset(), storage::FileHeader::SIZE + 40);
-  EXPECT_EQ(writer.available(), (1u << 16) - storage::FileHeader::SIZE - 40);
+  EXPECT_EQ(writer.write_offset(), journal::FileHeader::SIZE + 40);
+  EXPECT_EQ(writer.available(), (1u << 16) - journal::FileHeader::SIZE - 40);
 }
 
 TEST(mmap_storage, write_and_read_back) {
@@ -114,7 +114,7 @@ TEST(mmap_storage, reopen_existing_file) {
 
 TEST(mmap_storage, buffer_full_returns_false) {
   test::TempDir dir;
-  MmapWriter writer = create_writer(dir / "a.evtl", storage::FileHeader::SIZE + 3 * 40);
+  MmapWriter writer = create_writer(dir / "a.evtl", journal::FileHeader::SIZE + 3 * 40);
   const auto payload = make_payload(0, 24);  // 40-byte records: exactly three fit
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(writer.write_event(header_for(i, 24), payload));
   EXPECT_EQ(writer.available(), 0u);
@@ -130,7 +130,7 @@ TEST(mmap_storage, invalid_file_returns_error) {
   test::write_file(dir / "not-a-log", std::vector<char>(4096, 'x'));
   const auto reader = MmapReader::open(dir / "not-a-log");
   ASSERT_FALSE(reader.has_value());
-  EXPECT_EQ(reader.error().code, storage::LogErrc::not_a_log);
+  EXPECT_EQ(reader.error().code, journal::LogErrc::not_a_log);
   EXPECT_NE(reader.error().message().find((dir / "not-a-log").string()), std::string::npos);
   EXPECT_NE(reader.error().message().find("not a ringlog log file"), std::string::npos);
 
@@ -165,7 +165,7 @@ TEST(mmap_storage, create_reports_what_and_where) {
   test::TempDir dir;
   const auto tiny = MmapWriter::create(dir / "a.evtl", 40);
   ASSERT_FALSE(tiny.has_value());
-  EXPECT_EQ(tiny.error().code, storage::LogErrc::capacity_too_small);
+  EXPECT_EQ(tiny.error().code, journal::LogErrc::capacity_too_small);
   const auto nowhere = MmapWriter::create(dir / "no" / "such" / "dir.evtl", 4096);
   ASSERT_FALSE(nowhere.has_value());
   EXPECT_EQ(nowhere.error().code, std::errc::no_such_file_or_directory);
@@ -238,23 +238,23 @@ TEST(mmap_storage, sync_makes_events_durable_and_checkpoints_them) {
   test::TempDir dir;
   MmapWriter writer = create_writer(dir / "a.evtl", 1 << 16);
   write_events(writer, 0, 25);
-  EXPECT_EQ(writer.durable_offset(), storage::FileHeader::SIZE);
+  EXPECT_EQ(writer.durable_offset(), journal::FileHeader::SIZE);
   ASSERT_TRUE(writer.sync().has_value());
   EXPECT_EQ(writer.durable_offset(), writer.write_offset());
-  const storage::FileHeader header = open_reader(dir / "a.evtl").header();
+  const journal::FileHeader header = open_reader(dir / "a.evtl").header();
   EXPECT_EQ(header.event_count, 25u);
   EXPECT_EQ(header.write_offset, writer.write_offset());
-  EXPECT_EQ(header.version, storage::file_version);
+  EXPECT_EQ(header.version, journal::file_version);
   EXPECT_EQ(std::string_view(header.magic, 4), "EVTL");
 }
 
 namespace {
 
 // Appends, starts a flush and collects it: the durable offset and the checkpoint advance.
-void check_async_flush(storage::FlushBackend backend) {
+void check_async_flush(journal::FlushBackend backend) {
   test::TempDir dir;
   auto created = MmapWriter::create(dir / "a.evtl", 1 << 16, {.flush_backend = backend});
-  if (!created && backend == storage::FlushBackend::io_uring) {
+  if (!created && backend == journal::FlushBackend::io_uring) {
     GTEST_SKIP() << "io_uring is not available here: " << created.error().message();
   }
   ASSERT_TRUE(created.has_value()) << created.error().message();
@@ -284,9 +284,9 @@ void check_async_flush(storage::FlushBackend backend) {
 }  // namespace
 
 TEST(mmap_storage, sync_async_completes_through_io_uring) {
-  check_async_flush(storage::FlushBackend::io_uring);
+  check_async_flush(journal::FlushBackend::io_uring);
 }
 
 TEST(mmap_storage, sync_async_falls_back_to_a_flusher_thread) {
-  check_async_flush(storage::FlushBackend::thread);
+  check_async_flush(journal::FlushBackend::thread);
 }

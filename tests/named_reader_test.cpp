@@ -17,12 +17,12 @@
 #include <random>
 
 using namespace ringlog;
-using storage::Journal;
-using storage::JournalEvent;
-using storage::JournalOptions;
-using storage::JournalReader;
-using storage::LogErrc;
-using storage::ReaderOptions;
+using journal::Journal;
+using journal::JournalEvent;
+using journal::JournalOptions;
+using journal::JournalReader;
+using journal::LogErrc;
+using journal::ReaderOptions;
 
 namespace {
 
@@ -53,7 +53,7 @@ void read_in_order(JournalReader& reader, std::uint64_t count) {
 }
 
 bool has_code(const Error& error, LogErrc code) {
-  return error.code == storage::make_error_code(code);
+  return error.code == journal::make_error_code(code);
 }
 
 }  // namespace
@@ -79,7 +79,7 @@ TEST(named_reader, resumes_after_the_position_it_committed) {
   read_in_order(*resumed, 6'000);
   EXPECT_FALSE(resumed->next().has_value());
 
-  auto readers = storage::list_readers(dir.path());
+  auto readers = journal::list_readers(dir.path());
   ASSERT_TRUE(readers.has_value()) << readers.error().message();
   ASSERT_EQ(readers->size(), 1u);
   EXPECT_EQ(readers->front().name, "risk");
@@ -100,7 +100,7 @@ TEST(named_reader, a_damaged_cursor_is_an_error_naming_it) {
   ASSERT_TRUE(reader.has_value());
   read_in_order(*reader, 50);
   ASSERT_TRUE(reader->commit_position().has_value());
-  const auto path = storage::detail::cursor_path(dir.path(), "audit");
+  const auto path = journal::detail::cursor_path(dir.path(), "audit");
   std::vector<char> bytes = test::read_file(path);
   for (const std::size_t at : {std::size_t{17}, std::size_t{0}}) {  // the position, the magic
     std::vector<char> damaged = bytes;
@@ -116,7 +116,7 @@ TEST(named_reader, a_damaged_cursor_is_an_error_naming_it) {
   auto cut = JournalReader::open(dir.path(), ReaderOptions{.name = "audit"});
   ASSERT_FALSE(cut.has_value());
   EXPECT_TRUE(has_code(cut.error(), LogErrc::reader_cursor_damaged)) << cut.error().message();
-  auto listed = storage::list_readers(dir.path());
+  auto listed = journal::list_readers(dir.path());
   ASSERT_TRUE(listed.has_value());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_TRUE(listed->front().problem.has_value()) << "a damaged cursor is listed as such";
@@ -227,7 +227,7 @@ TEST(named_reader, retention_holds_segments_for_a_lagging_reader_until_the_hold_
     read_in_order(*reader, end);
   }
   // The reader last committed two hours ago, past the hour it may hold segments for.
-  const auto cursor = storage::detail::cursor_path(dir.path(), "slow");
+  const auto cursor = journal::detail::cursor_path(dir.path(), "slow");
   std::filesystem::last_write_time(
       cursor, std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
   {

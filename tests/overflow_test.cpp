@@ -42,11 +42,11 @@ bool write(Publisher& publisher, std::uint64_t sequence) {
 // markers, handed to `on_marker` with the sequence of the event after them.
 template <class OnMarker>
 std::uint64_t check_journal(const std::filesystem::path& dir, OnMarker on_marker) {
-  auto reader = storage::JournalReader::open(dir);
+  auto reader = journal::JournalReader::open(dir);
   EXPECT_TRUE(reader.has_value());
   if (!reader) return 0;
   std::uint64_t next = 0;
-  reader->replay([&](const storage::JournalEvent& event) {
+  reader->replay([&](const journal::JournalEvent& event) {
     if (const auto marker = event::as_drop_marker(event.view)) {
       next = on_marker(*marker, next);
       return;

@@ -47,7 +47,7 @@ ServiceConfig config_in(const test::TempDir& dir) {
   config.name = "rogue-test";
   config.runtime_dir = dir / "run";
   config.journal_dir = dir / "journal";
-  config.journal.segment_bytes = storage::JournalOptions::min_segment_bytes;
+  config.journal.segment_bytes = journal::JournalOptions::min_segment_bytes;
   // Small pages: a read past a ring's end would fault at once, not land in rounding.
   config.ring_memory.huge_pages = ring::MemoryOptions::HugePages::Never;
   config.channels = {{.name = "default"}, {.name = "rogue", .ring_bytes = rogue_ring_bytes}};
@@ -160,13 +160,13 @@ class GoodPublisher {
 // The good publisher's events in the journal: each in order and byte-exact, none missing (a
 // rogue's records, whatever they hold, never match a good event's payload).
 std::uint64_t good_events_in(const std::filesystem::path& journal) {
-  auto reader = storage::JournalReader::open(journal);
+  auto reader = journal::JournalReader::open(journal);
   if (!reader) {
     ADD_FAILURE() << reader.error().message();
     return 0;
   }
   std::uint64_t next = 0;
-  reader->replay([&](const storage::JournalEvent& event) {
+  reader->replay([&](const journal::JournalEvent& event) {
     const event::EventHeader& header = event.view.header;
     if (header.event_type != good_type || header.timestamp != next ||
         !test::payload_matches(next, event.view.payload) ||
@@ -179,7 +179,7 @@ std::uint64_t good_events_in(const std::filesystem::path& journal) {
 }
 
 void expect_journal_intact(const std::filesystem::path& journal) {
-  const auto check = storage::check_journal(journal);
+  const auto check = journal::check_journal(journal);
   ASSERT_TRUE(check.has_value()) << check.error().message();
   EXPECT_TRUE(check->problem.empty()) << check->problem;
 }

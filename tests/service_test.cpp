@@ -84,17 +84,17 @@ ServiceConfig config_in(const test::TempDir& dir) {
   config.name = "test";
   config.runtime_dir = dir / "run";
   config.journal_dir = dir / "journal";
-  config.journal.segment_bytes = storage::JournalOptions::min_segment_bytes;  // many rolls
+  config.journal.segment_bytes = journal::JournalOptions::min_segment_bytes;  // many rolls
   return config;
 }
 
 // Each publisher's events in the journal, checked in order and byte-exact: how many it has.
 std::map<int, std::uint64_t> journaled_per_publisher(const std::filesystem::path& dir) {
   std::map<int, std::uint64_t> next;
-  auto reader = storage::JournalReader::open(dir);
+  auto reader = journal::JournalReader::open(dir);
   EXPECT_TRUE(reader.has_value()) << reader.error().message();
   if (!reader) return next;
-  reader->replay([&](const storage::JournalEvent& event) {
+  reader->replay([&](const journal::JournalEvent& event) {
     const int index = event.view.header.event_type - 1;
     std::uint64_t& expected = next[index];
     EXPECT_EQ(event.view.header.timestamp, expected) << "publisher " << index;
@@ -283,7 +283,7 @@ TEST(service, the_recovered_backlog_is_not_reported_as_a_rate) {
   test::TempDir dir;
   const ServiceConfig config = config_in(dir);
   {
-    auto journal = storage::Journal::open(config.journal_dir, config.journal);
+    auto journal = journal::Journal::open(config.journal_dir, config.journal);
     ASSERT_TRUE(journal.has_value()) << journal.error().message();
     for (std::uint64_t sequence = 0; sequence < 50'000; ++sequence) {
       const auto payload = payload_of(0, sequence);
@@ -305,7 +305,7 @@ TEST(service, the_recovered_backlog_is_not_reported_as_a_rate) {
 // attachment is refused with the reason, the status keeps the failure until the stop, the stop
 // reports it and records it for the next start, and every event made durable is journaled.
 TEST(service, a_failed_journal_tells_its_publishers_and_keeps_saying_so_until_stopped) {
-  test::SmallFileSystem disk(3 * storage::JournalOptions::min_segment_bytes + (256 << 10));
+  test::SmallFileSystem disk(3 * journal::JournalOptions::min_segment_bytes + (256 << 10));
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a small tmpfs here: " << disk.error();
   test::TempDir dir;
   ServiceConfig config = config_in(dir);

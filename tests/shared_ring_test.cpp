@@ -345,8 +345,8 @@ TEST(shared_ring, drops_no_drained_marker_counts_are_told_exactly_however_the_pr
       _exit(0);  // before the marker's count reaches `marked`, if ever
     }
     expect_exit_zero(child);
-    consumer::EventDispatcher dispatcher;
-    const consumer::DrainStats drained = dispatcher.drain(*consumer);
+    dispatch::EventDispatcher dispatcher;
+    const dispatch::DrainStats drained = dispatcher.drain(*consumer);
     EXPECT_EQ(drained.marked_dropped, marker_committed ? 9u : 0u);
     EXPECT_EQ(ring->overflow_counts().dropped - drained.marked_dropped,
               marker_committed ? 0u : 9u);

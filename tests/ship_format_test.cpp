@@ -163,7 +163,7 @@ TEST_F(message_format, a_damaged_block_yields_no_event_and_its_error_names_the_e
 
 TEST_F(message_format, a_block_that_would_not_shrink_travels_uncompressed) {
   test::TempDir dir;
-  storage::JournalOptions options;
+  journal::JournalOptions options;
   auto journal = Journal::open(dir.path() / "journal", options);
   ASSERT_TRUE(journal.has_value());
   // Large random payloads: what an LZ4 frame saves on the headers, it loses on the noise.

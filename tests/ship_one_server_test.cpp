@@ -45,7 +45,7 @@ TEST_P(ship_to_one_server, every_event_reaches_the_stream_once_in_order_and_fetc
   // What the stream acknowledged is the journal's named reader "ship.<stream>": retention keeps
   // what it has not taken yet.
   EXPECT_TRUE(eventually([&] {
-    auto readers = storage::list_readers(dir.path() / "journal");
+    auto readers = journal::list_readers(dir.path() / "journal");
     return readers && readers->size() == 1 && readers->front().name == "ship." + endpoint.stream &&
            readers->front().position == count;
   }, 60s)) << "the shipped position was not recorded";
@@ -56,7 +56,7 @@ TEST_P(ship_to_one_server, every_event_reaches_the_stream_once_in_order_and_fetc
   ASSERT_TRUE(fetched.has_value()) << fetched.error();
   EXPECT_EQ(fetched->fetched, count);
   EXPECT_EQ(fetched->next_sequence, count);
-  auto check = storage::check_journal(dir.path() / "copy");  // what `ringlog verify` reports
+  auto check = journal::check_journal(dir.path() / "copy");  // what `ringlog verify` reports
   ASSERT_TRUE(check.has_value());
   EXPECT_TRUE(check->problem.empty()) << check->problem;
   EXPECT_EQ(check->intact_events, count);

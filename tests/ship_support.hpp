@@ -39,9 +39,9 @@ namespace ringlog::ship::ship_test {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using storage::Journal;
-using storage::JournalEvent;
-using storage::JournalReader;
+using journal::Journal;
+using journal::JournalEvent;
+using journal::JournalReader;
 
 inline constexpr const char* nats_server_binary = "/usr/sbin/nats-server";
 
@@ -222,7 +222,7 @@ inline std::size_t payload_size_of(std::uint64_t sequence) { return 8 + sequence
 
 // A journal holding events [0, count), each a pure function of its sequence number, durable.
 inline void write_journal(const std::filesystem::path& directory, std::uint64_t count) {
-  storage::JournalOptions options;
+  journal::JournalOptions options;
   options.segment_bytes = std::size_t{4} << 20;  // ~55,000 events: shipping crosses rolls
   auto journal = Journal::open(directory, options);
   ASSERT_TRUE(journal.has_value()) << journal.error().message();

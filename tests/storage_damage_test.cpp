@@ -12,9 +12,9 @@
 #include <random>
 
 using namespace ringlog;
-using storage::FileHeader;
-using storage::MmapReader;
-using storage::MmapWriter;
+using journal::FileHeader;
+using journal::MmapReader;
+using journal::MmapWriter;
 using test::header_for;
 using test::make_payload;
 using test::payload_matches;
@@ -137,7 +137,7 @@ TEST(storage_damage, damage_below_the_durable_checkpoint_refuses_to_append) {
   const auto bytes = flip(path, offset_of(3) + 40, 0x10);
   const auto writer = MmapWriter::open(path);
   ASSERT_FALSE(writer.has_value());
-  EXPECT_EQ(writer.error().code, storage::LogErrc::damaged_durable_data);
+  EXPECT_EQ(writer.error().code, journal::LogErrc::damaged_durable_data);
   EXPECT_NE(writer.error().message().find("refusing to append"), std::string::npos);
   EXPECT_EQ(test::read_file(path), bytes) << "the file must be left as it was";
   EXPECT_EQ(replay(path), sequence(0, 3));
@@ -153,17 +153,17 @@ TEST(storage_damage, wrong_magic_and_version_are_errors) {
   test::write_file(path, bad_magic);
   auto opened = MmapReader::open(path);
   ASSERT_FALSE(opened.has_value());
-  EXPECT_EQ(opened.error().code, storage::LogErrc::not_a_log);
+  EXPECT_EQ(opened.error().code, journal::LogErrc::not_a_log);
   EXPECT_FALSE(MmapWriter::open(path).has_value());
   EXPECT_EQ(test::read_file(path), bad_magic) << "a foreign file is never modified";
 
   auto bad_version = good;
-  bad_version[4] = storage::file_version + 1;  // from a later release
+  bad_version[4] = journal::file_version + 1;  // from a later release
   test::write_file(path, bad_version);
   opened = MmapReader::open(path);
   ASSERT_FALSE(opened.has_value());
-  EXPECT_EQ(opened.error().code, storage::LogErrc::unsupported_version);
-  EXPECT_NE(opened.error().message().find(fmt::format("version {}", storage::file_version + 1)),
+  EXPECT_EQ(opened.error().code, journal::LogErrc::unsupported_version);
+  EXPECT_NE(opened.error().message().find(fmt::format("version {}", journal::file_version + 1)),
             std::string::npos);
   EXPECT_FALSE(MmapWriter::open(path).has_value());
 }
@@ -177,7 +177,7 @@ TEST(storage_damage, short_and_empty_files_are_errors) {
     test::write_file(path, bytes);
     const auto reader = MmapReader::open(path);
     ASSERT_FALSE(reader.has_value()) << size;
-    EXPECT_EQ(reader.error().code, storage::LogErrc::truncated) << size;
+    EXPECT_EQ(reader.error().code, journal::LogErrc::truncated) << size;
     EXPECT_NE(reader.error().message().find("shorter than the 64-byte file header"),
               std::string::npos);
     EXPECT_FALSE(MmapWriter::open(path).has_value());

@@ -14,9 +14,9 @@
 #include <random>
 
 using namespace ringlog;
-using storage::Journal;
-using storage::JournalOptions;
-using storage::JournalReader;
+using journal::Journal;
+using journal::JournalOptions;
+using journal::JournalReader;
 
 namespace {
 
@@ -92,7 +92,7 @@ void expect_seeks_land_right(const std::filesystem::path& dir) {
 std::vector<std::filesystem::path> indexes_in(const std::filesystem::path& dir) {
   std::vector<std::filesystem::path> found;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().string().ends_with(storage::detail::time_index_suffix)) {
+    if (entry.path().string().ends_with(journal::detail::time_index_suffix)) {
       found.push_back(entry.path());
     }
   }
@@ -108,8 +108,8 @@ void expect_indexes_carry_the_maximum_before(const std::filesystem::path& dir) {
   std::uint64_t sequence = 0;
   bool passed_by = false;  // a segment all older than the ones before it
   for (std::size_t i = 0; i + 1 < segments.size(); ++i) {
-    const auto summary = storage::detail::read_time_index_summary(
-        storage::detail::time_index_path(segments[i]));
+    const auto summary = journal::detail::read_time_index_summary(
+        journal::detail::time_index_path(segments[i]));
     ASSERT_TRUE(summary.has_value()) << segments[i];
     EXPECT_EQ(summary->first_sequence, sequence) << segments[i];
     ASSERT_TRUE(summary->max_before.has_value()) << segments[i];
@@ -141,7 +141,7 @@ TEST(time_seek, a_reopened_journal_indexes_the_sealed_segments_that_lack_one) {
   std::vector<char> bytes = test::read_file(indexes[1]);
   bytes[7] = '1';
   test::write_file(indexes[1], bytes);
-  ASSERT_FALSE(storage::detail::read_time_index_summary(indexes[1]).has_value());
+  ASSERT_FALSE(journal::detail::read_time_index_summary(indexes[1]).has_value());
   expect_seeks_land_right(dir.path());  // scanning where the indexes are missing
   JournalOptions options;
   options.segment_bytes = JournalOptions::min_segment_bytes;
@@ -150,7 +150,7 @@ TEST(time_seek, a_reopened_journal_indexes_the_sealed_segments_that_lack_one) {
   // The housekeeper writes them in the background: waited for, with a bound.
   const bool indexed = test::wait_until(std::chrono::seconds(20), [&] {
     return std::ranges::all_of(indexes, [](const std::filesystem::path& index) {
-      return storage::detail::read_time_index_summary(index).has_value();
+      return journal::detail::read_time_index_summary(index).has_value();
     });
   });
   ASSERT_TRUE(indexed) << "the reopened journal did not index its sealed segments";
@@ -177,8 +177,8 @@ TEST(time_seek, segments_sealed_during_the_reindexing_at_open_get_the_maximum_to
   ASSERT_GE(segments.size(), 7u);
   const bool indexed = test::wait_until(std::chrono::seconds(20), [&] {
     return std::all_of(segments.begin(), segments.end() - 1, [](const auto& segment) {
-      const auto summary = storage::detail::read_time_index_summary(
-          storage::detail::time_index_path(segment));
+      const auto summary = journal::detail::read_time_index_summary(
+          journal::detail::time_index_path(segment));
       return summary && summary->max_before.has_value();
     });
   });

@@ -15,10 +15,10 @@
 #include <vector>
 
 using namespace ringlog;
-using storage::Journal;
-using storage::JournalOptions;
-using storage::JournalReader;
-namespace format = storage::detail;
+using journal::Journal;
+using journal::JournalOptions;
+using journal::JournalReader;
+namespace format = journal::detail;
 
 namespace {
 
@@ -28,7 +28,7 @@ constexpr std::uint64_t zero_crc_first_sequence = 2714851057;
 // A file image: a header of `version` with `seed`, then zeroed bytes.
 std::vector<std::byte> zeroed_file(std::uint32_t version, std::uint32_t seed) {
   std::vector<std::byte> file(4096);
-  storage::FileHeader header = format::new_file_header();
+  journal::FileHeader header = format::new_file_header();
   header.version = version;
   std::memcpy(file.data(), &header, sizeof header);
   format::store_segment_info(file.data(), {zero_crc_first_sequence, seed, format::segment_in_use,
@@ -39,7 +39,7 @@ std::vector<std::byte> zeroed_file(std::uint32_t version, std::uint32_t seed) {
 JournalOptions starting_at(std::uint64_t first_sequence) {
   JournalOptions options;
   options.segment_bytes = JournalOptions::min_segment_bytes;
-  options.flush = storage::FlushPolicy::on_request();
+  options.flush = journal::FlushPolicy::on_request();
   options.first_sequence = first_sequence;
   return options;
 }
@@ -59,8 +59,8 @@ TEST(zeroed_bytes, no_stored_checksum_is_zero_so_a_zeroed_header_never_passes) {
   const format::ChecksumRule rule{seed, true};
   EXPECT_EQ(format::record_checksum(event::EventHeader{}, {}, rule), ~std::uint32_t{0})
       << "the CRC of zero is stored as ~0";
-  const std::vector<std::byte> file = zeroed_file(storage::file_version, seed);
-  EXPECT_FALSE(format::check_unit(file, storage::FileHeader::SIZE, format::checksum_rule(
+  const std::vector<std::byte> file = zeroed_file(journal::file_version, seed);
+  EXPECT_FALSE(format::check_unit(file, journal::FileHeader::SIZE, format::checksum_rule(
                                                                        file.data())));
   EXPECT_EQ(format::scan_records(file).event_count, 0u);
 }
@@ -73,7 +73,7 @@ TEST(zeroed_bytes, files_of_earlier_versions_end_where_zeroed_bytes_begin) {
     EXPECT_FALSE(rule.never_zero);
     EXPECT_EQ(format::record_checksum(event::EventHeader{}, {}, rule), 0u)
         << "as those versions wrote it: the zeroed header's checksum matches";
-    EXPECT_FALSE(format::check_unit(file, storage::FileHeader::SIZE, rule)) << "version " << version;
+    EXPECT_FALSE(format::check_unit(file, journal::FileHeader::SIZE, rule)) << "version " << version;
     EXPECT_EQ(format::scan_records(file).event_count, 0u);
   }
 }
@@ -96,6 +96,6 @@ TEST(zeroed_bytes, a_reopened_journal_holds_exactly_the_events_written_at_any_fi
     EXPECT_EQ(reopened->next_sequence(), first + 1) << "first sequence " << first;
     auto reader = JournalReader::open(dir.path());
     ASSERT_TRUE(reader.has_value());
-    EXPECT_EQ(reader->replay([](const storage::JournalEvent&) {}), 1u) << "first sequence " << first;
+    EXPECT_EQ(reader->replay([](const journal::JournalEvent&) {}), 1u) << "first sequence " << first;
   }
 }

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ringlog::consumer {
+namespace ringlog::dispatch {
 
 class EventConsumer {
  public:
@@ -90,4 +90,10 @@ class EventDispatcher {
   std::vector<Registered> consumers_;
 };
 
-}  // namespace ringlog::consumer
+}  // namespace ringlog::dispatch
+
+namespace ringlog {
+// The namespace's name until the folders and namespaces were made to agree: kept for one
+// release, so that code written against it compiles unchanged.
+namespace consumer = dispatch;
+}  // namespace ringlog

@@ -1,6 +1,6 @@
 // ringlog::Error: what a set-up call refuses with (opening a journal or a log file, placing
 // threads, attaching to a service or starting one, starting a shipper): the reason as a code,
-// the OS's (errno) or ringlog's own (SetupErrc here, storage::LogErrc for files), and the context
+// the OS's (errno) or ringlog's own (SetupErrc here, journal::LogErrc for files), and the context
 // it happened in. Programs decide by the code and print message(). The hot path does not use
 // it: it returns bool and keeps the reason in failure().
 #pragma once

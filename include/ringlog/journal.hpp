@@ -29,7 +29,7 @@
 #include <utility>
 #include <vector>
 
-namespace ringlog::storage {
+namespace ringlog::journal {
 
 // When the journal starts a flush on its own. Both zero: only on request (sync, sync_async).
 // A flush the bytes trigger covers the 2 MiB stretches the writer has left behind (writeback
@@ -312,4 +312,10 @@ struct JournalCheck {
 // directory cannot be read or is not a journal.
 std::expected<JournalCheck, Error> check_journal(const std::filesystem::path& directory);
 
-}  // namespace ringlog::storage
+}  // namespace ringlog::journal
+
+namespace ringlog {
+// The namespace's name until the folders and namespaces were made to agree: kept for one
+// release, so that code written against it compiles unchanged.
+namespace storage = journal;
+}  // namespace ringlog

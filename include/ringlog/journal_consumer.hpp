@@ -7,11 +7,11 @@
 #include <ringlog/dispatcher.hpp>
 #include <ringlog/journal.hpp>
 
-namespace ringlog::consumer {
+namespace ringlog::dispatch {
 
 class JournalConsumer final : public EventConsumer {
  public:
-  explicit JournalConsumer(storage::Journal& journal) noexcept : journal_(journal) {}
+  explicit JournalConsumer(journal::Journal& journal) noexcept : journal_(journal) {}
   bool consume(const event::EventHeader& header, std::span<const std::byte> payload) override {
     return journal_.append(header, payload);
   }
@@ -23,7 +23,7 @@ class JournalConsumer final : public EventConsumer {
   std::string_view name() const override { return "journal"; }
 
  private:
-  storage::Journal& journal_;
+  journal::Journal& journal_;
 };
 
-}  // namespace ringlog::consumer
+}  // namespace ringlog::dispatch

@@ -27,7 +27,7 @@
 #include <system_error>
 #include <vector>
 
-namespace ringlog::storage {
+namespace ringlog::journal {
 
 // Why a file is refused, beyond what the OS reports.
 enum class LogErrc {
@@ -211,7 +211,13 @@ class MmapReader {
   ScanResult scan_;
 };
 
-}  // namespace ringlog::storage
+}  // namespace ringlog::journal
 
 template <>
-struct std::is_error_code_enum<ringlog::storage::LogErrc> : std::true_type {};
+struct std::is_error_code_enum<ringlog::journal::LogErrc> : std::true_type {};
+
+namespace ringlog {
+// The namespace's name until the folders and namespaces were made to agree: kept for one
+// release, so that code written against it compiles unchanged.
+namespace storage = journal;
+}  // namespace ringlog

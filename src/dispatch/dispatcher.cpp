@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-namespace ringlog::consumer {
+namespace ringlog::dispatch {
 
 namespace {
 
@@ -147,4 +147,4 @@ ConsumerTotals EventDispatcher::totals_of(const EventConsumer& consumer) const {
   return {consumer.name(), found->delivered, found->failed};
 }
 
-}  // namespace ringlog::consumer
+}  // namespace ringlog::dispatch

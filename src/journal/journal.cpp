@@ -20,7 +20,7 @@
 #include <cstdio>
 #include <deque>
 
-namespace ringlog::storage {
+namespace ringlog::journal {
 
 using detail::LogFile;
 using detail::Segment;
@@ -496,4 +496,4 @@ const std::string& Journal::flush_backend_note() const noexcept {
 const std::filesystem::path& Journal::directory() const noexcept { return state_->directory; }
 std::size_t Journal::segment_count() const noexcept { return state_->segments.count(); }
 
-}  // namespace ringlog::storage
+}  // namespace ringlog::journal

@@ -8,7 +8,7 @@
 #include <charconv>
 #include <memory>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 namespace {
 
@@ -75,4 +75,4 @@ std::expected<JournalDirectory, Error> list_journal(const std::filesystem::path&
   return listing;
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

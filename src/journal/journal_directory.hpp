@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 inline constexpr char prepared_segment_name[] = "next-segment.prepared";
 inline constexpr char spare_segment_name[] = "recycled-segment.spare";
@@ -38,4 +38,4 @@ struct JournalDirectory {
 // (then it is not a journal, and nothing in it may be touched).
 std::expected<JournalDirectory, Error> list_journal(const std::filesystem::path& directory);
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

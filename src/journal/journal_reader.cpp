@@ -16,7 +16,7 @@
 #include <cstddef>
 #include <iterator>
 
-namespace ringlog::storage {
+namespace ringlog::journal {
 
 struct JournalReader::State {
   std::filesystem::path directory;
@@ -413,9 +413,9 @@ std::uint64_t JournalReader::position() const noexcept {
   return std::max(state_->sequence, state_->skip_until);
 }
 
-}  // namespace ringlog::storage
+}  // namespace ringlog::journal
 
-namespace ringlog::storage {
+namespace ringlog::journal {
 
 std::uint64_t JournalReader::end_sequence() const {
   auto listing = detail::list_journal(state_->directory);
@@ -492,4 +492,4 @@ std::expected<JournalCheck, Error> check_journal(const std::filesystem::path& di
   return check;
 }
 
-}  // namespace ringlog::storage
+}  // namespace ringlog::journal

@@ -12,7 +12,7 @@
 #include <array>
 #include <cerrno>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 namespace {
 
@@ -268,4 +268,4 @@ std::expected<RecoveryPlan, Error> plan_recovery(const std::filesystem::path& di
   return plan;
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

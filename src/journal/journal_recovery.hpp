@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 // A segment's header, as recovery and readers read it.
 struct SegmentHeader {
@@ -72,4 +72,4 @@ struct RecoveryPlan {
 std::expected<RecoveryPlan, Error> plan_recovery(const std::filesystem::path& directory,
                                                  std::uint64_t first_sequence_when_empty);
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

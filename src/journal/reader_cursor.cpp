@@ -15,7 +15,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 namespace {
 
@@ -140,4 +140,4 @@ std::expected<std::vector<NamedCursor>, Error> list_cursors(const std::filesyste
   return cursors;
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

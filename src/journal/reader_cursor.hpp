@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 struct Cursor {
   std::uint64_t position = 0;  // the next sequence the reader hands out
@@ -45,4 +45,4 @@ struct NamedCursor {
 };
 std::expected<std::vector<NamedCursor>, Error> list_cursors(const std::filesystem::path& journal);
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

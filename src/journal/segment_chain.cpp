@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 Segment* SegmentChain::holding(const LogFile* file) noexcept {
   for (const auto& segment : unsealed_) {
@@ -98,4 +98,4 @@ void PageWindow::map_pages_ahead(LogFile& file, SegmentHousekeeper& housekeeper)
   }
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

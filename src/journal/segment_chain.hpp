@@ -14,7 +14,7 @@
 #include <filesystem>
 #include <memory>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 struct Segment {
   LogFile file;
@@ -104,4 +104,4 @@ class PageWindow {
   std::size_t writeback_requested_until_ = 0;  // in the current segment
 };
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -16,7 +16,7 @@
 #include <cstdio>
 #include <vector>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 namespace {
 
@@ -310,4 +310,4 @@ std::expected<void, Error> SegmentHousekeeper::rename_now(const std::filesystem:
   return fsync_directory(directory_.string());
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 class SegmentHousekeeper {
  public:
@@ -128,4 +128,4 @@ class SegmentHousekeeper {
   std::thread thread_;
 };
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -14,7 +14,7 @@
 #include <array>
 #include <cerrno>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 namespace {
 
@@ -214,4 +214,4 @@ std::optional<std::vector<TimeIndexEntry>> read_time_index_entries(
   return entries;
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

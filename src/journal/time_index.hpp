@@ -26,7 +26,7 @@
 #include <optional>
 #include <vector>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 inline constexpr char time_index_suffix[] = ".tidx";
 inline constexpr std::size_t time_index_every_bytes = std::size_t{64} << 10;
@@ -75,4 +75,4 @@ bool time_index_fits(const std::filesystem::path& segment, const TimeIndexSummar
 std::optional<std::vector<TimeIndexEntry>> read_time_index_entries(
     const std::filesystem::path& index, const TimeIndexSummary&);
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -50,14 +50,14 @@ std::optional<std::string> overflow_fault(const ring::OverflowCounts& seen,
 
 }  // namespace
 
-DrainLoop::DrainLoop(ServiceShared& shared, storage::Journal& journal, int consumer_cpu,
+DrainLoop::DrainLoop(ServiceShared& shared, journal::Journal& journal, int consumer_cpu,
                      std::function<std::uint64_t()> shipped_through)
     : shared_(shared),
       journal_(journal),
       consumer_cpu_(consumer_cpu),
       shipped_through_(std::move(shipped_through)),
       rate_from_(journal.next_sequence()) {  // what recovery found is no rate
-  dispatcher_.add_consumer(std::make_unique<consumer::JournalConsumer>(journal_));
+  dispatcher_.add_consumer(std::make_unique<dispatch::JournalConsumer>(journal_));
 }
 
 void DrainLoop::run() {
@@ -105,7 +105,7 @@ std::optional<std::uint64_t> DrainLoop::drain_once() {
   std::uint64_t read = 0;
   for (const auto& attachment : active_) {
     if (attachment->quarantined.load(std::memory_order_relaxed)) continue;
-    const consumer::DrainStats drained =
+    const dispatch::DrainStats drained =
         dispatcher_.drain_batch(attachment->consumer, timing::drain_batch_events);
     // Its events up to the fault are journaled below; nothing after it is read.
     if (const auto& violation = attachment->consumer.violation()) {

@@ -22,7 +22,7 @@ class DrainLoop {
  public:
   // `consumer_cpu` < 0: unpinned.
   // `shipped_through`: the shipper's Shipper::shipped_through, when the service ships.
-  DrainLoop(ServiceShared& shared, storage::Journal& journal, int consumer_cpu,
+  DrainLoop(ServiceShared& shared, journal::Journal& journal, int consumer_cpu,
             std::function<std::uint64_t()> shipped_through);
   DrainLoop(const DrainLoop&) = delete;
   DrainLoop& operator=(const DrainLoop&) = delete;
@@ -56,10 +56,10 @@ class DrainLoop {
   void mark_unmarked_drops(Attachment&);
 
   ServiceShared& shared_;
-  storage::Journal& journal_;
+  journal::Journal& journal_;
   int consumer_cpu_;
   std::function<std::uint64_t()> shipped_through_;
-  consumer::EventDispatcher dispatcher_;
+  dispatch::EventDispatcher dispatcher_;
   std::vector<std::shared_ptr<Attachment>> active_;
   // Where the rate was last measured from.
   std::chrono::steady_clock::time_point rate_since_ = std::chrono::steady_clock::now();

@@ -22,7 +22,7 @@
 namespace ringlog::service {
 
 struct Service::State {
-  State(ServiceConfig config, storage::Journal opened)
+  State(ServiceConfig config, journal::Journal opened)
       : shared(std::move(config)), journal(std::move(opened)) {}
 
   ServiceStatus snapshot() const {
@@ -73,7 +73,7 @@ struct Service::State {
   }
 
   ServiceShared shared;
-  storage::Journal journal;  // the drain thread's, once it runs
+  journal::Journal journal;  // the drain thread's, once it runs
   std::string placement;
   std::unique_ptr<ControlLoop> control_loop;
   std::unique_ptr<DrainLoop> drain_loop;
@@ -111,13 +111,13 @@ std::expected<std::unique_ptr<Service>, Error> Service::start(const ServiceConfi
   auto placement =
       placement::plan({asked, config.journal_dir, placement::Spinners::consumer_only});
   if (!placement) return std::unexpected(placement.error());
-  storage::JournalOptions journal_options = config.journal;
+  journal::JournalOptions journal_options = config.journal;
   if (journal_options.housekeeping_cpus.empty()) {
     journal_options.housekeeping_cpus = config.housekeeping_cpus.empty()
                                             ? placement->housekeeping_cpus
                                             : config.housekeeping_cpus;
   }
-  auto journal = storage::Journal::open(config.journal_dir, journal_options);
+  auto journal = journal::Journal::open(config.journal_dir, journal_options);
   if (!journal) return std::unexpected(journal.error());
 
   std::error_code ignored;

@@ -331,8 +331,8 @@ const Key service_keys[] = {
      [](const Config& c) { return toml_text(c.journal_dir); }},
     {"journal.segment_bytes",
      [](Reader& r, Path k, Config& c) {
-       return r.integer(k, c.journal.segment_bytes, storage::JournalOptions::min_segment_bytes,
-                        storage::JournalOptions::max_segment_bytes);
+       return r.integer(k, c.journal.segment_bytes, journal::JournalOptions::min_segment_bytes,
+                        journal::JournalOptions::max_segment_bytes);
      },
      [](const Config& c) { return fmt::format("{}", c.journal.segment_bytes); }},
     {"journal.keep_segments",
@@ -597,7 +597,7 @@ std::optional<std::string> unwritable(const std::filesystem::path& directory) {
 }
 
 std::optional<std::string> journal_problem(const ServiceConfig& config) {
-  if (const auto invalid = storage::check_options(config.journal)) {
+  if (const auto invalid = journal::check_options(config.journal)) {
     return "journal.segment_bytes: " + invalid->context;
   }
   if (auto problem = unwritable(config.journal_dir)) {
@@ -606,7 +606,7 @@ std::optional<std::string> journal_problem(const ServiceConfig& config) {
   std::error_code error;
   if (std::filesystem::exists(config.journal_dir, error)) {
     // What opening it would find, read-only: no journal, damage it refuses, another writer.
-    if (auto opening = storage::preview_open(config.journal_dir); !opening) {
+    if (auto opening = journal::preview_open(config.journal_dir); !opening) {
       return "journal.directory: " + opening.error().message();
     }
   }

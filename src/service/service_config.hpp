@@ -41,7 +41,7 @@ struct ServiceConfig {
   std::uint64_t latency_sample_every = 1024;
   // [journal] and [journal.flush]
   std::filesystem::path journal_dir = "ringlog-journal";
-  storage::JournalOptions journal{};
+  journal::JournalOptions journal{};
   // [placement]
   int consumer_cpu = -1;                        // -1: the topology's choice
   std::vector<int> housekeeping_cpus;           // empty: every CPU but the consumer's

@@ -24,9 +24,9 @@ class Fetch {
   explicit Fetch(const FetchConfig& config) : config_(config) {}
 
   std::expected<void, Error> open_journal(std::uint64_t first_sequence) {
-    storage::JournalOptions options = config_.journal;
+    journal::JournalOptions options = config_.journal;
     options.first_sequence = first_sequence;
-    auto opened = storage::Journal::open(config_.journal_dir, options);
+    auto opened = journal::Journal::open(config_.journal_dir, options);
     if (!opened) return std::unexpected(opened.error());
     journal_.emplace(std::move(*opened));
     return {};
@@ -104,7 +104,7 @@ class Fetch {
 
  private:
   const FetchConfig& config_;
-  std::optional<storage::Journal> journal_;
+  std::optional<journal::Journal> journal_;
   std::uint64_t fetched_ = 0;
   std::uint64_t gaps_read_again_ = 0;
 };

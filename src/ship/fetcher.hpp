@@ -17,7 +17,7 @@ namespace ringlog::ship {
 struct FetchConfig {
   NatsEndpoint nats;
   std::filesystem::path journal_dir;  // created, or continued after its newest event
-  storage::JournalOptions journal{};
+  journal::JournalOptions journal{};
 };
 
 struct FetchResult {

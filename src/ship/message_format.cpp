@@ -82,11 +82,11 @@ BlockBuilder::BlockBuilder(std::size_t limit_bytes) : body_(limit_bytes) {
   RINGLOG_CHECK(limit_bytes <= max_block_bytes, "a block is no larger than readers take");
 }
 
-bool BlockBuilder::fits(const storage::JournalEvent& event) const noexcept {
+bool BlockBuilder::fits(const journal::JournalEvent& event) const noexcept {
   return used_ + detail::record_size(event.view.header.payload_len) <= body_.size();
 }
 
-void BlockBuilder::add(const storage::JournalEvent& event) {
+void BlockBuilder::add(const journal::JournalEvent& event) {
   RINGLOG_ASSERT(fits(event), "add() takes an event that fits");
   RINGLOG_ASSERT(empty() || event.sequence == end(), "a block's events are consecutive");
   if (empty()) first_ = event.sequence;
@@ -171,7 +171,7 @@ std::expected<NatsMessage, std::string> BlockEncoder::encode(const std::string& 
 // ---- events, one a message
 
 std::expected<NatsMessage, std::string> encode_event(const std::string& subject,
-                                                     const storage::JournalEvent& event) {
+                                                     const journal::JournalEvent& event) {
   const event::EventHeader& header = event.view.header;
   natsMsg* raw = nullptr;
   natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr,

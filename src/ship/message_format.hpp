@@ -40,9 +40,9 @@ class BlockBuilder {
   explicit BlockBuilder(std::size_t limit_bytes);
 
   // Whether `event` fits beside those already in; an empty block takes any event.
-  bool fits(const storage::JournalEvent&) const noexcept;
+  bool fits(const journal::JournalEvent&) const noexcept;
   // Copies `event` in. Contract: it fits, and follows the last one (sequence one more).
-  void add(const storage::JournalEvent&);
+  void add(const journal::JournalEvent&);
   void clear() noexcept;
 
   bool empty() const noexcept { return count_ == 0; }
@@ -61,7 +61,7 @@ class BlockBuilder {
 
 // The message for one event (--format events), or the client's error.
 std::expected<NatsMessage, std::string> encode_event(const std::string& subject,
-                                                     const storage::JournalEvent&);
+                                                     const journal::JournalEvent&);
 
 // Turns blocks into messages: compresses, checksums and labels them. Keeps its compression
 // context and buffer from one block to the next.

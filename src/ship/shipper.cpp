@@ -48,9 +48,9 @@ std::expected<std::unique_ptr<Shipper>, Error> Shipper::start(ShipConfig config)
           fmt::format("shipper CPU {} is not one this process may use", cpu)));
     }
   }
-  auto durable = storage::JournalReader::open(config.journal_dir, storage::ReadLimit::durable);
+  auto durable = journal::JournalReader::open(config.journal_dir, journal::ReadLimit::durable);
   if (!durable) return std::unexpected(durable.error());
-  auto appended = storage::JournalReader::open(config.journal_dir);
+  auto appended = journal::JournalReader::open(config.journal_dir);
   if (!appended) return std::unexpected(appended.error());
   auto state = std::make_unique<State>(std::move(config));
   State& s = *state;

@@ -18,14 +18,14 @@ namespace {
 
 // With nothing new in the journal: whether it stopped at a segment of another journal, where
 // nothing past is this journal's to ship.
-void say_if_refused(const storage::JournalReader& reader, ShipStatusBoard& board) {
+void say_if_refused(const journal::JournalReader& reader, ShipStatusBoard& board) {
   if (reader.failure()) board.set_problem("refusing to ship: " + reader.failure()->message());
 }
 
 }  // namespace
 
-ShippingLoop::ShippingLoop(const ShipConfig& config, storage::JournalReader durable,
-                           storage::JournalReader appended, Acknowledgements& acknowledgements,
+ShippingLoop::ShippingLoop(const ShipConfig& config, journal::JournalReader durable,
+                           journal::JournalReader appended, Acknowledgements& acknowledgements,
                            ShipStatusBoard& board, StopFlag& stop)
     : config_(config),
       durable_(std::move(durable)),
@@ -118,7 +118,7 @@ bool ShippingLoop::resume() {
     next_to_publish_ = *position->last_event + 1;
   } else {
     durable_.seek(0);  // an empty stream takes the journal from its oldest event
-    const std::optional<storage::JournalEvent> oldest = durable_.next();
+    const std::optional<journal::JournalEvent> oldest = durable_.next();
     next_to_publish_ = oldest ? oldest->sequence : 0;
   }
   durable_.seek(next_to_publish_);
@@ -126,7 +126,7 @@ bool ShippingLoop::resume() {
   acknowledgements_.resume_at(next_to_publish_);
   progress_mark_ = next_to_publish_;
   progress_since_ = Clock::now();
-  appended_.poll([](const storage::JournalEvent&) {});
+  appended_.poll([](const journal::JournalEvent&) {});
   const std::uint64_t journal_end = appended_.position();
   // It may be a journal started afresh beside an old stream: say so, and ship only once the
   // journal reaches past the stream.
@@ -156,7 +156,7 @@ bool ShippingLoop::publish_some() {
   return config_.format == ShipFormat::blocks ? publish_blocks() : publish_events();
 }
 
-bool ShippingLoop::follows(const storage::JournalEvent& event, std::uint64_t expected) {
+bool ShippingLoop::follows(const journal::JournalEvent& event, std::uint64_t expected) {
   if (event.sequence == expected) return true;
   board_.set_problem(fmt::format("the journal in {} no longer holds events {} to {}: shipping "
                                  "them is impossible; the stream would have a gap",
@@ -168,7 +168,7 @@ bool ShippingLoop::follows(const storage::JournalEvent& event, std::uint64_t exp
 bool ShippingLoop::publish_events() {
   for (int i = 0; i < 1024; ++i) {
     if (acknowledgements_.refused()) return true;  // publish_some() says so next
-    const std::optional<storage::JournalEvent> event = durable_.next();
+    const std::optional<journal::JournalEvent> event = durable_.next();
     if (!event) {
       say_if_refused(durable_, board_);
       return i > 0;
@@ -191,7 +191,7 @@ bool ShippingLoop::publish_blocks() {
   bool read_any = false;
   for (int blocks = 0; blocks < 16;) {  // then the loop looks at stop() and the lag
     if (acknowledgements_.refused()) return true;  // publish_some() says so next
-    const std::optional<storage::JournalEvent> event = durable_.next();
+    const std::optional<journal::JournalEvent> event = durable_.next();
     if (!event) {
       say_if_refused(durable_, board_);
       break;
@@ -275,7 +275,7 @@ bool ShippingLoop::stalled() {
 void ShippingLoop::record_shipped_position(std::uint64_t shipped) {
   if (shipped == recorded_position_) return;
   // A named reader of the journal, so that retention keeps what the stream has yet to take.
-  auto recorded = storage::commit_reader_position(config_.journal_dir,
+  auto recorded = journal::commit_reader_position(config_.journal_dir,
                                                   "ship." + config_.nats.stream, shipped);
   if (recorded) {
     recorded_position_ = shipped;
@@ -290,7 +290,7 @@ void ShippingLoop::sample_lag() {
   const Clock::time_point now = Clock::now();
   if (now < next_sample_) return;
   next_sample_ = now + timing::ship_lag_sample_every;
-  appended_.poll([](const storage::JournalEvent&) {});
+  appended_.poll([](const journal::JournalEvent&) {});
   const std::uint64_t end = appended_.position();
   if (end_samples_.empty() || end > end_samples_.back().first) end_samples_.emplace_back(end, now);
   const std::uint64_t shipped_now = acknowledgements_.shipped();

@@ -21,8 +21,8 @@ namespace ringlog::ship {
 class ShippingLoop {
  public:
   // `durable` reads what is shipped; `appended` how far the journal reaches, for the lag.
-  ShippingLoop(const ShipConfig& config, storage::JournalReader durable,
-               storage::JournalReader appended, Acknowledgements& acknowledgements,
+  ShippingLoop(const ShipConfig& config, journal::JournalReader durable,
+               journal::JournalReader appended, Acknowledgements& acknowledgements,
                ShipStatusBoard& board, StopFlag& stop);
   ShippingLoop(const ShippingLoop&) = delete;
   ShippingLoop& operator=(const ShippingLoop&) = delete;
@@ -49,7 +49,7 @@ class ShippingLoop {
   bool publish_block();
   // Whether `event` is the one expected next; else the journal lost events still to ship (its
   // retention outran the shipper): says so, and stays before them.
-  bool follows(const storage::JournalEvent& event, std::uint64_t expected);
+  bool follows(const journal::JournalEvent& event, std::uint64_t expected);
   // Publishes the message of the events from `first` on, waiting out the stream's
   // back-pressure; false when it did not go, and the shipper is out of step.
   bool publish(NatsMessage message, std::uint64_t first);
@@ -61,8 +61,8 @@ class ShippingLoop {
   void record_shipped_position(std::uint64_t shipped);
 
   const ShipConfig& config_;
-  storage::JournalReader durable_;
-  storage::JournalReader appended_;
+  journal::JournalReader durable_;
+  journal::JournalReader appended_;
   Acknowledgements& acknowledgements_;
   ShipStatusBoard& board_;
   StopFlag& stop_;

@@ -24,7 +24,7 @@
 
 namespace {
 
-namespace storage = ringlog::storage;
+namespace journal = ringlog::journal;
 
 struct Replayed {
   std::uint64_t count = 0;
@@ -33,9 +33,9 @@ struct Replayed {
 
 Replayed replay(const std::filesystem::path& dir) {
   Replayed result;
-  auto reader = storage::JournalReader::open(dir);
+  auto reader = journal::JournalReader::open(dir);
   if (!reader) return result;
-  reader->replay([&](const storage::JournalEvent& event) {
+  reader->replay([&](const journal::JournalEvent& event) {
     if (event.sequence != result.count) std::abort();
     if (event.view.payload.size() != event.view.header.payload_len) std::abort();
     const auto* header = reinterpret_cast<const std::byte*>(&event.view.header);
@@ -63,14 +63,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   std::vector<std::byte> segment;
   if ((data[0] & 1) != 0) {
-    storage::FileHeader header{};
-    std::memcpy(header.magic, storage::file_magic, 4);
-    header.version = storage::file_version;
-    header.write_offset = storage::FileHeader::SIZE;
+    journal::FileHeader header{};
+    std::memcpy(header.magic, journal::file_magic, 4);
+    header.version = journal::file_version;
+    header.write_offset = journal::FileHeader::SIZE;
     segment.resize(sizeof header);
     std::memcpy(segment.data(), &header, sizeof header);
-    storage::detail::store_segment_info(
-        segment.data(), {0, storage::detail::segment_seed(0), storage::detail::segment_in_use});
+    journal::detail::store_segment_info(
+        segment.data(), {0, journal::detail::segment_seed(0), journal::detail::segment_in_use});
   }
   const auto* input = reinterpret_cast<const std::byte*>(data + 1);
   segment.insert(segment.end(), input, input + size - 1);
@@ -78,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string pattern = (scratch_root() / "ringlog-journal-fuzz-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) std::abort();
   const std::filesystem::path dir = pattern;
-  const std::filesystem::path path = dir / storage::detail::segment_file_name(0);
+  const std::filesystem::path path = dir / journal::detail::segment_file_name(0);
   {
     std::ofstream out(path, std::ios::binary);
     out.write(reinterpret_cast<const char*>(segment.data()),
@@ -87,14 +87,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const Replayed before = replay(dir);
   const std::vector<char> bytes_before = read_all(path);
-  if (auto journal = storage::Journal::open(dir)) {
+  if (auto journal = journal::Journal::open(dir)) {
     if (journal->next_sequence() != before.count) std::abort();
     const Replayed after = replay(dir);
     if (after.count != before.count || after.bytes != before.bytes) std::abort();
   } else {
     // A refused journal is left as it was: its one segment untouched, and nothing added but
     // the writers' lock file (never removed: a lock file unlinked can be locked twice).
-    std::filesystem::remove(dir / storage::detail::lock_file_name);
+    std::filesystem::remove(dir / journal::detail::lock_file_name);
     if (read_all(path) != bytes_before ||
         std::distance(std::filesystem::directory_iterator(dir),
                       std::filesystem::directory_iterator()) != 1) {

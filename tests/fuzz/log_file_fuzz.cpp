@@ -31,7 +31,7 @@ struct Replayed {
 
 Replayed replay(const std::string& path) {
   Replayed result;
-  auto reader = ringlog::storage::MmapReader::open(path);
+  auto reader = ringlog::journal::MmapReader::open(path);
   if (!reader) return result;
   reader->replay([&](const EventView& view) {
     if (view.payload.size() != view.header.payload_len) std::abort();
@@ -50,10 +50,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   std::vector<std::byte> file;
   if ((data[0] & 1) != 0) {
-    ringlog::storage::FileHeader header{};
-    std::memcpy(header.magic, ringlog::storage::file_magic, 4);
-    header.version = ringlog::storage::file_version;
-    header.write_offset = ringlog::storage::FileHeader::SIZE;
+    ringlog::journal::FileHeader header{};
+    std::memcpy(header.magic, ringlog::journal::file_magic, 4);
+    header.version = ringlog::journal::file_version;
+    header.write_offset = ringlog::journal::FileHeader::SIZE;
     const auto* bytes = reinterpret_cast<const std::byte*>(&header);
     file.assign(bytes, bytes + sizeof header);
   }
@@ -67,17 +67,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
 
   const Replayed before = replay(path);
-  if (file.size() >= ringlog::storage::FileHeader::SIZE) {
+  if (file.size() >= ringlog::journal::FileHeader::SIZE) {
     const std::vector<std::byte> heap_copy(file);
-    const auto scan = ringlog::storage::detail::scan_records(heap_copy);
-    if (auto reader = ringlog::storage::MmapReader::open(path)) {
+    const auto scan = ringlog::journal::detail::scan_records(heap_copy);
+    if (auto reader = ringlog::journal::MmapReader::open(path)) {
       if (scan.end_offset != reader->scan().end_offset || scan.event_count != before.count ||
           scan.damaged != reader->scan().damaged) {
         std::abort();
       }
     }
   }
-  if (auto writer = ringlog::storage::MmapWriter::open(path)) {
+  if (auto writer = ringlog::journal::MmapWriter::open(path)) {
     if (writer->event_count() != before.count) std::abort();
     const Replayed after = replay(path);
     if (after.count != before.count || after.bytes != before.bytes) std::abort();

@@ -41,14 +41,14 @@ constexpr std::size_t step_bytes = 11;
 struct ScratchJournal {
   std::filesystem::path dir = std::filesystem::path("/dev/shm") /
                               ("ringlog-shared-ring-fuzz-" + std::to_string(::getpid()));
-  std::optional<storage::Journal> journal;
+  std::optional<journal::Journal> journal;
 
   ScratchJournal() {
     std::filesystem::remove_all(dir);
-    storage::JournalOptions options;
-    options.segment_bytes = storage::JournalOptions::min_segment_bytes;
+    journal::JournalOptions options;
+    options.segment_bytes = journal::JournalOptions::min_segment_bytes;
     options.keep_segments = 2;
-    auto made = storage::Journal::open(dir, options);
+    auto made = journal::Journal::open(dir, options);
     if (!made) broken("cannot open the journal");
     journal.emplace(std::move(*made));
   }
@@ -59,7 +59,7 @@ struct ScratchJournal {
   }
 };
 
-storage::Journal& journal() {
+journal::Journal& journal() {
   static ScratchJournal scratch;
   return *scratch.journal;
 }
@@ -104,9 +104,9 @@ void publish(const Step& step, ring::SharedRing& ring, ring::Producer& producer,
   }
 }
 
-void drain(ring::CheckedConsumer& consumer, consumer::EventDispatcher& dispatcher,
+void drain(ring::CheckedConsumer& consumer, dispatch::EventDispatcher& dispatcher,
            const ring::SharedRing& ring, std::uint64_t limit) {
-  const consumer::DrainStats drained = dispatcher.drain_batch(consumer, limit);
+  const dispatch::DrainStats drained = dispatcher.drain_batch(consumer, limit);
   if (drained.events_failed != 0) broken("the journal refused a checked record");
   if (ring.used() > ring.capacity()) broken("used() exceeds the capacity");
 }
@@ -132,8 +132,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const std::size_t image = std::min(size - 1, capacity);
   std::memcpy(file + header_page, data + 1, image);
-  consumer::EventDispatcher dispatcher;
-  dispatcher.add_consumer(std::make_unique<consumer::JournalConsumer>(journal()));
+  dispatch::EventDispatcher dispatcher;
+  dispatcher.add_consumer(std::make_unique<dispatch::JournalConsumer>(journal()));
   for (std::size_t at = 1 + image; at + step_bytes <= size; at += step_bytes) {
     const Step step = step_at(data + at);
     publish(step, *ring, *producer, file, file_bytes);

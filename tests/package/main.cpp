@@ -17,10 +17,10 @@ int main() {
   const auto path = std::filesystem::temp_directory_path() /
                     ("ringlog-user-" + std::to_string(::getpid()) + ".evtl");
   {
-    auto writer = ringlog::storage::MmapWriter::create(path, 4096);
+    auto writer = ringlog::journal::MmapWriter::create(path, 4096);
     if (!writer || !writer->write_event(header, payload) || !writer->sync()) return 3;
   }
-  auto reader = ringlog::storage::MmapReader::open(path);
+  auto reader = ringlog::journal::MmapReader::open(path);
   std::filesystem::remove(path);
   if (!reader || reader->event_count() != 1) return 4;
   std::puts("ringlog package works");

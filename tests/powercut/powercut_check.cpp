@@ -32,7 +32,7 @@ void problem(const std::string& what) {
 // The intact events a reader hands out: checked byte for byte, and counted.
 std::uint64_t check_events(const std::filesystem::path& dir, std::uint64_t durable,
                            bool any_events) {
-  auto reader = ringlog::storage::JournalReader::open(dir);
+  auto reader = ringlog::journal::JournalReader::open(dir);
   if (!reader) {
     problem("reader: " + reader.error().message());
     return 0;
@@ -40,7 +40,7 @@ std::uint64_t check_events(const std::filesystem::path& dir, std::uint64_t durab
   std::uint64_t first = UINT64_MAX;
   std::uint64_t end = 0;
   std::uint64_t wrong = 0;
-  reader->replay([&](const ringlog::storage::JournalEvent& event) {
+  reader->replay([&](const ringlog::journal::JournalEvent& event) {
     if (first == UINT64_MAX) first = event.sequence;
     if (event.sequence != end && end != 0) ++wrong;  // a gap the reader should never hand out
     if (!any_events &&
@@ -66,7 +66,7 @@ std::uint64_t check_events(const std::filesystem::path& dir, std::uint64_t durab
 }
 
 void check_damage(const std::filesystem::path& dir) {
-  auto checked = ringlog::storage::check_journal(dir);
+  auto checked = ringlog::journal::check_journal(dir);
   if (!checked) {
     problem("check_journal: " + checked.error().message());
     return;
@@ -78,13 +78,13 @@ void check_damage(const std::filesystem::path& dir) {
 
 // The events a reader hands out from `from` on, checked as check_events() does; the count.
 std::uint64_t events_from(const std::filesystem::path& dir, std::uint64_t from, bool any_events) {
-  auto reader = ringlog::storage::JournalReader::open(dir);
+  auto reader = ringlog::journal::JournalReader::open(dir);
   if (!reader) {
     problem("reader from event " + std::to_string(from) + ": " + reader.error().message());
     return 0;
   }
   std::uint64_t expected = from;
-  reader->replay_from(from, [&](const ringlog::storage::JournalEvent& event) {
+  reader->replay_from(from, [&](const ringlog::journal::JournalEvent& event) {
     const bool as_written = any_events || ringlog::powercut::is_expected(
                                               event.sequence, event.view.header, event.view.payload);
     if (event.sequence == expected && as_written) ++expected;
@@ -97,7 +97,7 @@ std::uint64_t events_from(const std::filesystem::path& dir, std::uint64_t from, 
 // it before its rename lands, and recovery adopts it): then a reader must now hand those out,
 // intact and in order. It can append and make durable one more event.
 void check_reopen(const std::filesystem::path& dir, std::uint64_t end, bool any_events) {
-  auto journal = ringlog::storage::Journal::open(dir);
+  auto journal = ringlog::journal::Journal::open(dir);
   if (!journal) {
     problem("reopen: " + journal.error().message());
     return;

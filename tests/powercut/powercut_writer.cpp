@@ -19,9 +19,9 @@
 
 namespace {
 
-ringlog::storage::JournalOptions options(bool lie) {
-  ringlog::storage::JournalOptions options;
-  options.segment_bytes = ringlog::storage::JournalOptions::min_segment_bytes;
+ringlog::journal::JournalOptions options(bool lie) {
+  ringlog::journal::JournalOptions options;
+  options.segment_bytes = ringlog::journal::JournalOptions::min_segment_bytes;
   options.keep_segments = 4;  // retention, and so recycling, in every round
   options.recycle = true;
   options.flush.every_bytes = lie ? 0 : std::size_t{64} << 10;
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const bool lie = argc > 2 && std::string_view(argv[2]) == "--lie";
-  auto journal = ringlog::storage::Journal::open(argv[1], options(lie));
+  auto journal = ringlog::journal::Journal::open(argv[1], options(lie));
   if (!journal) {
     std::printf("failed %s\n", journal.error().message().c_str());
     return 1;

@@ -4,7 +4,7 @@
 
 #include <utility>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 int FlushTracker::start(LogFile& file, std::size_t offset, std::uint64_t events) noexcept {
   RINGLOG_ASSERT(file_ == nullptr, "one flush in flight at a time");
@@ -31,4 +31,4 @@ FlushTracker::Finished FlushTracker::finish(int result) noexcept {
   return {std::exchange(file_, nullptr), offset_, events_, result};
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 class FlushTracker {
  public:
@@ -48,4 +48,4 @@ class FlushTracker {
   std::uint64_t events_ = 0;
 };
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

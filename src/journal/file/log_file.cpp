@@ -14,7 +14,7 @@
 #include <cstring>
 #include <filesystem>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 namespace {
 
@@ -251,4 +251,4 @@ void unmap(PageRange range) noexcept {
   if (!range.empty()) (void)::madvise(range.start, range.length, MADV_DONTNEED);
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

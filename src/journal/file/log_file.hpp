@@ -14,7 +14,7 @@
 #include <span>
 #include <string>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 // A stretch of a file's mapping, whole pages.
 struct PageRange {
@@ -135,4 +135,4 @@ std::expected<void, Error> zero_range(int fd, std::size_t offset, std::size_t le
 
 std::expected<void, Error> fsync_directory(const std::string& directory);
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <ctime>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 namespace {
 
@@ -196,4 +196,4 @@ FileHeader new_file_header() noexcept {
   return header;
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -28,7 +28,7 @@
 #include <span>
 #include <string>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 // A journal's identity: a random 128-bit number drawn when the journal is made, in the header of
 // every segment it writes (format version 2), so that a segment of another journal is told
@@ -103,4 +103,4 @@ FileHeader new_file_header() noexcept;
 std::optional<Error> checkpoint_beyond_records(const FileHeader& header, const ScanResult& scan,
                                                const std::string& name);
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -11,7 +11,7 @@
 #include <array>
 #include <cerrno>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 FileDescriptor::~FileDescriptor() {
   if (fd_ >= 0) ::close(fd_);
@@ -58,4 +58,4 @@ std::expected<ringlog::detail::Mapping, Error> map_existing_log(int fd, bool wri
   return map_file(fd, *size, writable, path);
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

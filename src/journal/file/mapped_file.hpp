@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 class FileDescriptor {
  public:
@@ -38,4 +38,4 @@ std::expected<std::size_t, Error> file_size(int fd, const std::string& path);
 std::expected<ringlog::detail::Mapping, Error> map_existing_log(int fd, bool writable,
                                                                 const std::string& path);
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

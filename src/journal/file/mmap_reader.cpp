@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-namespace ringlog::storage {
+namespace ringlog::journal {
 
 std::expected<MmapReader, Error> MmapReader::open(const std::filesystem::path& path) {
   const std::string name = path.string();
@@ -26,4 +26,4 @@ FileHeader MmapReader::header() const noexcept {
   return header;
 }
 
-}  // namespace ringlog::storage
+}  // namespace ringlog::journal

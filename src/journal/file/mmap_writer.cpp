@@ -10,7 +10,7 @@
 
 #include <cerrno>
 
-namespace ringlog::storage {
+namespace ringlog::journal {
 
 struct MmapWriter::State {
   State(detail::WriterLock held, detail::LogFile opened)
@@ -120,4 +120,4 @@ const std::string& MmapWriter::flush_backend_note() const noexcept {
 const ScanResult& MmapWriter::recovery() const noexcept { return state_->file.recovery(); }
 const std::optional<Error>& MmapWriter::failure() const noexcept { return state_->failure; }
 
-}  // namespace ringlog::storage
+}  // namespace ringlog::journal

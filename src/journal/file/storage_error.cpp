@@ -1,6 +1,6 @@
 #include <ringlog/log_file.hpp>
 
-namespace ringlog::storage {
+namespace ringlog::journal {
 
 namespace {
 
@@ -39,4 +39,4 @@ std::error_code make_error_code(LogErrc value) noexcept {
   return {static_cast<int>(value), log_category()};
 }
 
-}  // namespace ringlog::storage
+}  // namespace ringlog::journal

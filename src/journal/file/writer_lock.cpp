@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 int flock_holder(int fd) {
   struct stat status {};
@@ -72,4 +72,4 @@ std::optional<Error> WriterLock::held_elsewhere(const std::string& path, const s
   return writer_active(holder, path, what);
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 class WriterLock {
  public:
@@ -35,4 +35,4 @@ class WriterLock {
 // none shows.
 int flock_holder(int fd);
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <optional>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 class AsyncFlusher {
  public:
@@ -20,4 +20,4 @@ class AsyncFlusher {
   virtual int wait() noexcept = 0;
 };
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

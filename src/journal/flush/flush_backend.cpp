@@ -8,7 +8,7 @@
 
 #include <cstring>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 namespace {
 
@@ -52,4 +52,4 @@ std::expected<StartedFlusher, Error> start_flusher(FlushBackend wanted, const st
   return StartedFlusher{std::move(flusher), FlushBackend::thread, std::move(note)};
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -11,7 +11,7 @@
 #include <span>
 #include <string>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 struct StartedFlusher {
   std::unique_ptr<AsyncFlusher> flusher;
@@ -24,4 +24,4 @@ struct StartedFlusher {
 std::expected<StartedFlusher, Error> start_flusher(FlushBackend wanted, const std::string& what,
                                                    std::span<const int> housekeeping_cpus);
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <utility>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 ThreadFlusher::ThreadFlusher(std::span<const int> cpus)
     : thread_([this] { run(); }), binding_(placement::bind_thread(thread_.native_handle(), cpus)) {}
@@ -69,4 +69,4 @@ void ThreadFlusher::run() {
   }
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

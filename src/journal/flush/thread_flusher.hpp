@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 class ThreadFlusher final : public AsyncFlusher {
  public:
@@ -47,4 +47,4 @@ class ThreadFlusher final : public AsyncFlusher {
   std::expected<void, Error> binding_;
 };
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

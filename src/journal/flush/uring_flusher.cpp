@@ -4,7 +4,7 @@
 
 #include <cerrno>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 namespace {
 
@@ -77,4 +77,4 @@ int UringFlusher::take(io_uring_cqe* completion) noexcept {
   return result;
 }
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

@@ -10,7 +10,7 @@
 #include <optional>
 #include <span>
 
-namespace ringlog::storage::detail {
+namespace ringlog::journal::detail {
 
 class UringFlusher final : public AsyncFlusher {
  public:
@@ -38,4 +38,4 @@ class UringFlusher final : public AsyncFlusher {
   bool in_flight_ = false;
 };
 
-}  // namespace ringlog::storage::detail
+}  // namespace ringlog::journal::detail

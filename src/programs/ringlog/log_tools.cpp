@@ -97,12 +97,12 @@ class TimeWindow {
 };
 
 // Damage that a reader stops at: a torn or corrupt record, or a checkpoint past the intact end.
-bool is_damaged(const storage::MmapReader& reader) {
+bool is_damaged(const journal::MmapReader& reader) {
   return reader.scan().damaged || reader.header().write_offset > reader.scan().end_offset;
 }
 
 int dump_file(const std::filesystem::path& path, const DumpOptions& options, std::FILE* out) {
-  auto reader = storage::MmapReader::open(path);
+  auto reader = journal::MmapReader::open(path);
   if (!reader) {
     fmt::print(stderr, "ringlog dump: {}\n", reader.error().message());
     return unreadable;
@@ -124,8 +124,8 @@ int dump_file(const std::filesystem::path& path, const DumpOptions& options, std
 }
 
 int dump_journal(const std::filesystem::path& path, const DumpOptions& options, std::FILE* out) {
-  auto reader = storage::JournalReader::open(path);
-  auto check = storage::check_journal(path);
+  auto reader = journal::JournalReader::open(path);
+  auto check = journal::check_journal(path);
   if (!reader || !check) {
     fmt::print(stderr, "ringlog dump: {}\n",
                (reader ? check.error() : reader.error()).message());
@@ -148,13 +148,13 @@ int dump_journal(const std::filesystem::path& path, const DumpOptions& options, 
 }
 
 int verify_file(const std::filesystem::path& path, std::FILE* out) {
-  auto reader = storage::MmapReader::open(path);
+  auto reader = journal::MmapReader::open(path);
   if (!reader) {
     fmt::print(out, "{}: NOT A READABLE LOG: {}\n", path.string(), reader.error().message());
     return unreadable;
   }
-  const storage::ScanResult& scan = reader->scan();
-  const storage::FileHeader header = reader->header();
+  const journal::ScanResult& scan = reader->scan();
+  const journal::FileHeader header = reader->header();
   const std::size_t size = std::filesystem::file_size(path);
   fmt::print(out, "{}: {} intact events in the first {} of its {} bytes\n", path.string(),
              scan.event_count, scan.end_offset, size);
@@ -179,11 +179,11 @@ int verify_file(const std::filesystem::path& path, std::FILE* out) {
 // The drop markers publishers left in an intact journal: events lost before the journal, by
 // a publisher's choice (overflow policy drop), where they were lost.
 void print_drops(const std::filesystem::path& path, std::FILE* out) {
-  auto reader = storage::JournalReader::open(path);
+  auto reader = journal::JournalReader::open(path);
   if (!reader) return;
   std::uint64_t markers = 0, dropped = 0;
   std::optional<std::uint64_t> first_at;
-  reader->poll([&](const storage::JournalEvent& event) {
+  reader->poll([&](const journal::JournalEvent& event) {
     const auto marker = event::as_drop_marker(event.view);
     if (!marker) return;
     ++markers;
@@ -196,12 +196,12 @@ void print_drops(const std::filesystem::path& path, std::FILE* out) {
 }
 
 int verify_journal(const std::filesystem::path& path, std::FILE* out) {
-  auto check = storage::check_journal(path);
+  auto check = journal::check_journal(path);
   if (!check) {
     fmt::print(out, "{}: NOT A READABLE JOURNAL: {}\n", path.string(), check.error().message());
     return unreadable;
   }
-  for (const storage::SegmentCheck& segment : check->segments) {
+  for (const journal::SegmentCheck& segment : check->segments) {
     fmt::print(out, "  {}  {} events{}\n", segment.path.filename().string(),
                segment.scan.event_count, segment.scan.damaged ? "  DAMAGED" : "");
   }
@@ -273,7 +273,7 @@ int verify_log(const std::filesystem::path& path, std::FILE* out) {
 }
 
 int tail_journal(const std::filesystem::path& path, const TailOptions& options, std::FILE* out) {
-  auto reader = storage::JournalReader::open(path, storage::ReaderOptions{.name = options.reader});
+  auto reader = journal::JournalReader::open(path, journal::ReaderOptions{.name = options.reader});
   if (!reader) {
     fmt::print(stderr, "ringlog tail: {}\n", reader.error().message());
     return unreadable;
@@ -285,7 +285,7 @@ int tail_journal(const std::filesystem::path& path, const TailOptions& options, 
   } else if (options.from || options.reader.empty()) {
     reader->seek(options.from.value_or(end - std::min(end, options.last)));
   }
-  const auto print = [&](const storage::JournalEvent& event) {
+  const auto print = [&](const journal::JournalEvent& event) {
     print_event(event.sequence, event.view, options.format, out);
   };
   // What was printed is committed once it is out of the process, so that a restart neither
@@ -327,7 +327,7 @@ int tail_journal(const std::filesystem::path& path, const TailOptions& options, 
 namespace {
 
 // Whether a reader at `position` can go on without a gap in a journal holding [first, end).
-std::string reader_state(const storage::ReaderPosition& reader, std::uint64_t first,
+std::string reader_state(const journal::ReaderPosition& reader, std::uint64_t first,
                          std::uint64_t end) {
   if (reader.problem) return "DAMAGED cursor: " + reader.problem->message();
   if (reader.position < first) {
@@ -341,9 +341,9 @@ std::string reader_state(const storage::ReaderPosition& reader, std::uint64_t fi
 }  // namespace
 
 int list_journal_readers(const std::filesystem::path& directory, bool json, std::FILE* out) {
-  auto journal = storage::JournalReader::open(directory);
-  auto readers = journal ? storage::list_readers(directory)
-                         : std::expected<std::vector<storage::ReaderPosition>, Error>(
+  auto journal = journal::JournalReader::open(directory);
+  auto readers = journal ? journal::list_readers(directory)
+                         : std::expected<std::vector<journal::ReaderPosition>, Error>(
                                std::unexpected(journal.error()));
   if (!readers) {
     fmt::print(stderr, "ringlog readers: {}\n", readers.error().message());
@@ -355,7 +355,7 @@ int list_journal_readers(const std::filesystem::path& directory, bool json, std:
   if (!json) fmt::print(out, "{:<24} {:>20} {:>14}  {:<20}  {}\n", "reader", "position", "lag",
                         "committed (UTC)", "state");
   int status = intact;
-  for (const storage::ReaderPosition& reader : *readers) {
+  for (const journal::ReaderPosition& reader : *readers) {
     const std::string state = reader_state(reader, first, end);
     if (state != "ok") status = damaged;
     const auto committed = std::chrono::floor<std::chrono::seconds>(

@@ -82,7 +82,7 @@ double dirty_limit_mb() {
   return proc_value("/proc/meminfo", "MemAvailable:") * 1024 * ratio / 100 / 1e6;
 }
 
-class CountingConsumer final : public consumer::EventConsumer {
+class CountingConsumer final : public dispatch::EventConsumer {
  public:
   bool consume(const event::EventHeader&, std::span<const std::byte>) override {
     add(1);
@@ -159,7 +159,7 @@ void produce(ring::Producer& producer, const EventSource& source, const Producer
   progress.producer_done.store(true, std::memory_order_release);  // every write is published
 }
 
-void consume(ring::Consumer& consumer, consumer::EventDispatcher& dispatcher,
+void consume(ring::Consumer& consumer, dispatch::EventDispatcher& dispatcher,
              Progress& progress) {
   const ThreadUsage before = thread_usage();
   for (;;) {
@@ -174,13 +174,13 @@ void consume(ring::Consumer& consumer, consumer::EventDispatcher& dispatcher,
 // Replays this run's events from the journal and compares each with what the source generates.
 void verify(const std::filesystem::path& directory, const EventSource& source,
             PipelineReport& report) {
-  auto reader = storage::JournalReader::open(directory);
+  auto reader = journal::JournalReader::open(directory);
   if (!reader) {
     report.error = reader.error().message();
     return;
   }
   std::vector<std::byte> expected(source.payload_len);
-  reader->replay_from(report.first_sequence, [&](const storage::JournalEvent& event) {
+  reader->replay_from(report.first_sequence, [&](const journal::JournalEvent& event) {
     const std::uint64_t index = event.sequence - report.first_sequence;
     const event::EventView& view = event.view;
     source.fill(index, expected);
@@ -208,7 +208,7 @@ std::string describe_placement(const placement::Plan& plan, bool background_on_p
 // What the reporting thread looks at while the producer and the consumer run.
 struct Watched {
   ring::SpscRingBuffer& ring;  // split by run_threads
-  storage::Journal& journal;
+  journal::Journal& journal;
 };
 
 // Returns once the producer is to stop: its count written, its time up, or a signal. Prints a
@@ -251,15 +251,15 @@ void watch_run(const PipelineOptions& options, const Watched& watched,
 
 // After the threads are joined: what they did, what the journal holds, and the replay.
 void collect_results(const PipelineOptions& options, const EventSource& source,
-                     const Progress& progress, const consumer::EventDispatcher& dispatcher,
-                     const consumer::EventConsumer& journaling, const CountingConsumer& counter,
-                     storage::Journal& journal, PipelineReport& report) {
+                     const Progress& progress, const dispatch::EventDispatcher& dispatcher,
+                     const dispatch::EventConsumer& journaling, const CountingConsumer& counter,
+                     journal::Journal& journal, PipelineReport& report) {
   if (auto synced = journal.sync(); !synced) report.error = synced.error().message();
   report.written = progress.written.load();
   report.ring_full_waits = progress.ring_full_waits.load();
   report.producer = progress.producer_usage;
   report.consumer = progress.consumer_usage;
-  for (const consumer::ConsumerTotals& totals : dispatcher.totals()) report.failed += totals.failed;
+  for (const dispatch::ConsumerTotals& totals : dispatcher.totals()) report.failed += totals.failed;
   report.journaled = dispatcher.totals_of(journaling).delivered;
   report.counted = counter.count();
   report.durable = journal.durable_sequence() - report.first_sequence;
@@ -276,9 +276,9 @@ void collect_results(const PipelineOptions& options, const EventSource& source,
 void run_threads(const PipelineOptions& options, const EventSource& source,
                  const ProducerPlan& plan, const std::optional<topology::CorePair>& pair,
                  const Watched& watched, PipelineReport& report) {
-  consumer::EventDispatcher dispatcher;
-  const consumer::EventConsumer& journaling =
-      dispatcher.add_consumer(std::make_unique<consumer::JournalConsumer>(watched.journal));
+  dispatch::EventDispatcher dispatcher;
+  const dispatch::EventConsumer& journaling =
+      dispatcher.add_consumer(std::make_unique<dispatch::JournalConsumer>(watched.journal));
   auto counting = std::make_unique<CountingConsumer>();
   const CountingConsumer& counter = *counting;
   dispatcher.add_consumer(std::move(counting));
@@ -363,7 +363,7 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   auto ring = ring::SpscRingBuffer::create(options.ring_bytes, memory);
   if (!ring) return std::unexpected(ring::to_string(ring.error()));
   fmt::print("ring       {} bytes in {}\n", ring->capacity(), ring->memory_report().describe());
-  storage::JournalOptions journal_options = options.journal;
+  journal::JournalOptions journal_options = options.journal;
   const bool background_on_producer_cpu =
       pair && placement->housekeeping_cpus.empty() && options.background_on_producer_cpu;
   if (journal_options.housekeeping_cpus.empty()) {
@@ -371,7 +371,7 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
                                             ? std::vector<int>{pair->producer_cpu}
                                             : placement->housekeeping_cpus;
   }
-  auto journal = storage::Journal::open(options.journal_dir, journal_options);
+  auto journal = journal::Journal::open(options.journal_dir, journal_options);
   if (!journal) return std::unexpected(journal.error().message());
   PipelineReport report;
   report.first_sequence = journal->next_sequence();

@@ -34,7 +34,7 @@ struct PipelineOptions {
   std::filesystem::path journal_dir;  // an existing journal is continued
   std::size_t ring_bytes = ring::default_capacity_bytes;
   ring::MemoryOptions ring_memory{};  // numa_node -1: the pair's node
-  storage::JournalOptions journal;
+  journal::JournalOptions journal;
   // How long the producer writes: `event_count` events where not 0 (what a test or a smoke
   // run relies on: hosts differ in speed, counts do not), else for `duration`. Either way a
   // SIGINT or SIGTERM stops it early.
