@@ -9,7 +9,7 @@ set -euo pipefail
 build_dir=$1
 source_dir=$2
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: installing a package needs root"; exit 77; }
-if dpkg-query -W -f='${Status}' ringlog libringlog-dev 2>/dev/null | grep -q "ok installed"; then
+if grep -q "ok installed" <<<"$(dpkg-query -W -f='${Status}' ringlog libringlog-dev 2>/dev/null)"; then
   echo "SKIP: ringlog is installed on this host already; this test does not replace it"
   exit 77
 fi

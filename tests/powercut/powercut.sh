@@ -162,7 +162,7 @@ eio_round() {
          "$(grep -E '^(opened|failed|exited)' "$console" | tr '\n' ' ')"
     return 1
   fi
-  if sed -n '/^failed /,$p' "$console" | grep -q '^durable '; then
+  if grep -q '^durable ' <<<"$(sed -n '/^failed /,$p' "$console")"; then
     echo "round $n: durable reported after the failed flush"
     return 1
   fi

@@ -66,7 +66,7 @@ if [ -n "$placement" ]; then
   done
   [ "$web_threads" -gt 0 ] || fail "no civetweb thread found to check its CPUs"
 fi
-ss -ltn "sport = :$port" | grep -q "127.0.0.1:$port" || fail "not listening on loopback alone"
+grep -q "127.0.0.1:$port" <<<"$(ss -ltn "sport = :$port")" || fail "not listening on loopback alone"
 
 # The same address for a second service (a name and runtime directory of its own).
 sed "s|metrics-test|metrics-test-2|; s|$scratch/run|$scratch/run2|; s|$scratch/journal|$scratch/journal2|" \

@@ -36,10 +36,10 @@ published=0
 grep -q "it has failed (.*No space left on device" "$scratch/publish.log" ||
   fail "the publisher was not told why: $(tail -n 2 "$scratch/publish.log")"
 
-failed() { status | grep -q "^FAILED .*No space left on device"; }
+failed() { grep -q "^FAILED .*No space left on device" <<<"$(status)"; }
 eventually failed || fail "ringlog status does not show the failure: $(status)"
-status --json | grep -q '"failure":"[^"]*No space left on device' || fail "no failure in JSON"
-status --prometheus | grep -q '^ringlog_failed 1$' || fail "ringlog_failed is not 1"
+grep -q '"failure":"[^"]*No space left on device' <<<"$(status --json)" || fail "no failure in JSON"
+grep -q '^ringlog_failed 1$' <<<"$(status --prometheus)" || fail "ringlog_failed is not 1"
 said() { grep -q "^FAILED: .*No space left on device" "$scratch/serve.log"; }
 eventually said || fail "the log does not say"
 durable=$(status --json | sed -nE 's/.*"journal_durable_sequence":([0-9]+).*/\1/p')
@@ -61,7 +61,7 @@ intact=$("$ringlog" verify "$disk/journal" | sed -nE 's/.*: ([0-9]+) intact even
 serve
 said_before() { grep -q "^previously FAILED (an earlier run): .*No space left" "$scratch/serve.log"; }
 eventually said_before || fail "the restart's first lines do not say why the last run failed"
-status | grep -q "^previously FAILED" || fail "ringlog status does not say the last run failed"
+grep -q "^previously FAILED" <<<"$(status)" || fail "ringlog status does not say the last run failed"
 kill -TERM "$serve_pid"
 wait "$serve_pid" || fail "the restarted service did not stop cleanly"
 serve_pid=""

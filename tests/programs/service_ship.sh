@@ -75,7 +75,8 @@ caught_up() {
     [ "$(shipped)" = "$(status --json | sed -nE 's/.*"journal_next_sequence":([0-9]+).*/\1/p')" ]
 }
 eventually caught_up || fail "the shipper did not catch up: $(status)"
-status | grep -qE "^ship +stream SHIPSERVICE \(ship.test, $format\): shipped [0-9]+ of [0-9]+, lag 0 " ||
+grep -qE "^ship +stream SHIPSERVICE \(ship.test, $format\): shipped [0-9]+ of [0-9]+, lag 0 " \
+  <<<"$(status)" ||
   fail "ringlog status does not report the shipper: $(status)"
 kill -TERM "$serve_pid"
 wait "$serve_pid" || fail "the service did not stop cleanly"
