@@ -59,7 +59,7 @@ struct ScratchJournal {
   }
 };
 
-journal::Journal& journal() {
+journal::Journal& scratch_journal() {
   static ScratchJournal scratch;
   return *scratch.journal;
 }
@@ -133,7 +133,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t image = std::min(size - 1, capacity);
   std::memcpy(file + header_page, data + 1, image);
   dispatch::EventDispatcher dispatcher;
-  dispatcher.add_consumer(std::make_unique<dispatch::JournalConsumer>(journal()));
+  dispatcher.add_consumer(std::make_unique<dispatch::JournalConsumer>(scratch_journal()));
   for (std::size_t at = 1 + image; at + step_bytes <= size; at += step_bytes) {
     const Step step = step_at(data + at);
     publish(step, *ring, *producer, file, file_bytes);
