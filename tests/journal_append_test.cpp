@@ -6,6 +6,7 @@
 #include <ringlog/ring.hpp>
 
 #include "journal/journal_directory.hpp"
+#include "journal/file/log_file.hpp"
 #include "journal/file/log_format.hpp"
 #include "journal_support.hpp"
 
@@ -207,6 +208,54 @@ TEST(journal, retention_keeps_the_newest_segments_and_recycles_the_oldest) {
   const std::uint64_t oldest = std::stoull(segments.front().filename().string());
   EXPECT_GT(oldest, 0u);
   expect_events(dir.path(), oldest, end);
+}
+
+// Tier: suite. A recycled segment is reused as it is: its blocks stay written (no flush there
+// converts an extent) and its previous lap's records stay in place, past the end mark the writer
+// keeps after its last unit. None of them is ever read as an event, and a clean close leaves a
+// clean end: the reopen finds no torn tail to clear.
+TEST(journal, a_recycled_segment_keeps_its_blocks_and_never_reads_its_old_records) {
+  test::TempDir dir;
+  JournalOptions options = small_segments();
+  options.keep_segments = 2;
+  std::uint64_t end = 0;
+  {
+    auto journal = Journal::open(dir.path(), options);
+    ASSERT_TRUE(journal.has_value());
+    for (int round = 0; round < 10; ++round) {  // about ten segments: laps over three files
+      append_events(*journal, 10'000);
+      ASSERT_TRUE(journal->sync().has_value());
+    }
+    append_events(*journal, 1'000);  // the newest segment: a recycled file, a little used
+    ASSERT_TRUE(journal->sync().has_value());
+    end = journal->next_sequence();
+  }
+  const std::filesystem::path newest = test::segment_paths(dir.path()).back();
+  const std::vector<char> bytes = test::read_file(newest);
+  const journal::ScanResult scan =
+      journal::detail::scan_records(std::as_bytes(std::span(bytes.data(), bytes.size())));
+  EXPECT_FALSE(scan.damaged) << "the end mark fails to end the scan cleanly";
+  const std::size_t past_end = scan.end_offset + journal::detail::LogFile::end_mark_bytes;
+  ASSERT_LT(past_end, bytes.size());
+  EXPECT_TRUE(std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(scan.end_offset),
+                          bytes.begin() + static_cast<std::ptrdiff_t>(past_end),
+                          [](char b) { return b == 0; }))
+      << "no end mark after the last unit";
+  EXPECT_TRUE(std::any_of(bytes.begin() + static_cast<std::ptrdiff_t>(past_end), bytes.end(),
+                          [](char b) { return b != 0; }))
+      << "the newest segment was cleared, not recycled as it was";
+  if (test::tracks_unwritten_extents(dir.path())) {
+    EXPECT_EQ(test::unwritten_bytes(newest), 0u) << "a recycled segment's blocks stay written";
+  }
+
+  auto reopened = Journal::open(dir.path(), options);
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().message();
+  EXPECT_FALSE(reopened->recovery().cleared_tail.has_value()) << *reopened->recovery().cleared_tail;
+  EXPECT_EQ(reopened->next_sequence(), end);
+  append_events(*reopened, 5'000);
+  ASSERT_TRUE(reopened->sync().has_value());
+  const std::uint64_t oldest = std::stoull(test::segment_paths(dir.path()).front().filename());
+  expect_events(dir.path(), oldest, end + 5'000);
 }
 
 TEST(journal, retention_by_bytes_keeps_what_fits_and_by_age_lets_old_segments_go) {

@@ -116,12 +116,12 @@ TEST(journal, without_pages_mapped_ahead_the_appender_faults) {
   auto journal = Journal::open(dir.path(), options);
   ASSERT_TRUE(journal.has_value());
   const std::vector<std::byte> run = ring_records(0, 1000);  // about 72 KiB
-  const long before = test::thread_minor_faults();
+  const long before = test::thread_page_faults();
   for (int i = 0; i < 200; ++i) {  // about 14 MiB
     ASSERT_TRUE(journal->append_records(run));
     journal->flush_if_due();
   }
-  EXPECT_GT(test::thread_minor_faults() - before, 100);
+  EXPECT_GT(test::thread_page_faults() - before, 100);
 }
 
 TEST(journal, appends_take_no_page_fault_while_flushes_run_behind_them) {
@@ -145,9 +145,9 @@ TEST(journal, appends_take_no_page_fault_while_flushes_run_behind_them) {
   int flushes_completed = 0;
   int appends = 0;
   for (; appends < 500 || (flushes_completed < 10 && appends < 850); ++appends) {
-    const long before = test::thread_minor_faults();
+    const long before = test::thread_page_faults();
     ASSERT_TRUE(journal->append_records(run));
-    append_faults += test::thread_minor_faults() - before;
+    append_faults += test::thread_page_faults() - before;
     const std::uint64_t durable = journal->durable_sequence();
     const auto idle_until = std::chrono::steady_clock::now() + std::chrono::microseconds(300);
     while (std::chrono::steady_clock::now() < idle_until) journal->flush_if_due();

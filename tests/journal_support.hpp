@@ -10,8 +10,15 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -62,6 +69,52 @@ inline std::vector<std::string> file_names(const std::filesystem::path& dir) {
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// The bytes of `path` that lie in unwritten extents (allocated, never written: each flush that
+// writes there converts them, an ext4 journal commit); nothing where the file system does not
+// say (no FIEMAP, or it flags no extent as unwritten, as tmpfs).
+inline std::optional<std::uint64_t> unwritten_bytes(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  constexpr unsigned slots = 256;
+  std::vector<std::byte> buffer(sizeof(fiemap) + slots * sizeof(fiemap_extent));
+  std::uint64_t unwritten = 0;
+  std::uint64_t from = 0;
+  bool last = false;
+  while (!last) {
+    auto* map = reinterpret_cast<fiemap*>(buffer.data());
+    *map = fiemap{};
+    map->fm_start = from;
+    map->fm_length = FIEMAP_MAX_OFFSET;
+    map->fm_flags = FIEMAP_FLAG_SYNC;
+    map->fm_extent_count = slots;
+    if (::ioctl(fd, FS_IOC_FIEMAP, map) != 0) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    if (map->fm_mapped_extents == 0) break;
+    for (unsigned i = 0; i < map->fm_mapped_extents; ++i) {
+      const fiemap_extent& extent = map->fm_extents[i];
+      if (extent.fe_flags & FIEMAP_EXTENT_UNWRITTEN) unwritten += extent.fe_length;
+      from = extent.fe_logical + extent.fe_length;
+      last = last || (extent.fe_flags & FIEMAP_EXTENT_LAST) != 0;
+    }
+  }
+  ::close(fd);
+  return unwritten;
+}
+
+// Whether the file system `dir` lies on marks extents unwritten (ext4, XFS do).
+inline bool tracks_unwritten_extents(const std::filesystem::path& dir) {
+  const std::filesystem::path probe = dir / "unwritten-probe";
+  const int fd = ::open(probe.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  const bool allocated = ::posix_fallocate(fd, 0, 1 << 16) == 0;
+  ::close(fd);
+  const auto unwritten = allocated ? unwritten_bytes(probe) : std::nullopt;
+  std::filesystem::remove(probe);
+  return unwritten && *unwritten > 0;
 }
 
 // Ring-framed records of events [first, first + count), as a ring's consumer would see them.

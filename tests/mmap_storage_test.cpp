@@ -219,19 +219,19 @@ TEST(mmap_storage, prepared_pages_take_no_fault_when_written) {
   // The first write runs code (the checksum's, in a shared library) for the first time, and
   // its pages fault in once; steady state starts after it.
   ASSERT_TRUE(writer.write_event(header_for(0, 64), payload));
-  const long faults_before = test::thread_minor_faults();
+  const long faults_before = test::thread_page_faults();
   for (std::uint64_t seq = 1; seq < events; ++seq) {
     ASSERT_TRUE(writer.write_event(header_for(seq, 64), payload));
   }
-  EXPECT_EQ(test::thread_minor_faults() - faults_before, 0) << "create() prepared the first window";
+  EXPECT_EQ(test::thread_page_faults() - faults_before, 0) << "create() prepared the first window";
 
   // Past the window, each new page faults unless prepare_pages() moves the window on.
   writer.prepare_pages();
-  const long faults_after_prepare = test::thread_minor_faults();
+  const long faults_after_prepare = test::thread_page_faults();
   for (std::uint64_t seq = 0; seq < events; ++seq) {
     ASSERT_TRUE(writer.write_event(header_for(seq, 64), payload));
   }
-  EXPECT_EQ(test::thread_minor_faults() - faults_after_prepare, 0);
+  EXPECT_EQ(test::thread_page_faults() - faults_after_prepare, 0);
 }
 
 TEST(mmap_storage, sync_makes_events_durable_and_checkpoints_them) {

@@ -232,12 +232,12 @@ TEST(ring_memory, shared_ring_hot_path_takes_no_page_fault) {
   event::EventHeader header{};
   header.payload_len = static_cast<std::uint16_t>(payload.size());
   std::uint64_t read = 0;
-  const long faults_before = test::thread_minor_faults();
+  const long faults_before = test::thread_page_faults();
   for (int i = 0; i < 200'000; ++i) {  // about 15 laps of the ring
     ASSERT_TRUE(producer->write_event(header, payload));
     read += consumer->poll([](const event::EventView&) {});
   }
-  const long faults = test::thread_minor_faults() - faults_before;
+  const long faults = test::thread_page_faults() - faults_before;
   EXPECT_EQ(read, 200'000u);
   EXPECT_EQ(faults, 0);
 }

@@ -75,11 +75,13 @@ inline event::EventHeader header_for(std::uint64_t sequence, std::size_t payload
   return event::EventHeader(sequence, event_type, static_cast<std::uint16_t>(payload_size));
 }
 
-// Minor page faults the calling thread has taken so far.
-inline long thread_minor_faults() {
+// Page faults the calling thread has taken so far, minor and major: a fault on a file page not
+// in the cache counts as major even where nothing is read (an unwritten extent), as every fault
+// of a mapping read at random does.
+inline long thread_page_faults() {
   rusage usage{};
   ::getrusage(RUSAGE_THREAD, &usage);
-  return usage.ru_minflt;
+  return usage.ru_minflt + usage.ru_majflt;
 }
 
 inline std::vector<char> read_file(const std::filesystem::path& path) {

@@ -281,10 +281,15 @@ void SegmentHousekeeper::retire_next(std::unique_lock<std::mutex>& lock) {
 
 std::expected<LogFile, Error> SegmentHousekeeper::prepare(bool from_spare) {
   if (from_spare) {
+    // Made a new, empty log under the spare's name first: the prepared name never holds a
+    // previous lap's header, which a crash would leave for recovery to find.
+    auto recycled = LogFile::recycle(spare_path_.string(), segment_bytes_);
+    if (!recycled) return recycled;
     if (auto moved = rename_now(spare_path_, prepared_path_); !moved) {
       return std::unexpected(moved.error());
     }
-    return LogFile::recycle(prepared_path_.string(), segment_bytes_);
+    recycled->set_path(prepared_path_.string());
+    return recycled;
   }
   return LogFile::create(prepared_path_.string(), segment_bytes_);
 }

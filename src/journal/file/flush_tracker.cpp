@@ -2,13 +2,17 @@
 
 #include <ringlog/detail/assert.hpp>
 
+#include <algorithm>
 #include <utility>
 
 namespace ringlog::journal::detail {
 
 int FlushTracker::start(LogFile& file, std::size_t offset, std::uint64_t events) noexcept {
   RINGLOG_ASSERT(file_ == nullptr, "one flush in flight at a time");
-  if (const int result = started_.flusher->start(file.fd(), offset); result < 0) return result;
+  // The end mark after the last unit too: a crash then leaves a clean end there, not a
+  // recycled file's old bytes, which the next open would report as a torn tail.
+  const std::size_t covered = std::min(file.capacity(), offset + LogFile::end_mark_bytes);
+  if (const int result = started_.flusher->start(file.fd(), covered); result < 0) return result;
   file_ = &file;
   offset_ = offset;
   events_ = events;

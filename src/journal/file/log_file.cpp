@@ -82,10 +82,16 @@ std::expected<LogFile, Error> LogFile::recycle(const std::string& path, std::siz
   if (*size != capacity) {  // made with another segment size: start afresh
     return create(path, capacity);
   }
-  // Zeroed extents read as zeros without disk reads, so the writer's page faults stay cheap;
-  // the blocks stay allocated, so recycling never runs out of space.
-  if (auto cleared = zero_range(opened->get(), 0, capacity, path); !cleared) {
-    return std::unexpected(cleared.error());
+  // Kept as it is where its pages are all still cached: its blocks are written, so a flush
+  // converts no unwritten extent (an ext4 journal commit each, about half of every fdatasync),
+  // and the writer's pages need no zeroing. The previous lap's records stay, failing their
+  // checksums under the seed the segment gets next, and every unit written marks the end after
+  // it. Where pages went from the cache (a reboot, memory pressure), every fault there would
+  // read the disk: the file is cleared instead, so that faults read nothing.
+  if (!all_pages_cached(opened->get(), capacity)) {
+    if (auto cleared = zero_range(opened->get(), 0, capacity, path); !cleared) {
+      return std::unexpected(cleared.error());
+    }
   }
   return initialize(path, std::move(*opened), capacity);
 }
@@ -97,6 +103,7 @@ std::expected<LogFile, Error> LogFile::initialize(const std::string& path, FileD
   LogFile file(path, std::move(fd), std::move(*mapping));
   const FileHeader header = new_file_header();
   std::memcpy(file.data(), &header, sizeof header);
+  file.mark_end(FileHeader::SIZE);  // a recycled file holds a record there
   if (::fdatasync(file.fd()) != 0) {
     return std::unexpected(Error::from_os(errno, fmt::format("fdatasync {}", path)));
   }
@@ -173,8 +180,10 @@ void LogFile::commit() noexcept {
   std::byte* at = data() + write_offset_;
   claimed_.reserved = record_checksum(
       claimed_, {at + event::EventHeader::SIZE, claimed_.payload_len}, checksums_);
+  const std::size_t size = ringlog::detail::record_size(claimed_.payload_len);
+  mark_end(write_offset_ + size);
   publish_header(at, claimed_);
-  advance(ringlog::detail::record_size(claimed_.payload_len), 1);
+  advance(size, 1);
 }
 
 bool LogFile::write_batch(std::span<const std::byte> records, std::uint32_t event_count) noexcept {
@@ -184,9 +193,14 @@ bool LogFile::write_batch(std::span<const std::byte> records, std::uint32_t even
   const event::EventHeader header =
       batch_header({at + batch_header_bytes, records.size()}, event_count, checksums_,
                    at + event::EventHeader::SIZE);
+  mark_end(write_offset_ + batch_header_bytes + records.size());
   publish_header(at, header);
   advance(batch_header_bytes + records.size(), event_count);
   return true;
+}
+
+void LogFile::mark_end(std::size_t offset) noexcept {
+  if (capacity() - offset >= end_mark_bytes) std::memset(data() + offset, 0, end_mark_bytes);
 }
 
 void LogFile::advance(std::size_t size, std::uint64_t events) noexcept {

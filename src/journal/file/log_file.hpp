@@ -39,7 +39,8 @@ class LogFile {
   static std::expected<LogFile, Error> create(const std::string& path, std::size_t capacity);
   // Why create() refuses `capacity` before it touches anything; nothing when it does not.
   static std::optional<Error> invalid_capacity(const std::string& path, std::size_t capacity);
-  // The same over an existing file whose blocks are kept: its content is cleared first.
+  // The same over an existing file whose blocks are kept, and its cached pages where all are
+  // cached (else its content is cleared first).
   static std::expected<LogFile, Error> recycle(const std::string& path, std::size_t capacity);
   // Reopens a log: scans it whole, refuses damage below the checkpoint, and clears a torn or
   // corrupt tail so that the next record follows the last intact one.
@@ -55,6 +56,10 @@ class LogFile {
   void commit() noexcept;
   // Copies `records` (whole event records, `event_count` of them) behind one batch header.
   bool write_batch(std::span<const std::byte> records, std::uint32_t event_count) noexcept;
+  // The zero bytes stored after the last unit, before it is published: where a unit could
+  // start, a scan finds the end (a zeroed header fails its check, and ends a file cleanly), never
+  // a unit a recycled file's previous lap left there. Flushes cover them too.
+  static constexpr std::size_t end_mark_bytes = event::EventHeader::SIZE;
   // Whether a record of `size` bytes (or a batch of that many record bytes) fits.
   bool fits(std::size_t size) const noexcept { return size <= available(); }
 
@@ -105,6 +110,7 @@ class LogFile {
 
  private:
   void advance(std::size_t size, std::uint64_t events) noexcept;
+  void mark_end(std::size_t offset) noexcept;  // the end mark at `offset`, where one fits
   LogFile(std::string path, FileDescriptor file, ringlog::detail::Mapping mapping) noexcept
       : path_(std::move(path)), file_(std::move(file)), mapping_(std::move(mapping)) {}
   // Maps a file whose `capacity` bytes are allocated and zero, and makes it an empty log.

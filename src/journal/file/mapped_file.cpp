@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <vector>
 
 namespace ringlog::journal::detail {
 
@@ -24,7 +26,26 @@ std::expected<ringlog::detail::Mapping, Error> map_file(int fd, std::size_t size
   if (data == MAP_FAILED) {
     return std::unexpected(Error::from_os(errno, fmt::format("mmap {} ({} bytes)", path, size)));
   }
+  if (writable) {
+    // Pages this mapping faults in become page-cache folios of one page, not readahead's large
+    // ones: writeback writes a dirty folio whole, so a flush of a few kilobytes written into a
+    // large folio wrote all of it (journal_bench at 100 k events/s: ~300 KB a flush, against
+    // ~10 KB with single pages). Only a hint: nothing breaks where it is refused.
+    (void)::madvise(data, size, MADV_RANDOM);
+  }
   return ringlog::detail::Mapping(static_cast<std::byte*>(data), size);
+}
+
+bool all_pages_cached(int fd, std::size_t size) {
+  void* data = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (data == MAP_FAILED) return false;
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((size + page - 1) / page);
+  const bool cached = ::mincore(data, size, resident.data()) == 0 &&
+                      std::all_of(resident.begin(), resident.end(),
+                                  [](unsigned char flags) { return (flags & 1) != 0; });
+  ::munmap(data, size);
+  return cached;
 }
 
 std::expected<FileDescriptor, Error> open_file(const std::string& path, int flags) {

@@ -31,6 +31,9 @@ class FileDescriptor {
 std::expected<ringlog::detail::Mapping, Error> map_file(int fd, std::size_t size, bool writable,
                                                         const std::string& path);
 
+// Whether every page of the file's first `size` bytes is in the page cache (mincore(2)).
+bool all_pages_cached(int fd, std::size_t size);
+
 std::expected<FileDescriptor, Error> open_file(const std::string& path, int flags);
 std::expected<std::size_t, Error> file_size(int fd, const std::string& path);
 

@@ -46,11 +46,11 @@ double seconds_of(const timeval& time) noexcept {
 ThreadUsage thread_usage() noexcept {
   rusage usage{};
   ::getrusage(RUSAGE_THREAD, &usage);
-  return {usage.ru_minflt, seconds_of(usage.ru_utime), seconds_of(usage.ru_stime)};
+  return {usage.ru_minflt + usage.ru_majflt, seconds_of(usage.ru_utime), seconds_of(usage.ru_stime)};
 }
 
 ThreadUsage operator-(const ThreadUsage& after, const ThreadUsage& before) noexcept {
-  return {after.minor_faults - before.minor_faults, after.user_seconds - before.user_seconds,
+  return {after.page_faults - before.page_faults, after.user_seconds - before.user_seconds,
           after.system_seconds - before.system_seconds};
 }
 
@@ -336,8 +336,8 @@ void print_report(const PipelineReport& report, std::size_t record_bytes) {
   fmt::print("placement  {}\n", report.placement);
   for (const auto& [name, usage] : {std::pair{"producer", report.producer},
                                     std::pair{"consumer", report.consumer}}) {
-    fmt::print("{:<10} {:.2f} s user, {:.2f} s system, {} minor page faults\n", name,
-               usage.user_seconds, usage.system_seconds, usage.minor_faults);
+    fmt::print("{:<10} {:.2f} s user, {:.2f} s system, {} page faults\n", name,
+               usage.user_seconds, usage.system_seconds, usage.page_faults);
   }
   fmt::print("writeback  {:.0f} MB written back host-wide during the run, at most {:.0f} MB "
              "dirty or under writeback (throttling starts near {:.0f} MB)\n",

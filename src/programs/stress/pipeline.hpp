@@ -54,7 +54,7 @@ struct PipelineOptions {
 
 // What one thread cost, from getrusage(RUSAGE_THREAD).
 struct ThreadUsage {
-  std::int64_t minor_faults = 0;
+  std::int64_t page_faults = 0;  // minor and major
   double user_seconds = 0;
   double system_seconds = 0;  // in the kernel: page faults and population, system calls
 };
