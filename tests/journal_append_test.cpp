@@ -258,6 +258,22 @@ TEST(journal, a_recycled_segment_keeps_its_blocks_and_never_reads_its_old_record
   expect_events(dir.path(), oldest, end + 5'000);
 }
 
+// Tier: suite. A segment the housekeeper makes new has every block written before the appender
+// reaches it, so that no flush there converts an unwritten extent.
+TEST(journal, a_new_segment_has_its_blocks_written_before_the_appender_reaches_it) {
+  test::TempDir dir;
+  if (!test::tracks_unwritten_extents(dir.path())) {
+    GTEST_SKIP() << dir.path() << " is on a file system that reports no unwritten extents";
+  }
+  auto journal = Journal::open(dir.path(), small_segments());
+  ASSERT_TRUE(journal.has_value());
+  append_events(*journal, 15'000);  // a little way into the second segment, which the
+                                    // housekeeper made
+  ASSERT_GE(journal->segment_count(), 2u);
+  const std::filesystem::path second = test::segment_paths(dir.path())[1];
+  EXPECT_EQ(test::unwritten_bytes(second), 0u) << second << ", past the appender too";
+}
+
 TEST(journal, retention_by_bytes_keeps_what_fits_and_by_age_lets_old_segments_go) {
   test::TempDir dir;
   JournalOptions options = small_segments();

@@ -54,6 +54,29 @@ TEST(journal, wait_durable_sleeps_until_a_flush_covers_the_sequence) {
   EXPECT_TRUE(journal->wait_durable(1'000, std::chrono::milliseconds(0))) << "already durable";
 }
 
+// Tier: suite. Flushes move the segment's header checkpoint at most once a millisecond; one a
+// flush deferred is written once the journal has been idle that long, so that a reader of durable
+// events (the shipper's) reaches every durable event without a later append to carry it.
+TEST(journal, a_reader_of_durable_events_reaches_the_last_one_while_the_journal_idles) {
+  test::TempDir dir;
+  auto journal = Journal::open(dir.path(), small_segments({0, std::chrono::microseconds(1)}));
+  ASSERT_TRUE(journal.has_value());
+  auto reader = journal::JournalReader::open(dir.path(), journal::ReadLimit::durable);
+  ASSERT_TRUE(reader.has_value()) << reader.error().message();
+  std::uint64_t read = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (std::uint64_t round = 0; round < 50; ++round) {  // each event durable alone, by a flush
+    append_events(*journal, 1);
+    while (journal->durable_sequence() < round + 1) journal->flush_if_due();
+    // The appending thread idles as a service's drain loop does: flush_if_due() and nothing new.
+    while (read < round + 1 && std::chrono::steady_clock::now() < deadline) {
+      journal->flush_if_due();
+      while (reader->next()) ++read;
+    }
+    ASSERT_EQ(read, round + 1) << "the durable reader never saw event " << round;
+  }
+}
+
 namespace {
 
 // Makes io_uring_setup fail with EPERM in this process from now on, as a container's seccomp

@@ -41,6 +41,7 @@ void SegmentChain::seal_durable(const LogFile* flushing, SegmentHousekeeper& hou
   while (unsealed_.size() > 1 && unsealed_.front()->all_durable() &&
          flushing != &unsealed_.front()->file) {
     // A vDSO clock read, once a segment: no system call on the appending thread.
+    unsealed_.front()->file.store_owed_checkpoint();  // its final one: covers the segment
     kept_.push_back({unsealed_.front()->file.path(), std::chrono::system_clock::now()});
     housekeeper.close(std::move(unsealed_.front()->file));
     unsealed_.pop_front();

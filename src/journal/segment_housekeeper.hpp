@@ -1,9 +1,10 @@
 // The journal's housekeeping thread: everything about segment files that takes system calls
 // and may wait on the disk, so that the appending thread never does. It prepares the next
-// segment (preallocated, header written and durable, first pages mapped writable), keeps the
-// pages of the segment being written mapped ahead of the writer and unmapped behind it, gives a
-// segment its final name once the journal has started writing to it, and retires segments that
-// retention no longer keeps: into the spare slot for recycling, or deleted.
+// segment (recycled, or preallocated with its blocks written, paced; header written and durable;
+// first pages mapped writable), keeps the pages of the segment being written mapped ahead of the
+// writer and unmapped behind it, gives a segment its final name once the journal has started
+// writing to it, and retires segments that retention no longer keeps: into the spare slot for
+// recycling, or deleted.
 #pragma once
 
 #include "journal/file/log_file.hpp"
@@ -74,6 +75,10 @@ class SegmentHousekeeper {
   // The oldest rename, and the oldest retirement: each with `lock` held on entry and on
   // return, released while the file system works.
   void rename_next(std::unique_lock<std::mutex>& lock);
+  void tend_next(std::unique_lock<std::mutex>& lock);  // the oldest page work
+  // Between the steps of writing a new segment's blocks: page work first, then a pause unless
+  // the appender waits for the segment.
+  void between_block_steps();
   void retire_next(std::unique_lock<std::mutex>& lock);
   // Writes the time index of the oldest segment in `queue`.
   void index_next(std::deque<std::filesystem::path>& queue, std::unique_lock<std::mutex>& lock);
@@ -98,6 +103,7 @@ class SegmentHousekeeper {
   std::condition_variable progress_;  // a segment prepared or named, or an error
   // Guarded by mutex_:
   bool prepare_requested_ = false;
+  bool prepare_awaited_ = false;  // the appender waits in take_prepared()
   std::optional<std::expected<LogFile, Error>> prepared_;
   std::deque<Rename> renames_;
   std::deque<std::filesystem::path> retirements_;

@@ -61,7 +61,37 @@ std::optional<Error> LogFile::invalid_capacity(const std::string& path, std::siz
                            capacity, min_file_capacity)};
 }
 
-std::expected<LogFile, Error> LogFile::create(const std::string& path, std::size_t capacity) {
+std::expected<void, Error> write_blocks(int fd, std::size_t from, std::size_t to,
+                                        const std::string& path,
+                                        const std::function<void()>& between_steps) {
+  from = from / page_size * page_size;
+  if (from >= to) return {};
+  auto mapping = map_file(fd, to, true, path);
+  if (!mapping) return std::unexpected(mapping.error());
+  const auto failed = [&](int error, std::size_t at) {
+    return std::unexpected(Error::from_os(
+        error, fmt::format("write the blocks of {} from offset {} (up to {})", path, at, to)));
+  };
+  for (std::size_t at = from; at < to; at += block_step_bytes) {
+    const std::size_t length = std::min(block_step_bytes, to - at);
+    // Faulted in writable, the pages are zeroed and dirty; writeback then writes them.
+    map_writable({mapping->data() + at, length});
+    if (::sync_file_range(fd, static_cast<off64_t>(at), static_cast<off64_t>(length),
+                          SYNC_FILE_RANGE_WRITE) != 0) {
+      return failed(errno, at);
+    }
+    if (between_steps) between_steps();
+  }
+  if (::sync_file_range(fd, static_cast<off64_t>(from), static_cast<off64_t>(to - from),
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                            SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+    return failed(errno, from);
+  }
+  return {};
+}
+
+std::expected<LogFile, Error> LogFile::create(const std::string& path, std::size_t capacity,
+                                              const std::function<void()>& between_block_steps) {
   if (auto invalid = invalid_capacity(path, capacity)) return std::unexpected(*invalid);
   auto opened = open_file(path, O_RDWR | O_CREAT | O_TRUNC);
   if (!opened) return std::unexpected(opened.error());
@@ -70,6 +100,12 @@ std::expected<LogFile, Error> LogFile::create(const std::string& path, std::size
     ::unlink(path.c_str());
     return std::unexpected(
         Error::from_os(error, fmt::format("preallocate {} ({} bytes)", path, capacity)));
+  }
+  // initialize()'s fdatasync makes the extents' conversion durable.
+  if (auto written = write_blocks(opened->get(), 0, capacity, path, between_block_steps);
+      !written) {
+    ::unlink(path.c_str());
+    return std::unexpected(written.error());
   }
   return initialize(path, std::move(*opened), capacity);
 }
@@ -136,6 +172,10 @@ std::expected<LogFile, Error> LogFile::open(const std::string& path) {
                                   path);
         !cleared) {
       return std::unexpected(cleared.error());
+    }
+    // The next flush makes the conversion durable with the tail's first records.
+    if (auto written = write_blocks(file.fd(), scan.end_offset, bytes.size(), path); !written) {
+      return std::unexpected(written.error());
     }
   }
   file.checksums_ = checksum_rule(bytes.data());  // a file is appended to by its own rule
@@ -216,12 +256,21 @@ void LogFile::advance(std::size_t size, std::uint64_t events) noexcept {
   event_count_ += events;
 }
 
-void LogFile::record_durable(std::size_t offset, std::uint64_t count) noexcept {
+void LogFile::record_durable(std::size_t offset, std::uint64_t count,
+                             bool defer_checkpoint) noexcept {
   durable_offset_ = offset;
   durable_count_ = count;
+  checkpoint_owed_ = true;
+  if (!defer_checkpoint) store_owed_checkpoint();
+}
+
+bool LogFile::store_owed_checkpoint() noexcept {
+  if (!checkpoint_owed_) return false;
+  checkpoint_owed_ = false;
   // Written through the file, not the mapping: every flush write-protects the header's page,
   // and a store there would fault.
-  (void)store_checkpoint(fd(), count, offset);
+  (void)store_checkpoint(fd(), durable_count_, durable_offset_);
+  return true;
 }
 
 PageRange LogFile::claim_pages_behind() noexcept {
