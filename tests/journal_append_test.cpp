@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace ringlog;
@@ -270,6 +271,12 @@ TEST(journal, a_new_segment_has_its_blocks_written_before_the_appender_reaches_i
   append_events(*journal, 15'000);  // a little way into the second segment, which the
                                     // housekeeper made
   ASSERT_GE(journal->segment_count(), 2u);
+  // Named by the housekeeper once the appender is on it (sync() would write the pages ahead).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (test::segment_paths(dir.path()).size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_GE(test::segment_paths(dir.path()).size(), 2u) << "the second segment was never named";
   const std::filesystem::path second = test::segment_paths(dir.path())[1];
   EXPECT_EQ(test::unwritten_bytes(second), 0u) << second << ", past the appender too";
 }
