@@ -167,14 +167,29 @@ void check_housekeeping_cpus(journal::FlushBackend backend) {
   EXPECT_NE(journal->flush_backend_note().find("CPUs " + cpu), std::string::npos)
       << journal->flush_backend_note();
   // Enough for a segment roll, so the housekeeper has worked, and flushes that the workers run
-  // (sync() would call fdatasync itself).
-  append_events(*journal, 20'000);
-  while (journal->durable_sequence() != journal->next_sequence()) {
-    journal->sync_async();
-    ASSERT_FALSE(journal->failure().has_value()) << journal->failure()->message();
-  }
+  // (sync() would call fdatasync itself). Appended and flushed from another thread, pinned to
+  // another CPU, as a consumer thread is: io-wq belongs to the thread that submits, and its
+  // workers would start on that thread's CPU. They end with it: looked at before it ends.
+  std::multimap<std::string, std::string> allowed;
+  std::thread consumer([&] {
+    cpu_set_t consumer_cpu;
+    CPU_ZERO(&consumer_cpu);
+    for (int cpu = 0; cpu < housekeeping; ++cpu) {
+      if (CPU_ISSET(cpu, &usable)) {
+        CPU_SET(cpu, &consumer_cpu);
+        break;
+      }
+    }
+    ASSERT_EQ(sched_setaffinity(0, sizeof consumer_cpu, &consumer_cpu), 0);
+    append_events(*journal, 20'000);
+    while (journal->durable_sequence() != journal->next_sequence()) {
+      journal->sync_async();
+      ASSERT_FALSE(journal->failure().has_value()) << journal->failure()->message();
+    }
+    allowed = allowed_cpus_by_thread();
+  });
+  consumer.join();
 
-  const auto allowed = allowed_cpus_by_thread();
   const std::string flusher =
       backend == journal::FlushBackend::io_uring ? "iou-wrk-" : "ringlog-flush";
   std::size_t flushers = 0;

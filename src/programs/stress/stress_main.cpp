@@ -37,10 +37,12 @@ std::filesystem::path fresh_directory() {
 }
 
 // The report as one JSON line, for scripts/bench-run.
-void print_json(const ringlog::programs::PipelineReport& report, std::uint16_t payload_bytes) {
+void print_json(const ringlog::programs::PipelineReport& report, std::uint16_t payload_bytes,
+                int lap) {
   const std::size_t record_bytes = ringlog::event::EventHeader::SIZE + payload_bytes;
   const double seconds = std::max(report.seconds, 1e-9);
   const nlohmann::ordered_json json = {
+      {"lap", lap},
       {"seconds", report.seconds},
       {"payload_bytes", payload_bytes},
       {"written", report.written},
@@ -95,6 +97,13 @@ int main(int argc, char** argv) {
   app.add_option("--writeback-bytes", options.journal.writeback_every_bytes,
                  "start writeback every this many bytes (sync_file_range; 0: none)")
       ->capture_default_str();
+  app.add_option("--keep-segments", options.journal.keep_segments,
+                 "retention: the newest this many segments stay, older ones are recycled "
+                 "(0: every segment stays)")->capture_default_str();
+  int laps = 1;
+  app.add_option("--laps", laps, "runs over the same journal, each reopening it: with "
+                 "--keep-segments, the later laps write into recycled segments")
+      ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--dir", directory, "journal directory (default: a fresh temporary one)");
   app.add_flag("--keep", keep, "keep the journal files afterwards");
   app.add_flag("--json", json, "also print the results as one JSON line");
@@ -115,14 +124,19 @@ int main(int argc, char** argv) {
              payload_bytes, options.ring_bytes, options.journal.segment_bytes,
              options.journal_dir.string());
   std::fflush(stdout);
-  const auto ran = ringlog::programs::run_pipeline(options, pattern);
-  if (temporary && !keep) std::filesystem::remove_all(options.journal_dir);
-  if (!ran) {
-    fmt::print(stderr, "stress: {}\n", ran.error());
-    return 2;
+  bool succeeded = true;
+  for (int lap = 1; lap <= laps && succeeded; ++lap) {
+    if (laps > 1) fmt::print("lap {} of {}\n", lap, laps);
+    const auto ran = ringlog::programs::run_pipeline(options, pattern);
+    if (!ran) {
+      if (temporary && !keep) std::filesystem::remove_all(options.journal_dir);
+      fmt::print(stderr, "stress: {}\n", ran.error());
+      return 2;
+    }
+    ringlog::programs::print_report(*ran, record_bytes);
+    if (json) print_json(*ran, payload_bytes, lap);
+    succeeded = ringlog::programs::succeeded(*ran);
   }
-  const ringlog::programs::PipelineReport& report = *ran;
-  ringlog::programs::print_report(report, record_bytes);
-  if (json) print_json(report, payload_bytes);
-  return ringlog::programs::succeeded(report) ? 0 : 1;
+  if (temporary && !keep) std::filesystem::remove_all(options.journal_dir);
+  return succeeded ? 0 : 1;
 }
