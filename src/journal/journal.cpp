@@ -239,14 +239,14 @@ struct Journal::State {
 
   // How much of the segment being appended to a flush covers.
   enum class Reach {
-    // Only the folios the writer has left, so that it never stores to a page writeback has
+    // Only the pages the writer has left, so that it never stores to a page writeback has
     // protected; nothing when they hold nothing new. For flushes the appended bytes trigger:
     // under load they always find something new there.
-    left_folios,
+    left_pages,
     // The same where it flushes something new, else everything: for flushes the timer or the
     // caller asks for, whose point is that what was appended becomes durable. Under light
-    // load the folio being written is then protected, and the writer's next store to each of
-    // its pages faults.
+    // load the page being written is then protected, and the writer's next store there
+    // faults.
     everything,
   };
 
@@ -260,10 +260,10 @@ struct Journal::State {
     std::size_t offset = file.write_offset();
     std::uint64_t events = file.event_count();
     if (&target == &current()) {
-      if (file.left_folios_offset() > file.durable_offset()) {
-        offset = file.left_folios_offset();
-        events = file.left_folios_count();
-      } else if (reach == Reach::left_folios) {
+      if (file.left_pages_offset() > file.durable_offset()) {
+        offset = file.left_pages_offset();
+        events = file.left_pages_count();
+      } else if (reach == Reach::left_pages) {
         return;
       }
     }
@@ -412,7 +412,7 @@ void Journal::commit() noexcept {
   if (s.claimed_size == 0) return;
   s.current().file.commit();
   s.appended(std::exchange(s.claimed_size, 0), 1);
-  if (s.flush_due_by_bytes()) s.flush(State::Reach::left_folios);
+  if (s.flush_due_by_bytes()) s.flush(State::Reach::left_pages);
 }
 
 void Journal::abort() noexcept { state_->claimed_size = 0; }
@@ -449,7 +449,7 @@ bool Journal::append_records(std::span<const std::byte> records) noexcept {
   }
   // Once a call: next_sequence counted the parts' events, which must be the run's.
   RINGLOG_CHECK(events_left == 0, "the batches written hold every event measured");
-  if (s.flush_due_by_bytes()) s.flush(State::Reach::left_folios);
+  if (s.flush_due_by_bytes()) s.flush(State::Reach::left_pages);
   return true;
 }
 
@@ -510,7 +510,7 @@ void Journal::flush_if_due() noexcept {
   if (every.count() != 0 && Clock::now() - s.last_flush_start >= every) {
     s.flush(State::Reach::everything);
   } else if (s.flush_due_by_bytes()) {
-    s.flush(State::Reach::left_folios);
+    s.flush(State::Reach::left_pages);
   } else {
     s.collect_flush();
   }

@@ -87,7 +87,10 @@ void DrainLoop::drain_until_stopped() {
     }
     const std::optional<std::uint64_t> read = drain_once();
     if (!read) return;
-    if (*read == 0) journal_.flush_if_due();
+    // Every pass, busy or not: the timer's flushes and the pages prepared ahead come from here.
+    // Called only on passes that read nothing, a busy service flushed by bytes alone (1 MiB:
+    // 12 ms at 1 M events/s), and commit → durable was 6.5 ms at p50.
+    journal_.flush_if_due();
     report_durability();
     if (journal_.failure()) {  // a flush failed while there was nothing to append
       shared_.fail(journal_.failure()->message());

@@ -2,16 +2,25 @@
 
 #include <ringlog/detail/assert.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 
 namespace ringlog::journal::detail {
 
+namespace {
+const std::size_t page_bytes = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}  // namespace
+
 int FlushTracker::start(LogFile& file, std::size_t offset, std::uint64_t events) noexcept {
   RINGLOG_ASSERT(file_ == nullptr, "one flush in flight at a time");
-  // The end mark after the last unit too: a crash then leaves a clean end there, not a
-  // recycled file's old bytes, which the next open would report as a torn tail.
-  const std::size_t covered = std::min(file.capacity(), offset + LogFile::end_mark_bytes);
+  // The end mark after the last unit too, where it shares the last unit's page (a page past
+  // it would be write-protected under the writer): a crash then leaves a clean end there, not
+  // a recycled file's old bytes, which the next open would report as a torn tail.
+  const std::size_t page_end = (offset + page_bytes - 1) / page_bytes * page_bytes;
+  const std::size_t covered =
+      std::min({file.capacity(), page_end, offset + LogFile::end_mark_bytes});
   if (const int result = started_.flusher->start(file.fd(), covered); result < 0) return result;
   file_ = &file;
   offset_ = offset;

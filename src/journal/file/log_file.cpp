@@ -246,12 +246,12 @@ void LogFile::mark_end(std::size_t offset) noexcept {
 void LogFile::advance(std::size_t size, std::uint64_t events) noexcept {
   const std::size_t unit_start = write_offset_;
   write_offset_ += size;
-  if (write_offset_ / largest_folio_bytes != unit_start / largest_folio_bytes) {
-    // The writer has left the folio the unit started in: everything before the unit (or the
-    // unit too, when it ends on the boundary) lies in folios it will not store to again.
-    const bool ends_on_boundary = write_offset_ % largest_folio_bytes == 0;
-    left_folios_offset_ = ends_on_boundary ? write_offset_ : unit_start;
-    left_folios_count_ = event_count_ + (ends_on_boundary ? events : 0);
+  if (write_offset_ / page_size != unit_start / page_size) {
+    // The writer has left the page the unit started in: everything before the unit (or the
+    // unit too, when it ends on the boundary) lies in pages it will not store to again.
+    const bool ends_on_boundary = write_offset_ % page_size == 0;
+    left_pages_offset_ = ends_on_boundary ? write_offset_ : unit_start;
+    left_pages_count_ = event_count_ + (ends_on_boundary ? events : 0);
   }
   event_count_ += events;
 }
@@ -274,9 +274,9 @@ bool LogFile::store_owed_checkpoint() noexcept {
 }
 
 PageRange LogFile::claim_pages_behind() noexcept {
-  // Up to a folio boundary: unmapping part of the folio being written made the writer fault
-  // once a folio (measured). Never the first page, where the header sits.
-  const std::size_t until = write_offset_ / largest_folio_bytes * largest_folio_bytes;
+  // Up to a step boundary: never the page being written. Never the first page, where the
+  // header sits.
+  const std::size_t until = write_offset_ / unmap_step_bytes * unmap_step_bytes;
   const std::size_t from = std::max(unmapped_until_, page_size);
   if (until <= from) return {};
   unmapped_until_ = until;

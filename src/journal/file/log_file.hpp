@@ -68,15 +68,17 @@ class LogFile {
   // Whether a record of `size` bytes (or a batch of that many record bytes) fits.
   bool fits(std::size_t size) const noexcept { return size <= available(); }
 
-  // The page cache keeps a file in folios of up to this size (x86-64), naturally aligned, and
-  // writeback write-protects a folio whole: every page of it that is mapped faults at its next
-  // store. So the writer is kept clear of folios that writeback touches, in both directions.
-  static constexpr std::size_t largest_folio_bytes = ringlog::detail::pmd_bytes;
+  // The unit in which pages behind the writer are unmapped (claim_pages_behind): each unmapping
+  // interrupts every core the process runs on to drop its TLB entries, so it comes in large
+  // steps.
+  static constexpr std::size_t unmap_step_bytes = ringlog::detail::pmd_bytes;
 
-  // The end of the last whole unit before the largest_folio_bytes boundary the writer passed
-  // last, and the events below it: a flush up to there leaves the folio being written alone.
-  std::size_t left_folios_offset() const noexcept { return left_folios_offset_; }
-  std::uint64_t left_folios_count() const noexcept { return left_folios_count_; }
+  // The end of the last whole unit before the page boundary the writer passed last, and the
+  // events below it. The writer's mapping makes single-page folios (map_file), and writeback
+  // write-protects the folios it writes: a flush up to there leaves the page being written
+  // alone, so the writer's next store there does not fault.
+  std::size_t left_pages_offset() const noexcept { return left_pages_offset_; }
+  std::uint64_t left_pages_count() const noexcept { return left_pages_count_; }
 
   // A flush that covered the first `offset` bytes, holding `count` events, has completed. The
   // checkpoint goes into the header now, or with `defer_checkpoint` when store_owed_checkpoint()
@@ -94,7 +96,7 @@ class LogFile {
   // The pages from the write offset to `window` bytes past it not yet mapped writable; empty
   // until half of the window is used, so that there is one call per window / 2 of appends.
   PageRange claim_pages_ahead(std::size_t window) noexcept;
-  // The pages behind the write offset, up to the last largest_folio_bytes boundary, not yet
+  // The pages behind the write offset, up to the last unmap_step_bytes boundary, not yet
   // unmapped. Writeback must write-protect every page still mapped writable, and on a
   // multi-core host each of those is a TLB shootdown: an interrupt to every core the process
   // runs on (the producer's too). Unmapped pages cost one shootdown per step instead.
@@ -135,8 +137,8 @@ class LogFile {
   std::uint64_t event_count_ = 0;
   std::size_t durable_offset_ = FileHeader::SIZE;
   std::uint64_t durable_count_ = 0;
-  std::size_t left_folios_offset_ = FileHeader::SIZE;
-  std::uint64_t left_folios_count_ = 0;
+  std::size_t left_pages_offset_ = FileHeader::SIZE;
+  std::uint64_t left_pages_count_ = 0;
   std::size_t mapped_until_ = 0;    // pages below this offset are claimed for mapping writable
   std::size_t unmapped_until_ = 0;  // pages below this offset (but the first) are claimed for
                                     // unmapping
