@@ -259,8 +259,9 @@ TEST(journal, a_recycled_segment_keeps_its_blocks_and_never_reads_its_old_record
   expect_events(dir.path(), oldest, end + 5'000);
 }
 
-// Tier: suite. A segment the housekeeper makes new has every block written before the appender
-// reaches it, so that no flush there converts an unwritten extent.
+// Tier: suite. A segment the housekeeper makes new has every block written, given the time
+// (it is asked for once the current one is half full), before the appender reaches it, so that
+// no flush there converts an unwritten extent.
 TEST(journal, a_new_segment_has_its_blocks_written_before_the_appender_reaches_it) {
   test::TempDir dir;
   if (!test::tracks_unwritten_extents(dir.path())) {
@@ -268,11 +269,18 @@ TEST(journal, a_new_segment_has_its_blocks_written_before_the_appender_reaches_i
   }
   auto journal = Journal::open(dir.path(), small_segments());
   ASSERT_TRUE(journal.has_value());
-  append_events(*journal, 15'000);  // a little way into the second segment, which the
-                                    // housekeeper made
+  append_events(*journal, 8'000);  // past half of the first segment: the next is asked for
+  journal->flush_if_due();
+  const std::filesystem::path prepared = dir / "next-segment.prepared";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (test::unwritten_bytes(prepared).value_or(1) != 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(test::unwritten_bytes(prepared), 0u) << "the prepared segment's blocks never were";
+  append_events(*journal, 7'000);  // a little way into it
   ASSERT_GE(journal->segment_count(), 2u);
   // Named by the housekeeper once the appender is on it (sync() would write the pages ahead).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (test::segment_paths(dir.path()).size() < 2 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::yield();
   }

@@ -229,13 +229,17 @@ TEST(placement_plan, gives_every_cpu_outside_the_pair_to_housekeeping) {
       << plan->describe();
 }
 
-TEST(placement_plan, a_service_keeps_only_the_consumers_cpu_to_itself) {
+TEST(placement_plan, a_service_keeps_its_consumers_cpu_and_its_publishers_cpu_clear) {
   const Topology machine = load(two_sockets);
   const auto chosen =
       placement::plan_on(machine, {{}, "/nonexistent", placement::Spinners::consumer_only});
   ASSERT_TRUE(chosen.has_value()) << chosen.error();
   ASSERT_TRUE(chosen->pair.has_value());
-  EXPECT_EQ(chosen->housekeeping_cpus.size(), 31u) << "the producer's CPU is free for housekeeping";
+  EXPECT_EQ(chosen->housekeeping_cpus.size(), 30u);
+  EXPECT_EQ(std::count(chosen->housekeeping_cpus.begin(), chosen->housekeeping_cpus.end(),
+                       chosen->pair->producer_cpu),
+            0)
+      << "background work on the CPU a publisher is told to use";
   EXPECT_EQ(chosen->pair->reason.rfind("consumer on CPU", 0), 0u) << chosen->pair->reason;
 
   const auto asked =

@@ -77,8 +77,8 @@ class SegmentHousekeeper {
   void rename_next(std::unique_lock<std::mutex>& lock);
   void tend_next(std::unique_lock<std::mutex>& lock);  // the oldest page work
   // Between the steps of writing a new segment's blocks: page work first, then a pause unless
-  // the appender waits for the segment.
-  void between_block_steps();
+  // the appender waits for the segment; whether to go on writing (not once it waits).
+  bool between_block_steps();
   void retire_next(std::unique_lock<std::mutex>& lock);
   // Writes the time index of the oldest segment in `queue`.
   void index_next(std::deque<std::filesystem::path>& queue, std::unique_lock<std::mutex>& lock);

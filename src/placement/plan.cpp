@@ -62,12 +62,16 @@ std::expected<Plan, Error> plan_on(const topology::Topology& machine,
   auto pair = choose(machine, request);
   if (!pair) return std::unexpected(pair.error());
   result.pair = std::move(*pair);
-  const bool producer_spins_here = request.spinners == Spinners::producer_and_consumer;
   for (const int cpu : usable) {
-    const bool spinning = cpu == result.pair->consumer_cpu ||
-                          (producer_spins_here && cpu == result.pair->producer_cpu);
-    if (!spinning) result.housekeeping_cpus.push_back(cpu);
+    if (cpu != result.pair->consumer_cpu && cpu != result.pair->producer_cpu) {
+      result.housekeeping_cpus.push_back(cpu);
+    }
   }
+  // The service's producer CPU is where a publisher is told to run: background work stays off
+  // it, and where no other CPU is left, shares the consumer's (io_uring's workers then run
+  // beside the thread that submits the flushes). Measured on 2 CPUs, 1 M events/s through
+  // ringlog serve: with the fsync workers on the publisher's CPU, commit -> durable p50 5-6.7 ms;
+  // beside the drain thread, 1.0-1.3 ms.
   return result;
 }
 

@@ -32,8 +32,8 @@ struct Plan {
   // The spinning CPUs; none where this process may use only one CPU. With consumer_only,
   // producer_cpu is the one a publisher would best use, or -1 where the consumer's was asked.
   std::optional<topology::CorePair> pair;
-  // Every other CPU this process may use. With consumer_only the producer's CPU stays in: no
-  // thread of this process spins there.
+  // Every other CPU this process may use, the producer's left out with consumer_only too: a
+  // publisher is told to use it. Empty where none is left (background work shares the pair's).
   std::vector<int> housekeeping_cpus;
 
   // One line for a banner or a status: the pair, why, and where background work runs.

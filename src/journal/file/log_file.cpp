@@ -63,7 +63,7 @@ std::optional<Error> LogFile::invalid_capacity(const std::string& path, std::siz
 
 std::expected<void, Error> write_blocks(int fd, std::size_t from, std::size_t to,
                                         const std::string& path,
-                                        const std::function<void()>& between_steps) {
+                                        const std::function<bool()>& between_steps) {
   from = from / page_size * page_size;
   if (from >= to) return {};
   auto mapping = map_file(fd, to, true, path);
@@ -72,7 +72,8 @@ std::expected<void, Error> write_blocks(int fd, std::size_t from, std::size_t to
     return std::unexpected(Error::from_os(
         error, fmt::format("write the blocks of {} from offset {} (up to {})", path, at, to)));
   };
-  for (std::size_t at = from; at < to; at += block_step_bytes) {
+  std::size_t at = from;
+  for (bool go_on = true; at < to && go_on; at += block_step_bytes) {
     const std::size_t length = std::min(block_step_bytes, to - at);
     // Faulted in writable, the pages are zeroed and dirty; writeback then writes them.
     map_writable({mapping->data() + at, length});
@@ -80,9 +81,10 @@ std::expected<void, Error> write_blocks(int fd, std::size_t from, std::size_t to
                           SYNC_FILE_RANGE_WRITE) != 0) {
       return failed(errno, at);
     }
-    if (between_steps) between_steps();
+    go_on = !between_steps || between_steps();
   }
-  if (::sync_file_range(fd, static_cast<off64_t>(from), static_cast<off64_t>(to - from),
+  if (::sync_file_range(fd, static_cast<off64_t>(from),
+                        static_cast<off64_t>(std::min(at, to) - from),
                         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                             SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
     return failed(errno, from);
@@ -91,7 +93,7 @@ std::expected<void, Error> write_blocks(int fd, std::size_t from, std::size_t to
 }
 
 std::expected<LogFile, Error> LogFile::create(const std::string& path, std::size_t capacity,
-                                              const std::function<void()>& between_block_steps) {
+                                              const std::function<bool()>& between_block_steps) {
   if (auto invalid = invalid_capacity(path, capacity)) return std::unexpected(*invalid);
   auto opened = open_file(path, O_RDWR | O_CREAT | O_TRUNC);
   if (!opened) return std::unexpected(opened.error());
