@@ -70,8 +70,9 @@ struct JournalOptions {
   std::size_t prepare_ahead_bytes = std::size_t{32} << 20;
   FlushBackend flush_backend = FlushBackend::automatic;
   // CPUs for the journal's background work: io_uring's workers (where every fsync runs), the
-  // flusher thread and the segment housekeeper. Empty: wherever the scheduler puts them. Give it
-  // the CPUs other than the producer's and consumer's, so a flush never preempts them.
+  // flusher thread and the segment housekeeper. Empty: wherever the scheduler puts them (and
+  // io_uring's workers beside the thread that flushes). Give it the CPUs other than the
+  // producer's and consumer's, so a flush never preempts them.
   std::vector<int> housekeeping_cpus{};
   // The sequence number of a new journal's first event: a copy of a journal whose oldest events
   // are gone elsewhere (ringlog fetch) starts where the copy starts. An existing journal keeps
