@@ -62,6 +62,9 @@ install(FILES ${package_dir}/copyright ${packaged_dir}/changelog.gz
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/libringlog-dev COMPONENT dev)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/ringlog
         COMPONENT ringlog)
+# The API contract, beside the headers it describes.
+install(FILES ${PROJECT_SOURCE_DIR}/include/ringlog/README.md
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/libringlog-dev COMPONENT dev)
 
 # ringlog(1), made by help2man from the program's own --help, with the sections it cannot
 # know (files, exit status) from cmake/package/ringlog.h2m.

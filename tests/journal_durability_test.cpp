@@ -174,9 +174,9 @@ void check_housekeeping_cpus(journal::FlushBackend backend) {
   std::thread consumer([&] {
     cpu_set_t consumer_cpu;
     CPU_ZERO(&consumer_cpu);
-    for (int cpu = 0; cpu < housekeeping; ++cpu) {
-      if (CPU_ISSET(cpu, &usable)) {
-        CPU_SET(cpu, &consumer_cpu);
+    for (int candidate = 0; candidate < housekeeping; ++candidate) {
+      if (CPU_ISSET(candidate, &usable)) {
+        CPU_SET(candidate, &consumer_cpu);
         break;
       }
     }

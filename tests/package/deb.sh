@@ -23,6 +23,9 @@ depends=$(dpkg-deb -f "$runtime_deb" Depends)
 for library in libcivetweb1 libsystemd0 libnats liburing2 libhwloc15 libc6; do
   [[ "$depends" == *"$library"* ]] || fail "Depends lacks $library: $depends"
 done
+dev_files=$(dpkg-deb -c "$dev_deb")
+grep -q '/usr/share/doc/libringlog-dev/README.md$' <<<"$dev_files" ||
+  fail "libringlog-dev lacks the API contract (include/ringlog/README.md)"
 conffiles=$(dpkg-deb -I "$runtime_deb" conffiles)
 for conffile in /etc/ringlog/ringlog.toml /etc/logrotate.d/ringlog; do
   grep -qx "$conffile" <<<"$conffiles" || fail "$conffile is no conffile: $conffiles"
