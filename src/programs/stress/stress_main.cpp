@@ -66,6 +66,26 @@ void print_json(const ringlog::programs::PipelineReport& report, std::uint16_t p
   fmt::print("{}\n", json.dump());
 }
 
+// The pipeline `laps` times over one journal, each reopening it, a report after each; stops at
+// the first lap that fails. The exit status: 0, 1 for a lap that lost or mismatched events, 2
+// for one that could not run.
+int run_laps(const ringlog::programs::PipelineOptions& options,
+             const ringlog::programs::EventSource& pattern, int laps, bool json) {
+  const std::size_t record_bytes = ringlog::event::EventHeader::SIZE + pattern.payload_len;
+  for (int lap = 1; lap <= laps; ++lap) {
+    if (laps > 1) fmt::print("lap {} of {}\n", lap, laps);
+    const auto ran = ringlog::programs::run_pipeline(options, pattern);
+    if (!ran) {
+      fmt::print(stderr, "stress: {}\n", ran.error());
+      return 2;
+    }
+    ringlog::programs::print_report(*ran, record_bytes);
+    if (json) print_json(*ran, pattern.payload_len, lap);
+    if (!ringlog::programs::succeeded(*ran)) return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,7 +136,6 @@ int main(int argc, char** argv) {
   options.duration = std::chrono::duration<double>(duration_s);
   const ringlog::programs::EventSource pattern{payload_bytes, stress_event_type, fill_pattern,
                                                false};
-  const std::size_t record_bytes = ringlog::event::EventHeader::SIZE + payload_bytes;
 
   fmt::print("stress: {}, {}-byte payloads, ring of {} bytes, segments of {} bytes in {}\n",
              options.event_count != 0 ? fmt::format("{} events", options.event_count)
@@ -124,19 +143,7 @@ int main(int argc, char** argv) {
              payload_bytes, options.ring_bytes, options.journal.segment_bytes,
              options.journal_dir.string());
   std::fflush(stdout);
-  bool succeeded = true;
-  for (int lap = 1; lap <= laps && succeeded; ++lap) {
-    if (laps > 1) fmt::print("lap {} of {}\n", lap, laps);
-    const auto ran = ringlog::programs::run_pipeline(options, pattern);
-    if (!ran) {
-      if (temporary && !keep) std::filesystem::remove_all(options.journal_dir);
-      fmt::print(stderr, "stress: {}\n", ran.error());
-      return 2;
-    }
-    ringlog::programs::print_report(*ran, record_bytes);
-    if (json) print_json(*ran, payload_bytes, lap);
-    succeeded = ringlog::programs::succeeded(*ran);
-  }
+  const int status = run_laps(options, pattern, laps, json);
   if (temporary && !keep) std::filesystem::remove_all(options.journal_dir);
-  return succeeded ? 0 : 1;
+  return status;
 }
