@@ -224,7 +224,6 @@ struct Journal::State {
     const bool defer = segment == &current() && now - last_checkpoint < checkpoint_every;
     if (!defer) last_checkpoint = now;
     record_durable(*segment, finished.offset, finished.events, defer);
-    if (segment != &current()) segment->file.store_owed_checkpoint();
     seal_durable_segments();
   }
 
