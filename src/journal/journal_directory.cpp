@@ -29,6 +29,7 @@ std::optional<std::uint64_t> parse_segment_name(std::string_view name) {
 bool is_journal_byproduct(std::string_view name) {
   return name.ends_with(dropped_suffix) || name == lock_file_name ||
          name == readers_directory_name ||  // named readers' cursors (reader_cursor.hpp)
+         name == schema_file_name || name == schema_replacement_name ||
          name.ends_with(".tidx") || name.ends_with(".tidx.new") ||  // time indexes
          name == "lost+found";  // the root of a file system
 }

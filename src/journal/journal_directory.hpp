@@ -18,6 +18,10 @@ inline constexpr char spare_segment_name[] = "recycled-segment.spare";
 inline constexpr char dropped_suffix[] = ".dropped";  // segments recovery set aside
 inline constexpr char lock_file_name[] = "journal.lock";  // the writer's flock(2)
 inline constexpr char readers_directory_name[] = "readers";  // named readers' cursors
+// The payload schema the tools and the Python reader decode events with (src/schema/), and the
+// file it is written to before it replaces the old one. The journal itself never reads it.
+inline constexpr char schema_file_name[] = "schema.toml";
+inline constexpr char schema_replacement_name[] = "schema.toml.new";
 
 // "00000000000000001234.evtl": fixed width, so that names sort as numbers.
 std::string segment_file_name(std::uint64_t first_sequence);

@@ -2,6 +2,7 @@
 
 #include "ship/nats_endpoint.hpp"
 #include "service_client/service_protocol.hpp"
+#include "schema/payload_schema.hpp"
 
 #include <ringlog/detail/assert.hpp>
 #include <ringlog/journal.hpp>
@@ -329,6 +330,9 @@ const Key service_keys[] = {
      [](const Config& c) { return fmt::format("{}", c.latency_sample_every); }},
     {"journal.directory", [](Reader& r, Path k, Config& c) { return r.path(k, c.journal_dir); },
      [](const Config& c) { return toml_text(c.journal_dir); }},
+    {"journal.schema",
+     [](Reader& r, Path k, Config& c) { return r.path(k, c.journal_schema, true); },
+     [](const Config& c) { return toml_text(c.journal_schema); }},
     {"journal.segment_bytes",
      [](Reader& r, Path k, Config& c) {
        return r.integer(k, c.journal.segment_bytes, journal::JournalOptions::min_segment_bytes,
@@ -602,6 +606,11 @@ std::optional<std::string> journal_problem(const ServiceConfig& config) {
   }
   if (auto problem = unwritable(config.journal_dir)) {
     return fmt::format("journal.directory {}: {}", config.journal_dir.string(), *problem);
+  }
+  if (!config.journal_schema.empty()) {
+    if (auto loaded = schema::Schema::load(config.journal_schema); !loaded) {
+      return "journal.schema: " + loaded.error().message();
+    }
   }
   std::error_code error;
   if (std::filesystem::exists(config.journal_dir, error)) {

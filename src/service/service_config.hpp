@@ -41,6 +41,9 @@ struct ServiceConfig {
   std::uint64_t latency_sample_every = 1024;
   // [journal] and [journal.flush]
   std::filesystem::path journal_dir = "ringlog-journal";
+  // The payload schema (src/schema/) the service puts into the journal as schema.toml, for the
+  // tools and the Python reader; empty: none (a schema.toml already there stays).
+  std::filesystem::path journal_schema;
   journal::JournalOptions journal{};
   // [placement]
   int consumer_cpu = -1;                        // -1: the topology's choice

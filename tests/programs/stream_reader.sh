@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The JavaScript reader (scripts/stream-reader/read.js), written from src/README.md's block format
 # alone, reads what `ringlog ship` put into a real stream, in blocks and in events one a
-# message, and prints exactly what `ringlog dump --json` prints of the journal, event for event.
+# message, and prints exactly what `ringlog dump --json --raw` prints of the journal, event for event.
 # A zstd stream it decodes where its Node.js can, and refuses, saying why, where it cannot.
 # usage: stream_reader.sh <ringlog binary> <source dir>
 #   (exit 77: nats-server, Node.js or the reader's npm modules are not installed)
@@ -26,7 +26,7 @@ url="nats://127.0.0.1:$(sed -nE 's/.*client connections on 127.0.0.1:([0-9]+).*/
 
 # Market data of every kind the demo writes: payloads of several sizes, types and timestamps.
 "$ringlog" --count 20000 --rate 0 --dir "$scratch/journal" >/dev/null
-"$ringlog" dump --json "$scratch/journal" >"$scratch/dump"
+"$ringlog" dump --json --raw "$scratch/journal" >"$scratch/dump"
 [ "$(wc -l <"$scratch/dump")" -eq 20000 ] || fail "the demo journal holds $(wc -l <"$scratch/dump") events"
 
 # ship_and_read FORM COMPRESS: ships the journal into a stream of its own; the reader's output.

@@ -3,7 +3,10 @@
 #include "programs/ringlog/market_data.hpp"
 #include "programs/stress/pipeline_options.hpp"
 
+#include "schema/payload_schema.hpp"
+
 #include <ringlog/event.hpp>
+#include <ringlog/journal.hpp>
 
 #include <fmt/format.h>
 
@@ -26,6 +29,25 @@ DemoCommand::DemoCommand(CLI::App& app) {
   add_pipeline_options(app, options_);
 }
 
+namespace {
+
+// The demo's journal carries the schema of its events, for the tools and the Python reader:
+// put into a new directory, or one that is a journal already, never into another's directory
+// (the pipeline then refuses it, saying why).
+std::optional<std::string> install_market_data_schema(const std::filesystem::path& directory) {
+  std::error_code error;
+  if (!std::filesystem::exists(directory, error)) std::filesystem::create_directories(directory, error);
+  if (error) return fmt::format("create {}: {}", directory.string(), error.message());
+  if (!journal::preview_open(directory)) return std::nullopt;
+  const auto schema = schema::Schema::parse(market_data_schema, "market_data.toml");
+  auto installed = schema ? schema::install_schema(*schema, directory)
+                          : std::expected<void, Error>(std::unexpected(schema.error()));
+  if (!installed) return installed.error().message();
+  return std::nullopt;
+}
+
+}  // namespace
+
 int DemoCommand::run() {
   options_.duration = std::chrono::duration<double>(duration_s_ > 0 ? duration_s_ : 1e9);
   const EventSource ticks{sizeof(Tick), market_event_type, fill_tick, true};
@@ -38,6 +60,10 @@ int DemoCommand::run() {
              : duration_s_ > 0         ? fmt::format("{:g} s", duration_s_)
                                        : std::string("until stopped"));
   std::fflush(stdout);
+  if (const auto failed = install_market_data_schema(options_.journal_dir)) {
+    fmt::print(stderr, "ringlog: {}\n", *failed);
+    return 2;
+  }
   const auto ran = run_pipeline(options_, ticks);
   if (!ran) {
     fmt::print(stderr, "ringlog: {}\n", ran.error());

@@ -1,5 +1,7 @@
 #include "programs/ringlog/log_tools.hpp"
 
+#include "schema/time_text.hpp"
+
 #include <ringlog/journal.hpp>
 #include <ringlog/log_file.hpp>
 
@@ -21,98 +23,24 @@ namespace ringlog::programs {
 
 namespace {
 
-std::string hex(std::span<const std::byte> bytes) {
-  std::string text;
-  text.reserve(bytes.size() * 2);
-  for (std::byte b : bytes) fmt::format_to(std::back_inserter(text), "{:02x}", unsigned(b));
-  return text;
-}
-
-// A timestamp read as nanoseconds since the epoch, as UTC time to the nanosecond.
-std::string utc_text(std::uint64_t ns) {
-  const std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm parts{};
-  ::gmtime_r(&seconds, &parts);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", parts.tm_year + 1900,
-                     parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-                     ns % 1'000'000'000);
-}
-
-// A drop marker: how many events a publisher dropped at this point, instead of an event.
-void print_drop_marker(std::uint64_t sequence, const event::DropMarker& marker,
-                       EventFormat format, std::FILE* out) {
-  const auto time = [&](std::uint64_t ns) { return format.utc ? utc_text(ns) : std::to_string(ns); };
-  if (format.json) {
-    nlohmann::ordered_json line = {{"sequence", sequence},
-                                   {"timestamp", marker.first_timestamp},
-                                   {"dropped_events", marker.dropped_events},
-                                   {"first_dropped_timestamp", marker.first_timestamp},
-                                   {"last_dropped_timestamp", marker.last_timestamp}};
-    if (format.utc) line["time"] = time(marker.first_timestamp);
-    fmt::print(out, "{}\n", line.dump());
-  } else {
-    fmt::print(out, "{:>10}  ts {:>20}  DROPPED {} event(s) here, timestamps {} to {}\n",
-               sequence, time(marker.first_timestamp), marker.dropped_events,
-               time(marker.first_timestamp), time(marker.last_timestamp));
-  }
-}
-
-void print_event(std::uint64_t sequence, const event::EventView& view, EventFormat format,
-                 std::FILE* out) {
-  if (const auto marker = event::as_drop_marker(view)) {
-    return print_drop_marker(sequence, *marker, format, out);
-  }
-  const auto& h = view.header;
-  if (format.json) {
-    nlohmann::ordered_json line = {{"sequence", sequence}, {"timestamp", h.timestamp}};
-    if (format.utc) line["time"] = utc_text(h.timestamp);
-    line.update(nlohmann::ordered_json{{"event_type", h.event_type},
-                                       {"flags", h.flags},
-                                       {"payload_len", h.payload_len},
-                                       {"payload", hex(view.payload)}});
-    fmt::print(out, "{}\n", line.dump());
-  } else {
-    constexpr std::size_t shown = 32;
-    const auto head = view.payload.first(std::min(view.payload.size(), shown));
-    fmt::print(out, "{:>10}  ts {:>20}  type {:>3}  flags {:#04x}  len {:>5}  {}{}\n", sequence,
-               format.utc ? utc_text(h.timestamp) : std::to_string(h.timestamp), h.event_type,
-               h.flags, h.payload_len, hex(head), view.payload.size() > shown ? "…" : "");
-  }
-}
-
-// The running maximum of the timestamps seen, as seek_time reads them: the first event at or
-// after a time is where it first reaches that time.
-class TimeWindow {
- public:
-  explicit TimeWindow(const DumpOptions& options) : options_(options) {}
-  bool started(std::uint64_t timestamp) {
-    highest_ = std::max(highest_, timestamp);
-    return !options_.since || highest_ >= *options_.since;
-  }
-  bool ended() const { return options_.until && highest_ >= *options_.until; }
-
- private:
-  const DumpOptions& options_;
-  std::uint64_t highest_ = 0;
-};
-
 // Damage that a reader stops at: a torn or corrupt record, or a checkpoint past the intact end.
 bool is_damaged(const journal::MmapReader& reader) {
   return reader.scan().damaged || reader.header().write_offset > reader.scan().end_offset;
 }
 
-int dump_file(const std::filesystem::path& path, const DumpOptions& options, std::FILE* out) {
+int dump_file(const std::filesystem::path& path, const DumpOptions& options,
+              EventPrinter& printer, std::FILE* out) {
   auto reader = journal::MmapReader::open(path);
   if (!reader) {
     fmt::print(stderr, "ringlog dump: {}\n", reader.error().message());
     return unreadable;
   }
   std::uint64_t sequence = 0;
-  TimeWindow window(options);
+  schema::TimeWindow window(options.since, options.until);
   for (const event::EventView& view : *reader) {
     const bool started = window.started(view.header.timestamp);
     if (window.ended()) break;
-    if (started) print_event(sequence, view, options.format, out);
+    if (started) printer.print(sequence, view, out);
     ++sequence;
   }
   if (is_damaged(*reader)) {
@@ -123,7 +51,8 @@ int dump_file(const std::filesystem::path& path, const DumpOptions& options, std
   return intact;
 }
 
-int dump_journal(const std::filesystem::path& path, const DumpOptions& options, std::FILE* out) {
+int dump_journal(const std::filesystem::path& path, const DumpOptions& options,
+                 EventPrinter& printer, std::FILE* out) {
   auto reader = journal::JournalReader::open(path);
   auto check = journal::check_journal(path);
   if (!reader || !check) {
@@ -133,11 +62,11 @@ int dump_journal(const std::filesystem::path& path, const DumpOptions& options, 
   }
   // From the first event at or after `since`, found by the time index, not a scan.
   if (options.since) reader->seek_time(*options.since);
-  TimeWindow window(options);
+  schema::TimeWindow window(options.since, options.until);
   while (const auto event = reader->next()) {
     window.started(event->view.header.timestamp);
     if (window.ended()) break;
-    print_event(event->sequence, event->view, options.format, out);
+    printer.print(event->sequence, event->view, out);
   }
   if (!check->problem.empty()) {
     fmt::print(stderr, "ringlog dump: {}: {}; nothing past it was shown\n", path.string(),
@@ -232,39 +161,13 @@ std::atomic<bool> stop_tailing{false};
 
 int dump_log(const std::filesystem::path& path, const DumpOptions& options, std::FILE* out) {
   if (const auto status = missing(path, "dump")) return *status;
-  return std::filesystem::is_directory(path) ? dump_journal(path, options, out)
-                                             : dump_file(path, options, out);
-}
-
-std::optional<std::uint64_t> parse_time(const std::string& text) {
-  std::uint64_t ns = 0;
-  const char* end = text.data() + text.size();
-  if (const auto [last, failed] = std::from_chars(text.data(), end, ns);
-      failed == std::errc() && last == end) {
-    return ns;
+  auto printer = EventPrinter::make(path, options.format, options.decode);
+  if (!printer) {
+    fmt::print(stderr, "ringlog dump: {}\n", printer.error());
+    return unreadable;
   }
-  std::tm parts{};
-  int consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%*1[T ]%2d:%2d:%2d%n", &parts.tm_year, &parts.tm_mon,
-                  &parts.tm_mday, &parts.tm_hour, &parts.tm_min, &parts.tm_sec,
-                  &consumed) != 6) {
-    return std::nullopt;
-  }
-  std::string_view rest = std::string_view(text).substr(static_cast<std::size_t>(consumed));
-  std::uint64_t fraction = 0;
-  if (rest.starts_with('.')) {
-    std::string digits(rest.substr(1, rest.find_first_not_of("0123456789", 1) - 1));
-    if (digits.empty() || digits.size() > 9) return std::nullopt;
-    rest.remove_prefix(digits.size() + 1);
-    digits.resize(9, '0');
-    fraction = std::stoull(digits);
-  }
-  if (!rest.empty() && rest != "Z") return std::nullopt;
-  parts.tm_year -= 1900;
-  parts.tm_mon -= 1;
-  const std::time_t seconds = ::timegm(&parts);
-  if (seconds < 0) return std::nullopt;
-  return static_cast<std::uint64_t>(seconds) * 1'000'000'000 + fraction;
+  return std::filesystem::is_directory(path) ? dump_journal(path, options, *printer, out)
+                                             : dump_file(path, options, *printer, out);
 }
 
 int verify_log(const std::filesystem::path& path, std::FILE* out) {
@@ -273,6 +176,11 @@ int verify_log(const std::filesystem::path& path, std::FILE* out) {
 }
 
 int tail_journal(const std::filesystem::path& path, const TailOptions& options, std::FILE* out) {
+  auto printer = EventPrinter::make(path, options.format, options.decode);
+  if (!printer) {
+    fmt::print(stderr, "ringlog tail: {}\n", printer.error());
+    return unreadable;
+  }
   auto reader = journal::JournalReader::open(path, journal::ReaderOptions{.name = options.reader});
   if (!reader) {
     fmt::print(stderr, "ringlog tail: {}\n", reader.error().message());
@@ -286,7 +194,7 @@ int tail_journal(const std::filesystem::path& path, const TailOptions& options, 
     reader->seek(options.from.value_or(end - std::min(end, options.last)));
   }
   const auto print = [&](const journal::JournalEvent& event) {
-    print_event(event.sequence, event.view, options.format, out);
+    printer->print(event.sequence, event.view, out);
   };
   // What was printed is committed once it is out of the process, so that a restart neither
   // skips nor repeats it (up to a crash between the two).
@@ -392,6 +300,7 @@ LogToolCommands::LogToolCommands(CLI::App& app)
                     "nanoseconds since the epoch, or UTC as 2026-12-01T13:00:00.5Z");
   dump_->add_option("--until", until_, "up to the first event at or after this time");
   dump_->add_flag("--utc", utc_, "show timestamps (nanoseconds since the epoch) as UTC time");
+  decode_.add_to(*dump_);
   verify_->add_option("path", path_, "journal directory or log file")->required();
   tail_->add_option("directory", path_, "journal directory")->required();
   tail_->add_flag("-f,--follow", tail_options_.follow, "keep printing new events until Ctrl-C");
@@ -403,6 +312,7 @@ LogToolCommands::LogToolCommands(CLI::App& app)
   tail_->add_option("--since", since_, "start at the first event at or after this time "
                     "(nanoseconds since the epoch, or UTC as 2026-12-01T13:00:00Z)")
       ->excludes("--from");
+  decode_.add_to(*tail_);
   tail_->add_option("--reader", tail_options_.reader, "a named reader: go on where it last "
                     "committed, and commit what was printed (`ringlog readers` lists them)");
   readers_->add_option("directory", path_, "journal directory")->required();
@@ -415,18 +325,21 @@ std::optional<int> LogToolCommands::run() const {
   const std::string* texts[2] = {&since_, &until_};
   for (int i = 0; i < 2; ++i) {
     if (texts[i]->empty()) continue;
-    times[i] = parse_time(*texts[i]);
+    times[i] = schema::parse_time(*texts[i]);
     if (!times[i]) {
       fmt::print(stderr, "ringlog: \"{}\" is no time: nanoseconds since the epoch, or UTC as "
                          "2026-12-01T13:00:00Z\n", *texts[i]);
       return unreadable;
     }
   }
-  if (dump_->parsed()) return dump_log(path_, {{json_, utc_}, times[0], times[1]}, stdout);
+  if (dump_->parsed()) {
+    return dump_log(path_, {{json_, utc_}, times[0], times[1], decode_}, stdout);
+  }
   if (verify_->parsed()) return verify_log(path_, stdout);
   if (tail_->parsed()) {
     TailOptions options = tail_options_;
     options.since = times[0];
+    options.decode = decode_;
     return tail_journal(path_, options, stdout);
   }
   if (readers_->parsed()) return list_journal_readers(path_, json_, stdout);

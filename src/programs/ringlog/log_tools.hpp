@@ -2,6 +2,8 @@
 // verify, and tail.
 #pragma once
 
+#include "programs/ringlog/event_printer.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -17,25 +19,15 @@ inline constexpr int intact = 0;
 inline constexpr int damaged = 1;
 inline constexpr int unreadable = 2;  // not a journal or log file, or not readable
 
-// How events are printed: text or JSON lines; timestamps as they are, or read as nanoseconds
-// since the epoch and shown as UTC time too (the service's publishers write that).
-struct EventFormat {
-  bool json = false;
-  bool utc = false;
-};
-
-// A time on the command line: nanoseconds since the epoch ("1764594000000000000"), or UTC time
-// ("2026-12-01T13:00:00Z", "2026-12-01T13:00:00.25Z", "2026-12-01 13:00:00"); nothing when it
-// is neither.
-std::optional<std::uint64_t> parse_time(const std::string& text);
-
 struct DumpOptions {
   EventFormat format;
   std::optional<std::uint64_t> since;  // from the first event at or after it (seek_time)
   std::optional<std::uint64_t> until;  // up to the first event at or after it, not included
+  DecodeOptions decode;                // the schema, --type and --where
 };
-// Prints every intact event of a journal directory or a log file, one per line; damage is
-// reported on stderr, and nothing past it is shown.
+// Prints every intact event of a journal directory or a log file, one per line, decoded by its
+// schema where one is found or given; damage is reported on stderr, and nothing past it is
+// shown.
 int dump_log(const std::filesystem::path&, const DumpOptions&, std::FILE* out);
 
 // Checks every record; prints what it found and, where something is damaged, where a writer
@@ -48,6 +40,7 @@ struct TailOptions {
   std::uint64_t last = 10;             // without either: this many of the newest events
   bool follow = false;                 // keep printing events as they are appended
   EventFormat format;
+  DecodeOptions decode;
   std::string reader;                 // a named reader's: resumes, commits what it printed
 };
 // Prints a journal's newest events and, with `follow`, the new ones until SIGINT or SIGTERM.
@@ -79,6 +72,7 @@ class LogToolCommands {
   std::string since_;
   std::string until_;
   TailOptions tail_options_;
+  DecodeOptions decode_;
 };
 
 }  // namespace ringlog::programs

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 namespace ringlog::programs {
 
@@ -21,6 +22,8 @@ static_assert(sizeof(Tick) == 32);
 
 // A quote or a trade: about one trade per ten quotes.
 std::uint8_t market_event_type(std::uint64_t sequence) noexcept;
+// The payload schema of these events (market_data.toml): quotes and trades, by field.
+extern const std::string_view market_data_schema;
 // The tick of `sequence`, into the first sizeof(Tick) bytes of `payload`.
 void fill_tick(std::uint64_t sequence, std::span<std::byte> payload) noexcept;
 

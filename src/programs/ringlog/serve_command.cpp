@@ -3,6 +3,7 @@
 #include "programs/ringlog/exit_status.hpp"
 #include "programs/ringlog/service_log.hpp"
 #include "programs/ringlog/systemd_notify.hpp"
+#include "schema/payload_schema.hpp"
 #include "service/service.hpp"
 #include "support/stop_signals.hpp"
 #include "support/timing.hpp"
@@ -171,9 +172,22 @@ void log_stop(ServiceLog& log, const ServiceStatus& status) {
 }
 
 // `ringlog serve`: 0 after a clean stop, 1 when the journal failed, 2 when it could not start.
-int run_service(const std::filesystem::path& config_path, double seconds,
-                const std::filesystem::path& log_path, LogFormat log_format) {
-  const auto config = checked_config(config_path, "serve");
+// The configured payload schema into the journal (checked before the service started). Events
+// do not depend on it: a failure is said, and the service goes on.
+void install_journal_schema(ServiceLog& log, const service::ServiceConfig& config) {
+  if (config.journal_schema.empty()) return;
+  auto loaded = schema::Schema::load(config.journal_schema);
+  auto installed = loaded ? schema::install_schema(*loaded, config.journal_dir)
+                          : std::expected<void, Error>(std::unexpected(loaded.error()));
+  if (!installed) {
+    log.write("warning", "schema_not_installed", fmt::format(
+        "the payload schema was not put into the journal: {}", installed.error().message()));
+  }
+}
+
+int run_service(const std::filesystem::path& config_path, const std::filesystem::path& schema,
+                double seconds, const std::filesystem::path& log_path, LogFormat log_format) {
+  const auto config = checked_config(config_path, "serve", schema);
   if (!config) return exit_could_not_start;
   ServiceLog log(log_path, log_format);
   const SystemdNotifier systemd;
@@ -183,6 +197,7 @@ int run_service(const std::filesystem::path& config_path, double seconds,
     log.complain("not_started", "ringlog serve: " + service.error().message());
     return exit_status_for(service.error());
   }
+  install_journal_schema(log, *config);
   const ServiceStatus started = (*service)->status();
   log_start(log, *config, started);
   // Publishers can attach from here on: the socket listens and both threads run.
@@ -206,13 +221,14 @@ int run_service(const std::filesystem::path& config_path, double seconds,
 // before it starts: check-config and serve run this one function, so that what one passes the
 // other starts with. Nothing, after saying why on stderr, when it will not do.
 std::optional<service::ServiceConfig> checked_config(const std::filesystem::path& path,
-                                                          std::string_view command) {
-  const auto config =
-      path.empty() ? service::ServiceConfig{} : service::load_service_config(path);
+                                                     std::string_view command,
+                                                     const std::filesystem::path& schema) {
+  auto config = path.empty() ? service::ServiceConfig{} : service::load_service_config(path);
   if (!config) {
     fmt::print(stderr, "ringlog {}: {}\n", command, config.error().message());
     return std::nullopt;
   }
+  if (!schema.empty()) config->journal_schema = schema;
   if (const auto problems = service::check_before_serving(*config)) {
     fmt::print(stderr, "ringlog {}: {}\n", command, *problems);
     return std::nullopt;
@@ -228,6 +244,8 @@ ServeCommand::ServeCommand(CLI::App& app)
                    "(1 when the journal failed)")) {
   serve_->add_option("--config", config_path_, "TOML file (tuning/ringlog.toml documents "
                      "every key; without one, the defaults)");
+  serve_->add_option("--schema", schema_path_, "payload schema (TOML) to put into the journal "
+                     "as schema.toml, instead of [journal] schema");
   serve_->add_option("--duration", seconds_, "seconds to serve; 0 until SIGINT/SIGTERM")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   serve_->add_option("--log", log_path_, "append the service's log to this file, reopened "
@@ -240,7 +258,7 @@ ServeCommand::ServeCommand(CLI::App& app)
 
 std::optional<int> ServeCommand::run() const {
   if (!serve_->parsed()) return std::nullopt;
-  return run_service(config_path_, seconds_, log_path_,
+  return run_service(config_path_, schema_path_, seconds_, log_path_,
                      log_format_ == "json" ? LogFormat::json : LogFormat::text);
 }
 

@@ -14,11 +14,12 @@
 
 namespace ringlog::programs {
 
-// The configuration at `path` (without one, the defaults), checked as `ringlog serve` checks it
-// before it starts. Nothing, after saying why on stderr (as `ringlog <command>`), when it will
-// not do.
+// The configuration at `path` (without one, the defaults), with `schema` for [journal] schema
+// when one is given, checked as `ringlog serve` checks it before it starts. Nothing, after
+// saying why on stderr (as `ringlog <command>`), when it will not do.
 std::optional<service::ServiceConfig> checked_config(const std::filesystem::path& path,
-                                            std::string_view command);
+                                                     std::string_view command,
+                                                     const std::filesystem::path& schema = {});
 
 class ServeCommand {
  public:
@@ -32,6 +33,7 @@ class ServeCommand {
  private:
   CLI::App* serve_;
   std::filesystem::path config_path_;
+  std::filesystem::path schema_path_;
   double seconds_ = 0;
   std::filesystem::path log_path_;
   std::string log_format_ = "text";

@@ -1,5 +1,6 @@
 #include "programs/ringlog/ship_commands.hpp"
 
+#include "programs/ringlog/event_printer.hpp"
 #include "ship/fetcher.hpp"
 #include "placement/plan.hpp"
 #include "service/service_config.hpp"
@@ -7,6 +8,7 @@
 #include "support/stop_signals.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/resource.h>
 
 #include <chrono>
@@ -36,6 +38,8 @@ struct ShipCommands::Options {
   bool until_caught_up = false;
   std::filesystem::path metrics_file;
   double report_every_s = 1;
+  std::filesystem::path schema_file;  // fetch: decodes its report, goes into the journal
+  bool json = false;                  // fetch: its report's events as JSON lines
 
   // The [ship] section of the configuration file (or its defaults), then the command line.
   std::expected<ship::ShipConfig, std::string> ship_config() const {
@@ -134,6 +138,10 @@ ShipCommands::ShipCommands(CLI::App& app) : options_(std::make_unique<Options>()
       "fetch", "rebuild a journal from the NATS JetStream stream a shipper fills: every event "
                "it holds that the journal lacks, byte-exact, then durable");
   add_endpoint(*fetch_);
+  fetch_->add_option("--schema", o.schema_file, "payload schema (TOML): put into the journal "
+                     "as schema.toml; the report's events are decoded by it (or by the "
+                     "journal's own schema.toml)");
+  fetch_->add_flag("--json", o.json, "the report's events as JSON lines");
 }
 
 ShipCommands::~ShipCommands() = default;
@@ -162,6 +170,45 @@ int ShipCommands::run_fetch(const ShipConfig& config) const {
     fmt::print("ringlog fetch: {} gap(s) read again from another replica: one was still "
                "catching up\n", fetched->gaps_read_again);
   }
+  return report_fetched(fetched->next_sequence - fetched->fetched, fetched->next_sequence);
+}
+
+// What a fetch brought, by type, and its first and last event, decoded by the schema given
+// (which goes into the journal) or the journal's own.
+int ShipCommands::report_fetched(std::uint64_t first, std::uint64_t end) const {
+  const Options& o = *options_;
+  auto printer = EventPrinter::make(o.journal_dir, {o.json, false}, {o.schema_file, {}, {}});
+  if (!printer) {
+    fmt::print(stderr, "ringlog fetch: {}\n", printer.error());
+    return 2;
+  }
+  if (!o.schema_file.empty()) {
+    if (auto installed = schema::install_schema(*printer->schema(), o.journal_dir); !installed) {
+      fmt::print(stderr, "ringlog fetch: {}\n", installed.error().message());
+      return 1;
+    }
+  }
+  auto reader = journal::JournalReader::open(o.journal_dir);
+  if (!reader || first == end) return reader ? 0 : 1;
+  std::array<std::uint64_t, 256> by_type{};
+  std::uint64_t drop_markers = 0;
+  reader->seek(first);
+  while (const auto event = reader->next()) {
+    if (event->sequence >= end) break;
+    ++(event::is_drop_marker(event->view.header) ? drop_markers
+                                                 : by_type[event->view.header.event_type]);
+    if (event->sequence == first || event->sequence + 1 == end) {
+      if (!o.json) fmt::print("ringlog fetch: {} event: ", event->sequence == first ? "first" : "last");
+      printer->print(event->sequence, event->view, stdout);
+    }
+  }
+  std::vector<std::string> counts;
+  if (drop_markers > 0) counts.push_back(fmt::format("{} drop marker(s)", drop_markers));
+  for (unsigned type = 0; type < by_type.size(); ++type) {
+    if (by_type[type] == 0) continue;
+    counts.push_back(fmt::format("{} {}", by_type[type], printer->type_name(static_cast<std::uint8_t>(type))));
+  }
+  fmt::print("ringlog fetch: by type: {}\n", fmt::join(counts, ", "));
   return 0;
 }
 

@@ -24,6 +24,7 @@ class ShipCommands {
  private:
   struct Options;
   int run_fetch(const ship::ShipConfig&) const;
+  int report_fetched(std::uint64_t first, std::uint64_t end) const;
   int run_ship(ship::ShipConfig) const;
 
   std::unique_ptr<Options> options_;
