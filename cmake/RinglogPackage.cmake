@@ -1,7 +1,8 @@
 # The Debian packages, by CPack's DEB generator from the install rules (scripts/package):
 #   ringlog          the program, its systemd unit, /etc/ringlog/ringlog.toml (a conffile), a
 #                    logrotate snippet, the sysusers.d entry, the tuning files;
-#   libringlog-dev   the headers, the static library, the CMake package.
+#   libringlog-dev   the headers, the static library, the CMake package;
+#   python3-ringlog  `import ringlog`: journals read into numpy arrays (src/python/).
 # The paths are the system's only in a build configured with CMAKE_INSTALL_PREFIX=/usr, as
 # scripts/build configures; elsewhere they fall under the prefix.
 include(GNUInstallDirs)
@@ -60,6 +61,8 @@ install(FILES ${package_dir}/copyright ${packaged_dir}/changelog.gz
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/ringlog COMPONENT ringlog)
 install(FILES ${package_dir}/copyright ${packaged_dir}/changelog.gz
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/libringlog-dev COMPONENT dev)
+install(FILES ${package_dir}/copyright ${packaged_dir}/changelog.gz
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/python3-ringlog COMPONENT python)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/ringlog
         COMPONENT ringlog)
 # The API contract, beside the headers it describes.
@@ -91,7 +94,7 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)  # executables; a static library keeps its symbols
 set(CPACK_DEB_COMPONENT_INSTALL ON)
-set(CPACK_COMPONENTS_ALL ringlog dev)
+set(CPACK_COMPONENTS_ALL ringlog dev python)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # The program's shared libraries, as dpkg-shlibdeps finds them: never a list kept by hand.
@@ -121,4 +124,16 @@ the publishers of ringlog serve).")
 # of what ringlogConfig.cmake finds (cmake/RinglogDependencies.cmake finds the same).
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
     "liburing-dev (>= 2.3), libisal-dev, libhwloc-dev (>= 2.9), libnuma-dev, libfmt-dev, pkg-config")
+set(CPACK_DEBIAN_PYTHON_PACKAGE_NAME python3-ringlog)
+set(CPACK_DEBIAN_PYTHON_PACKAGE_SECTION python)
+set(CPACK_DEBIAN_PYTHON_PACKAGE_SHLIBDEPS ON)
+# The extension module is built for Debian's python3 (3.11) and uses its numpy; pandas is
+# optional (Journal.to_pandas says when it is missing).
+set(CPACK_DEBIAN_PYTHON_PACKAGE_DEPENDS "python3 (>= 3.11), python3 (<< 3.12), python3-numpy")
+set(CPACK_DEBIAN_PYTHON_PACKAGE_SUGGESTS "python3-pandas")
+set(CPACK_DEBIAN_PYTHON_DESCRIPTION "Python reader of ringlog journals, into numpy arrays
+import ringlog: a journal directory read by ringlog's own C++ reader into one
+numpy structured array per event type, its payloads decoded by the journal's
+schema; time windows, pandas DataFrames, and named readers that follow a
+journal and resume where they committed.")
 include(CPack)

@@ -255,6 +255,9 @@ class JournalReader {
   const std::optional<Error>& failure() const noexcept;
   // The sequence number after the newest intact event now in the journal.
   std::uint64_t end_sequence() const;
+  // The sequence number after the newest durable event now in the journal: where a reader with
+  // ReadLimit::durable stops. It reads the newest segment up to its checkpoint.
+  std::uint64_t durable_end_sequence() const;
 
   // A named reader records position() durably: after a crash or a restart, open() resumes
   // there. Crash-safe (the file is replaced whole), a few system calls and an fdatasync: commit

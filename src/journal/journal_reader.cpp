@@ -425,6 +425,22 @@ std::uint64_t JournalReader::end_sequence() const {
   return newest.first_sequence + (segment ? segment->event_count() : 0);
 }
 
+std::uint64_t JournalReader::durable_end_sequence() const {
+  auto listing = detail::list_journal(state_->directory);
+  if (!listing || listing->segments.empty()) return 0;
+  // Flushes complete in segment order, each covering what was written before it started: the
+  // segment before the newest may still await the flush of its last events, older ones not.
+  const auto& segments = listing->segments;
+  const std::uint64_t from = segments[segments.size() - std::min<std::size_t>(2, segments.size())]
+                                 .first_sequence;
+  auto durable = JournalReader::open(state_->directory, ReadLimit::durable);
+  if (!durable) return from;
+  durable->seek(from);
+  while (durable->next()) {
+  }
+  return durable->position();
+}
+
 namespace {
 
 // The problem a writer acts on, as the recovery plan found it; empty when it appends as is.

@@ -3,7 +3,8 @@
 # computed (the program's shared libraries) and their conffiles declared; the unit passes
 # systemd-analyze verify; and the ringlog extracted from the package (dpkg-deb -x into a scratch
 # root) serves its packaged configuration, pointed at scratch directories: it starts, a
-# publisher's events become durable, /metrics answers, it stops cleanly.
+# publisher's events become durable, /metrics answers, it stops cleanly; and the Python reader
+# extracted from python3-ringlog imports and reads that journal.
 # usage: deb.sh <build dir>
 set -euo pipefail
 build_dir=$1
@@ -18,7 +19,9 @@ fail() { echo "FAIL: $*"; cat "$scratch/serve.log" 2>/dev/null || true; exit 1; 
 . "$(dirname "$0")/packages.sh"
 make_packages
 
-lintian --fail-on error "$runtime_deb" "$dev_deb" || fail "lintian reports errors"
+lintian --fail-on error "$runtime_deb" "$dev_deb" "$python_deb" || fail "lintian reports errors"
+python_depends=$(dpkg-deb -f "$python_deb" Depends)
+[[ "$python_depends" == *python3-numpy* ]] || fail "python3-ringlog does not depend on numpy: $python_depends"
 depends=$(dpkg-deb -f "$runtime_deb" Depends)
 for library in libcivetweb1 libsystemd0 libnats liburing2 libhwloc15 libc6; do
   [[ "$depends" == *"$library"* ]] || fail "Depends lacks $library: $depends"
@@ -59,4 +62,15 @@ wait "$serve_pid" || fail "the extracted ringlog serve did not stop cleanly"
 serve_pid=""
 grep -q "^stopped: journal holds sequences up to 20000, all durable" "$scratch/serve.log" ||
   fail "no clean stop line"
-echo "OK: lintian clean, unit verified, the extracted ringlog served and stopped"
+
+dpkg-deb -x "$python_deb" "$root"
+read_back=$(cd / && PYTHONPATH="$root/usr/lib/python3/dist-packages" /usr/bin/python3 -c "
+import ringlog, sys
+print(ringlog.__file__)
+arrays = ringlog.Journal(sys.argv[1]).read()
+print(sum(len(a) for a in arrays.values()))" "$scratch/journal") ||
+  fail "the extracted python3-ringlog does not import and read: $read_back"
+[ "$(sed -n 1p <<<"$read_back")" = "$root/usr/lib/python3/dist-packages/ringlog/__init__.py" ] ||
+  fail "python3 imported another ringlog: $read_back"
+[ "$(sed -n 2p <<<"$read_back")" = 20000 ] || fail "the Python reader read $read_back events"
+echo "OK: lintian clean, unit verified, the extracted ringlog served and stopped, its journal read from Python"

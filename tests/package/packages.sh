@@ -1,6 +1,6 @@
 # What the two package tests share; each sources it. Needs $build_dir and $scratch.
 
-# make_packages: the two .deb files of the build in $build_dir, into $scratch/packages; exits 77
+# make_packages: the three .deb files of the build in $build_dir, into $scratch/packages; exits 77
 # (skip) for a build not configured for /usr, whose paths a package cannot carry.
 make_packages() {
   local prefix
@@ -13,7 +13,9 @@ make_packages() {
     fail "cpack could not build the packages"
   runtime_deb=$(echo "$scratch"/packages/ringlog_*.deb)
   dev_deb=$(echo "$scratch"/packages/libringlog-dev_*.deb)
-  [ -f "$runtime_deb" ] && [ -f "$dev_deb" ] || fail "cpack made: $(ls "$scratch/packages")"
+  python_deb=$(echo "$scratch"/packages/python3-ringlog_*.deb)
+  [ -f "$runtime_deb" ] && [ -f "$dev_deb" ] && [ -f "$python_deb" ] ||
+    fail "cpack made: $(ls "$scratch/packages")"
 }
 
 # verify_unit ROOT: systemd-analyze verify on ringlog.service as installed under ROOT ("" for

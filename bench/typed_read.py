@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""Typed reading, measured side by side in one run, round after round (medians of --rounds):
+
+  plain read   the segment files' bytes (read(), page cache): the hardware's limit here
+  C++ replay   JournalReader::replay over the journal (bench/replay_bench.cpp)
+  numpy read   ringlog.Journal(dir).read(): every event into numpy arrays, decoded
+  dump hex     ringlog dump --json --raw (payloads as hex), into /dev/null
+  dump decoded ringlog dump --json (fields by name, by the journal's schema), into /dev/null
+
+Targets (issue 34): numpy read <= 2x C++ replay; dump decoded <= 1.5x dump hex. Journals are the
+demo's market data, written first (--events for the reads, --dump-events for the dumps).
+usage: PYTHONPATH=build/python bench/typed_read.py [--events N] [--dump-events N] [--rounds N]
+       [--bin build] [--work DIR] [--out FILE.json]
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import ringlog
+
+
+def demo_journal(ringlog_program, directory, events):
+    subprocess.run([ringlog_program, "--count", str(events), "--rate", "0", "--dir", directory],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def timed_dump(ringlog_program, directory, *flags):
+    start = time.perf_counter()
+    subprocess.run([ringlog_program, "dump", "--json", *flags, directory], check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def one_round(args, reads, dumps):
+    cxx = json.loads(subprocess.run([f"{args.bin}/bench/replay_bench", reads], check=True,
+                                    capture_output=True, text=True).stdout)
+    start = time.perf_counter()
+    arrays = ringlog.Journal(reads).read()
+    numpy_s = time.perf_counter() - start
+    read_events = sum(len(a) for a in arrays.values())
+    if read_events != cxx["events"]:
+        sys.exit(f"typed_read: numpy read {read_events} events, replay {cxx['events']}")
+    del arrays
+    return {"plain_read_s": cxx["plain_read_s"], "replay_s": cxx["replay_s"],
+            "numpy_read_s": numpy_s, "bytes": cxx["bytes"], "events": cxx["events"],
+            "dump_hex_s": timed_dump(f"{args.bin}/bin/ringlog", dumps, "--raw"),
+            "dump_decoded_s": timed_dump(f"{args.bin}/bin/ringlog", dumps)}
+
+
+def report(rounds, args):
+    median = {key: statistics.median(r[key] for r in rounds)
+              for key in ("plain_read_s", "replay_s", "numpy_read_s", "dump_hex_s",
+                          "dump_decoded_s")}
+    size = rounds[0]["bytes"]
+    numpy_ratio = median["numpy_read_s"] / median["replay_s"]
+    dump_ratio = median["dump_decoded_s"] / median["dump_hex_s"]
+    summary = {
+        "events": rounds[0]["events"], "bytes": size, "dump_events": args.dump_events,
+        "rounds": len(rounds), "median": median,
+        "gb_per_s": {"plain_read": size / median["plain_read_s"] / 1e9,
+                     "replay": size / median["replay_s"] / 1e9,
+                     "numpy_read": size / median["numpy_read_s"] / 1e9},
+        "numpy_read_over_replay": numpy_ratio, "numpy_read_target_met": numpy_ratio <= 2.0,
+        "dump_decoded_over_hex": dump_ratio, "dump_target_met": dump_ratio <= 1.5,
+        "each_round": rounds,
+    }
+    g = summary["gb_per_s"]
+    print(f"{summary['events']} events, {size / 1e9:.2f} GB of records; medians of {len(rounds)} rounds")
+    print(f"  plain read   {median['plain_read_s']:8.3f} s  {g['plain_read']:6.2f} GB/s")
+    print(f"  C++ replay   {median['replay_s']:8.3f} s  {g['replay']:6.2f} GB/s")
+    print(f"  numpy read   {median['numpy_read_s']:8.3f} s  {g['numpy_read']:6.2f} GB/s  "
+          f"{numpy_ratio:.2f}x replay (target <= 2x: {'met' if numpy_ratio <= 2 else 'MISSED'})")
+    print(f"  dump --json of {args.dump_events} events: hex {median['dump_hex_s']:.3f} s, decoded "
+          f"{median['dump_decoded_s']:.3f} s: {dump_ratio:.2f}x (target <= 1.5x: "
+          f"{'met' if dump_ratio <= 1.5 else 'MISSED'})")
+    return summary
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000_000)
+    parser.add_argument("--dump-events", type=int, default=2_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--bin", default="build", help="the build directory")
+    parser.add_argument("--work", help="where the journals go (default: a scratch directory)")
+    parser.add_argument("--out", help="write the results here as JSON")
+    args = parser.parse_args()
+    work = args.work or tempfile.mkdtemp(prefix="typed-read-")
+    reads, dumps = os.path.join(work, "reads"), os.path.join(work, "dumps")
+    try:
+        for directory in (reads, dumps):
+            shutil.rmtree(directory, ignore_errors=True)
+        demo_journal(f"{args.bin}/bin/ringlog", reads, args.events)
+        demo_journal(f"{args.bin}/bin/ringlog", dumps, args.dump_events)
+        summary = report([one_round(args, reads, dumps) for _ in range(args.rounds)], args)
+        if args.out:
+            with open(args.out, "w") as out:
+                json.dump(summary, out, indent=1)
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+#include "python/typed_arrays.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+
+namespace ringlog::python {
+
+using schema::FieldType;
+
+namespace {
+
+// numpy's name for a field's type: little-endian, as the journal's bytes are.
+std::string numpy_format(const schema::Field& field) {
+  switch (field.type) {
+    case FieldType::u8: return "u1";
+    case FieldType::u16: return "<u2";
+    case FieldType::u32: return "<u4";
+    case FieldType::u64: return "<u8";
+    case FieldType::i8: return "i1";
+    case FieldType::i16: return "<i2";
+    case FieldType::i32: return "<i4";
+    case FieldType::i64: return "<i8";
+    case FieldType::f32: return "<f4";
+    case FieldType::f64: return "<f8";
+    case FieldType::chars: return fmt::format("S{}", field.size);
+    case FieldType::bytes: return fmt::format("V{}", field.size);
+    case FieldType::timestamp_ns: return "<M8[ns]";
+  }
+  return "V1";
+}
+
+// sequence and timestamp, then `more` at the offsets after them.
+Table table_of(std::string_view name, std::vector<Column> more, std::uint32_t record_bytes) {
+  std::vector<Column> columns = {{"sequence", "<u8", 0}, {"timestamp", "<M8[ns]", 8}};
+  columns.insert(columns.end(), more.begin(), more.end());
+  return Table{std::string(name), std::move(columns), record_bytes, {}, 0,
+               RecordBuffer(record_bytes)};
+}
+
+Table table_for(const schema::EventSchema& event) {
+  std::vector<Column> fields;
+  std::vector<Table::Copy> copies;
+  std::uint32_t at = 16;
+  for (const schema::Field& field : event.fields) {
+    fields.push_back({field.name, numpy_format(field), at});
+    // Adjacent in the payload and in the record: one copy for both.
+    if (!copies.empty() && copies.back().from + copies.back().bytes == field.offset) {
+      copies.back().bytes += field.size;
+    } else {
+      copies.push_back({field.offset, at, field.size});
+    }
+    at += field.size;
+  }
+  Table table = table_of(event.name, std::move(fields), at);
+  table.copies = std::move(copies);
+  table.payload_len = event.payload_len;
+  return table;
+}
+
+}  // namespace
+
+RecordBuffer::RecordBuffer(RecordBuffer&& other) noexcept
+    : record_bytes_(other.record_bytes_),
+      data_(std::exchange(other.data_, nullptr)),
+      count_(std::exchange(other.count_, 0)),
+      capacity_(std::exchange(other.capacity_, 0)) {}
+
+RecordBuffer::~RecordBuffer() { std::free(data_); }
+
+void RecordBuffer::grow() {
+  const std::size_t capacity = capacity_ == 0 ? 4096 : capacity_ * 2;
+  void* grown = std::realloc(data_, capacity * record_bytes_);
+  if (grown == nullptr) throw std::bad_alloc();
+  data_ = static_cast<std::byte*>(grown);
+  capacity_ = capacity;
+}
+
+std::byte* RecordBuffer::release() noexcept {
+  count_ = capacity_ = 0;
+  return std::exchange(data_, nullptr);
+}
+
+TypedArrays::TypedArrays(const schema::Schema* schema) {
+  by_type_.fill(-1);
+  if (schema != nullptr) {
+    for (const schema::EventSchema& event : schema->events()) {
+      by_type_[event.event_type] = static_cast<std::int16_t>(tables_.size());
+      tables_.push_back(table_for(event));
+    }
+  }
+  undecoded_ = tables_.size();
+  tables_.push_back(table_of(undecoded_name, {{"event_type", "u1", 16}, {"flags", "u1", 17},
+                                              {"payload_len", "<u2", 18}}, 20));
+  dropped_ = tables_.size();
+  tables_.push_back(table_of(dropped_name, {{"dropped_events", "<u8", 16},
+                                            {"last_timestamp", "<M8[ns]", 24}}, 32));
+}
+
+void TypedArrays::add_undecoded(std::uint64_t sequence, const event::EventView& view) {
+  const event::EventHeader& header = view.header;
+  if (const auto marker = event::as_drop_marker(view)) {
+    std::byte* record = start(tables_[dropped_], sequence, header.timestamp);
+    std::memcpy(record + 16, &marker->dropped_events, 8);
+    std::memcpy(record + 24, &marker->last_timestamp, 8);
+    return;
+  }
+  std::byte* record = start(tables_[undecoded_], sequence, header.timestamp);
+  std::memcpy(record + 16, &header.event_type, 1);
+  std::memcpy(record + 17, &header.flags, 1);
+  std::memcpy(record + 18, &header.payload_len, 2);
+}
+
+std::uint64_t TypedArrays::count() const noexcept {
+  std::uint64_t count = 0;
+  for (const Table& table : tables_) count += table.records.count();
+  return count;
+}
+
+}  // namespace ringlog::python
