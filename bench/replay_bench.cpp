@@ -1,17 +1,24 @@
-// replay_bench DIR: the C++ side of bench/typed_read.py, over one journal, in one process:
-//   plain read: the segment files' bytes up to each one's last intact record, read() into a
-//               buffer (from the page cache once warm): the hardware's limit here;
-//   replay:     JournalReader::replay over the same events, each header read;
+// replay_bench DIR [FRESH_BYTES]: the C++ side of bench/typed_read.py, over one journal, in one
+// process:
+//   plain read:   the segment files' bytes up to each one's last intact record, read() into a
+//                 buffer (from the page cache once warm): the hardware's limit for reading;
+//   replay:       JournalReader::replay over the same events, each header read;
+//   fresh memory: FRESH_BYTES of new anonymous memory written once, mapped as the Python
+//                 reader maps its arrays (transparent hugepages where the kernel gives them):
+//                 what the arrays' memory costs before a byte of the journal is copied. On a VM
+//                 whose host takes free memory back, that is far more than on bare metal.
 // printed as one JSON object: seconds, bytes and events of each.
 #include <ringlog/journal.hpp>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 namespace {
@@ -41,11 +48,26 @@ long long plain_read(const ringlog::journal::JournalCheck& check) {
   return total;
 }
 
+// Writes one byte in every 4 KiB of `bytes` of new memory; -1 when it cannot be mapped.
+double fresh_memory_seconds(std::size_t bytes) {
+  if (bytes == 0) return 0;
+  void* mapped = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapped == MAP_FAILED) return -1;
+  ::madvise(mapped, bytes, MADV_HUGEPAGE);
+  const auto start = Clock::now();
+  auto* memory = static_cast<volatile char*>(mapped);
+  for (std::size_t at = 0; at < bytes; at += 4096) memory[at] = 1;
+  const double seconds = seconds_since(start);
+  ::munmap(mapped, bytes);
+  return seconds;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: replay_bench DIR\n");
+  if (argc != 2 && argc != 3) {
+    std::fprintf(stderr, "usage: replay_bench DIR [FRESH_BYTES]\n");
     return 2;
   }
   const auto check = ringlog::journal::check_journal(argv[1]);
@@ -67,7 +89,10 @@ int main(int argc, char** argv) {
   });
   const double replay_s = seconds_since(start);
   if (events != check->intact_events || bytes < 0) return 1;
-  fmt::print("{{\"plain_read_s\":{:.6f},\"replay_s\":{:.6f},\"bytes\":{},\"events\":{},"
-             "\"checksum\":{}}}\n", plain_s, replay_s, bytes, events, sum);
+  const std::size_t fresh_bytes = argc == 3 ? std::stoull(argv[2]) : 0;
+  const double fresh_s = fresh_memory_seconds(fresh_bytes);
+  fmt::print("{{\"plain_read_s\":{:.6f},\"replay_s\":{:.6f},\"fresh_memory_s\":{:.6f},"
+             "\"bytes\":{},\"fresh_bytes\":{},\"events\":{},\"checksum\":{}}}\n", plain_s,
+             replay_s, fresh_s, bytes, fresh_bytes, events, sum);
   return 0;
 }

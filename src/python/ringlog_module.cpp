@@ -63,13 +63,21 @@ py::dict to_arrays(TypedArrays& arrays, std::size_t named_types) {
         py::dict(py::arg("names") = names, py::arg("formats") = formats,
                  py::arg("offsets") = offsets, py::arg("itemsize") = table.record_bytes));
     const std::size_t count = table.records.count();
-    std::byte* data = table.records.release();
-    const py::capsule owner(data, [](void* memory) { std::free(memory); });
+    auto* released = new RecordBuffer::Released(table.records.release());
+    const py::capsule owner(released, [](void* memory) {
+      auto* mapping = static_cast<RecordBuffer::Released*>(memory);
+      unmap_records(*mapping);
+      delete mapping;
+    });
     result[py::str(table.name)] =
-        py::array(dtype, {count}, {std::size_t{table.record_bytes}}, data, owner);
+        py::array(dtype, {count}, {std::size_t{table.record_bytes}}, released->data, owner);
   }
   return result;
 }
+
+// Room each array reserves to begin with, unbacked until written; past it, its mapping grows
+// without a copy (mremap).
+constexpr std::size_t reserved_records = std::size_t{1} << 20;
 
 journal::ReadLimit limit_of(bool durable) {
   return durable ? journal::ReadLimit::durable : journal::ReadLimit::appended;
@@ -100,15 +108,17 @@ class Journal {
   py::dict read(std::optional<std::uint64_t> since, std::optional<std::uint64_t> until,
                 bool durable) const {
     auto reader = open(durable);
-    TypedArrays arrays(schema());
+    if (since) reader.seek_time(*since);
+    TypedArrays arrays(schema(), reserved_records);
     bool cut_at_until = false;
     {
       py::gil_scoped_release unlocked;
-      if (since) reader.seek_time(*since);
-      schema::TimeWindow window(since, until);
+      schema::TimeWindow window(since, until);  // `since` is where the seek landed
       while (const auto event = reader.next()) {
-        window.started(event->view.header.timestamp);
-        if ((cut_at_until = window.ended())) break;
+        if (until) {
+          window.started(event->view.header.timestamp);
+          if ((cut_at_until = window.ended())) break;
+        }
         arrays.add(event->sequence, event->view);
       }
     }
@@ -164,8 +174,8 @@ class Follower {
     const auto deadline = timeout_s ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                                          std::chrono::duration<double>(*timeout_s))
                                     : Clock::time_point::max();
+    TypedArrays arrays(journal_.schema(), std::min<std::uint64_t>(most, reserved_records));
     for (;;) {
-      TypedArrays arrays(journal_.schema());
       {
         py::gil_scoped_release unlocked;
         reader_->poll([&](const journal::JournalEvent& event) {

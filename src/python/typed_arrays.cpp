@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <cstdlib>
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -33,15 +35,58 @@ std::string numpy_format(const schema::Field& field) {
   return "V1";
 }
 
+}  // namespace
+
+RecordBuffer::RecordBuffer(std::uint32_t record_bytes, std::size_t expected_records)
+    : record_bytes_(record_bytes) {
+  const std::size_t bytes = std::max<std::size_t>(1, expected_records) * record_bytes;
+  void* mapped = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapped == MAP_FAILED) throw std::bad_alloc();
+  ::madvise(mapped, bytes, MADV_HUGEPAGE);  // where the kernel has none, 4 KiB pages do
+  data_ = static_cast<std::byte*>(mapped);
+  mapped_bytes_ = bytes;
+  capacity_ = bytes / record_bytes;
+}
+
+RecordBuffer::RecordBuffer(RecordBuffer&& other) noexcept
+    : record_bytes_(other.record_bytes_),
+      data_(std::exchange(other.data_, nullptr)),
+      mapped_bytes_(std::exchange(other.mapped_bytes_, 0)),
+      count_(std::exchange(other.count_, 0)),
+      capacity_(std::exchange(other.capacity_, 0)) {}
+
+RecordBuffer::~RecordBuffer() { unmap_records(release()); }
+
+void RecordBuffer::grow() {
+  const std::size_t bytes = mapped_bytes_ * 2;
+  void* grown = ::mremap(data_, mapped_bytes_, bytes, MREMAP_MAYMOVE);
+  if (grown == MAP_FAILED) throw std::bad_alloc();
+  ::madvise(grown, bytes, MADV_HUGEPAGE);
+  data_ = static_cast<std::byte*>(grown);
+  mapped_bytes_ = bytes;
+  capacity_ = bytes / record_bytes_;
+}
+
+RecordBuffer::Released RecordBuffer::release() noexcept {
+  count_ = capacity_ = 0;
+  return {std::exchange(data_, nullptr), std::exchange(mapped_bytes_, 0)};
+}
+
+void unmap_records(RecordBuffer::Released released) noexcept {
+  if (released.data != nullptr) ::munmap(released.data, released.mapped_bytes);
+}
+
 // sequence and timestamp, then `more` at the offsets after them.
-Table table_of(std::string_view name, std::vector<Column> more, std::uint32_t record_bytes) {
+Table TypedArrays::table_of(std::string_view name, std::vector<Column> more,
+                            std::uint32_t record_bytes) const {
   std::vector<Column> columns = {{"sequence", "<u8", 0}, {"timestamp", "<M8[ns]", 8}};
   columns.insert(columns.end(), more.begin(), more.end());
   return Table{std::string(name), std::move(columns), record_bytes, {}, 0,
-               RecordBuffer(record_bytes)};
+               RecordBuffer(record_bytes, expected_events_)};
 }
 
-Table table_for(const schema::EventSchema& event) {
+Table TypedArrays::table_for(const schema::EventSchema& event) const {
   std::vector<Column> fields;
   std::vector<Table::Copy> copies;
   std::uint32_t at = 16;
@@ -61,30 +106,8 @@ Table table_for(const schema::EventSchema& event) {
   return table;
 }
 
-}  // namespace
-
-RecordBuffer::RecordBuffer(RecordBuffer&& other) noexcept
-    : record_bytes_(other.record_bytes_),
-      data_(std::exchange(other.data_, nullptr)),
-      count_(std::exchange(other.count_, 0)),
-      capacity_(std::exchange(other.capacity_, 0)) {}
-
-RecordBuffer::~RecordBuffer() { std::free(data_); }
-
-void RecordBuffer::grow() {
-  const std::size_t capacity = capacity_ == 0 ? 4096 : capacity_ * 2;
-  void* grown = std::realloc(data_, capacity * record_bytes_);
-  if (grown == nullptr) throw std::bad_alloc();
-  data_ = static_cast<std::byte*>(grown);
-  capacity_ = capacity;
-}
-
-std::byte* RecordBuffer::release() noexcept {
-  count_ = capacity_ = 0;
-  return std::exchange(data_, nullptr);
-}
-
-TypedArrays::TypedArrays(const schema::Schema* schema) {
+TypedArrays::TypedArrays(const schema::Schema* schema, std::size_t expected_events)
+    : expected_events_(expected_events) {
   by_type_.fill(-1);
   if (schema != nullptr) {
     for (const schema::EventSchema& event : schema->events()) {

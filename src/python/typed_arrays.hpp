@@ -29,11 +29,14 @@ struct Column {
   std::uint32_t offset = 0;
 };
 
-// Records of one fixed size in one malloc'd block, grown by doubling; its memory is handed to
-// numpy whole (release), which frees it with free().
+// Records of one fixed size in one anonymous mapping, reserved for as many as the caller
+// expects and grown (mremap, no copy) past that. Only the pages written are ever backed, in
+// transparent hugepages where the kernel has them: a read of millions of events takes
+// thousands of page faults, not hundreds of thousands, and no copy as it grows. The mapping is
+// handed to numpy whole (release).
 class RecordBuffer {
  public:
-  explicit RecordBuffer(std::uint32_t record_bytes) : record_bytes_(record_bytes) {}
+  RecordBuffer(std::uint32_t record_bytes, std::size_t expected_records);
   RecordBuffer(RecordBuffer&&) noexcept;
   RecordBuffer& operator=(RecordBuffer&&) = delete;
   ~RecordBuffer();
@@ -43,16 +46,23 @@ class RecordBuffer {
     return data_ + count_++ * record_bytes_;
   }
   std::size_t count() const noexcept { return count_; }
-  // The block (nullptr when empty), now the caller's to free().
-  std::byte* release() noexcept;
+
+  // The mapping, now the caller's to unmap (unmap_records), and its length.
+  struct Released {
+    std::byte* data;
+    std::size_t mapped_bytes;
+  };
+  Released release() noexcept;
 
  private:
   void grow();
   std::uint32_t record_bytes_;
   std::byte* data_ = nullptr;
+  std::size_t mapped_bytes_ = 0;
   std::size_t count_ = 0;
   std::size_t capacity_ = 0;
 };
+void unmap_records(RecordBuffer::Released) noexcept;
 
 struct Table {
   std::string name;
@@ -72,7 +82,9 @@ class TypedArrays {
   static constexpr std::string_view undecoded_name = "_undecoded";
   static constexpr std::string_view dropped_name = "_dropped";
 
-  explicit TypedArrays(const schema::Schema* schema);  // no schema: every event is undecoded
+  // No schema: every event is undecoded. `expected_events`: how many the caller will add at
+  // most, as far as it knows (each table reserves room for that many, unbacked).
+  TypedArrays(const schema::Schema* schema, std::size_t expected_events);
 
   void add(std::uint64_t sequence, const event::EventView& view) {
     const std::int16_t index = by_type_[view.header.event_type];
@@ -81,7 +93,7 @@ class TypedArrays {
       Table& table = tables_[index];
       std::byte* record = start(table, sequence, view.header.timestamp);
       for (const Table::Copy& copy : table.copies) {
-        std::memcpy(record + copy.to, view.payload.data() + copy.from, copy.bytes);
+        copy_bytes(record + copy.to, view.payload.data() + copy.from, copy.bytes);
       }
       return;
     }
@@ -97,7 +109,17 @@ class TypedArrays {
     std::memcpy(record + 8, &timestamp, sizeof timestamp);
     return record;
   }
+  // A few bytes at a time, inline: a call to memcpy for each field of each event cost more
+  // than the copy (fields are a few bytes, their count known only at run time).
+  static void copy_bytes(std::byte* to, const std::byte* from, std::uint32_t bytes) noexcept {
+    for (; bytes >= 8; bytes -= 8, to += 8, from += 8) std::memcpy(to, from, 8);
+    for (; bytes > 0; --bytes) *to++ = *from++;
+  }
   void add_undecoded(std::uint64_t sequence, const event::EventView& view);
+  Table table_of(std::string_view name, std::vector<Column> more, std::uint32_t record_bytes) const;
+  Table table_for(const schema::EventSchema& event) const;
+
+  std::size_t expected_events_;
 
   std::vector<Table> tables_;  // the schema's types in its order, then _undecoded, _dropped
   std::array<std::int16_t, 256> by_type_;
