@@ -2,7 +2,8 @@
 # ringlog serve with [ship]: publishers' events reach a NATS JetStream stream exactly once and in
 # order while the service is SIGKILLed and restarted, and while the NATS server is SIGKILLed and
 # restarted; `ringlog status` reports the shipper; `ringlog fetch` rebuilds a journal that
-# `ringlog verify` passes and whose events are the service journal's, byte for byte.
+# `ringlog verify` passes and whose events are the service journal's, byte for byte, with the
+# schema it is given, and a report of the events by type, decoded.
 # usage: service_ship.sh <ringlog binary> [blocks|events]   (the form of the stream; exit 77:
 # nats-server is not installed)
 set -euo pipefail
@@ -82,11 +83,19 @@ kill -TERM "$serve_pid"
 wait "$serve_pid" || fail "the service did not stop cleanly"
 serve_pid=""
 
+# The fetch puts the demo's schema into the copy and reports what it brought by type, decoded.
+schema=$(dirname "$0")/../../src/programs/ringlog/market_data.toml
 "$ringlog" fetch "$scratch/copy" --nats "nats://127.0.0.1:$nats_port" --stream SHIPSERVICE \
-  --subject ship.test >"$scratch/fetch.log" 2>&1 || fail "ringlog fetch failed"
+  --subject ship.test --schema "$schema" >"$scratch/fetch.log" 2>&1 || fail "ringlog fetch failed"
 "$ringlog" verify "$scratch/copy" >"$scratch/verify.log" || fail "the fetched journal is damaged"
-"$ringlog" dump --json "$scratch/journal" >"$scratch/original"
-"$ringlog" dump --json "$scratch/copy" >"$scratch/fetched"
+cmp -s "$schema" "$scratch/copy/schema.toml" || fail "fetch --schema did not put it into the copy"
+grep -qE '^ringlog fetch: last event: +[0-9]+  ts +[0-9]+  (quote|trade)  publisher_sequence=' \
+  "$scratch/fetch.log" || fail "the fetch report does not decode its last event"
+by_type=$(sed -nE 's/^ringlog fetch: by type: ([0-9]+) quote, ([0-9]+) trade$/\1 + \2/p' "$scratch/fetch.log")
+[ -n "$by_type" ] && [ $((by_type)) -eq "$(sed -nE 's/^ringlog fetch: ([0-9]+) event.*/\1/p' "$scratch/fetch.log")" ] ||
+  fail "the fetch report's counts by type: $(cat "$scratch/fetch.log")"
+"$ringlog" dump --json --raw "$scratch/journal" >"$scratch/original"
+"$ringlog" dump --json --raw "$scratch/copy" >"$scratch/fetched"
 cmp -s "$scratch/original" "$scratch/fetched" ||
   fail "the stream's events differ from the journal's: $(diff "$scratch/original" \
     "$scratch/fetched" | head -n 4)"

@@ -195,3 +195,15 @@ def test_plot_journal_draws_rate_and_gaps_into_a_png(ringlog_program, demo_journ
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10000
     refused = run(script, tmp_path, "--out", tmp_path / "none.png")
     assert refused.returncode != 0 and "NOT A READABLE JOURNAL" in refused.stderr
+
+
+def test_the_readme_example_runs(demo_journal, capsys):
+    """The README's Python example, as it stands, against a demo journal."""
+    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    directory = demo_journal(20000)
+    exec(example.replace('"build/ringlog-journal"', repr(str(directory))), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert float(printed[0]) > 0  # the mean price of instrument 42's quotes
+    assert printed[1] == str({"quote": len(ringlog.Journal(directory).read()["quote"]),
+                              "trade": len(ringlog.Journal(directory).read()["trade"])})
