@@ -5,7 +5,8 @@
   C++ replay   JournalReader::replay over the journal (bench/replay_bench.cpp)
   fresh memory as many bytes of new memory as the arrays take, written once: their floor
   numpy read   ringlog.Journal(dir).read(): every event into numpy arrays, decoded; then
-               once more at once, into the memory the first read gave back
+               once more at once, into the memory the first read gave back (the reader keeps
+               what numpy frees for the next read, its pages still backed)
   dump hex     ringlog dump --json --raw (payloads as hex), into /dev/null
   dump decoded ringlog dump --json (fields by name, by the journal's schema), into /dev/null
 
@@ -47,8 +48,8 @@ def array_bytes(reads):
 def one_round(args, reads, dumps, fresh_bytes):
     cxx = json.loads(subprocess.run([f"{args.bin}/bench/replay_bench", reads, str(fresh_bytes)],
                                     check=True, capture_output=True, text=True).stdout)
-    # Twice: the first read's arrays land in memory the host may have taken back (the fresh
-    # memory above); the second's in the memory the first one just gave back.
+    # Twice: the first read's arrays land in new memory, which the host may have taken back (the
+    # fresh memory above); the second's in the memory the first one gave back.
     numpy_s = []
     for _ in range(2):
         start = time.perf_counter()
@@ -97,7 +98,7 @@ def report(rounds, args):
           f"{numpy_ratio:.2f}x replay (target <= 2x: {'met' if numpy_ratio <= 2 else 'MISSED'}), "
           f"{median['numpy_read_s'] / floor:.2f}x replay + fresh memory")
     print(f"  numpy again  {median['numpy_read_again_s']:8.3f} s  {g['numpy_read_again']:6.2f} GB/s  "
-          f"{again_ratio:.2f}x replay (its memory the first read's, warm)")
+          f"{again_ratio:.2f}x replay (into the memory the first read gave back)")
     print(f"  dump --json of {args.dump_events} events: hex {median['dump_hex_s']:.3f} s, decoded "
           f"{median['dump_decoded_s']:.3f} s: {dump_ratio:.2f}x (target <= 1.5x: "
           f"{'met' if dump_ratio <= 1.5 else 'MISSED'})")

@@ -66,7 +66,7 @@ py::dict to_arrays(TypedArrays& arrays, std::size_t named_types) {
     auto* released = new RecordBuffer::Released(table.records.release());
     const py::capsule owner(released, [](void* memory) {
       auto* mapping = static_cast<RecordBuffer::Released*>(memory);
-      unmap_records(*mapping);
+      give_back_records(std::move(*mapping));
       delete mapping;
     });
     result[py::str(table.name)] =

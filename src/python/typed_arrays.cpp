@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <utility>
 
 namespace ringlog::python {
@@ -37,26 +38,84 @@ std::string numpy_format(const schema::Field& field) {
 
 }  // namespace
 
-RecordBuffer::RecordBuffer(std::uint32_t record_bytes, std::size_t expected_records)
-    : record_bytes_(record_bytes) {
+namespace {
+
+// Mappings numpy gave back, at most `most_bytes` of them. Their pages are
+// marked MADV_FREE: the kernel may take them under memory pressure (they then come back zeroed,
+// as new ones), and until it does they cost nothing to write into again. Used with the GIL held.
+class KeptMappings {
+ public:
+  // A kept mapping of at least `bytes`: the one `kind` had last when it fits, else the
+  // smallest that fits; or none.
+  std::optional<RecordBuffer::Released> take(std::string_view kind, std::size_t bytes) noexcept {
+    auto chosen = kept_.end();
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      if (it->mapped_bytes < bytes) continue;
+      if (it->kind == kind) {
+        chosen = it;
+        break;
+      }
+      if (chosen == kept_.end() || it->mapped_bytes < chosen->mapped_bytes) chosen = it;
+    }
+    if (chosen == kept_.end()) return std::nullopt;
+    RecordBuffer::Released taken = std::move(*chosen);
+    kept_bytes_ -= taken.mapped_bytes;
+    kept_.erase(chosen);
+    return taken;
+  }
+  void keep(RecordBuffer::Released mapping) noexcept {
+    if (kept_bytes_ + mapping.mapped_bytes > most_bytes || kept_.size() >= most_mappings) {
+      ::munmap(mapping.data, mapping.mapped_bytes);
+      return;
+    }
+    ::madvise(mapping.data, mapping.mapped_bytes, MADV_FREE);
+    kept_bytes_ += mapping.mapped_bytes;
+    kept_.push_back(std::move(mapping));
+  }
+
+ private:
+  // Mappings are reserved (NORESERVE), not backed: what counts is what was written, at most
+  // the arrays of the reads just done.
+  static constexpr std::size_t most_bytes = std::size_t{16} << 30;
+  static constexpr std::size_t most_mappings = 16;
+  std::vector<RecordBuffer::Released> kept_;
+  std::size_t kept_bytes_ = 0;
+};
+
+KeptMappings& kept_mappings() {
+  static KeptMappings* kept = new KeptMappings();  // never destroyed: arrays may outlive main
+  return *kept;
+}
+
+}  // namespace
+
+RecordBuffer::RecordBuffer(std::string_view kind, std::uint32_t record_bytes,
+                           std::size_t expected_records)
+    : kind_(kind), record_bytes_(record_bytes) {
   const std::size_t bytes = std::max<std::size_t>(1, expected_records) * record_bytes;
-  void* mapped = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (mapped == MAP_FAILED) throw std::bad_alloc();
-  ::madvise(mapped, bytes, MADV_HUGEPAGE);  // where the kernel has none, 4 KiB pages do
-  data_ = static_cast<std::byte*>(mapped);
-  mapped_bytes_ = bytes;
-  capacity_ = bytes / record_bytes;
+  if (auto kept = kept_mappings().take(kind, bytes)) {
+    data_ = kept->data;
+    mapped_bytes_ = kept->mapped_bytes;
+  } else {
+    void* mapped = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mapped == MAP_FAILED) throw std::bad_alloc();
+    ::madvise(mapped, bytes, MADV_HUGEPAGE);  // where the kernel has none, 4 KiB pages do
+    data_ = static_cast<std::byte*>(mapped);
+    mapped_bytes_ = bytes;
+  }
+  capacity_ = mapped_bytes_ / record_bytes;
 }
 
 RecordBuffer::RecordBuffer(RecordBuffer&& other) noexcept
-    : record_bytes_(other.record_bytes_),
+    : kind_(std::move(other.kind_)),
+      record_bytes_(other.record_bytes_),
       data_(std::exchange(other.data_, nullptr)),
       mapped_bytes_(std::exchange(other.mapped_bytes_, 0)),
       count_(std::exchange(other.count_, 0)),
       capacity_(std::exchange(other.capacity_, 0)) {}
 
-RecordBuffer::~RecordBuffer() { unmap_records(release()); }
+RecordBuffer::~RecordBuffer() { give_back_records(release()); }
 
 void RecordBuffer::grow() {
   const std::size_t bytes = mapped_bytes_ * 2;
@@ -70,11 +129,11 @@ void RecordBuffer::grow() {
 
 RecordBuffer::Released RecordBuffer::release() noexcept {
   count_ = capacity_ = 0;
-  return {std::exchange(data_, nullptr), std::exchange(mapped_bytes_, 0)};
+  return {std::exchange(data_, nullptr), std::exchange(mapped_bytes_, 0), kind_};
 }
 
-void unmap_records(RecordBuffer::Released released) noexcept {
-  if (released.data != nullptr) ::munmap(released.data, released.mapped_bytes);
+void give_back_records(RecordBuffer::Released released) noexcept {
+  if (released.data != nullptr) kept_mappings().keep(released);
 }
 
 // sequence and timestamp, then `more` at the offsets after them.
@@ -83,7 +142,8 @@ Table TypedArrays::table_of(std::string_view name, std::vector<Column> more,
   std::vector<Column> columns = {{"sequence", "<u8", 0}, {"timestamp", "<M8[ns]", 8}};
   columns.insert(columns.end(), more.begin(), more.end());
   return Table{std::string(name), std::move(columns), record_bytes, {}, 0,
-               RecordBuffer(record_bytes, expected_events_)};
+               RecordBuffer(fmt::format("{}/{}", name, record_bytes), record_bytes,
+                            expected_events_)};
 }
 
 Table TypedArrays::table_for(const schema::EventSchema& event) const {

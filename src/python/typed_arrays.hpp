@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ringlog::python {
@@ -33,10 +34,15 @@ struct Column {
 // expects and grown (mremap, no copy) past that. Only the pages written are ever backed, in
 // transparent hugepages where the kernel has them: a read of millions of events takes
 // thousands of page faults, not hundreds of thousands, and no copy as it grows. The mapping is
-// handed to numpy whole (release).
+// handed to numpy whole (release), and comes back when numpy frees the array: a few are kept,
+// their pages still backed, so that the next read writes into them without a fault or the
+// kernel zeroing them again (a fresh page costs 5-12 us on this project's VMs, whose host takes
+// free memory back).
 class RecordBuffer {
  public:
-  RecordBuffer(std::uint32_t record_bytes, std::size_t expected_records);
+  // `kind` names what the records are ("quote", say): the mapping a buffer of the same kind had
+  // before is the one most worth taking again (as many of its pages are backed as it needs).
+  RecordBuffer(std::string_view kind, std::uint32_t record_bytes, std::size_t expected_records);
   RecordBuffer(RecordBuffer&&) noexcept;
   RecordBuffer& operator=(RecordBuffer&&) = delete;
   ~RecordBuffer();
@@ -47,22 +53,26 @@ class RecordBuffer {
   }
   std::size_t count() const noexcept { return count_; }
 
-  // The mapping, now the caller's to unmap (unmap_records), and its length.
+  // The mapping, now the caller's to give back (give_back_records), and its length.
   struct Released {
     std::byte* data;
     std::size_t mapped_bytes;
+    std::string kind;
   };
   Released release() noexcept;
 
  private:
   void grow();
+  std::string kind_;
   std::uint32_t record_bytes_;
   std::byte* data_ = nullptr;
   std::size_t mapped_bytes_ = 0;
   std::size_t count_ = 0;
   std::size_t capacity_ = 0;
 };
-void unmap_records(RecordBuffer::Released) noexcept;
+// A mapping whose records are no longer needed (numpy freed its array): kept for the next
+// buffer, or unmapped. Called with the GIL held, as every buffer is made with it held.
+void give_back_records(RecordBuffer::Released) noexcept;
 
 struct Table {
   std::string name;

@@ -207,3 +207,17 @@ def test_the_readme_example_runs(demo_journal, capsys):
     assert float(printed[0]) > 0  # the mean price of instrument 42's quotes
     assert printed[1] == str({"quote": len(ringlog.Journal(directory).read()["quote"]),
                               "trade": len(ringlog.Journal(directory).read()["trade"])})
+
+
+def test_arrays_stay_whole_when_their_memory_is_used_again(demo_journal):
+    """Memory numpy gives back is kept for the next read: never while an array still holds it."""
+    journal = ringlog.Journal(demo_journal(50000))
+    first = journal.read()
+    expected = {name: array.copy() for name, array in first.items()}
+    held = journal.read()  # while `first` is alive: other memory
+    for name in first:
+        assert not numpy.shares_memory(first[name], held[name])
+    del first
+    again = journal.read()  # into what `first` gave back
+    for name, array in expected.items():
+        assert numpy.array_equal(again[name], array) and numpy.array_equal(held[name], array)
