@@ -4,10 +4,10 @@
   plain read   the segment files' bytes (read(), page cache): the hardware's limit here
   C++ replay   JournalReader::replay over the journal (bench/replay_bench.cpp)
   fresh memory as many bytes of new memory as the arrays take, written once: their floor
-  numpy read   ringlog.Journal(dir).read(): every event into numpy arrays, decoded; then
-               once more at once, into the memory the first read gave back (the reader keeps
-               what numpy frees for the next read, its pages still backed); and once in a
-               process of its own, whose arrays all go into new memory
+  numpy read   ringlog.Journal(dir).read(): every event into numpy arrays, decoded, in a
+               process that has read before (the reader keeps what numpy frees for the next
+               read, its pages still backed); twice; and once in a process of its own, whose
+               arrays all go into new memory
   dump hex     ringlog dump --json --raw (payloads as hex), into /dev/null
   dump decoded ringlog dump --json (fields by name, by the journal's schema), into /dev/null
 
@@ -49,8 +49,9 @@ def array_bytes(reads):
 def one_round(args, reads, dumps, fresh_bytes):
     cxx = json.loads(subprocess.run([f"{args.bin}/bench/replay_bench", reads, str(fresh_bytes)],
                                     check=True, capture_output=True, text=True).stdout)
-    # Twice: the first read's arrays land in new memory, which the host may have taken back (the
-    # fresh memory above); the second's in the memory the first one gave back.
+    # Twice, in this process, which has read before (the warm-up, earlier rounds): each read's
+    # arrays land in memory an earlier one gave back. A new process's first read, below, has
+    # none to take: its arrays are all new memory (the fresh memory above).
     numpy_s = []
     for _ in range(2):
         start = time.perf_counter()

@@ -127,9 +127,13 @@ set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
 set(CPACK_DEBIAN_PYTHON_PACKAGE_NAME python3-ringlog)
 set(CPACK_DEBIAN_PYTHON_PACKAGE_SECTION python)
 set(CPACK_DEBIAN_PYTHON_PACKAGE_SHLIBDEPS ON)
-# The extension module is built for Debian's python3 (3.11) and uses its numpy; pandas is
-# optional (Journal.to_pandas says when it is missing).
-set(CPACK_DEBIAN_PYTHON_PACKAGE_DEPENDS "python3 (>= 3.11), python3 (<< 3.12), python3-numpy")
+# The extension module is built for one python3 (Debian's: 3.11 on bookworm) and uses its numpy;
+# pandas is optional (Journal.to_pandas says when it is missing).
+string(REPLACE "." ";" python_version_parts "${RINGLOG_PYTHON_VERSION}")
+list(GET python_version_parts 1 python_minor)
+math(EXPR python_next_minor "${python_minor} + 1")
+set(CPACK_DEBIAN_PYTHON_PACKAGE_DEPENDS
+    "python3 (>= ${RINGLOG_PYTHON_VERSION}), python3 (<< 3.${python_next_minor}), python3-numpy")
 set(CPACK_DEBIAN_PYTHON_PACKAGE_SUGGESTS "python3-pandas")
 set(CPACK_DEBIAN_PYTHON_DESCRIPTION "Python reader of ringlog journals, into numpy arrays
 import ringlog: a journal directory read by ringlog's own C++ reader into one

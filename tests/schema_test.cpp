@@ -61,8 +61,8 @@ TEST(schema, each_mistake_is_refused_with_its_file_and_line) {
                         "  { name = \"a\", type = \"u8\", offset = 1 },\n"),
             "s.toml:6: field \"a\" is named twice in [quote]");
   EXPECT_EQ(with_fields("  { name = \"sequence\", type = \"u8\", offset = 0 },\n"),
-            "s.toml:5: field \"sequence\": the name is reserved for the journal's own "
-            "(sequence, timestamp, type)");
+            "s.toml:5: field \"sequence\": the name is reserved for what the tools print of "
+            "every event (sequence, timestamp, time, type, flags, damaged)");
   EXPECT_EQ(with_fields("  { name = \"a\", type = \"u8\", offset = 0, units = \"ns\" },\n"),
             "s.toml:5: unknown key \"units\" (known: name, type, offset, unit)");
   EXPECT_EQ(with_fields("  { name = \"a\", type = \"u8\" },\n"), "s.toml:5: offset is missing");
@@ -72,6 +72,12 @@ TEST(schema, each_mistake_is_refused_with_its_file_and_line) {
   EXPECT_EQ(refusal("[a]\nevent_type = 1\npayload_len = 8\nfields = []\n"
                     "[b]\nevent_type = 1\npayload_len = 8\nfields = []\n"),
             "s.toml:5: [b]: event_type 1 is [a]'s already");
+  // In the file's order, whatever the names' order: the second one is blamed.
+  EXPECT_EQ(refusal("[b]\nevent_type = 1\npayload_len = 8\nfields = []\n"
+                    "[a]\nevent_type = 1\npayload_len = 8\nfields = []\n"),
+            "s.toml:5: [a]: event_type 1 is [b]'s already");
+  EXPECT_EQ(with_fields("  { name = \"a\", type = \"char[99999999999]\", offset = 0 },\n"),
+            "s.toml:5: field \"a\": char[99999999999]: N is from 1 to 65535");
   EXPECT_EQ(refusal("# nothing\n"), "s.toml:1: names no event type ([name] tables with "
                                     "event_type, payload_len and fields)");
   EXPECT_EQ(refusal("[quote\n"), refusal("[quote\n"));  // deterministic
@@ -145,6 +151,23 @@ TEST(schema, every_type_decodes_at_unaligned_offsets) {
                   "  f64v=-0.1  text=ab\"\\x5c\\x0a  raw=01abff  at=1796601600000000001 ns");
 }
 
+TEST(schema, an_f32_reads_and_matches_as_the_float_it_holds) {
+  const auto parsed = Schema::parse(
+      "[m]\nevent_type = 3\npayload_len = 4\nfields = [{ name = \"x\", type = \"f32\", offset = 0 }]\n",
+      "f.toml");
+  ASSERT_TRUE(parsed) << parsed.error().message();
+  const EventSchema& event = *parsed->find("m");
+  std::array<std::byte, 4> payload;
+  const float tenth = 0.1f;
+  std::memcpy(payload.data(), &tenth, sizeof tenth);
+  std::string text, json;
+  append_text_fields(text, event, payload, {});
+  append_json_fields(json, event, payload, {});
+  EXPECT_EQ(text, "  x=0.1");
+  EXPECT_EQ(json, ",\"x\":0.1");
+  EXPECT_TRUE(FieldFilter::parse("x=0.1", *parsed)->matches(event, payload));
+}
+
 TEST(schema, numbers_json_cannot_hold_are_null) {
   EveryType sample = every_type();
   const double nan = std::nan("");
@@ -187,6 +210,9 @@ TEST(schema, times_read_and_written_as_utc_agree) {
   EXPECT_EQ(parse_time("2026-12-07 00:00:00.5"), 1796601600500000000u);
   EXPECT_EQ(parse_time("1796601600000000001"), 1796601600000000001u);
   EXPECT_FALSE(parse_time("yesterday"));
+  EXPECT_FALSE(parse_time("2026-13-07T00:00:00Z"));  // no month 13, no hour 25
+  EXPECT_FALSE(parse_time("2026-12-07T25:00:00Z"));
+  EXPECT_FALSE(parse_time("2300-01-01T00:00:00Z"));  // past 64-bit nanoseconds' datetime64
   EXPECT_FALSE(parse_time("2026-12-07T00:00:00+01:00"));
 }
 
@@ -198,7 +224,10 @@ TEST(schema, a_journal_carries_its_schema_and_the_tools_find_it) {
   ASSERT_TRUE(found && *found);
   EXPECT_EQ((*found)->text(), parsed->text());
   EXPECT_FALSE(std::filesystem::exists(dir / "schema.toml.new"));
-  // Given explicitly, another file wins; a log file's directory is its journal's.
+  // Given explicitly, another file wins; a log file's directory is its journal's; a journal
+  // not made yet has none.
+  std::ofstream(dir / "00000000000000000000.evtl") << "a segment";
+  EXPECT_FALSE(*schema_for(dir / "not-yet", {}));
   const auto other = dir / "other.toml";
   std::ofstream(other) << "[x]\nevent_type = 9\npayload_len = 1\nfields = []\n";
   EXPECT_EQ((*schema_for(dir / "00000000000000000000.evtl", other))->events()[0].name, "x");

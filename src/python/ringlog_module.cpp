@@ -32,17 +32,26 @@ struct JournalError : std::runtime_error {
   throw JournalError(fmt::format("{}: NOT A READABLE JOURNAL: {}", path.string(), error.message()));
 }
 
-// A reader that stopped short of the journal's end, or at a segment of another journal: the
-// words `ringlog verify` uses. Stopping short because events are not durable yet is no damage.
-void raise_if_damaged(const std::filesystem::path& path, journal::JournalReader& reader) {
-  if (!reader.failure() && reader.position() >= reader.end_sequence()) return;
-  const auto check = journal::check_journal(path);
-  if (!check) not_readable(path, check.error());
-  if (!check->problem.empty()) {
-    throw JournalError(fmt::format("{}: {}", check->foreign_segment ? "FOREIGN" : "DAMAGED",
-                                   check->problem));
+// A reader that stopped short of where its limit lets it read, or at a segment of another
+// journal: the words `ringlog verify` uses. Checking reads every segment: without the GIL.
+void raise_if_damaged(const std::filesystem::path& path, journal::JournalReader& reader,
+                      journal::ReadLimit limit) {
+  std::optional<std::string> problem;
+  {
+    py::gil_scoped_release unlocked;
+    const std::uint64_t end = limit == journal::ReadLimit::durable ? reader.durable_end_sequence()
+                                                                   : reader.end_sequence();
+    if (!reader.failure() && reader.position() >= end) return;
+    const auto check = journal::check_journal(path);
+    if (!check) {
+      problem = fmt::format("{}: NOT A READABLE JOURNAL: {}", path.string(), check.error().message());
+    } else if (!check->problem.empty()) {
+      problem = fmt::format("{}: {}", check->foreign_segment ? "FOREIGN" : "DAMAGED", check->problem);
+    } else if (reader.failure()) {
+      problem = reader.failure()->message();
+    }
   }
-  if (reader.failure()) throw JournalError(reader.failure()->message());
+  if (problem) throw JournalError(*problem);
 }
 
 // The tables as {name: numpy array}: every type the schema names (empty or not), then
@@ -63,14 +72,16 @@ py::dict to_arrays(TypedArrays& arrays, std::size_t named_types) {
         py::dict(py::arg("names") = names, py::arg("formats") = formats,
                  py::arg("offsets") = offsets, py::arg("itemsize") = table.record_bytes));
     const std::size_t count = table.records.count();
-    auto* released = new RecordBuffer::Released(table.records.release());
-    const py::capsule owner(released, [](void* memory) {
-      auto* mapping = static_cast<RecordBuffer::Released*>(memory);
+    // The capsule owns the mapping from here on: numpy gives it back when the array goes.
+    auto released = std::make_unique<RecordBuffer::Released>(table.records.release());
+    std::byte* data = released->data;
+    const py::capsule owner(released.get(), [](void* memory) {
+      std::unique_ptr<RecordBuffer::Released> mapping(static_cast<RecordBuffer::Released*>(memory));
       give_back_records(std::move(*mapping));
-      delete mapping;
     });
+    released.release();
     result[py::str(table.name)] =
-        py::array(dtype, {count}, {std::size_t{table.record_bytes}}, released->data, owner);
+        py::array(dtype, {count}, {std::size_t{table.record_bytes}}, data, owner);
   }
   return result;
 }
@@ -122,7 +133,7 @@ class Journal {
         arrays.add(event->sequence, event->view);
       }
     }
-    if (!cut_at_until) raise_if_damaged(path_, reader);
+    if (!cut_at_until) raise_if_damaged(path_, reader, limit_of(durable));
     return to_arrays(arrays, named_types());
   }
 
@@ -160,8 +171,8 @@ class Journal {
 class Follower {
  public:
   Follower(const Journal& journal, const std::string& name, bool durable)
-      : journal_(journal) {
-    auto reader = journal::JournalReader::open(journal.path(), {name, limit_of(durable)});
+      : journal_(journal), limit_(limit_of(durable)) {
+    auto reader = journal::JournalReader::open(journal.path(), {name, limit_});
     if (!reader) not_readable(journal.path(), reader.error());
     reader_.emplace(std::move(*reader));
   }
@@ -171,20 +182,18 @@ class Follower {
   // lets Python's signal handlers (Ctrl-C) run between polls.
   py::object poll(std::uint64_t most, std::optional<double> timeout_s) {
     using Clock = std::chrono::steady_clock;
-    const auto deadline = timeout_s ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                         std::chrono::duration<double>(*timeout_s))
-                                    : Clock::time_point::max();
+    if (most == 0) throw std::invalid_argument("a batch holds at least one event");
+    // Past a year, or not finite: as long as it takes.
+    const bool bounded = timeout_s && *timeout_s < 365.0 * 24 * 3600;
+    const auto deadline = bounded ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                       std::chrono::duration<double>(*timeout_s))
+                                  : Clock::time_point::max();
     TypedArrays arrays(journal_.schema(), std::min<std::uint64_t>(most, reserved_records));
     for (;;) {
-      {
-        py::gil_scoped_release unlocked;
-        reader_->poll([&](const journal::JournalEvent& event) {
-          arrays.add(event.sequence, event.view);
-        }, most);
-      }
+      collect(arrays, most);
       if (arrays.count() > 0) return to_arrays(arrays, journal_.named_types());
       if (reader_->failure() || Clock::now() >= deadline) {
-        raise_if_damaged(journal_.path(), *reader_);
+        raise_if_damaged(journal_.path(), *reader_, limit_);
         return py::none();
       }
       {
@@ -203,7 +212,23 @@ class Follower {
   std::uint64_t position() const noexcept { return reader_->position(); }
 
  private:
+  // Up to `most` events into `arrays`, without the GIL. Should the arrays fail to grow, the
+  // reader goes back to where it was: no event is passed over without being handed out.
+  void collect(TypedArrays& arrays, std::uint64_t most) {
+    py::gil_scoped_release unlocked;
+    const std::uint64_t start = reader_->position();
+    try {
+      reader_->poll([&](const journal::JournalEvent& event) {
+        arrays.add(event.sequence, event.view);
+      }, most);
+    } catch (...) {
+      reader_->seek(start);
+      throw;
+    }
+  }
+
   const Journal& journal_;
+  journal::ReadLimit limit_;
   std::optional<journal::JournalReader> reader_;
 };
 

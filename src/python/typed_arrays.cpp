@@ -141,7 +141,7 @@ Table TypedArrays::table_of(std::string_view name, std::vector<Column> more,
                             std::uint32_t record_bytes) const {
   std::vector<Column> columns = {{"sequence", "<u8", 0}, {"timestamp", "<M8[ns]", 8}};
   columns.insert(columns.end(), more.begin(), more.end());
-  return Table{std::string(name), std::move(columns), record_bytes, {}, 0,
+  return Table{std::string(name), std::move(columns), record_bytes, {}, {}, 0,
                RecordBuffer(fmt::format("{}/{}", name, record_bytes), record_bytes,
                             expected_events_)};
 }
@@ -149,9 +149,11 @@ Table TypedArrays::table_of(std::string_view name, std::vector<Column> more,
 Table TypedArrays::table_for(const schema::EventSchema& event) const {
   std::vector<Column> fields;
   std::vector<Table::Copy> copies;
+  std::vector<Table::Text> texts;
   std::uint32_t at = 16;
   for (const schema::Field& field : event.fields) {
     fields.push_back({field.name, numpy_format(field), at});
+    if (field.type == FieldType::chars) texts.push_back({at, field.size});
     // Adjacent in the payload and in the record: one copy for both.
     if (!copies.empty() && copies.back().from + copies.back().bytes == field.offset) {
       copies.back().bytes += field.size;
@@ -162,6 +164,7 @@ Table TypedArrays::table_for(const schema::EventSchema& event) const {
   }
   Table table = table_of(event.name, std::move(fields), at);
   table.copies = std::move(copies);
+  table.texts = std::move(texts);
   table.payload_len = event.payload_len;
   return table;
 }

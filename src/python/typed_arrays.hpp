@@ -83,6 +83,12 @@ struct Table {
     std::uint32_t from, to, bytes;
   };
   std::vector<Copy> copies;
+  // Its char[N] fields in the record: what follows the first zero byte is zeroed, so that numpy
+  // (which strips trailing zeros only) shows the text the tools show.
+  struct Text {
+    std::uint32_t at, bytes;
+  };
+  std::vector<Text> texts;
   std::uint32_t payload_len = 0;  // a shorter payload goes to _undecoded
   RecordBuffer records;
 };
@@ -105,6 +111,7 @@ class TypedArrays {
       for (const Table::Copy& copy : table.copies) {
         copy_bytes(record + copy.to, view.payload.data() + copy.from, copy.bytes);
       }
+      for (const Table::Text& text : table.texts) end_text_at_zero(record + text.at, text.bytes);
       return;
     }
     add_undecoded(sequence, view);
@@ -124,6 +131,11 @@ class TypedArrays {
   static void copy_bytes(std::byte* to, const std::byte* from, std::uint32_t bytes) noexcept {
     for (; bytes >= 8; bytes -= 8, to += 8, from += 8) std::memcpy(to, from, 8);
     for (; bytes > 0; --bytes) *to++ = *from++;
+  }
+  static void end_text_at_zero(std::byte* text, std::uint32_t bytes) noexcept {
+    if (void* zero = std::memchr(text, 0, bytes)) {
+      std::memset(zero, 0, static_cast<std::size_t>(text + bytes - static_cast<std::byte*>(zero)));
+    }
   }
   void add_undecoded(std::uint64_t sequence, const event::EventView& view);
   Table table_of(std::string_view name, std::vector<Column> more, std::uint32_t record_bytes) const;

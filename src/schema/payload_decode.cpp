@@ -27,6 +27,15 @@ void append_number(std::string& out, Number value) {
   out.append(digits, end);
 }
 
+// An f32 as the shortest text that reads back as the same float (0.1, not 0.10000000149...).
+template <class Number>
+void append_value_number(std::string& out, const Field& field, Number value) {
+  if constexpr (std::is_same_v<Number, double>) {
+    if (field.type == FieldType::f32) return append_number(out, static_cast<float>(value));
+  }
+  append_number(out, value);
+}
+
 void append_text_value(std::string& out, const Field& field, const FieldValue& value,
                        ValueFormat format) {
   if (field.type == FieldType::timestamp_ns && format.utc) {
@@ -47,7 +56,7 @@ void append_text_value(std::string& out, const Field& field, const FieldValue& v
     } else if constexpr (std::is_same_v<V, std::span<const std::byte>>) {
       append_hex(out, v);
     } else {
-      append_number(out, v);
+      append_value_number(out, field, v);
     }
   }, value);
 }
@@ -71,7 +80,7 @@ void append_json_value(std::string& out, const Field& field, const FieldValue& v
       append_hex(out, v);
       out += '"';
     } else if constexpr (std::is_same_v<V, double>) {
-      if (std::isfinite(v)) append_number(out, v); else out += "null";
+      if (std::isfinite(v)) append_value_number(out, field, v); else out += "null";
     } else {
       append_number(out, v);
     }
@@ -196,7 +205,10 @@ std::expected<FieldFilter, std::string> FieldFilter::parse(std::string_view text
       wanted = std::string(value);
     } else if (field->type == FieldType::bytes) {
       if (auto bytes = hex_bytes(value); bytes && bytes->size() == field->size) wanted = *bytes;
-    } else if (field->type == FieldType::f32 || field->type == FieldType::f64) {
+    } else if (field->type == FieldType::f32) {
+      // As an f32 field holds it: 0.1 is the float nearest 0.1, which read_field widens.
+      if (const auto parsed = number<float>(value)) wanted = double{*parsed};
+    } else if (field->type == FieldType::f64) {
       if (const auto parsed = number<double>(value)) wanted = *parsed;
     } else if (field->type >= FieldType::i8 && field->type <= FieldType::i64) {
       const std::int64_t largest = std::int64_t(~std::uint64_t{0} >> (65 - 8 * field->size));

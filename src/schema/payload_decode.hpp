@@ -57,7 +57,6 @@ class FieldFilter {
   static std::expected<FieldFilter, std::string> parse(std::string_view text,
                                                        const Schema& schema);
   bool matches(const EventSchema& event, std::span<const std::byte> payload) const noexcept;
-  const std::string& field_name() const noexcept { return name_; }
 
  private:
   // The value wanted, as each event type's field holds it: a number, or the bytes of a

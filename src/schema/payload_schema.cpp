@@ -39,10 +39,12 @@ std::optional<std::pair<FieldType, std::uint32_t>> sized_type(std::string_view t
                                      std::pair{std::string_view("bytes["), FieldType::bytes}}) {
     if (!text.starts_with(prefix) || !text.ends_with(']')) continue;
     const std::string_view digits = text.substr(prefix.size(), text.size() - prefix.size() - 1);
-    std::uint32_t size = 0;
+    std::uint64_t size = 0;
     const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), size);
-    if (error != std::errc() || end != digits.data() + digits.size() || digits.empty()) break;
-    return std::pair{type, size};
+    if (end != digits.data() + digits.size() || digits.empty()) break;
+    // Too large to read is as out of range as too large to hold: said so, not "unknown".
+    if (error != std::errc() || size > UINT32_MAX) size = UINT32_MAX;
+    return std::pair{type, static_cast<std::uint32_t>(size)};
   }
   return std::nullopt;
 }
@@ -143,8 +145,8 @@ class SchemaReader {
     if (std::find(reserved_field_names.begin(), reserved_field_names.end(), field.name) !=
         reserved_field_names.end()) {
       return std::unexpected(at(field.line, fmt::format(
-          "field \"{}\": the name is reserved for the journal's own (sequence, timestamp, type)",
-          field.name)));
+          "field \"{}\": the name is reserved for what the tools print of every event ({})",
+          field.name, fmt::join(reserved_field_names, ", "))));
     }
     if (event.field(field.name) != nullptr) {
       return std::unexpected(at(field.line, fmt::format("field \"{}\" is named twice in [{}]",
@@ -238,12 +240,19 @@ std::expected<Schema, Error> Schema::parse(std::string_view text, const std::str
   for (const auto& [name, node] : root) {
     auto event = reader.event(name.str(), node);
     if (!event) return refused(event.error());
-    if (const EventSchema* same = schema.find(event->event_type)) {
-      return refused(reader.at(event->line, fmt::format(
-          "[{}]: event_type {} is [{}]'s already", event->name, event->event_type, same->name)));
-    }
-    schema.by_type_[event->event_type] = static_cast<std::uint16_t>(schema.events_.size());
     schema.events_.push_back(std::move(*event));
+  }
+  // In the file's order (toml++ keeps a table's keys sorted): a type given twice is blamed
+  // where it comes the second time, and readers list the types as the file does.
+  std::sort(schema.events_.begin(), schema.events_.end(),
+            [](const EventSchema& a, const EventSchema& b) { return a.line < b.line; });
+  for (std::size_t index = 0; index < schema.events_.size(); ++index) {
+    const EventSchema& event = schema.events_[index];
+    if (const EventSchema* same = schema.find(event.event_type)) {
+      return refused(reader.at(event.line, fmt::format(
+          "[{}]: event_type {} is [{}]'s already", event.name, event.event_type, same->name)));
+    }
+    schema.by_type_[event.event_type] = static_cast<std::uint16_t>(index);
   }
   if (schema.events_.empty()) {
     return refused(fmt::format("{}:1: names no event type ([name] tables with event_type, "
@@ -280,8 +289,10 @@ std::expected<std::optional<Schema>, Error> schema_for(
     const std::filesystem::path& path, const std::filesystem::path& explicit_file) {
   if (!explicit_file.empty()) return Schema::load(explicit_file);
   std::error_code error;
-  const std::filesystem::path directory =
-      std::filesystem::is_directory(path, error) ? path : path.parent_path();
+  // A journal directory, or one not made yet (fetch's), or a log file in a journal's directory.
+  const bool a_directory =
+      std::filesystem::is_directory(path, error) || !std::filesystem::exists(path, error);
+  const std::filesystem::path directory = a_directory ? path : path.parent_path();
   const std::filesystem::path file = directory / Schema::file_name;
   if (!std::filesystem::exists(file, error)) return std::nullopt;
   return Schema::load(file);

@@ -55,10 +55,10 @@ struct EventSchema {
   const Field* field(std::string_view name) const noexcept;
 };
 
-// The names every decoded event carries before its fields (the journal's own), which a schema
-// may therefore not give a field.
-inline constexpr std::array<std::string_view, 3> reserved_field_names = {"sequence", "timestamp",
-                                                                         "type"};
+// The names the tools print beside the fields of every decoded event (its sequence, timestamp,
+// UTC time, type, flags, and why it is damaged), which a schema may therefore not give a field.
+inline constexpr std::array<std::string_view, 6> reserved_field_names = {
+    "sequence", "timestamp", "time", "type", "flags", "damaged"};
 
 class Schema {
  public:
@@ -81,7 +81,7 @@ class Schema {
 
  private:
   static constexpr std::uint16_t none = UINT16_MAX;
-  std::vector<EventSchema> events_;
+  std::vector<EventSchema> events_;  // in the file's order
   std::array<std::uint16_t, 256> by_type_{};
   std::string text_;
 };

@@ -33,6 +33,13 @@ std::optional<std::uint64_t> parse_time(std::string_view text) {
     fraction = std::stoull(digits);
   }
   if (!rest.empty() && rest != "Z") return std::nullopt;
+  // A field out of its range is no time (timegm would carry it into the next), nor is a year
+  // past what 64-bit nanoseconds and numpy's datetime64[ns] hold.
+  if (parts.tm_year < 1970 || parts.tm_year > 2261 || parts.tm_mon < 1 || parts.tm_mon > 12 ||
+      parts.tm_mday < 1 || parts.tm_mday > 31 || parts.tm_hour > 23 || parts.tm_min > 59 ||
+      parts.tm_sec > 60) {
+    return std::nullopt;
+  }
   parts.tm_year -= 1900;
   parts.tm_mon -= 1;
   const std::time_t seconds = ::timegm(&parts);

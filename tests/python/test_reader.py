@@ -140,7 +140,7 @@ def sample_payload(n):
     struct.pack_into("<q", payload, 25, -9000000000000000000 - n)
     struct.pack_into("<f", payload, 33, 1.5)
     struct.pack_into("<d", payload, 37, -0.1 * n)
-    payload[45:53] = b"ab\0\0\0\0\0\0"
+    payload[45:53] = b"ab\0zzzzz"  # as ringlog dump shows it: the text before the zero
     payload[53:56] = bytes([1, 0xab, 0xff])
     struct.pack_into("<Q", payload, 56, 1796601600000000001 + n)
     return bytes(payload)

@@ -155,15 +155,23 @@ void EventPrinter::append_decoded(const event::EventView& view, const EventSchem
   const bool whole = schema::is_decodable(named, view.payload);
   if (format_.json) {
     fmt::format_to(std::back_inserter(line_), ",\"type\":\"{}\"", named.name);
-    if (view.header.flags != 0) fmt::format_to(std::back_inserter(line_), ",\"flags\":{}", view.header.flags);
-    if (whole) return schema::append_json_fields(line_, named, view.payload, {format_.utc});
+    if (whole) {  // (a damaged one's flags come with its raw header below)
+      if (view.header.flags != 0) {
+        fmt::format_to(std::back_inserter(line_), ",\"flags\":{}", view.header.flags);
+      }
+      return schema::append_json_fields(line_, named, view.payload, {format_.utc});
+    }
     fmt::format_to(std::back_inserter(line_), ",\"damaged\":\"payload_len {} is shorter than "
                    "the schema's {}\"", view.payload.size(), named.payload_len);
     return append_raw(view);
   }
   fmt::format_to(std::back_inserter(line_), "  {}", named.name);
-  if (view.header.flags != 0) fmt::format_to(std::back_inserter(line_), "  flags {:#04x}", view.header.flags);
-  if (whole) return schema::append_text_fields(line_, named, view.payload, {format_.utc});
+  if (whole) {
+    if (view.header.flags != 0) {
+      fmt::format_to(std::back_inserter(line_), "  flags {:#04x}", view.header.flags);
+    }
+    return schema::append_text_fields(line_, named, view.payload, {format_.utc});
+  }
   fmt::format_to(std::back_inserter(line_), "  DAMAGED: payload_len {} is shorter than the "
                  "schema's {}", view.payload.size(), named.payload_len);
   append_raw(view);

@@ -12,10 +12,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <string_view>
 #include <thread>
 

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 #include <sys/resource.h>
 
 #include <chrono>
@@ -158,6 +159,13 @@ std::optional<int> ShipCommands::run() const {
 }
 
 int ShipCommands::run_fetch(const ShipConfig& config) const {
+  const Options& o = *options_;
+  // The schema is checked before anything is fetched: a bad one refuses at once.
+  auto printer = EventPrinter::make(o.journal_dir, {o.json, false}, {o.schema_file, {}, {}, false});
+  if (!printer) {
+    fmt::print(stderr, "ringlog fetch: {}\n", printer.error());
+    return 2;
+  }
   auto fetched = ship::fetch_journal({config.nats, options_->journal_dir, {}});
   if (!fetched) {
     fmt::print(stderr, "ringlog fetch: {}\n", fetched.error().message());
@@ -170,20 +178,17 @@ int ShipCommands::run_fetch(const ShipConfig& config) const {
     fmt::print("ringlog fetch: {} gap(s) read again from another replica: one was still "
                "catching up\n", fetched->gaps_read_again);
   }
-  return report_fetched(fetched->next_sequence - fetched->fetched, fetched->next_sequence);
+  return report_fetched(*printer, fetched->next_sequence - fetched->fetched,
+                        fetched->next_sequence);
 }
 
 // What a fetch brought, by type, and its first and last event, decoded by the schema given
 // (which goes into the journal) or the journal's own.
-int ShipCommands::report_fetched(std::uint64_t first, std::uint64_t end) const {
+int ShipCommands::report_fetched(EventPrinter& printer, std::uint64_t first,
+                                 std::uint64_t end) const {
   const Options& o = *options_;
-  auto printer = EventPrinter::make(o.journal_dir, {o.json, false}, {o.schema_file, {}, {}});
-  if (!printer) {
-    fmt::print(stderr, "ringlog fetch: {}\n", printer.error());
-    return 2;
-  }
   if (!o.schema_file.empty()) {
-    if (auto installed = schema::install_schema(*printer->schema(), o.journal_dir); !installed) {
+    if (auto installed = schema::install_schema(*printer.schema(), o.journal_dir); !installed) {
       fmt::print(stderr, "ringlog fetch: {}\n", installed.error().message());
       return 1;
     }
@@ -199,16 +204,21 @@ int ShipCommands::report_fetched(std::uint64_t first, std::uint64_t end) const {
                                                  : by_type[event->view.header.event_type]);
     if (event->sequence == first || event->sequence + 1 == end) {
       if (!o.json) fmt::print("ringlog fetch: {} event: ", event->sequence == first ? "first" : "last");
-      printer->print(event->sequence, event->view, stdout);
+      printer.print(event->sequence, event->view, stdout);
     }
   }
-  std::vector<std::string> counts;
-  if (drop_markers > 0) counts.push_back(fmt::format("{} drop marker(s)", drop_markers));
+  nlohmann::ordered_json counts;
+  if (drop_markers > 0) counts["drop markers"] = drop_markers;
   for (unsigned type = 0; type < by_type.size(); ++type) {
-    if (by_type[type] == 0) continue;
-    counts.push_back(fmt::format("{} {}", by_type[type], printer->type_name(static_cast<std::uint8_t>(type))));
+    if (by_type[type] > 0) counts[printer.type_name(static_cast<std::uint8_t>(type))] = by_type[type];
   }
-  fmt::print("ringlog fetch: by type: {}\n", fmt::join(counts, ", "));
+  if (o.json) {
+    fmt::print("{}\n", nlohmann::ordered_json{{"fetched_by_type", counts}}.dump());
+    return 0;
+  }
+  std::vector<std::string> listed;
+  for (const auto& [name, count] : counts.items()) listed.push_back(fmt::format("{} {}", count.get<std::uint64_t>(), name));
+  fmt::print("ringlog fetch: by type: {}\n", fmt::join(listed, ", "));
   return 0;
 }
 

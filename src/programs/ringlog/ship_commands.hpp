@@ -1,6 +1,8 @@
 // `ringlog ship` and `ringlog fetch`: their command lines and what they run.
 #pragma once
 
+#include "programs/ringlog/event_printer.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <memory>
@@ -24,7 +26,7 @@ class ShipCommands {
  private:
   struct Options;
   int run_fetch(const ship::ShipConfig&) const;
-  int report_fetched(std::uint64_t first, std::uint64_t end) const;
+  int report_fetched(EventPrinter& printer, std::uint64_t first, std::uint64_t end) const;
   int run_ship(ship::ShipConfig) const;
 
   std::unique_ptr<Options> options_;

@@ -95,7 +95,7 @@ class Journal:
                               "(Debian: apt install python3-pandas)") from missing
         arrays = self.read(since, until, durable=durable)
         if type not in arrays:
-            raise KeyError(f"{type!r}: the schema names {sorted(self.fields)}")
+            raise KeyError(f"{type!r}: this read holds {sorted(arrays)}")
         return pandas.DataFrame.from_records(arrays[type])
 
     def follow(self, reader=None, timeout=None, *, batch=65536, durable=False):
@@ -103,7 +103,10 @@ class Journal:
         `batch` events. A named `reader` starts where it last committed, and commits each batch
         once the loop asks for the next: after a restart, of this program or of the writer, it
         goes on with the first batch it had not finished. Unnamed, it starts at the oldest event
-        and keeps no place. Ends once no event came for `timeout` seconds (None: never)."""
+        and keeps no place. Ends once no event came for `timeout` seconds (None: never).
+        `durable`: only events a flush made durable. Without it, a reader can hand out events
+        that a crash of the writer's machine then takes back; its next start raises
+        JournalError saying which (its position lies past the journal's end)."""
         follower = _ringlog.Follower(self._journal, reader or "", durable)
         while True:
             arrays = follower.poll(batch, timeout)
