@@ -94,7 +94,7 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)  # executables; a static library keeps its symbols
 set(CPACK_DEB_COMPONENT_INSTALL ON)
-set(CPACK_COMPONENTS_ALL ringlog dev python)
+set(CPACK_COMPONENTS_ALL ringlog dev)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # The program's shared libraries, as dpkg-shlibdeps finds them: never a list kept by hand.
@@ -124,20 +124,24 @@ the publishers of ringlog serve).")
 # of what ringlogConfig.cmake finds (cmake/RinglogDependencies.cmake finds the same).
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
     "liburing-dev (>= 2.3), libisal-dev, libhwloc-dev (>= 2.9), libnuma-dev, libfmt-dev, pkg-config")
-set(CPACK_DEBIAN_PYTHON_PACKAGE_NAME python3-ringlog)
-set(CPACK_DEBIAN_PYTHON_PACKAGE_SECTION python)
-set(CPACK_DEBIAN_PYTHON_PACKAGE_SHLIBDEPS ON)
-# The extension module is built for one python3 (Debian's: 3.11 on bookworm) and uses its numpy;
-# pandas is optional (Journal.to_pandas says when it is missing).
-string(REPLACE "." ";" python_version_parts "${RINGLOG_PYTHON_VERSION}")
-list(GET python_version_parts 1 python_minor)
-math(EXPR python_next_minor "${python_minor} + 1")
-set(CPACK_DEBIAN_PYTHON_PACKAGE_DEPENDS
-    "python3 (>= ${RINGLOG_PYTHON_VERSION}), python3 (<< 3.${python_next_minor}), python3-numpy")
-set(CPACK_DEBIAN_PYTHON_PACKAGE_SUGGESTS "python3-pandas")
-set(CPACK_DEBIAN_PYTHON_DESCRIPTION "Python reader of ringlog journals, into numpy arrays
+# The Python reader, where it is built (not under a sanitizer).
+if(TARGET ringlog_python)
+  list(APPEND CPACK_COMPONENTS_ALL python)
+  set(CPACK_DEBIAN_PYTHON_PACKAGE_NAME python3-ringlog)
+  set(CPACK_DEBIAN_PYTHON_PACKAGE_SECTION python)
+  set(CPACK_DEBIAN_PYTHON_PACKAGE_SHLIBDEPS ON)
+  # The extension module is built for one python3 (Debian's: 3.11 on bookworm) and uses its numpy;
+  # pandas is optional (Journal.to_pandas says when it is missing).
+  string(REPLACE "." ";" python_version_parts "${RINGLOG_PYTHON_VERSION}")
+  list(GET python_version_parts 1 python_minor)
+  math(EXPR python_next_minor "${python_minor} + 1")
+  set(CPACK_DEBIAN_PYTHON_PACKAGE_DEPENDS
+      "python3 (>= ${RINGLOG_PYTHON_VERSION}), python3 (<< 3.${python_next_minor}), python3-numpy")
+  set(CPACK_DEBIAN_PYTHON_PACKAGE_SUGGESTS "python3-pandas")
+  set(CPACK_DEBIAN_PYTHON_DESCRIPTION "Python reader of ringlog journals, into numpy arrays
 import ringlog: a journal directory read by ringlog's own C++ reader into one
 numpy structured array per event type, its payloads decoded by the journal's
 schema; time windows, pandas DataFrames, and named readers that follow a
 journal and resume where they committed.")
+endif()
 include(CPack)
