@@ -94,9 +94,11 @@ def test_follow_with_a_named_reader_across_a_restart_of_the_writer(demo_journal)
 def test_a_damaged_journal_raises_what_verify_says(ringlog_program, demo_journal):
     directory = demo_journal(60000)
     first = directory / "00000000000000000000.evtl"
-    with open(first, "r+b") as segment:
+    with open(first, "r+b") as segment:  # every bit of one byte flipped, whatever it held
         segment.seek(5000)
-        segment.write(b"\xff")
+        flipped = segment.read(1)[0] ^ 0xFF
+        segment.seek(5000)
+        segment.write(bytes([flipped]))
     verify = run(ringlog_program, "verify", directory)
     assert verify.returncode == 1
     said = [line for line in verify.stdout.splitlines() if line.startswith("DAMAGED: ")]
