@@ -64,8 +64,8 @@ struct JournalOptions {
   // do. It promises nothing about a crash: only a completed flush moves durable_sequence().
   std::size_t writeback_every_bytes = 0;
   // How far ahead of the writer the housekeeping thread keeps pages mapped writable, topped up
-  // whenever half of it is used; 0 for none (the writer then faults on every new page). These
-  // pages count as dirty. It covers this long a stall of the housekeeper (a segment being
+  // whenever an eighth of it is used; 0 for none (the writer then faults on every new page).
+  // These pages count as dirty. It covers this long a stall of the housekeeper (a segment being
   // created, say): 32 MiB is 13 ms at 2.4 GB/s of appends.
   std::size_t prepare_ahead_bytes = std::size_t{32} << 20;
   FlushBackend flush_backend = FlushBackend::automatic;

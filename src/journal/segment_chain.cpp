@@ -6,6 +6,15 @@
 
 namespace ringlog::journal::detail {
 
+namespace {
+
+// The window ahead of the writer is topped up once an eighth of it is used (4 MiB of 32): the
+// housekeeper is asked early, and for little at a time. Asked for half of it at once, it fell
+// behind on 2 CPUs, and the consumer mapped half of a recycled lap itself, in calls of 16 MiB.
+constexpr std::size_t top_up_parts = 8;
+
+}  // namespace
+
 Segment* SegmentChain::holding(const LogFile* file) noexcept {
   for (const auto& segment : unsealed_) {
     if (&segment->file == file) return segment.get();
@@ -85,18 +94,34 @@ void PageWindow::restart() noexcept {
 }
 
 void PageWindow::map_pages_ahead(LogFile& file, SegmentHousekeeper& housekeeper) noexcept {
-  const std::size_t about_to_reach = file.write_offset() + prepare_ahead_bytes_ / 4;
-  if (pages_ahead_.until > file.write_offset() && about_to_reach >= pages_ahead_.from &&
-      housekeeper.pages_tended() < pages_ahead_.ticket) {
-    map_writable(file.pages_from_writer_until(pages_ahead_.until));
-    pages_ahead_ = {};
+  writer_at_.store(reinterpret_cast<std::uintptr_t>(file.data() + file.write_offset()),
+                   std::memory_order_relaxed);
+  if (housekeeper.pages_tended() < pages_ahead_.ticket) {
+    map_near_pages(file);
+    return;
   }
-  const PageRange ahead = file.claim_pages_ahead(prepare_ahead_bytes_);
-  const std::uint64_t ticket = housekeeper.tend_pages(ahead, file.claim_pages_behind());
+  const PageRange ahead =
+      file.claim_pages_ahead(prepare_ahead_bytes_, prepare_ahead_bytes_ / top_up_parts);
+  const PageRange behind = file.claim_pages_behind();
+  if (ahead.empty() && behind.empty()) return;
+  const std::uint64_t ticket = housekeeper.tend_pages(ahead, behind, writer_at_);
+  pages_ahead_ = {0, 0, ticket};
   if (!ahead.empty()) {
-    const auto from = static_cast<std::size_t>(ahead.start - file.data());
-    pages_ahead_ = {from, from + ahead.length, ticket};
+    pages_ahead_.from = static_cast<std::size_t>(ahead.start - file.data());
+    pages_ahead_.until = pages_ahead_.from + ahead.length;
   }
+}
+
+void PageWindow::map_near_pages(LogFile& file) noexcept {
+  // Once half of the reach is left: a call maps page_step_bytes or more.
+  const std::size_t writer = file.write_offset();
+  if (pages_ahead_.from >= pages_ahead_.until ||
+      writer + writer_reach_bytes - page_step_bytes < pages_ahead_.from) {
+    return;
+  }
+  const std::size_t until = std::min(pages_ahead_.until, writer + writer_reach_bytes);
+  map_writable(file.pages_ahead_between(pages_ahead_.from, until));
+  pages_ahead_.from = until;
 }
 
 }  // namespace ringlog::journal::detail

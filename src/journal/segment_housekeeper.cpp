@@ -127,12 +127,13 @@ void SegmentHousekeeper::index_next(std::deque<std::filesystem::path>& queue,
   }
 }
 
-std::uint64_t SegmentHousekeeper::tend_pages(PageRange ahead, PageRange behind) {
+std::uint64_t SegmentHousekeeper::tend_pages(PageRange ahead, PageRange behind,
+                                             const std::atomic<std::uintptr_t>& writer) {
   std::uint64_t ticket = 0;
   {
     const std::lock_guard lock(mutex_);
     if (ahead.empty() && behind.empty()) return page_work_asked_;
-    page_work_.push_back({ahead, behind});
+    page_work_.push_back({ahead, behind, &writer});
     ticket = ++page_work_asked_;
   }
   work_or_stop_.notify_one();
@@ -227,7 +228,16 @@ void SegmentHousekeeper::tend_next(std::unique_lock<std::mutex>& lock) {
   const PageWork work = page_work_.front();
   page_work_.pop_front();
   lock.unlock();
-  map_writable(work.ahead);
+  for (std::size_t done = 0; done < work.ahead.length; done += page_step_bytes) {
+    const PageRange step{work.ahead.start + done,
+                         std::min(page_step_bytes, work.ahead.length - done)};
+    // Where the writer has moved on to another segment, its address compares as nothing in
+    // particular: a step mapped or left that nobody will store to.
+    const std::uintptr_t writer = work.writer->load(std::memory_order_relaxed);
+    if (reinterpret_cast<std::uintptr_t>(step.start) >= writer + writer_reach_bytes) {
+      map_writable(step);
+    }
+  }
   unmap(work.behind);
   pages_tended_.fetch_add(1, std::memory_order_release);
   lock.lock();

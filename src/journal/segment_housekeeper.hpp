@@ -53,9 +53,11 @@ class SegmentHousekeeper {
   void index_sealed(std::vector<std::filesystem::path> segments);
   // Maps `ahead` writable and unmaps `behind` (either may be empty), in a segment still open:
   // system calls that cost the appending thread 0.1-0.5 ms per 2 MiB (page-cache pages made and
-  // zeroed) if it made them itself.
+  // zeroed) if it made them itself. `ahead` goes in steps, each left alone once `writer` (the
+  // address the appender stores at next) has come within writer_reach_bytes of it.
   // Returns the work's ticket: pages_tended() reaches it once the work is done.
-  std::uint64_t tend_pages(PageRange ahead, PageRange behind);
+  std::uint64_t tend_pages(PageRange ahead, PageRange behind,
+                           const std::atomic<std::uintptr_t>& writer);
   std::uint64_t pages_tended() const noexcept {
     return pages_tended_.load(std::memory_order_acquire);
   }
@@ -116,6 +118,7 @@ class SegmentHousekeeper {
   struct PageWork {
     PageRange ahead;
     PageRange behind;
+    const std::atomic<std::uintptr_t>* writer;
   };
   std::deque<PageWork> page_work_;
   std::uint64_t page_work_asked_ = 0;

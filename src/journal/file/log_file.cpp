@@ -285,18 +285,21 @@ PageRange LogFile::claim_pages_behind() noexcept {
   return {data() + from, until - from};
 }
 
-PageRange LogFile::claim_pages_ahead(std::size_t window) noexcept {
+PageRange LogFile::claim_pages_ahead(std::size_t window, std::size_t top_up) noexcept {
   if (window == 0) return {};
-  const std::size_t wanted = std::min(capacity(), write_offset_ + window);
-  if (mapped_until_ >= std::min(wanted, write_offset_ + window / 2)) return {};
+  const std::size_t end = std::min(capacity(), write_offset_ + window);
+  if (mapped_until_ >= std::min(end, write_offset_ + window - top_up)) return {};
   const std::size_t from = std::max(mapped_until_, write_offset_) / page_size * page_size;
-  mapped_until_ = wanted;
-  return {data() + from, wanted - from};
+  // Two top-ups at most: a request done soon (and the next asked for) is worth more than a
+  // large one, which the writer may reach before it is done.
+  mapped_until_ = std::min(end, from + 2 * top_up);
+  return {data() + from, mapped_until_ - from};
 }
 
-PageRange LogFile::pages_from_writer_until(std::size_t offset) const noexcept {
-  const std::size_t from = write_offset_ / page_size * page_size;
-  return offset > from ? PageRange{data() + from, offset - from} : PageRange{};
+PageRange LogFile::pages_ahead_between(std::size_t from, std::size_t until) const noexcept {
+  from = std::max(from, write_offset_) / page_size * page_size;
+  until = std::min(until, capacity());
+  return until > from ? PageRange{data() + from, until - from} : PageRange{};
 }
 
 void map_writable(PageRange range) noexcept {

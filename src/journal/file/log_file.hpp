@@ -27,6 +27,14 @@ struct PageRange {
 // Maps the range writable at once (MADV_POPULATE_WRITE), so that stores there take no page
 // fault. Where the kernel lacks it (before Linux 5.14), the pages fault in one by one instead.
 void map_writable(PageRange) noexcept;
+
+// Pages ahead of a journal's writer are mapped by its housekeeper in steps of page_step_bytes,
+// each left to the writer once the writer is within writer_reach_bytes of it; the writer maps
+// that stretch itself, should the housekeeper be late, in one call (PageWindow). Two threads
+// faulting on the same pages wait for each other's page locks, page after page: on 2 CPUs the
+// writer then spent 15 us a page, against 2 us alone.
+inline constexpr std::size_t page_step_bytes = std::size_t{256} << 10;
+inline constexpr std::size_t writer_reach_bytes = 2 * page_step_bytes;
 // Drops the range's page-table entries; its data stays in the page cache.
 void unmap(PageRange) noexcept;
 // Writes a log file's checkpoint (FileHeader::event_count and write_offset) through its
@@ -94,18 +102,20 @@ class LogFile {
   // faults in on the writer's thread, unless the owner maps it there first.
   //
   // The pages from the write offset to `window` bytes past it not yet mapped writable; empty
-  // until half of the window is used, so that there is one call per window / 2 of appends.
-  PageRange claim_pages_ahead(std::size_t window) noexcept;
+  // until `top_up` bytes of the window are used, so that there is one call per `top_up` of
+  // appends; at most 2 * `top_up` bytes at once.
+  PageRange claim_pages_ahead(std::size_t window, std::size_t top_up) noexcept;
   // The pages behind the write offset, up to the last unmap_step_bytes boundary, not yet
   // unmapped. Writeback must write-protect every page still mapped writable, and on a
   // multi-core host each of those is a TLB shootdown: an interrupt to every core the process
   // runs on (the producer's too). Unmapped pages cost one shootdown per step instead.
   PageRange claim_pages_behind() noexcept;
-  // The pages from the one the writer is in up to `offset`.
-  PageRange pages_from_writer_until(std::size_t offset) const noexcept;
+  // The pages from `from` (or the one the writer is in, if later) up to `until`.
+  PageRange pages_ahead_between(std::size_t from, std::size_t until) const noexcept;
   // Maps the next MmapWriter::prepare_pages_reach_bytes writable here and now.
   void prepare_pages() noexcept {
-    map_writable(claim_pages_ahead(MmapWriter::prepare_pages_reach_bytes));
+    constexpr std::size_t reach = MmapWriter::prepare_pages_reach_bytes;
+    map_writable(claim_pages_ahead(reach, reach / 2));
   }
 
   int fd() const noexcept { return file_.get(); }
