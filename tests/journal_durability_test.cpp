@@ -205,7 +205,40 @@ void check_housekeeping_cpus(journal::FlushBackend backend) {
   EXPECT_GE(flushers, 1U) << "no " << flusher << " thread ran the flushes";
 }
 
+// An appending thread with nothing to append rests instead of spinning: it sleeps until the
+// flush in flight ends, and finds it collected, its events durable.
+void check_rest_while_flushing(journal::FlushBackend backend) {
+  test::TempDir dir;
+  JournalOptions options = small_segments(FlushPolicy::on_request());
+  options.flush_backend = backend;
+  auto journal = Journal::open(dir / "journal", options);
+  if (!journal && backend == journal::FlushBackend::io_uring) {
+    GTEST_SKIP() << "io_uring is not available here: " << journal.error().message();
+  }
+  ASSERT_TRUE(journal.has_value()) << journal.error().message();
+  // No flush in flight: back at once (an hour's wait would outlast the test's timeout).
+  journal->rest_while_flushing(std::chrono::hours(1));
+  append_events(*journal, 1000);
+  // The first flush may stop at the last page the writer left; the next covers the rest.
+  for (int flushes = 0; journal->durable_sequence() < journal->next_sequence(); ++flushes) {
+    ASSERT_LT(flushes, 3) << "durable at " << journal->durable_sequence();
+    const std::uint64_t before = journal->durable_sequence();
+    journal->sync_async();  // starts a flush; only a later call collects it
+    journal->rest_while_flushing(std::chrono::hours(1));
+    ASSERT_GT(journal->durable_sequence(), before) << "back before the flush was collected";
+  }
+  EXPECT_FALSE(journal->failure().has_value());
+}
+
 }  // namespace
+
+TEST(journal, rest_while_flushing_wakes_when_the_io_uring_flush_ends) {
+  check_rest_while_flushing(journal::FlushBackend::io_uring);
+}
+
+TEST(journal, rest_while_flushing_wakes_when_the_flusher_thread_is_done) {
+  check_rest_while_flushing(journal::FlushBackend::thread);
+}
 
 TEST(journal, io_uring_workers_and_its_threads_run_on_the_housekeeping_cpus) {
   check_housekeeping_cpus(journal::FlushBackend::io_uring);

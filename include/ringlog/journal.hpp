@@ -160,6 +160,12 @@ class Journal {
   // The flush policy's timer: call it from the appending thread between batches or when idle
   // (it reads the clock once).
   void flush_if_due() noexcept;
+  // For an appending thread with nothing to append: while a flush is in flight, sleeps until it
+  // finishes or `at_most` passes, and collects it as flush_if_due() does; returns at once when
+  // none is. A thread that spins instead keeps its CPU from the flush's worker where the two
+  // share one (a 2-CPU host): woken by its disk, the worker then waits for the scheduler's next
+  // tick, up to 4 ms.
+  void rest_while_flushing(std::chrono::nanoseconds at_most) noexcept;
 
   const std::optional<Error>& failure() const noexcept;  // why the journal stopped
   const JournalRecovery& recovery() const noexcept;

@@ -516,6 +516,12 @@ void Journal::flush_if_due() noexcept {
   s.store_checkpoint_when_due();
 }
 
+void Journal::rest_while_flushing(std::chrono::nanoseconds at_most) noexcept {
+  State& s = *state_;
+  if (s.failure || !s.flushing.in_flight()) return;
+  if (const auto finished = s.flushing.wait_for(at_most)) s.settle_flush(*finished);
+}
+
 const std::optional<Error>& Journal::failure() const noexcept { return state_->failure; }
 const JournalRecovery& Journal::recovery() const noexcept { return state_->recovery; }
 FlushBackend Journal::flush_backend() const noexcept { return state_->flushing.backend(); }

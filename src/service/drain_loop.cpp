@@ -50,11 +50,11 @@ std::optional<std::string> overflow_fault(const ring::OverflowCounts& seen,
 
 }  // namespace
 
-DrainLoop::DrainLoop(ServiceShared& shared, journal::Journal& journal, int consumer_cpu,
+DrainLoop::DrainLoop(ServiceShared& shared, journal::Journal& journal, Place place,
                      std::function<std::uint64_t()> shipped_through)
     : shared_(shared),
       journal_(journal),
-      consumer_cpu_(consumer_cpu),
+      place_(place),
       shipped_through_(std::move(shipped_through)),
       rate_from_(journal.next_sequence()) {  // what recovery found is no rate
   dispatcher_.add_consumer(std::make_unique<dispatch::JournalConsumer>(journal_));
@@ -62,8 +62,8 @@ DrainLoop::DrainLoop(ServiceShared& shared, journal::Journal& journal, int consu
 
 void DrainLoop::run() {
   pthread_setname_np(pthread_self(), "ringlog-consume");
-  if (consumer_cpu_ >= 0) {
-    if (auto pinned = topology::pin_this_thread(consumer_cpu_); !pinned) {
+  if (place_.cpu >= 0) {
+    if (auto pinned = topology::pin_this_thread(place_.cpu); !pinned) {
       shared_.fail(pinned.error().message());
       return;
     }
@@ -98,10 +98,21 @@ void DrainLoop::drain_until_stopped() {
     }
     forget_drained_and_detached();
     if (stop_seen && (*read == 0 || std::chrono::steady_clock::now() > *drain_until)) break;
-    if (*read == 0) ringlog::detail::cpu_relax();
+    if (*read == 0) rest();
   }
   if (auto synced = journal_.sync(); !synced) shared_.fail(synced.error().message());
   report_durability();
+}
+
+void DrainLoop::rest() noexcept {
+  if (!place_.shares_with_flushes) {
+    ringlog::detail::cpu_relax();
+    return;
+  }
+  // Spinning here would keep the CPU from the flush's worker: woken by the disk, it waited for
+  // the scheduler's next tick, up to 4 ms. 1 M events/s through ringlog serve on 2 CPUs, four
+  // runs each: commit -> durable p99 8.0-18.9 ms spinning, 4.9-11.0 ms resting.
+  journal_.rest_while_flushing(timing::drain_idle_rest);
 }
 
 std::optional<std::uint64_t> DrainLoop::drain_once() {

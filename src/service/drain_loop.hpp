@@ -20,9 +20,14 @@ namespace ringlog::service {
 
 class DrainLoop {
  public:
-  // `consumer_cpu` < 0: unpinned.
+  // Where the drain thread runs: `cpu` < 0, unpinned. `shares_with_flushes`: the journal's
+  // flushes may run on that CPU too (no housekeeping CPU apart from it).
+  struct Place {
+    int cpu = -1;
+    bool shares_with_flushes = true;
+  };
   // `shipped_through`: the shipper's Shipper::shipped_through, when the service ships.
-  DrainLoop(ServiceShared& shared, journal::Journal& journal, int consumer_cpu,
+  DrainLoop(ServiceShared& shared, journal::Journal& journal, Place place,
             std::function<std::uint64_t()> shipped_through);
   DrainLoop(const DrainLoop&) = delete;
   DrainLoop& operator=(const DrainLoop&) = delete;
@@ -34,6 +39,9 @@ class DrainLoop {
 
  private:
   void drain_until_stopped();
+  // A pass found nothing: spins a moment, or, where the journal's flushes may run on this CPU,
+  // sleeps until the flush in flight finishes (timing::drain_idle_rest at most).
+  void rest() noexcept;
   // One pass over every ring: the events read, or nothing when the journal refused some.
   std::optional<std::uint64_t> drain_once();
   // Tells each publisher how many of its events the journal has made durable.
@@ -57,7 +65,7 @@ class DrainLoop {
 
   ServiceShared& shared_;
   journal::Journal& journal_;
-  int consumer_cpu_;
+  const Place place_;
   std::function<std::uint64_t()> shipped_through_;
   dispatch::EventDispatcher dispatcher_;
   std::vector<std::shared_ptr<Attachment>> active_;

@@ -158,9 +158,14 @@ std::expected<std::unique_ptr<Service>, Error> Service::start(const ServiceConfi
                                                  [&s] { return s.snapshot(); });
   std::function<std::uint64_t()> shipped_through;
   if (s.shipper) shipped_through = [&s] { return s.shipper->shipped_through(); };
-  s.drain_loop = std::make_unique<DrainLoop>(
-      s.shared, s.journal, placement->pair ? placement->pair->consumer_cpu : -1,
-      std::move(shipped_through));
+  DrainLoop::Place drain_place;
+  if (placement->pair) drain_place.cpu = placement->pair->consumer_cpu;
+  const std::vector<int>& flush_cpus = journal_options.housekeeping_cpus;
+  drain_place.shares_with_flushes =
+      drain_place.cpu < 0 || flush_cpus.empty() ||
+      std::ranges::find(flush_cpus, drain_place.cpu) != flush_cpus.end();
+  s.drain_loop = std::make_unique<DrainLoop>(s.shared, s.journal, drain_place,
+                                             std::move(shipped_through));
   s.draining = std::thread([&s] { s.drain_loop->run(); });
   s.control = std::thread([&s] { s.control_loop->run(); });
   return std::unique_ptr<Service>(new Service(std::move(state)));

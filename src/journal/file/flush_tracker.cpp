@@ -40,6 +40,14 @@ std::optional<FlushTracker::Finished> FlushTracker::wait() noexcept {
   return finish(started_.flusher->wait());
 }
 
+std::optional<FlushTracker::Finished> FlushTracker::wait_for(
+    std::chrono::nanoseconds timeout) noexcept {
+  if (file_ == nullptr) return std::nullopt;
+  const std::optional<int> result = started_.flusher->wait_for(timeout);
+  if (!result) return std::nullopt;
+  return finish(*result);
+}
+
 FlushTracker::Finished FlushTracker::finish(int result) noexcept {
   return {std::exchange(file_, nullptr), offset_, events_, result};
 }

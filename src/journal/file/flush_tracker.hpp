@@ -6,6 +6,7 @@
 #include "journal/file/log_file.hpp"
 #include "journal/flush/flush_backend.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -35,6 +36,8 @@ class FlushTracker {
   std::optional<Finished> poll() noexcept;
   // The flush in flight, once finished; nothing when none is.
   std::optional<Finished> wait() noexcept;
+  // The flush in flight, once finished, waiting `timeout` at most; nothing while it runs.
+  std::optional<Finished> wait_for(std::chrono::nanoseconds timeout) noexcept;
 
   FlushBackend backend() const noexcept { return started_.backend; }
   const std::string& note() const noexcept { return started_.note; }

@@ -2,6 +2,7 @@
 // allows it, else on a thread of its own (ThreadFlusher).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 
@@ -18,6 +19,9 @@ class AsyncFlusher {
   virtual std::optional<int> poll() noexcept = 0;
   // Blocks until the flush in flight finishes; its result.
   virtual int wait() noexcept = 0;
+  // Blocks until the flush in flight finishes, for `timeout` at most: its result, or nothing
+  // when it still runs.
+  virtual std::optional<int> wait_for(std::chrono::nanoseconds timeout) noexcept = 0;
 };
 
 }  // namespace ringlog::journal::detail

@@ -45,6 +45,13 @@ int ThreadFlusher::wait() noexcept {
   return take_result();
 }
 
+std::optional<int> ThreadFlusher::wait_for(std::chrono::nanoseconds timeout) noexcept {
+  if (!in_flight_) return std::nullopt;
+  std::unique_lock lock(mutex_);
+  if (!finished_.wait_for(lock, timeout, [this] { return done_; })) return std::nullopt;
+  return take_result();
+}
+
 int ThreadFlusher::take_result() noexcept {
   done_ = false;
   done_hint_.store(false, std::memory_order_relaxed);

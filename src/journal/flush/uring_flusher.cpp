@@ -92,6 +92,18 @@ int UringFlusher::wait() noexcept {
   return take(completion);
 }
 
+std::optional<int> UringFlusher::wait_for(std::chrono::nanoseconds timeout) noexcept {
+  if (!in_flight_) return std::nullopt;
+  __kernel_timespec limit{};
+  limit.tv_sec = timeout.count() / 1'000'000'000;
+  limit.tv_nsec = timeout.count() % 1'000'000'000;
+  io_uring_cqe* completion = nullptr;
+  // A timeout or a signal: still running. The kernel's wait takes the limit beside the call
+  // (IORING_FEAT_EXT_ARG, Linux 5.11), where older ones need a submission queue entry for it.
+  if (io_uring_wait_cqe_timeout(&ring_, &completion, &limit) != 0) return std::nullopt;
+  return take(completion);
+}
+
 int UringFlusher::take(io_uring_cqe* completion) noexcept {
   const int result = completion->res;
   io_uring_cqe_seen(&ring_, completion);

@@ -34,6 +34,7 @@ class UringFlusher final : public AsyncFlusher {
   bool in_flight() const noexcept override { return in_flight_; }
   std::optional<int> poll() noexcept override;
   int wait() noexcept override;
+  std::optional<int> wait_for(std::chrono::nanoseconds timeout) noexcept override;
 
  private:
   UringFlusher() noexcept = default;
