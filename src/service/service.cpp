@@ -41,6 +41,7 @@ struct Service::State {
     status.violations = shared.violations.count();
     status.latest_violations = shared.violations.latest();
     status.placement = placement;
+    status.publisher_cpu = publisher_cpu;
     status.latency_sample_every = shared.config.latency_sample_every;
     status.flush_backend = journal.flush_backend_note();
     if (shipper) status.ship = shipper->status();
@@ -75,6 +76,7 @@ struct Service::State {
   ServiceShared shared;
   journal::Journal journal;  // the drain thread's, once it runs
   std::string placement;
+  int publisher_cpu = -1;
   std::unique_ptr<ControlLoop> control_loop;
   std::unique_ptr<DrainLoop> drain_loop;
   std::unique_ptr<ship::Shipper> shipper;  // when [ship] names NATS servers
@@ -125,6 +127,7 @@ std::expected<std::unique_ptr<Service>, Error> Service::start(const ServiceConfi
   auto state = std::make_unique<State>(config, std::move(*journal));
   State& s = *state;
   s.placement = placement->describe();
+  if (placement->pair) s.publisher_cpu = placement->pair->producer_cpu;
   s.shared.previous_failure = previous_failure(config);
   s.shared.board.next_sequence.store(s.journal.next_sequence());
   s.shared.board.durable_sequence.store(s.journal.durable_sequence());

@@ -165,6 +165,8 @@ std::string to_json(const ServiceStatus& status) {
                      {"journal_durable_sequence", status.journal_durable_sequence},
                      {"journal_segments", status.journal_segments},
                      {"events_per_second", status.events_per_second},
+                     {"publisher_cpu", status.publisher_cpu < 0 ? Json(nullptr)
+                                                                : Json(status.publisher_cpu)},
                      {"attaches", status.attaches},
                      {"refusals", status.refusals},
                      {"violations", status.violations},

@@ -2,16 +2,20 @@
 
 #include "programs/ringlog/exit_status.hpp"
 #include "programs/ringlog/market_data.hpp"
+#include "service/service.hpp"
 #include "support/latency_histogram.hpp"
 #include "support/wall_clock.hpp"
 
 #include <ringlog/detail/cpu_relax.hpp>
 #include <ringlog/event.hpp>
+#include <ringlog/topology.hpp>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 namespace ringlog::programs {
@@ -190,9 +194,31 @@ class PublishRun {
   std::uint64_t full_at_run_start_ = 0;
 };
 
+// The CPU to pin the writing thread to, as asked or as the service's status suggests; -1:
+// none. A service that does not say (none of its CPUs is free of spinning, or an older
+// release) leaves the publisher unpinned.
+int chosen_cpu(const PublishOptions& options) {
+  if (options.cpu != PublishOptions::service_cpu) return options.cpu;
+  const auto status =
+      service::query_status(options.attach.runtime_dir, options.attach.service, "json");
+  if (!status) return -1;  // attach() says what is wrong with the service
+  const auto json = nlohmann::json::parse(*status, nullptr, /*allow_exceptions=*/false);
+  const auto cpu = json.is_object() ? json.find("publisher_cpu") : json.end();
+  return cpu != json.end() && cpu->is_number_integer() ? cpu->get<int>() : -1;
+}
+
 // `ringlog publish`: 0 when all events are durable, 1 when the service went away for good, 2
-// when it could not attach.
+// when it could not attach or be pinned.
 int run_publisher(const PublishOptions& options) {
+  if (const int cpu = chosen_cpu(options); cpu >= 0) {
+    if (auto pinned = topology::pin_this_thread(cpu); !pinned) {
+      fmt::print(stderr, "ringlog publish: {}\n", pinned.error().message());
+      return 2;
+    }
+    fmt::print("publisher  on CPU {}{}\n", cpu,
+               options.cpu == PublishOptions::service_cpu ? " (the service's publisher_cpu)" : "");
+    std::fflush(stdout);  // before the run, however long, for whoever reads its output
+  }
   auto publisher = ringlog::service::Publisher::attach(options.attach);
   if (!publisher) {
     fmt::print(stderr, "ringlog publish: {}\n", publisher.error().message());
@@ -216,6 +242,10 @@ PublishCommand::PublishCommand(CLI::App& app)
       ->capture_default_str();
   publish_->add_option("--runtime-dir", o.attach.runtime_dir, "the service's runtime_dir")
       ->capture_default_str();
+  publish_->add_option("--cpu", o.cpu,
+                       "the CPU to write from (default: the service's publisher_cpu, the one "
+                       "its threads leave free; -1: unpinned)")
+      ->check(CLI::Range(-1, CPU_SETSIZE - 1));
 }
 
 std::optional<int> PublishCommand::run() const {

@@ -16,6 +16,10 @@ struct PublishOptions {
   service::AttachOptions attach;
   std::uint64_t count = 1'000'000;
   double rate = 1'000'000;  // events/s; 0: as fast as the ring takes them
+  // The CPU the writing thread is pinned to: the service's publisher_cpu (its status says
+  // which) unless given; -1 leaves it unpinned.
+  static constexpr int service_cpu = -2;
+  int cpu = service_cpu;
 };
 
 class PublishCommand {
