@@ -207,18 +207,27 @@ int chosen_cpu(const PublishOptions& options) {
   return cpu != json.end() && cpu->is_number_integer() ? cpu->get<int>() : -1;
 }
 
-// `ringlog publish`: 0 when all events are durable, 1 when the service went away for good, 2
-// when it could not attach or be pinned.
-int run_publisher(const PublishOptions& options) {
-  if (const int cpu = chosen_cpu(options); cpu >= 0) {
-    if (auto pinned = topology::pin_this_thread(cpu); !pinned) {
-      fmt::print(stderr, "ringlog publish: {}\n", pinned.error().message());
-      return 2;
-    }
-    fmt::print("publisher  on CPU {}{}\n", cpu,
-               options.cpu == PublishOptions::service_cpu ? " (the service's publisher_cpu)" : "");
-    std::fflush(stdout);  // before the run, however long, for whoever reads its output
+// Pins the writing thread where chosen_cpu() says: false when --cpu named a CPU it cannot
+// use. One the service suggested but this process may not use (a cpuset, say) is only a
+// warning: the publisher then runs unpinned.
+bool pin_writer(const PublishOptions& options) {
+  const int cpu = chosen_cpu(options);
+  if (cpu < 0) return true;
+  const bool suggested = options.cpu == PublishOptions::service_cpu;
+  if (auto pinned = topology::pin_this_thread(cpu); !pinned) {
+    fmt::print(stderr, "ringlog publish: {}{}\n", pinned.error().message(),
+               suggested ? " (the service's publisher_cpu); writing unpinned" : "");
+    return suggested;
   }
+  fmt::print("publisher  on CPU {}{}\n", cpu, suggested ? " (the service's publisher_cpu)" : "");
+  std::fflush(stdout);  // before the run, however long, for whoever reads its output
+  return true;
+}
+
+// `ringlog publish`: 0 when all events are durable, 1 when the service went away for good, 2
+// when it could not attach or be pinned where --cpu said.
+int run_publisher(const PublishOptions& options) {
+  if (!pin_writer(options)) return 2;
   auto publisher = ringlog::service::Publisher::attach(options.attach);
   if (!publisher) {
     fmt::print(stderr, "ringlog publish: {}\n", publisher.error().message());
