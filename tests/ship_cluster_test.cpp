@@ -92,9 +92,9 @@ TEST_P(ship_to_three_servers, shipping_continues_while_one_of_three_servers_is_d
                                    << " messages behind when the fetch began)";
   EXPECT_EQ(fetched->next_sequence, count);
   std::printf("the restarted server was %llu messages behind when the fetch began; the fetch "
-              "read %llu gaps again from another replica\n",
+              "read %llu messages from the stream's leader\n",
               static_cast<unsigned long long>(behind),
-              static_cast<unsigned long long>(fetched->gaps_read_again));
+              static_cast<unsigned long long>(fetched->read_at_leader));
   // Read back only once the restarted server has stored it all: the reading's consumer may be
   // placed on any replica.
   ASSERT_TRUE(eventually([&] { return every_replica_stored(endpoint, count, servers); }, 120s))

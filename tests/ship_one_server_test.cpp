@@ -1,8 +1,8 @@
 // Shipping a journal into one nats-server on loopback and fetching it back, in each form a
 // stream may take: every event once and in order, a shipper killed at random moments, a segment
-// of another journal, a stream ahead of the journal, the metrics file, the server's max_payload,
-// a stream that changes form, credentials, and a stalled stream in the service's stage timings.
-// Skipped, with the reason, where nats-server is not installed.
+// of another journal, a message gone from the stream, a stream ahead of the journal, the metrics
+// file, the server's max_payload, a stream that changes form, credentials, and a stalled stream
+// in the service's stage timings. Skipped, with the reason, where nats-server is not installed.
 #include "service/service.hpp"
 #include "service/service_config.hpp"
 #include "ship/fetcher.hpp"
@@ -157,6 +157,47 @@ TEST_P(ship_to_one_server, the_metrics_file_tells_what_the_shipper_did_once_it_h
   } else {
     EXPECT_GT(ratio, 1.5) << text;
   }
+}
+
+// A message removed from the middle of the stream: the consumer skips it, the stream's leader
+// holds none there either, and the fetch names the events lost at once, keeping those before.
+TEST_P(ship_to_one_server, fetch_names_the_events_a_stream_lost_from_its_middle) {
+  constexpr std::uint64_t count = 20'000;  // several blocks of 256 KiB
+  auto shipper = Shipper::start(shipping(journal(count)));
+  ASSERT_TRUE(shipper.has_value()) << shipper.error();
+  ASSERT_TRUE(eventually([&] { return (*shipper)->status().shipped == count; }));
+  (*shipper)->stop();
+  auto link = NatsLink::connect(endpoint, "ringlog-test");
+  ASSERT_TRUE(link.has_value());
+  const std::uint64_t middle = stream_messages(endpoint) / 2 + 1;
+  ASSERT_GT(middle, 1u);
+  // What a fetch reads from the leader where its replica skipped a message: the same events.
+  StreamCursor cursor = StreamCursor::open(**link, endpoint);
+  EXPECT_EQ(cursor.oldest_at_leader(), 1u);
+  auto held = cursor.read_at_leader(middle);
+  ASSERT_TRUE(held.has_value() && held->has_value()) << (held ? "none there" : held.error());
+  const std::optional<ShippedRange> lost = shipped_range((**held).get());
+  ASSERT_TRUE(lost.has_value());
+  MessageDecoder decoder;
+  std::uint64_t next = lost->first;
+  ASSERT_TRUE(decoder.decode((**held).get(), [&](const ShippedEvent& event) {
+    EXPECT_EQ(event.sequence, next++);
+    EXPECT_EQ(event.payload.size(), payload_size_of(event.sequence));
+  }));
+  EXPECT_EQ(next, lost->end());
+  ASSERT_EQ(js_DeleteMsg((*link)->jetstream(), endpoint.stream.c_str(), middle, nullptr, nullptr),
+            NATS_OK);
+
+  auto fetched = fetch_journal({endpoint, dir.path() / "copy", {}});
+  ASSERT_FALSE(fetched.has_value());
+  EXPECT_EQ(fetched.error().code, ringlog::SetupErrc::stream_unavailable);
+  EXPECT_NE(fetched.error().message().find(
+                fmt::format("lacks events {} to {}", lost->first, lost->end() - 1)),
+            std::string::npos) << fetched.error();
+  auto check = journal::check_journal(dir.path() / "copy");
+  ASSERT_TRUE(check.has_value());
+  EXPECT_TRUE(check->problem.empty()) << check->problem;
+  EXPECT_EQ(check->intact_events, lost->first);
 }
 
 TEST_P(ship_to_one_server, a_stream_ahead_of_the_journal_is_reported_not_shipped_into) {

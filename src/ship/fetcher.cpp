@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <optional>
-#include <thread>
 
 namespace ringlog::ship {
 
@@ -47,42 +46,66 @@ class Fetch {
     return {};
   }
 
-  // Every event the cursor hands out, up to `last_event`, checked and taken. A gap is read
-  // again from other replicas for as long as a message may take: one still catching up skips
-  // what it lacks. A gap that stays is the stream's own.
+  // Every event the cursor hands out, up to `last_event`, checked and taken. A hole before a
+  // message is the replica's the cursor reads from, still catching up, or the stream's own:
+  // the stream's leader, which holds all the stream has, tells which and fills it.
   std::expected<void, Error> take_all(StreamCursor& cursor, std::uint64_t last_event) {
-    using Clock = std::chrono::steady_clock;
-    MessageDecoder decoder;
-    std::optional<Error> failed;
-    Clock::time_point gap_given_up_at = Clock::time_point::max();  // max: no gap met
-    std::uint64_t reached = 0;
-    while (reached <= last_event) {
+    while (reached_ <= last_event) {
       auto message = cursor.next(std::chrono::milliseconds(timing::fetch_message_wait).count());
       if (!message) {
         return stream_unavailable(fmt::format("stream {} after event {}: {}", config_.nats.stream,
                                               journal_ ? journal_->next_sequence() : 0,
                                               message.error()));
       }
-      std::optional<Error> gap;
-      auto decoded = decoder.decode(message->get(), [&](const ShippedEvent& event) {
-        if (!gap && journal_ && comes_after_a_gap(event)) gap = gap_before(event).error();
-        if (gap || failed) return;
-        if (auto taken = take(event); !taken) failed = taken.error();
-        reached = event.sequence + 1;
-      });
-      if (!decoded) return stream_unavailable(decoded.error());
-      if (failed) return std::unexpected(*failed);
-      if (!gap) {
-        gap_given_up_at = Clock::time_point::max();
-        continue;
+      auto taken = take_message(message->get());
+      if (!taken) return std::unexpected(taken.error());
+      if (!taken->gap) continue;
+      if (auto filled = fill_from_leader(cursor, stream_sequence_of(message->get())); !filled) {
+        return filled;
       }
-      if (gap_given_up_at == Clock::time_point::max()) {
-        gap_given_up_at = Clock::now() + timing::fetch_message_wait;
-      }
-      if (Clock::now() >= gap_given_up_at) return std::unexpected(*gap);
-      std::this_thread::sleep_for(timing::fetch_gap_retry);  // the replica goes on catching up
-      cursor.reread_after_previous();
-      ++gaps_read_again_;
+      taken = take_message(message->get());
+      if (!taken) return std::unexpected(taken.error());
+      if (taken->gap) return std::unexpected(*taken->gap);
+    }
+    return {};
+  }
+
+  // What take_message() left: nothing, or the gap before the first event it did not take.
+  struct Taken {
+    std::optional<Error> gap;
+  };
+
+  // Every event of `message` the journal lacks, unless one comes after a gap: those from it on
+  // are left for once the gap is filled.
+  std::expected<Taken, Error> take_message(natsMsg* message) {
+    Taken taken;
+    std::optional<Error> failed;
+    auto decoded = decoder_.decode(message, [&](const ShippedEvent& event) {
+      if (!taken.gap && journal_ && comes_after_a_gap(event)) taken.gap = gap_before(event).error();
+      if (taken.gap || failed) return;
+      if (auto appended = take(event); !appended) failed = appended.error();
+      reached_ = event.sequence + 1;
+    });
+    if (!decoded) return stream_unavailable(decoded.error());
+    if (failed) return std::unexpected(*failed);
+    return taken;
+  }
+
+  // The messages before stream sequence `until` that the cursor's replica skipped, as the
+  // stream's leader holds them. Where the leader lacks one, the gap stays, and the caller
+  // reports it.
+  std::expected<void, Error> fill_from_leader(StreamCursor& cursor, std::uint64_t until) {
+    auto oldest = cursor.oldest_at_leader();
+    if (!oldest) return stream_unavailable(oldest.error());
+    for (std::uint64_t sequence = std::max(cursor.hole_start(), *oldest); sequence < until;
+         ++sequence) {
+      auto held = cursor.read_at_leader(sequence);
+      if (!held) return stream_unavailable(held.error());
+      if (!*held) continue;  // none on the subject there
+      auto taken = take_message((**held).get());
+      if (!taken) return std::unexpected(taken.error());
+      if (taken->gap) return std::unexpected(*taken->gap);  // the leader lacks events too
+      ++read_at_leader_;
     }
     return {};
   }
@@ -99,14 +122,16 @@ class Fetch {
 
   std::expected<FetchResult, Error> finish() {
     if (auto synced = journal_->sync(); !synced) return std::unexpected(synced.error());
-    return FetchResult{fetched_, journal_->next_sequence(), gaps_read_again_};
+    return FetchResult{fetched_, journal_->next_sequence(), read_at_leader_};
   }
 
  private:
   const FetchConfig& config_;
   std::optional<journal::Journal> journal_;
+  MessageDecoder decoder_;
+  std::uint64_t reached_ = 0;  // after the newest event taken
   std::uint64_t fetched_ = 0;
-  std::uint64_t gaps_read_again_ = 0;
+  std::uint64_t read_at_leader_ = 0;
 };
 
 }  // namespace

@@ -23,7 +23,7 @@ struct FetchConfig {
 struct FetchResult {
   std::uint64_t fetched = 0;        // events appended by this run
   std::uint64_t next_sequence = 0;  // after its newest event: the stream's newest, plus one
-  std::uint64_t gaps_read_again = 0;  // from a replica still catching up, then from another
+  std::uint64_t read_at_leader = 0;  // messages a replica still catching up lacked
 };
 
 // Fetches every event the stream holds on the subject now that the journal lacks, in order,

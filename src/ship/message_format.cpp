@@ -55,7 +55,13 @@ natsStatus set_number(natsMsg* message, const char* key, std::uint64_t value) {
   return natsMsgHeader_Set(message, key, text);
 }
 
-// The message's place in its stream, for errors that a person then looks up.
+std::span<const std::byte> data_of(natsMsg* message) {
+  return {reinterpret_cast<const std::byte*>(natsMsg_GetData(message)),
+          std::size_t(natsMsg_GetDataLength(message))};
+}
+
+}  // namespace
+
 std::uint64_t stream_sequence_of(natsMsg* message) {
   jsMsgMetaData* meta = nullptr;
   if (natsMsg_GetMetaData(&meta, message) == NATS_OK) {
@@ -65,13 +71,6 @@ std::uint64_t stream_sequence_of(natsMsg* message) {
   }
   return natsMsg_GetSequence(message);
 }
-
-std::span<const std::byte> data_of(natsMsg* message) {
-  return {reinterpret_cast<const std::byte*>(natsMsg_GetData(message)),
-          std::size_t(natsMsg_GetDataLength(message))};
-}
-
-}  // namespace
 
 // ---- blocks
 

@@ -92,6 +92,10 @@ struct ShippedRange {
 };
 std::optional<ShippedRange> shipped_range(natsMsg*);
 
+// A message's place in its stream, whether a consumer delivered it or the stream's leader was
+// asked for it: what errors name, and where a hole before it ends.
+std::uint64_t stream_sequence_of(natsMsg*);
+
 // An event read back from a message: its sequence number, header and payload (which points
 // into the message, or into the decoder's buffer).
 struct ShippedEvent {

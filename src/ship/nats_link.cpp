@@ -312,12 +312,34 @@ std::expected<NatsMessage, std::string> StreamCursor::next(std::int64_t wait_ms)
   return message;
 }
 
-void StreamCursor::reread_after_previous() {
-  natsMsgList_Destroy(&batch_);
-  batch_ = {};
-  taken_ = 0;
-  unsubscribe();
-  next_stream_sequence_ = previous_next_stream_sequence_;
+std::expected<std::uint64_t, std::string> StreamCursor::oldest_at_leader() {
+  jsStreamInfo* info = nullptr;
+  jsErrCode code{};
+  const natsStatus s =
+      js_GetStreamInfo(&info, link_->jetstream(), endpoint_.stream.c_str(), nullptr, &code);
+  if (s != NATS_OK) {
+    return std::unexpected(nats_error(fmt::format("stream {}", endpoint_.stream), s, code));
+  }
+  const std::uint64_t oldest = info->State.FirstSeq;
+  jsStreamInfo_Destroy(info);
+  return oldest;
+}
+
+std::expected<std::optional<NatsMessage>, std::string> StreamCursor::read_at_leader(
+    std::uint64_t sequence) {
+  natsMsg* raw = nullptr;
+  jsErrCode code{};
+  const natsStatus s =
+      js_GetMsg(&raw, link_->jetstream(), endpoint_.stream.c_str(), sequence, nullptr, &code);
+  NatsMessage message(raw);
+  if (s == NATS_NOT_FOUND) return std::nullopt;
+  if (s != NATS_OK) {
+    return std::unexpected(nats_error(
+        fmt::format("message {} of stream {} from its leader", sequence, endpoint_.stream), s,
+        code));
+  }
+  if (endpoint_.subject != natsMsg_GetSubject(message.get())) return std::nullopt;
+  return message;
 }
 
 }  // namespace ringlog::ship

@@ -93,10 +93,15 @@ class StreamCursor {
   // leader's election, with the 5 s a client waits for each unanswered request, several times.
   static constexpr std::int64_t placement_patience_ms = 30'000;
 
-  // For a reader that found a hole before the message handed out last: a replica still
-  // catching up serves what it has stored and skips what it lacks. The next consumer starts
-  // right after the message before that one, placed anew.
-  void reread_after_previous();
+  // Where a hole before the message handed out last begins: right after the message handed
+  // out before it (0 when there was none). A replica still catching up serves what it has
+  // stored and skips what it lacks.
+  std::uint64_t hole_start() const noexcept { return previous_next_stream_sequence_; }
+  // What the stream's leader, which holds every message the stream has, answers for a hole:
+  // its oldest stream sequence, and the message at a stream sequence (nullopt where the stream
+  // holds none on the subject: removed, never written, or another subject's).
+  std::expected<std::uint64_t, std::string> oldest_at_leader();
+  std::expected<std::optional<NatsMessage>, std::string> read_at_leader(std::uint64_t sequence);
 
  private:
   StreamCursor(NatsLink& link, const NatsEndpoint& endpoint) : link_(&link), endpoint_(endpoint) {}

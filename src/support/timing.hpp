@@ -45,8 +45,5 @@ inline constexpr auto ship_lag_sample_every = std::chrono::milliseconds(100);
 // How long `ringlog fetch` waits for a message the stream said it holds before it gives up
 // with an error: long enough for a stream replicated across a slow link to answer.
 inline constexpr auto fetch_message_wait = std::chrono::seconds(10);
-// How long `ringlog fetch` lets a replica catch up before it reads a gap again from a consumer
-// placed anew: a few rounds a second, each rereading at most one batch.
-inline constexpr auto fetch_gap_retry = std::chrono::milliseconds(200);
 
 }  // namespace ringlog::timing

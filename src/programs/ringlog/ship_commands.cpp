@@ -174,9 +174,9 @@ int ShipCommands::run_fetch(const ShipConfig& config) const {
   fmt::print("ringlog fetch: {} event(s) from stream {} into {}; it holds events up to {}, "
              "all durable\n", fetched->fetched, config.nats.stream,
              options_->journal_dir.string(), fetched->next_sequence);
-  if (fetched->gaps_read_again > 0) {
-    fmt::print("ringlog fetch: {} gap(s) read again from another replica: one was still "
-               "catching up\n", fetched->gaps_read_again);
+  if (fetched->read_at_leader > 0) {
+    fmt::print("ringlog fetch: {} message(s) read from the stream's leader: the replica read "
+               "from was still catching up\n", fetched->read_at_leader);
   }
   return report_fetched(*printer, fetched->next_sequence - fetched->fetched,
                         fetched->next_sequence);
