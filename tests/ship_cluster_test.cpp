@@ -80,7 +80,7 @@ TEST_P(ship_to_three_servers, shipping_continues_while_one_of_three_servers_is_d
       << to_text((*shipper)->status());
   EXPECT_LT(when_stopped, count) << "the server should stop while shipping goes on";
 
-  ASSERT_TRUE(servers[1]->start());
+  ASSERT_TRUE(servers[1]->start()) << log_of(servers[1]->log());
   // Fetched at once, while the restarted server is still catching up: the fetch's consumer may
   // be placed there, and must then wait for it or move off it.
   // Its stored count may run ahead of what the stream's leader reported a moment before.

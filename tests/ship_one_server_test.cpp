@@ -225,9 +225,8 @@ TEST(ship, blocks_stay_under_the_servers_max_payload) {
   write_journal(dir.path() / "journal", count);
   NatsServer server(dir.path() / "nats", "small");
   constexpr std::int64_t max_payload = 100'000;  // below the 256 KiB blocks asked for
-  std::ofstream(dir.path() / "nats" / "server.conf", std::ios::app)
-      << "max_payload: " << max_payload << "\n";
-  ASSERT_TRUE(server.start());
+  server.configure(fmt::format("max_payload: {}", max_payload));
+  ASSERT_TRUE(server.start()) << log_of(server.log());
   const NatsEndpoint endpoint = endpoint_of({server.url()});
   auto shipper = Shipper::start(shipping(dir.path() / "journal", endpoint,
                                          {ShipFormat::blocks, Compression::none}));
@@ -253,7 +252,7 @@ TEST(ship, a_stream_that_changes_form_midway_continues_exactly_once_and_fetches_
   SKIP_WITHOUT_NATS_SERVER();
   test::TempDir dir;
   NatsServer server(dir.path() / "nats", "solo");
-  ASSERT_TRUE(server.start());
+  ASSERT_TRUE(server.start()) << log_of(server.log());
   const NatsEndpoint endpoint = endpoint_of({server.url()});
   const std::filesystem::path journal = dir.path() / "journal";
   // Events one a message first (as before blocks were the default), then blocks, then events.
@@ -308,9 +307,8 @@ TEST(ship, the_server_checks_the_user_and_password_from_the_credentials_file) {
   constexpr std::uint64_t count = 1000;
   write_journal(dir.path() / "journal", count);
   NatsServer server(dir.path() / "nats", "solo");
-  std::ofstream(dir.path() / "nats" / "server.conf", std::ios::app)
-      << "authorization { user: trader, password: \"s3cret\" }\n";
-  ASSERT_TRUE(server.start());
+  server.configure("authorization { user: trader, password: \"s3cret\" }");
+  ASSERT_TRUE(server.start()) << log_of(server.log());
   const std::filesystem::path credentials = dir.path() / "nats.credentials";
   const auto ship_with = [&](const std::string& line) {
     std::ofstream(credentials, std::ios::trunc) << line << "\n";
@@ -343,7 +341,7 @@ TEST(ship, a_stalled_stream_shows_in_the_durable_to_shipped_stage) {
   SKIP_WITHOUT_NATS_SERVER();
   test::TempDir dir;
   NatsServer server(dir.path() / "nats", "solo");
-  ASSERT_TRUE(server.start());
+  ASSERT_TRUE(server.start()) << log_of(server.log());
   service::ServiceConfig config;
   config.name = "stages";
   config.runtime_dir = dir.path() / "run";

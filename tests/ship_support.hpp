@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -61,16 +62,28 @@ inline int free_port() {
   return ntohs(address.sin_port);
 }
 
-inline bool accepts_connections(int port) {
+// True when the NATS server listening on 127.0.0.1:`port` is the one named `server_name`: its
+// greeting (the INFO line it sends every client first) names it. A port free_port() picked can
+// be another process's by the time a server binds it.
+inline bool nats_server_answers(int port, const std::string& server_name) {
   const int socket = ::socket(AF_INET, SOCK_STREAM, 0);
+  const timeval patience{.tv_sec = 2, .tv_usec = 0};  // a greeting is sent at once
+  ::setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = htons(std::uint16_t(port));
-  const bool connected =
-      ::connect(socket, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  std::string greeting;
+  if (::connect(socket, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+    char chunk[4096];
+    for (ssize_t got; greeting.find('\n') == std::string::npos &&
+                      (got = ::recv(socket, chunk, sizeof chunk, 0)) > 0;) {
+      greeting.append(chunk, std::size_t(got));
+    }
+  }
   ::close(socket);
-  return connected;
+  return greeting.starts_with("INFO ") &&
+         greeting.find("\"server_name\":\"" + server_name + "\"") != std::string::npos;
 }
 
 inline pid_t spawn(const std::vector<std::string>& arguments,
@@ -129,37 +142,54 @@ inline std::optional<std::string> http_get(int port, const std::string& path) {
   return reply.substr(body + 4);
 }
 
+inline std::string log_of(const std::filesystem::path& path) {
+  const std::vector<char> text = test::read_file(path);
+  return std::string(text.begin(), text.end());
+}
+
 // One nats-server with JetStream on a temporary directory, optionally one of a cluster.
 class NatsServer {
  public:
   NatsServer(std::filesystem::path directory, std::string name, int cluster_port = 0,
              std::vector<int> route_ports = {})
       : directory_(std::move(directory)),
-        name_(std::move(name)),
+        name_(unique_name(name)),
+        cluster_port_(cluster_port),
+        route_ports_(std::move(route_ports)),
         port_(free_port()),
         monitor_port_(free_port()) {
     std::filesystem::create_directories(directory_);
-    std::ofstream config(directory_ / "server.conf");
-    config << "server_name: " << name_ << "\nlisten: 127.0.0.1:" << port_ << "\n"
-           << "http: 127.0.0.1:" << monitor_port_ << "\n"
-           << "jetstream { store_dir: \"" << (directory_ / "store").string() << "\" }\n";
-    if (cluster_port != 0) {
-      config << "cluster { name: ringlog_test\n  listen: 127.0.0.1:" << cluster_port
-             << "\n  routes: [";
-      for (std::size_t i = 0; i < route_ports.size(); ++i) {
-        config << (i == 0 ? " " : ", ") << "nats-route://127.0.0.1:" << route_ports[i];
-      }
-      config << " ] }\n";
-    }
+    write_config();
   }
   ~NatsServer() { stop(); }
   std::filesystem::path log() const { return directory_ / "server.log"; }
+  // A line more for its configuration file, from the next start() on.
+  void configure(std::string line) {
+    extra_config_.push_back(std::move(line));
+    write_config();
+  }
 
-  // Starts it and waits until it accepts clients.
+  // Starts it and waits until it accepts clients. free_port() only said a port was free a
+  // moment before: where another process took it meanwhile, the server exits at once, and is
+  // started again on other ports, a few times.
   bool start() {
-    pid_ = spawn({nats_server_binary, "-c", (directory_ / "server.conf").string()},
-                 directory_ / "server.log");
-    return pid_ > 0 && eventually([&] { return accepts_connections(port_); }, 20s);
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+      pid_ = spawn({nats_server_binary, "-c", (directory_ / "server.conf").string()}, log());
+      if (pid_ <= 0) return false;
+      if (eventually([&] { return exited() || nats_server_answers(port_, name_); }) &&
+          pid_ > 0) {
+        return true;
+      }
+      if (pid_ > 0) {  // neither up nor gone within the wait
+        stop();
+        return false;
+      }
+      if (log_of(log()).find("address already in use") == std::string::npos) return false;
+      port_ = free_port();
+      monitor_port_ = free_port();
+      write_config();
+    }
+    return false;
   }
   void stop() {
     if (pid_ <= 0) return;
@@ -168,7 +198,6 @@ class NatsServer {
     pid_ = -1;
   }
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
-  const std::string& name() const { return name_; }
   // The last stream sequence this server's own replica of `stream` has stored, from its
   // monitoring endpoint (/jsz): what a consumer placed on this server can read, whatever raft
   // calls current. Nothing when the server holds no replica of it, or does not answer.
@@ -197,17 +226,43 @@ class NatsServer {
   void thaw() { ASSERT_EQ(::kill(pid_, SIGCONT), 0); }
 
  private:
+  // `name`, made unique on this host: the server's greeting then tells it from any other.
+  static std::string unique_name(const std::string& name) {
+    static std::atomic<int> servers{0};
+    return fmt::format("{}-{}-{}", name, ::getpid(), ++servers);
+  }
+  // The configuration start() runs the server with.
+  void write_config() const {
+    std::ofstream config(directory_ / "server.conf");
+    config << "server_name: " << name_ << "\nlisten: 127.0.0.1:" << port_ << "\n"
+           << "http: 127.0.0.1:" << monitor_port_ << "\n"
+           << "jetstream { store_dir: \"" << (directory_ / "store").string() << "\" }\n";
+    if (cluster_port_ != 0) {
+      config << "cluster { name: ringlog_test\n  listen: 127.0.0.1:" << cluster_port_
+             << "\n  routes: [";
+      for (std::size_t i = 0; i < route_ports_.size(); ++i) {
+        config << (i == 0 ? " " : ", ") << "nats-route://127.0.0.1:" << route_ports_[i];
+      }
+      config << " ] }\n";
+    }
+    for (const std::string& line : extra_config_) config << line << "\n";
+  }
+  // True once the server has exited (and it is reaped: pid_ is -1).
+  bool exited() {
+    int status = 0;
+    if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) pid_ = -1;
+    return pid_ <= 0;
+  }
+
   std::filesystem::path directory_;
   std::string name_;
+  int cluster_port_;
+  std::vector<int> route_ports_;
+  std::vector<std::string> extra_config_;
   int port_;
   int monitor_port_;
   pid_t pid_ = -1;
 };
-
-inline std::string log_of(const std::filesystem::path& path) {
-  const std::vector<char> text = test::read_file(path);
-  return std::string(text.begin(), text.end());
-}
 
 inline bool nats_server_installed() { return ::access(nats_server_binary, X_OK) == 0; }
 
@@ -388,7 +443,7 @@ class ship_to_one_server : public ::testing::TestWithParam<Form> {
  protected:
   void SetUp() override {
     SKIP_WITHOUT_NATS_SERVER();
-    ASSERT_TRUE(server.start());
+    ASSERT_TRUE(server.start()) << log_of(server.log());
   }
   // The journal, holding events [0, count).
   std::filesystem::path journal(std::uint64_t count) {
