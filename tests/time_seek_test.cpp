@@ -2,15 +2,20 @@
 // timestamp is at or after the one asked for, where the running maximum of the timestamps so far
 // first reaches it (Kafka's rule, for clocks that step backwards); the same with the sealed
 // segments' time indexes and without them (deleted or damaged: scanned instead); past the newest
-// event it waits at the end for the events to come.
+// event it waits at the end for the events to come. The indexes a segment's writer builds as it
+// appends hold what a scan of the segment finds.
+#include <ringlog/detail/framing.hpp>
 #include <ringlog/journal.hpp>
 
+#include "journal/file/log_file.hpp"
 #include "journal/time_index.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
+#include <expected>
 #include <random>
 
 using namespace ringlog;
@@ -32,15 +37,21 @@ std::uint64_t timestamp_of(std::uint64_t sequence) {
 
 constexpr std::uint64_t total = 120'000;  // about seven 1 MiB segments
 
+// The journal in `dir`, in 1 MiB segments.
+std::expected<Journal, Error> open_small_segments(const std::filesystem::path& dir,
+                                                  std::size_t keep_segments = 0) {
+  JournalOptions options;
+  options.segment_bytes = JournalOptions::min_segment_bytes;
+  options.keep_segments = keep_segments;
+  return Journal::open(dir, options);
+}
+
 // `total` events in 1 MiB segments, stamped by `timestamp`, the journal closed after: its
 // housekeeper's indexes and retirements done.
 void write_journal(const std::filesystem::path& dir,
                    std::uint64_t (*timestamp)(std::uint64_t) = timestamp_of,
                    std::size_t keep_segments = 0) {
-  JournalOptions options;
-  options.segment_bytes = JournalOptions::min_segment_bytes;
-  options.keep_segments = keep_segments;
-  auto journal = Journal::open(dir, options);
+  auto journal = open_small_segments(dir, keep_segments);
   ASSERT_TRUE(journal.has_value());
   for (std::uint64_t seq = 0; seq < total; ++seq) {
     const auto payload = test::make_payload(seq, 24);
@@ -122,7 +133,115 @@ void expect_indexes_carry_the_maximum_before(const std::filesystem::path& dir) {
   EXPECT_TRUE(passed_by) << "no segment has only timestamps older than those before it";
 }
 
+// Events [first, first + count) as one run of records, stamped by timestamp_of.
+std::vector<std::byte> records_of(std::uint64_t first, std::uint64_t count) {
+  std::vector<std::byte> records;
+  for (std::uint64_t seq = first; seq < first + count; ++seq) {
+    const std::size_t at = records.size();
+    records.resize(at + ringlog::detail::record_size(24));
+    ringlog::detail::store_header(records.data() + at, event::EventHeader(timestamp_of(seq), 1, 24));
+    const auto payload = test::make_payload(seq, 24);
+    std::memcpy(records.data() + at + event::EventHeader::SIZE, payload.data(), payload.size());
+  }
+  return records;
+}
+
+// The index now beside `segment` holds `content`, entry for entry.
+void expect_index_holds(const std::filesystem::path& segment,
+                        const journal::detail::TimeIndexContent& content) {
+  const auto index = journal::detail::time_index_path(segment);
+  const auto summary = journal::detail::read_time_index_summary(index);
+  ASSERT_TRUE(summary.has_value()) << index;
+  EXPECT_EQ(summary->max_timestamp, content.max_timestamp) << index;
+  EXPECT_EQ(summary->end_sequence, content.end_sequence) << index;
+  const auto entries = journal::detail::read_time_index_entries(index, *summary);
+  ASSERT_TRUE(entries.has_value()) << index;
+  ASSERT_EQ(entries->size(), content.entries.size()) << index;
+  for (std::size_t i = 0; i < entries->size(); ++i) {
+    const auto& [offset, sequence, max_before] = (*entries)[i];
+    EXPECT_EQ(offset, content.entries[i].offset) << index << " entry " << i;
+    EXPECT_EQ(sequence, content.entries[i].sequence) << index << " entry " << i;
+    EXPECT_EQ(max_before, content.entries[i].max_before) << index << " entry " << i;
+  }
+}
+
+// What `segment`'s index holds now, read back.
+std::optional<journal::detail::TimeIndexContent> index_content(
+    const std::filesystem::path& segment) {
+  const auto index = journal::detail::time_index_path(segment);
+  const auto summary = journal::detail::read_time_index_summary(index);
+  if (!summary) return std::nullopt;
+  auto entries = journal::detail::read_time_index_entries(index, *summary);
+  if (!entries) return std::nullopt;
+  return journal::detail::TimeIndexContent{std::move(*entries), summary->max_timestamp,
+                                           summary->end_sequence};
+}
+
 }  // namespace
+
+TEST(time_index, a_segment_written_from_its_start_builds_what_a_scan_finds) {
+  test::TempDir dir;
+  const std::string path = (dir.path() / "segment.evtl").string();
+  std::optional<journal::detail::TimeIndexContent> built;
+  {
+    auto file = journal::detail::LogFile::create(path, JournalOptions::min_segment_bytes);
+    ASSERT_TRUE(file.has_value()) << file.error().message();
+    file->start_segment(0, journal::detail::new_journal_id());
+    std::mt19937 random(5);
+    for (std::uint64_t seq = 0; seq < 25'000;) {  // about 1 MiB: single records and batches
+      const std::uint64_t batch = random() % 3 == 0 ? 1 + random() % 100 : 0;
+      if (batch > 0) {
+        ASSERT_TRUE(file->write_batch(records_of(seq, batch), std::uint32_t(batch)));
+        seq += batch;
+      } else {
+        const auto payload = test::make_payload(seq, 24);
+        ASSERT_TRUE(file->write_event(event::EventHeader(timestamp_of(seq), 1, 24), payload));
+        ++seq;
+      }
+    }
+    built = file->take_time_index();
+  }
+  ASSERT_TRUE(built.has_value());
+  EXPECT_GE(built->entries.size(), 10u);
+  ASSERT_TRUE(journal::detail::write_time_index_if_missing(path, std::nullopt));  // scanned
+  expect_index_holds(path, *built);
+  // Continued after an open, a segment's writer saw only its last units: it builds nothing.
+  auto reopened = journal::detail::LogFile::open(path);
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().message();
+  EXPECT_FALSE(reopened->take_time_index().has_value());
+}
+
+// The journal's sealed segments, indexed from what their writer built: a scan finds the same.
+TEST(time_index, a_journals_indexes_are_what_scans_of_its_segments_find) {
+  test::TempDir dir;
+  {
+    auto journal = open_small_segments(dir.path());
+    ASSERT_TRUE(journal.has_value());
+    std::mt19937 random(9);
+    for (std::uint64_t seq = 0; seq < total;) {
+      const std::uint64_t batch = std::min<std::uint64_t>(1 + random() % 2000, total - seq);
+      if (random() % 2 == 0) {
+        ASSERT_TRUE(journal->append_records(records_of(seq, batch)));
+        seq += batch;
+      } else {
+        const auto payload = test::make_payload(seq, 24);
+        ASSERT_TRUE(journal->append(event::EventHeader(timestamp_of(seq), 1, 24), payload));
+        ++seq;
+      }
+    }
+    ASSERT_TRUE(journal->sync().has_value());
+  }
+  const auto segments = test::segment_paths(dir.path());
+  ASSERT_GE(segments.size(), 4u);
+  for (std::size_t i = 0; i + 1 < segments.size(); ++i) {
+    const auto written = index_content(segments[i]);
+    ASSERT_TRUE(written.has_value()) << segments[i];
+    std::filesystem::remove(journal::detail::time_index_path(segments[i]));
+    ASSERT_TRUE(journal::detail::write_time_index_if_missing(segments[i], std::nullopt));
+    expect_index_holds(segments[i], *written);
+  }
+  expect_indexes_carry_the_maximum_before(dir.path());
+}
 
 TEST(time_seek, each_index_carries_the_greatest_timestamp_of_the_segments_before_it) {
   test::TempDir dir;
@@ -143,9 +262,7 @@ TEST(time_seek, a_reopened_journal_indexes_the_sealed_segments_that_lack_one) {
   test::write_file(indexes[1], bytes);
   ASSERT_FALSE(journal::detail::read_time_index_summary(indexes[1]).has_value());
   expect_seeks_land_right(dir.path());  // scanning where the indexes are missing
-  JournalOptions options;
-  options.segment_bytes = JournalOptions::min_segment_bytes;
-  auto journal = Journal::open(dir.path(), options);
+  auto journal = open_small_segments(dir.path());
   ASSERT_TRUE(journal.has_value());
   // The housekeeper writes them in the background: waited for, with a bound.
   const bool indexed = test::wait_until(std::chrono::seconds(20), [&] {
@@ -164,9 +281,7 @@ TEST(time_seek, segments_sealed_during_the_reindexing_at_open_get_the_maximum_to
   test::TempDir dir;
   write_journal(dir.path());
   for (const auto& index : indexes_in(dir.path())) std::filesystem::remove(index);
-  JournalOptions options;
-  options.segment_bytes = JournalOptions::min_segment_bytes;
-  auto journal = Journal::open(dir.path(), options);
+  auto journal = open_small_segments(dir.path());
   ASSERT_TRUE(journal.has_value());
   for (std::uint64_t seq = total; seq < total + 60'000; ++seq) {  // two more segments or so
     const auto payload = test::make_payload(seq, 24);
@@ -214,9 +329,7 @@ TEST(time_seek, without_its_indexes_or_with_damaged_ones_it_scans_to_the_same_an
 
 TEST(time_seek, past_the_newest_event_it_waits_for_the_events_to_come) {
   test::TempDir dir;
-  JournalOptions options;
-  options.segment_bytes = JournalOptions::min_segment_bytes;
-  auto journal = Journal::open(dir.path(), options);
+  auto journal = open_small_segments(dir.path());
   ASSERT_TRUE(journal.has_value());
   for (std::uint64_t seq = 0; seq < 1'000; ++seq) {
     ASSERT_TRUE(journal->append(event::EventHeader(seq, 1, 0), {}));

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <iterator>
 #include <vector>
 
 namespace ringlog::journal::detail {
@@ -105,25 +106,27 @@ void SegmentHousekeeper::close(LogFile file) {
 void SegmentHousekeeper::index_sealed(std::vector<std::filesystem::path> segments) {
   {
     const std::lock_guard lock(mutex_);
-    unindexed_at_open_.insert(unindexed_at_open_.end(), segments.begin(), segments.end());
+    for (std::filesystem::path& segment : segments) {
+      unindexed_at_open_.push_back({std::move(segment), std::nullopt});
+    }
   }
   work_or_stop_.notify_one();
 }
 
-void SegmentHousekeeper::index_next(std::deque<std::filesystem::path>& queue,
+void SegmentHousekeeper::index_next(std::deque<Unindexed>& queue,
                                     std::unique_lock<std::mutex>& lock) {
-  const std::filesystem::path segment = std::move(queue.front());
+  Unindexed next = std::move(queue.front());
   queue.pop_front();
   lock.unlock();
   // Only this thread touches it: the next index takes the maximum before it from there.
-  last_indexed_ = write_time_index_if_missing(segment, last_indexed_);
+  last_indexed_ = write_time_index_if_missing(next.segment, last_indexed_, std::move(next.built));
   lock.lock();
   // Sealed before the indexes found missing at open were written, it could not learn the
   // maximum before it: written again after them, in order, as write_time_index_if_missing
   // rewrites an index that does not know it.
   if (last_indexed_ && !last_indexed_->max_before && &queue == &unindexed_ &&
       !unindexed_at_open_.empty()) {
-    unindexed_at_open_.push_back(segment);
+    unindexed_at_open_.push_back({std::move(next.segment), std::nullopt});
   }
 }
 
@@ -193,11 +196,11 @@ void SegmentHousekeeper::run() {
       std::deque<LogFile> closing = std::move(closing_);
       closing_.clear();
       lock.unlock();
-      std::vector<std::filesystem::path> sealed;
-      for (const LogFile& file : closing) sealed.emplace_back(file.path());
+      std::vector<Unindexed> sealed;
+      for (LogFile& file : closing) sealed.push_back({file.path(), file.take_time_index()});
       closing.clear();
       lock.lock();
-      unindexed_.insert(unindexed_.end(), sealed.begin(), sealed.end());
+      std::ranges::move(sealed, std::back_inserter(unindexed_));
     } else if (!unindexed_.empty()) {
       // Sealed: nothing more is appended, so their time indexes stay true. Each before the
       // segment can be retired, as the next carries its maximum on.
@@ -300,7 +303,8 @@ void SegmentHousekeeper::retire_next(std::unique_lock<std::mutex>& lock) {
   }
   retirements_.pop_front();
   // Found without an index at open and not indexed yet: it goes unscanned.
-  std::erase(unindexed_at_open_, segment);
+  std::erase_if(unindexed_at_open_,
+                [&](const Unindexed& unindexed) { return unindexed.segment == segment; });
   const bool to_spare = recycle_ && !has_spare_;
   lock.unlock();
   auto retired = retire_now(segment, to_spare);

@@ -82,8 +82,14 @@ class SegmentHousekeeper {
   // the appender waits for the segment; whether to go on writing (not once it waits).
   bool between_block_steps();
   void retire_next(std::unique_lock<std::mutex>& lock);
+  // A sealed segment whose time index is still to be written, from what its writer built where
+  // it did.
+  struct Unindexed {
+    std::filesystem::path segment;
+    std::optional<TimeIndexContent> built;
+  };
   // Writes the time index of the oldest segment in `queue`.
-  void index_next(std::deque<std::filesystem::path>& queue, std::unique_lock<std::mutex>& lock);
+  void index_next(std::deque<Unindexed>& queue, std::unique_lock<std::mutex>& lock);
   // Whether a named reader within the hold limit has yet to read past `segment`.
   bool held_by_a_reader(const std::filesystem::path& segment) const;
   bool retirement_due() const;  // with mutex_ held
@@ -112,8 +118,8 @@ class SegmentHousekeeper {
   // A retirement a reader held back is tried again from then on.
   std::chrono::steady_clock::time_point retire_after_{};
   std::deque<LogFile> closing_;
-  std::deque<std::filesystem::path> unindexed_;          // sealed since the open, in order
-  std::deque<std::filesystem::path> unindexed_at_open_;  // sealed before it, in order
+  std::deque<Unindexed> unindexed_;          // sealed since the open, in order
+  std::deque<Unindexed> unindexed_at_open_;  // sealed before it, in order
   std::optional<TimeIndexSummary> last_indexed_;   // this thread's own
   struct PageWork {
     PageRange ahead;

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
+#include <utility>
 
 namespace ringlog::journal::detail {
 
@@ -50,15 +52,8 @@ std::uint32_t entries_checksum(const std::vector<TimeIndexEntry>& entries) {
   return ringlog::detail::crc32c(0, entries.data(), entries.size() * sizeof(TimeIndexEntry));
 }
 
-// The index of a segment's bytes: entries every time_index_every_bytes at unit boundaries.
-struct Scanned {
-  std::vector<TimeIndexEntry> entries;
-  std::uint64_t max_timestamp = 0;
-  std::uint64_t end_sequence = 0;
-};
-
-Scanned scan_timestamps(std::span<const std::byte> file, const SegmentInfo& info) {
-  Scanned scanned;
+TimeIndexContent scan_timestamps(std::span<const std::byte> file, const SegmentInfo& info) {
+  TimeIndexContent scanned;
   std::size_t at = FileHeader::SIZE;
   std::uint64_t sequence = info.first_sequence;
   std::size_t next_entry_at = 0;
@@ -133,29 +128,55 @@ std::expected<void, Error> write_index_file(const std::filesystem::path& index,
   return {};
 }
 
-// Scans the sealed segment (mapped read-only here) and writes its index beside it (a new file
-// renamed into place; no fdatasync: it is a cache). Returns the index's summary, written or not
-// (a full disk), so that the next index can carry the maximum on; nothing when the segment
-// cannot be read.
-std::optional<TimeIndexSummary> write_time_index(
-    const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written) {
+// The content of the sealed segment's index, scanned (the segment mapped read-only here), and
+// its header's identity; nothing when the segment cannot be read.
+std::optional<std::pair<FileHeader, TimeIndexContent>> scan_segment(
+    const std::filesystem::path& segment) {
   auto file = open_file(segment.string(), O_RDONLY);
   if (!file) return std::nullopt;
   auto mapping = map_existing_log(file->get(), false, segment.string());
   if (!mapping) return std::nullopt;
   const std::span<const std::byte> bytes(mapping->data(), mapping->size());
-  const SegmentInfo info = segment_info(mapping->data());
-  const Scanned scanned = scan_timestamps(bytes, info);
+  FileHeader header{};
+  std::memcpy(&header, mapping->data(), sizeof header);
+  return std::pair{header, scan_timestamps(bytes, segment_info(mapping->data()))};
+}
+
+// The segment's header alone, for an index whose content its writer built.
+std::optional<FileHeader> read_file_header(const std::filesystem::path& segment) {
+  auto file = open_file(segment.string(), O_RDONLY);
+  FileHeader header{};
+  if (!file || ::pread(file->get(), &header, sizeof header, 0) != sizeof header) {
+    return std::nullopt;
+  }
+  return header;
+}
+
+// Writes the sealed segment's index beside it (a new file renamed into place; no fdatasync: it
+// is a cache), from `built` or else a scan. Returns the index's summary, written or not (a full
+// disk), so that the next index can carry the maximum on; nothing when the segment cannot be
+// read.
+std::optional<TimeIndexSummary> write_time_index(
+    const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written,
+    std::optional<TimeIndexContent> built) {
+  std::optional<FileHeader> file_header;
+  if (built) {
+    file_header = read_file_header(segment);
+  } else if (auto scanned = scan_segment(segment)) {
+    file_header = scanned->first;
+    built = std::move(scanned->second);
+  }
+  if (!file_header) return std::nullopt;
+  const SegmentInfo info = segment_info(reinterpret_cast<const std::byte*>(&*file_header));
   const std::optional<std::uint64_t> before =
       max_before_segment(segment.parent_path(), info.first_sequence, last_written);
-  const auto* file_header = reinterpret_cast<const FileHeader*>(mapping->data());
-  IndexHeader header{index_magic, 0, entries_checksum(scanned.entries), info.first_sequence,
-                     file_header->created_at, scanned.max_timestamp, scanned.entries.size(),
-                     info.record_seed, before ? max_before_known : 0, scanned.end_sequence,
+  IndexHeader header{index_magic, 0, entries_checksum(built->entries), info.first_sequence,
+                     file_header->created_at, built->max_timestamp, built->entries.size(),
+                     info.record_seed, before ? max_before_known : 0, built->end_sequence,
                      before.value_or(0)};
   header.header_crc = header_checksum(header);
   // A cache: one that cannot be written (a full disk) costs scans when seeking, nothing else.
-  (void)write_index_file(time_index_path(segment), header, scanned.entries);
+  (void)write_index_file(time_index_path(segment), header, built->entries);
   return summary_of(header);
 }
 
@@ -167,21 +188,52 @@ std::filesystem::path time_index_path(const std::filesystem::path& segment) {
   return index;
 }
 
+void TimeIndexBuilder::reserve_for(std::size_t capacity) {
+  content_.entries.assign(capacity / time_index_every_bytes + 1, {});  // every page touched
+}
+
+void TimeIndexBuilder::start(std::uint64_t first_sequence) noexcept {
+  entries_used_ = 0;
+  content_.max_timestamp = 0;
+  content_.end_sequence = first_sequence;
+  next_entry_at_ = 0;
+  building_ = true;
+}
+
+void TimeIndexBuilder::add_batch(std::size_t at, std::span<const std::byte> records,
+                                 std::uint64_t events) noexcept {
+  if (!building_) return;
+  std::uint64_t newest = 0;
+  for (std::size_t record = 0; record < records.size();) {
+    const event::EventHeader header = ringlog::detail::load_header(records.data() + record);
+    newest = std::max(newest, header.timestamp);
+    record += ringlog::detail::record_size(header.payload_len);
+  }
+  add(at, events, newest);
+}
+
+std::optional<TimeIndexContent> TimeIndexBuilder::take() {
+  if (!building_) return std::nullopt;
+  building_ = false;
+  content_.entries.resize(entries_used_);
+  return std::move(content_);
+}
+
 std::optional<TimeIndexSummary> write_time_index_if_missing(
-    const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written) {
+    const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written,
+    std::optional<TimeIndexContent> built) {
   const auto summary = read_time_index_summary(time_index_path(segment));
   // One that does not know the maximum before it is written again: the index before may be
   // there now.
   if (summary && summary->max_before && time_index_fits(segment, *summary)) return summary;
-  return write_time_index(segment, last_written);
+  return write_time_index(segment, last_written, std::move(built));
 }
 
 bool time_index_fits(const std::filesystem::path& segment, const TimeIndexSummary& summary) {
-  auto file = open_file(segment.string(), O_RDONLY);
-  FileHeader header{};
-  if (!file || ::pread(file->get(), &header, sizeof header, 0) != sizeof header) return false;
-  const SegmentInfo info = segment_info(reinterpret_cast<std::byte*>(&header));
-  return header.created_at == summary.created_at && info.record_seed == summary.record_seed &&
+  const std::optional<FileHeader> header = read_file_header(segment);
+  if (!header) return false;
+  const SegmentInfo info = segment_info(reinterpret_cast<const std::byte*>(&*header));
+  return header->created_at == summary.created_at && info.record_seed == summary.record_seed &&
          info.first_sequence == summary.first_sequence;
 }
 

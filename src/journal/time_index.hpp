@@ -12,18 +12,22 @@
 // maximum as it was: where a seek lands does not move as old segments go.
 //
 // The housekeeper writes it once a segment is sealed (all durable, no more appends), off the
-// appending thread, and removes it with the segment; a journal opened again gets the indexes its
-// sealed segments lack. It is a cache: missing, damaged, of an older format or written for another
+// appending thread, from the entries the segment's writer collected as it appended (a segment
+// continued after an open is scanned instead), and removes it with the segment; a journal opened
+// again gets the indexes its sealed segments lack. It is a cache: missing, damaged, of an older format or written for another
 // file of the same name, it is ignored and the segment scanned instead.
 #pragma once
 
 #include "journal/file/log_format.hpp"
+
+#include <ringlog/detail/assert.hpp>
 
 #include <algorithm>
 #include <cstdint>
 #include <expected>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace ringlog::journal::detail {
@@ -58,14 +62,59 @@ struct TimeIndexSummary {
   }
 };
 
-// Writes the time index of the sealed segment at `segment` (scanning it) unless it has one of
-// this format, made from this very file and knowing the maximum before it, which it takes from
-// the index of the segment before: `last_written` when that is the one, else the one in the
-// directory. Returns the index's summary as found or as written (also when the file could not
-// be written: it is a cache), so that the next index can carry the maximum on; nothing when
-// the segment cannot be read.
+// What a segment's index holds: entries every time_index_every_bytes at unit boundaries, the
+// greatest timestamp, and the sequence number past the last event.
+struct TimeIndexContent {
+  std::vector<TimeIndexEntry> entries;
+  std::uint64_t max_timestamp = 0;
+  std::uint64_t end_sequence = 0;
+};
+
+// A segment's TimeIndexContent built as its writer appends each unit: the same entries a scan
+// of the sealed segment finds, without reading 256 MiB back (a scan checks every record's
+// checksum: half of the housekeeper's time in a recycled lap of `stress`). Its entries' room is
+// made, and touched, with the segment's mapping, so that adding neither allocates nor faults.
+class TimeIndexBuilder {
+ public:
+  // Room for the entries of a segment of `capacity` bytes; not yet building.
+  void reserve_for(std::size_t capacity);
+  // Building from the segment's first unit on, whose first event is `first_sequence`.
+  void start(std::uint64_t first_sequence) noexcept;
+  // The unit at offset `at`: `events` events whose greatest timestamp is `max_timestamp`.
+  void add(std::size_t at, std::uint64_t events, std::uint64_t max_timestamp) noexcept {
+    if (!building_) return;
+    if (at >= next_entry_at_ && events > 0) {
+      RINGLOG_ASSERT(entries_used_ < content_.entries.size(),
+                     "entries are time_index_every_bytes apart within the reserved segment");
+      content_.entries[entries_used_++] = {at, content_.end_sequence, content_.max_timestamp};
+      next_entry_at_ = at + time_index_every_bytes;
+    }
+    content_.max_timestamp = std::max(content_.max_timestamp, max_timestamp);
+    content_.end_sequence += events;
+  }
+  // A batch at offset `at` holding `records` (`events` of them): their greatest timestamp read.
+  void add_batch(std::size_t at, std::span<const std::byte> records,
+                 std::uint64_t events) noexcept;
+  // What was built, when the writer started at the segment's first unit; nothing when it
+  // continued a segment written before (that one is scanned).
+  std::optional<TimeIndexContent> take();
+
+ private:
+  TimeIndexContent content_;  // its entries sized by reserve_for(), the first entries_used_ set
+  std::size_t entries_used_ = 0;
+  std::size_t next_entry_at_ = 0;
+  bool building_ = false;
+};
+
+// Writes the time index of the sealed segment at `segment` unless it has one of this format,
+// made from this very file and knowing the maximum before it, which it takes from the index of
+// the segment before: `last_written` when that is the one, else the one in the directory. Its
+// content is `built` where the writer built it, else a scan of the segment. Returns the index's
+// summary as found or as written (also when the file could not be written: it is a cache), so
+// that the next index can carry the maximum on; nothing when the segment cannot be read.
 std::optional<TimeIndexSummary> write_time_index_if_missing(
-    const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written);
+    const std::filesystem::path& segment, const std::optional<TimeIndexSummary>& last_written,
+    std::optional<TimeIndexContent> built = std::nullopt);
 
 // The index's summary when the file is whole, of this format, and its header checksum holds.
 std::optional<TimeIndexSummary> read_time_index_summary(const std::filesystem::path& index);

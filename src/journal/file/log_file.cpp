@@ -139,6 +139,7 @@ std::expected<LogFile, Error> LogFile::initialize(const std::string& path, FileD
   auto mapping = map_file(fd.get(), capacity, true, path);
   if (!mapping) return std::unexpected(mapping.error());
   LogFile file(path, std::move(fd), std::move(*mapping));
+  file.times_.reserve_for(capacity);
   const FileHeader header = new_file_header();
   std::memcpy(file.data(), &header, sizeof header);
   file.mark_end(FileHeader::SIZE);  // a recycled file holds a record there
@@ -186,6 +187,7 @@ std::expected<LogFile, Error> LogFile::open(const std::string& path) {
   file.durable_offset_ = header.write_offset;
   file.durable_count_ = header.event_count;
   file.recovery_ = scan;
+  file.times_.reserve_for(file.capacity());  // a prepared segment adopted at open starts here
   file.prepare_pages();
   return file;
 }
@@ -195,6 +197,7 @@ void LogFile::start_segment(std::uint64_t first_sequence, const JournalId& id) n
   RINGLOG_CHECK(carries_id(id), "a segment is started with its journal's id");
   checksums_ = {segment_seed(first_sequence), true};
   store_segment_info(data(), {first_sequence, checksums_.seed, segment_in_use, id});
+  if (write_offset_ == FileHeader::SIZE) times_.start(first_sequence);
   const std::uint32_t version = file_version;
   std::memcpy(data() + offsetof(FileHeader, version), &version, sizeof version);
 }
@@ -225,6 +228,7 @@ void LogFile::commit() noexcept {
   const std::size_t size = ringlog::detail::record_size(claimed_.payload_len);
   mark_end(write_offset_ + size);
   publish_header(at, claimed_);
+  times_.add(write_offset_, 1, claimed_.timestamp);
   advance(size, 1);
 }
 
@@ -237,6 +241,7 @@ bool LogFile::write_batch(std::span<const std::byte> records, std::uint32_t even
                    at + event::EventHeader::SIZE);
   mark_end(write_offset_ + batch_header_bytes + records.size());
   publish_header(at, header);
+  times_.add_batch(write_offset_, records, event_count);
   advance(batch_header_bytes + records.size(), event_count);
   return true;
 }

@@ -5,6 +5,7 @@
 
 #include "journal/file/log_format.hpp"
 #include "journal/file/mapped_file.hpp"
+#include "journal/time_index.hpp"
 
 #include <ringlog/detail/page_sizes.hpp>
 #include <ringlog/log_file.hpp>
@@ -59,8 +60,12 @@ class LogFile {
   // and nothing a crash left there is read.
   static std::expected<LogFile, Error> open(const std::string& path);
 
-  // Gives a fresh file its place in journal `id`: from now on its checksums start from the seed.
+  // Gives a fresh file its place in journal `id`: from now on its checksums start from the seed,
+  // and its time index is built as units are written.
   void start_segment(std::uint64_t first_sequence, const JournalId& id) noexcept;
+  // The time index built since start_segment(), for the segment now sealed; nothing when this
+  // file continued a segment written before.
+  std::optional<TimeIndexContent> take_time_index() { return times_.take(); }
 
   // False when the record does not fit or is malformed; nothing is written then.
   bool write_event(const event::EventHeader&, std::span<const std::byte> payload) noexcept;
@@ -154,6 +159,7 @@ class LogFile {
                                     // unmapping
   bool checkpoint_owed_ = false;    // record_durable() deferred the header's checkpoint
   event::EventHeader claimed_{};    // the record claim() placed, published by commit()
+  TimeIndexBuilder times_;
   ScanResult recovery_;
 };
 
