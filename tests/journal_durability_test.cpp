@@ -147,40 +147,39 @@ std::multimap<std::string, std::string> allowed_cpus_by_thread() {
 }
 
 // The journal's own threads, and io_uring's workers where fsync runs, stay on the housekeeping
-// CPUs, away from the producer's and consumer's cores.
-void check_housekeeping_cpus(journal::FlushBackend backend) {
+// CPUs, away from the producer's and consumer's cores; with `flushes_apart`, the flushes on
+// flush_cpus instead (the consumer's CPU here, as stress places them on two CPUs).
+void check_background_cpus(journal::FlushBackend backend, bool flushes_apart) {
   cpu_set_t usable;
   ASSERT_EQ(sched_getaffinity(0, sizeof usable, &usable), 0);
   if (CPU_COUNT(&usable) < 2) GTEST_SKIP() << "needs 2 CPUs: this process may use 1";
   int housekeeping = CPU_SETSIZE - 1;
   while (!CPU_ISSET(housekeeping, &usable)) --housekeeping;
+  int consumer_cpu = 0;
+  while (!CPU_ISSET(consumer_cpu, &usable)) ++consumer_cpu;
+  const int flush_cpu = flushes_apart ? consumer_cpu : housekeeping;
   test::TempDir dir;
   JournalOptions options = small_segments(FlushPolicy::on_request());
   options.flush_backend = backend;
   options.housekeeping_cpus = {housekeeping};
+  if (flushes_apart) options.flush_cpus = {flush_cpu};
   auto journal = Journal::open(dir / "journal", options);
   if (!journal && backend == journal::FlushBackend::io_uring) {
     GTEST_SKIP() << "io_uring is not available here: " << journal.error().message();
   }
   ASSERT_TRUE(journal.has_value()) << journal.error().message();
-  const std::string cpu = std::to_string(housekeeping);
-  EXPECT_NE(journal->flush_backend_note().find("CPUs " + cpu), std::string::npos)
-      << journal->flush_backend_note();
+  EXPECT_NE(journal->flush_backend_note().find("CPUs " + std::to_string(flush_cpu)),
+            std::string::npos) << journal->flush_backend_note();
   // Enough for a segment roll, so the housekeeper has worked, and flushes that the workers run
   // (sync() would call fdatasync itself). Appended and flushed from another thread, pinned to
   // another CPU, as a consumer thread is: io-wq belongs to the thread that submits, and its
   // workers would start on that thread's CPU. They end with it: looked at before it ends.
   std::multimap<std::string, std::string> allowed;
   std::thread consumer([&] {
-    cpu_set_t consumer_cpu;
-    CPU_ZERO(&consumer_cpu);
-    for (int candidate = 0; candidate < housekeeping; ++candidate) {
-      if (CPU_ISSET(candidate, &usable)) {
-        CPU_SET(candidate, &consumer_cpu);
-        break;
-      }
-    }
-    ASSERT_EQ(sched_setaffinity(0, sizeof consumer_cpu, &consumer_cpu), 0);
+    cpu_set_t only;
+    CPU_ZERO(&only);
+    CPU_SET(consumer_cpu, &only);
+    ASSERT_EQ(sched_setaffinity(0, sizeof only, &only), 0);
     append_events(*journal, 20'000);
     while (journal->durable_sequence() != journal->next_sequence()) {
       journal->sync_async();
@@ -195,10 +194,12 @@ void check_housekeeping_cpus(journal::FlushBackend backend) {
   std::size_t flushers = 0;
   std::size_t housekeepers = 0;
   for (const auto& [name, cpus] : allowed) {
-    if (name.starts_with(flusher)) ++flushers;
-    if (name == "ringlog-segment") ++housekeepers;
-    if (name.starts_with(flusher) || name == "ringlog-segment") {
-      EXPECT_EQ(cpus, cpu) << "thread " << name;
+    if (name.starts_with(flusher)) {
+      ++flushers;
+      EXPECT_EQ(cpus, std::to_string(flush_cpu)) << "thread " << name;
+    } else if (name == "ringlog-segment") {
+      ++housekeepers;
+      EXPECT_EQ(cpus, std::to_string(housekeeping)) << "thread " << name;
     }
   }
   EXPECT_EQ(housekeepers, 1U);
@@ -241,11 +242,19 @@ TEST(journal, rest_while_flushing_wakes_when_the_flusher_thread_is_done) {
 }
 
 TEST(journal, io_uring_workers_and_its_threads_run_on_the_housekeeping_cpus) {
-  check_housekeeping_cpus(journal::FlushBackend::io_uring);
+  check_background_cpus(journal::FlushBackend::io_uring, false);
 }
 
 TEST(journal, the_flusher_thread_runs_on_the_housekeeping_cpus) {
-  check_housekeeping_cpus(journal::FlushBackend::thread);
+  check_background_cpus(journal::FlushBackend::thread, false);
+}
+
+TEST(journal, io_uring_workers_run_on_the_flush_cpus_apart_from_the_housekeeper) {
+  check_background_cpus(journal::FlushBackend::io_uring, true);
+}
+
+TEST(journal, the_flusher_thread_runs_on_the_flush_cpus_apart_from_the_housekeeper) {
+  check_background_cpus(journal::FlushBackend::thread, true);
 }
 
 TEST(journal, a_full_disk_stops_it_with_a_clear_error_and_keeps_what_was_written) {

@@ -74,6 +74,11 @@ struct JournalOptions {
   // io_uring's workers beside the thread that flushes). Give it the CPUs other than the
   // producer's and consumer's, so a flush never preempts them.
   std::vector<int> housekeeping_cpus{};
+  // CPUs for the flushes alone (io_uring's workers, or the flusher thread), where they are to
+  // run apart from the housekeeper; empty: housekeeping_cpus. On two CPUs a throughput run puts
+  // the housekeeper beside the producer and the flushes beside a consumer that rests while one
+  // runs (rest_while_flushing).
+  std::vector<int> flush_cpus{};
   // The sequence number of a new journal's first event: a copy of a journal whose oldest events
   // are gone elsewhere (ringlog fetch) starts where the copy starts. An existing journal keeps
   // its own.

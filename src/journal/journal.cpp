@@ -355,7 +355,9 @@ std::expected<Journal, Error> Journal::open(const std::filesystem::path& directo
     sealed.push_back(segments[plan->continuous - 1].path);
   }
   for (const std::filesystem::path& segment : sealed) state->segments.keep_sealed(segment);
-  auto started = detail::start_flusher(options.flush_backend, dir, options.housekeeping_cpus);
+  const std::vector<int>& flush_cpus =
+      options.flush_cpus.empty() ? options.housekeeping_cpus : options.flush_cpus;
+  auto started = detail::start_flusher(options.flush_backend, dir, flush_cpus);
   if (!started) return std::unexpected(started.error());
   state->flushing = detail::FlushTracker(std::move(*started));
   state->housekeeper = std::make_unique<detail::SegmentHousekeeper>(

@@ -159,14 +159,21 @@ void produce(ring::Producer& producer, const EventSource& source, const Producer
   progress.producer_done.store(true, std::memory_order_release);  // every write is published
 }
 
+// `journal`'s flushes run on the consumer's CPU where `rest_while_flushing`: on an empty ring
+// it then rests until the flush in flight ends (a spinning thread keeps a woken one from its CPU
+// until the scheduler's next tick), for a while at most.
 void consume(ring::Consumer& consumer, dispatch::EventDispatcher& dispatcher,
-             Progress& progress) {
+             journal::Journal& journal, bool rest_while_flushing, Progress& progress) {
   const ThreadUsage before = thread_usage();
   for (;;) {
     if (dispatcher.drain_batch(consumer, timing::drain_batch_events).events_read != 0) continue;
     // Empty: finished only once the producer has stopped and the ring is still empty.
     if (progress.producer_done.load(std::memory_order_acquire) && consumer.is_empty()) break;
-    cpu_relax();
+    if (rest_while_flushing) {
+      journal.rest_while_flushing(timing::drain_idle_rest);
+    } else {
+      cpu_relax();
+    }
   }
   progress.consumer_usage = thread_usage() - before;
 }
@@ -198,9 +205,10 @@ std::string human_count(double value) {
   return fmt::format("{:.0f}", value);
 }
 
-std::string describe_placement(const placement::Plan& plan, bool background_on_producer_cpu) {
-  if (background_on_producer_cpu) {
-    return plan.pair->reason + "; background work on the producer's CPU (no other CPU)";
+std::string describe_placement(const placement::Plan& plan, bool split_background) {
+  if (split_background) {
+    return plan.pair->reason + "; no other CPU: the segment housekeeper on the producer's CPU, "
+                               "the flushes on the consumer's";
   }
   return plan.describe();
 }
@@ -274,8 +282,9 @@ void collect_results(const PipelineOptions& options, const EventSource& source,
 // Runs the producer and the consumer on their CPUs until the producer is to stop and the
 // consumer has drained everything, then fills in the report.
 void run_threads(const PipelineOptions& options, const EventSource& source,
-                 const ProducerPlan& plan, const std::optional<topology::CorePair>& pair,
-                 const Watched& watched, PipelineReport& report) {
+                 const ProducerPlan& plan, bool consumer_rests,
+                 const std::optional<topology::CorePair>& pair, const Watched& watched,
+                 PipelineReport& report) {
   dispatch::EventDispatcher dispatcher;
   const dispatch::EventConsumer& journaling =
       dispatcher.add_consumer(std::make_unique<dispatch::JournalConsumer>(watched.journal));
@@ -300,7 +309,7 @@ void run_threads(const PipelineOptions& options, const EventSource& source,
   std::thread consuming([&, &consumer = consumer] {
     pthread_setname_np(pthread_self(), "consumer");
     if (pair) pinned[1] = topology::pin_this_thread(pair->consumer_cpu);
-    consume(consumer, dispatcher, progress);
+    consume(consumer, dispatcher, watched.journal, consumer_rests, progress);
   });
   watch_run(options, watched, counter, progress, signals, start, report);
   progress.stop_producing.store(true, std::memory_order_relaxed);
@@ -364,12 +373,14 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   if (!ring) return std::unexpected(ring::to_string(ring.error()));
   fmt::print("ring       {} bytes in {}\n", ring->capacity(), ring->memory_report().describe());
   journal::JournalOptions journal_options = options.journal;
-  const bool background_on_producer_cpu =
-      pair && placement->housekeeping_cpus.empty() && options.background_on_producer_cpu;
+  const bool split_background =
+      pair && placement->housekeeping_cpus.empty() && options.split_background_across_pair;
   if (journal_options.housekeeping_cpus.empty()) {
-    journal_options.housekeeping_cpus = background_on_producer_cpu
-                                            ? std::vector<int>{pair->producer_cpu}
-                                            : placement->housekeeping_cpus;
+    journal_options.housekeeping_cpus =
+        split_background ? std::vector<int>{pair->producer_cpu} : placement->housekeeping_cpus;
+  }
+  if (split_background && journal_options.flush_cpus.empty()) {
+    journal_options.flush_cpus = {pair->consumer_cpu};
   }
   auto journal = journal::Journal::open(options.journal_dir, journal_options);
   if (!journal) return std::unexpected(journal.error().message());
@@ -378,13 +389,13 @@ std::expected<PipelineReport, std::string> run_pipeline(const PipelineOptions& o
   report.flush_backend = journal->flush_backend_note();
   fmt::print("journal    {}: {}; {}\n", options.journal_dir.string(),
              journal->recovery().summary(), report.flush_backend);
-  report.placement = describe_placement(*placement, background_on_producer_cpu);
+  report.placement = describe_placement(*placement, split_background);
   fmt::print("placement  {}\n", report.placement);
   std::fflush(stdout);
   const ProducerPlan plan{options.events_per_second,
                           options.event_count != 0 ? options.event_count : UINT64_MAX,
-                          background_on_producer_cpu};
-  run_threads(options, source, plan, pair, {*ring, *journal}, report);
+                          split_background};
+  run_threads(options, source, plan, split_background, pair, {*ring, *journal}, report);
   return report;
 }
 

@@ -46,10 +46,10 @@ struct PipelineOptions {
   // where the process may use only one CPU).
   std::vector<int> cpus;
   // Where the journal's background work runs on a host with no CPU besides the pair: on both
-  // (false), or on the producer's CPU alone (true). For throughput runs, in which a producer at
-  // full speed mostly waits on a full ring and the consumer's CPU sets the pace; the producer
-  // then yields its CPU while the ring is full.
-  bool background_on_producer_cpu = false;
+  // (false), or split for throughput (true): the segment housekeeper on the producer's CPU,
+  // which yields it while the ring is full, and the flushes on the consumer's, which rests
+  // while one runs and the ring is empty.
+  bool split_background_across_pair = false;
 };
 
 // What one thread cost, from getrusage(RUSAGE_THREAD).

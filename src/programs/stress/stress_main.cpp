@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   ringlog::programs::PipelineOptions options;
   options.events_per_second = 0;
   options.show_status = false;
-  options.background_on_producer_cpu = true;
+  options.split_background_across_pair = true;
   double duration_s = 5;
   std::uint16_t payload_bytes = 64;
   std::string directory;
