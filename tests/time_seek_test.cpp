@@ -205,10 +205,32 @@ TEST(time_index, a_segment_written_from_its_start_builds_what_a_scan_finds) {
   EXPECT_GE(built->entries.size(), 10u);
   ASSERT_TRUE(journal::detail::write_time_index_if_missing(path, std::nullopt));  // scanned
   expect_index_holds(path, *built);
-  // Continued after an open, a segment's writer saw only its last units: it builds nothing.
-  auto reopened = journal::detail::LogFile::open(path);
-  ASSERT_TRUE(reopened.has_value()) << reopened.error().message();
-  EXPECT_FALSE(reopened->take_time_index().has_value());
+}
+
+TEST(time_index, a_segment_continued_after_an_open_builds_what_a_scan_finds) {
+  test::TempDir dir;
+  const std::string path = (dir.path() / "segment.evtl").string();
+  constexpr std::uint64_t half = 12'000;  // about half a 1 MiB segment each time
+  {
+    auto file = journal::detail::LogFile::create(path, JournalOptions::min_segment_bytes);
+    ASSERT_TRUE(file.has_value()) << file.error().message();
+    file->start_segment(0, journal::detail::new_journal_id());
+    ASSERT_TRUE(file->write_batch(records_of(0, half), std::uint32_t(half)));
+  }
+  std::optional<journal::detail::TimeIndexContent> built;
+  {
+    auto reopened = journal::detail::LogFile::open(path);  // its scan saw the first half
+    ASSERT_TRUE(reopened.has_value()) << reopened.error().message();
+    for (std::uint64_t seq = half; seq < 2 * half; ++seq) {
+      const auto payload = test::make_payload(seq, 24);
+      ASSERT_TRUE(reopened->write_event(event::EventHeader(timestamp_of(seq), 1, 24), payload));
+    }
+    built = reopened->take_time_index();
+  }
+  ASSERT_TRUE(built.has_value());
+  EXPECT_EQ(built->end_sequence, 2 * half);
+  ASSERT_TRUE(journal::detail::write_time_index_if_missing(path, std::nullopt));  // scanned
+  expect_index_holds(path, *built);
 }
 
 // The journal's sealed segments, indexed from what their writer built: a scan finds the same.

@@ -53,31 +53,12 @@ std::uint32_t entries_checksum(const std::vector<TimeIndexEntry>& entries) {
 }
 
 TimeIndexContent scan_timestamps(std::span<const std::byte> file, const SegmentInfo& info) {
-  TimeIndexContent scanned;
-  std::size_t at = FileHeader::SIZE;
-  std::uint64_t sequence = info.first_sequence;
-  std::size_t next_entry_at = 0;
-  const ChecksumRule checksums = checksum_rule(file.data());
-  while (const std::optional<Unit> unit = check_unit(file, at, checksums)) {
-    if (at >= next_entry_at && unit->events > 0) {
-      scanned.entries.push_back({at, sequence, scanned.max_timestamp});
-      next_entry_at = at + time_index_every_bytes;
-    }
-    const event::EventHeader header = ringlog::detail::load_header(file.data() + at);
-    if (!ringlog::detail::is_framing(header)) {
-      scanned.max_timestamp = std::max(scanned.max_timestamp, header.timestamp);
-    } else {  // a batch's records, or padding (no events)
-      for (std::size_t record = at + batch_header_bytes; record < at + unit->size;) {
-        const event::EventHeader inner = ringlog::detail::load_header(file.data() + record);
-        scanned.max_timestamp = std::max(scanned.max_timestamp, inner.timestamp);
-        record += ringlog::detail::record_size(inner.payload_len);
-      }
-    }
-    sequence += unit->events;
-    at += unit->size;
-  }
-  scanned.end_sequence = sequence;
-  return scanned;
+  TimeIndexBuilder builder;
+  builder.reserve_for(file.size());
+  builder.start(info.first_sequence);
+  scan_records(file, FileHeader::SIZE,
+               [&](std::size_t at, const Unit& unit) { builder.add_unit(file, at, unit); });
+  return *builder.take();
 }
 
 TimeIndexSummary summary_of(const IndexHeader& header) {
@@ -204,12 +185,24 @@ void TimeIndexBuilder::add_batch(std::size_t at, std::span<const std::byte> reco
                                  std::uint64_t events) noexcept {
   if (!building_) return;
   std::uint64_t newest = 0;
-  for (std::size_t record = 0; record < records.size();) {
+  for (std::size_t record = 0; records.size() - record >= event::EventHeader::SIZE;) {
     const event::EventHeader header = ringlog::detail::load_header(records.data() + record);
     newest = std::max(newest, header.timestamp);
     record += ringlog::detail::record_size(header.payload_len);
   }
   add(at, events, newest);
+}
+
+void TimeIndexBuilder::add_unit(std::span<const std::byte> file, std::size_t at,
+                                const Unit& unit) noexcept {
+  if (unit.events == 0) return;  // padding, framing of a later version, or an empty batch
+  const event::EventHeader header = ringlog::detail::load_header(file.data() + at);
+  if (!ringlog::detail::is_framing(header)) {
+    add(at, 1, header.timestamp);
+  } else {
+    add_batch(at, file.subspan(at + batch_header_bytes, unit.size - batch_header_bytes),
+              unit.events);
+  }
 }
 
 std::optional<TimeIndexContent> TimeIndexBuilder::take() {

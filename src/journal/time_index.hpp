@@ -12,9 +12,9 @@
 // maximum as it was: where a seek lands does not move as old segments go.
 //
 // The housekeeper writes it once a segment is sealed (all durable, no more appends), off the
-// appending thread, from the entries the segment's writer collected as it appended (a segment
-// continued after an open is scanned instead), and removes it with the segment; a journal opened
-// again gets the indexes its sealed segments lack. It is a cache: missing, damaged, of an older format or written for another
+// appending thread, from the entries the segment's writer collected as it appended (for a
+// segment continued after an open, from the open's own scan on), and removes it with the
+// segment; a journal opened again gets the indexes its sealed segments lack. It is a cache: missing, damaged, of an older format or written for another
 // file of the same name, it is ignored and the segment scanned instead.
 #pragma once
 
@@ -95,8 +95,10 @@ class TimeIndexBuilder {
   // A batch at offset `at` holding `records` (`events` of them): their greatest timestamp read.
   void add_batch(std::size_t at, std::span<const std::byte> records,
                  std::uint64_t events) noexcept;
-  // What was built, when the writer started at the segment's first unit; nothing when it
-  // continued a segment written before (that one is scanned).
+  // The intact unit `unit` at offset `at` of `file`, as a scan finds it: a record, a batch, or
+  // framing without events.
+  void add_unit(std::span<const std::byte> file, std::size_t at, const Unit& unit) noexcept;
+  // What was built since start(); nothing when it was not started (a file that is no segment).
   std::optional<TimeIndexContent> take();
 
  private:

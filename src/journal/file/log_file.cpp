@@ -163,7 +163,15 @@ std::expected<LogFile, Error> LogFile::open(const std::string& path) {
   const std::span<const std::byte> bytes(file.data(), file.capacity());
   FileHeader header;
   std::memcpy(&header, bytes.data(), sizeof header);
-  const ScanResult scan = scan_records(bytes);
+  // A segment continued here gets its time index from this scan on, as its writer goes on.
+  file.times_.reserve_for(file.capacity());
+  if (const SegmentInfo info = segment_info(bytes.data()); info.flags & segment_in_use) {
+    file.times_.start(info.first_sequence);
+  }
+  const ScanResult scan = scan_records(bytes, FileHeader::SIZE,
+                                       [&](std::size_t at, const Unit& unit) {
+                                         file.times_.add_unit(bytes, at, unit);
+                                       });
   if (auto damaged = checkpoint_beyond_records(header, scan, path)) {
     return std::unexpected(std::move(*damaged));
   }
@@ -187,7 +195,6 @@ std::expected<LogFile, Error> LogFile::open(const std::string& path) {
   file.durable_offset_ = header.write_offset;
   file.durable_count_ = header.event_count;
   file.recovery_ = scan;
-  file.times_.reserve_for(file.capacity());  // a prepared segment adopted at open starts here
   file.prepare_pages();
   return file;
 }

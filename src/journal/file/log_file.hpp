@@ -63,8 +63,8 @@ class LogFile {
   // Gives a fresh file its place in journal `id`: from now on its checksums start from the seed,
   // and its time index is built as units are written.
   void start_segment(std::uint64_t first_sequence, const JournalId& id) noexcept;
-  // The time index built since start_segment(), for the segment now sealed; nothing when this
-  // file continued a segment written before.
+  // The time index built since start_segment() or, for a segment continued, since open(): for
+  // the segment now sealed. Nothing for a file that is no journal segment.
   std::optional<TimeIndexContent> take_time_index() { return times_.take(); }
 
   // False when the record does not fit or is malformed; nothing is written then.

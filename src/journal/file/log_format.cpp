@@ -152,12 +152,14 @@ std::optional<Unit> check_unit(std::span<const std::byte> file, std::size_t at,
   return Unit{size + records.size(), summary.event_count};
 }
 
-ScanResult scan_records(std::span<const std::byte> file, std::size_t from) noexcept {
+ScanResult scan_records(std::span<const std::byte> file, std::size_t from,
+                        const UnitVisitor& on_unit) noexcept {
   ScanResult result;
   if (file.size() < FileHeader::SIZE) return result;
   const ChecksumRule rule = checksum_rule(file.data());
   std::size_t at = std::max(from, FileHeader::SIZE);
   while (const std::optional<Unit> unit = check_unit(file, at, rule)) {
+    if (on_unit) on_unit(at, *unit);
     result.event_count += unit->events;
     at += unit->size;
   }

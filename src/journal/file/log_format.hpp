@@ -24,6 +24,7 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -91,9 +92,11 @@ std::optional<Unit> check_unit(std::span<const std::byte> file, std::size_t at,
                                ChecksumRule rule) noexcept;
 
 // Walks the units from offset `from` (a unit boundary after the header) and stops at the first
-// that is not intact; event_count counts the events from `from` on.
-ScanResult scan_records(std::span<const std::byte> file,
-                        std::size_t from = FileHeader::SIZE) noexcept;
+// that is not intact; event_count counts the events from `from` on. `on_unit(at, unit)`, where
+// given, sees each intact unit.
+using UnitVisitor = std::function<void(std::size_t at, const Unit&)>;
+ScanResult scan_records(std::span<const std::byte> file, std::size_t from = FileHeader::SIZE,
+                        const UnitVisitor& on_unit = {}) noexcept;
 
 FileHeader new_file_header() noexcept;
 
