@@ -185,7 +185,9 @@ void TimeIndexBuilder::add_batch(std::size_t at, std::span<const std::byte> reco
                                  std::uint64_t events) noexcept {
   if (!building_) return;
   std::uint64_t newest = 0;
-  for (std::size_t record = 0; records.size() - record >= event::EventHeader::SIZE;) {
+  // Whole headers only, even where a malformed length would step past the end.
+  for (std::size_t record = 0;
+       record < records.size() && records.size() - record >= event::EventHeader::SIZE;) {
     const event::EventHeader header = ringlog::detail::load_header(records.data() + record);
     newest = std::max(newest, header.timestamp);
     record += ringlog::detail::record_size(header.payload_len);
