@@ -199,9 +199,9 @@ def test_plot_journal_draws_rate_and_gaps_into_a_png(ringlog_program, demo_journ
     assert refused.returncode != 0 and "NOT A READABLE JOURNAL" in refused.stderr
 
 
-def test_the_readme_example_runs(demo_journal, capsys):
-    """The README's Python example, as it stands, against a demo journal."""
-    readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
+def test_the_documented_example_runs(demo_journal, capsys):
+    """src/README.md's Python example, as it stands, against a demo journal."""
+    readme = (pathlib.Path(__file__).parents[2] / "src" / "README.md").read_text()
     example = readme.split("```python\n", 1)[1].split("```", 1)[0]
     directory = demo_journal(20000)
     exec(example.replace('"build/ringlog-journal"', repr(str(directory))), {})
