@@ -6,8 +6,9 @@
 //               (flush_if_due), counted with getrusage around each call.
 //   durable     the same with a flush every 1 ms, timed until sync() returns: the sustained
 //               durable bandwidth, to set beside fio's on the same file system.
-//   latency     one event at a time at a fixed rate, timed from its append to the moment
-//               durable_sequence() passes it: percentiles of append → durable latency, and
+//   latency     one event at a time at a fixed rate, with the default flush policy, timed from
+//               its append to the moment durable_sequence() passes it: percentiles of
+//               append → durable latency, and
 //               given a file name, their HdrHistogram .hgrm distribution.
 //
 // One JSON line per part is printed last, for scripts/bench-run and scripts/durable-tail.
@@ -118,7 +119,7 @@ std::string durable_part(const std::filesystem::path& dir, double seconds) {
 
 std::string latency_part(const std::filesystem::path& dir, double seconds, double rate,
                          const char* hgrm_path) {
-  auto journal = open_or_exit(dir, {64 << 10, std::chrono::microseconds(200)});
+  auto journal = open_or_exit(dir, {});  // the default flush policy
   const std::vector<std::byte> payload(payload_bytes, std::byte{7});
   struct Pending {
     std::uint64_t sequence;

@@ -34,10 +34,13 @@ namespace ringlog::journal {
 // When the journal starts a flush on its own. Both zero: only on request (sync, sync_async).
 // A flush the bytes trigger covers the 2 MiB stretches the writer has left behind (writeback
 // write-protects what it writes, and the writer's next store there would fault); the timer's,
-// and one asked for, cover everything appended.
+// and one asked for, cover everything appended. One flush runs at a time, so under a 100 us
+// timer they follow each other while events arrive (group commit) and the timer only caps them
+// at 10,000 a second: ringlog serve at 1 M events/s on a 2-CPU guest made events durable in
+// 0.41 ms at p50 and 1.4 ms at p99, against 0.87 and 2.5 ms with a 1 ms timer.
 struct FlushPolicy {
   std::size_t every_bytes = std::size_t{1} << 20;  // once this much was appended since the last
-  std::chrono::microseconds every{1000};           // once this long has passed (flush_if_due)
+  std::chrono::microseconds every{100};            // once this long has passed (flush_if_due)
   static constexpr FlushPolicy on_request() noexcept { return {0, std::chrono::microseconds{0}}; }
 };
 
