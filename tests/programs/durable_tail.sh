@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/durable-tail, one short round: fio and the journal traced flush by flush, and the
-# summary sets the journal beside fio on preallocated and on written blocks, and their floors.
+# summary sets the journal beside fio on preallocated and on written blocks, and their floors,
+# and the service's commit -> durable beside fio on written blocks. Tier: suite.
 # usage: durable_tail.sh <source dir>
 #   exit 77: no perf, not root, the scratch not on ext4, or no tracepoints for perf to record
 set -euo pipefail
@@ -23,4 +24,8 @@ grep -qE "^\| 1 \| $n / $n / $n; $n \| $n / $n; $n \| $n / $n \| $n / $n \| $n /
   "$scratch/out/summary.md" || fail "no round in the summary"
 grep -qE "^Medians of the rounds' ratios against fio on written blocks: append->durable p50 ${n}x its fdatasync p50 \(target <= 2.5x\), p99 ${n}x" \
   "$scratch/out/summary.md" || fail "no medians"
-echo "OK: $(grep '^Medians' "$scratch/out/summary.md")"
+grep -qE "^\| 1 \| $n / $n / $n \| ${n}x \| $n us / $n ms \|$" "$scratch/out/summary.md" ||
+  fail "no round of the service in the summary"
+grep -qE "^Median of the rounds' commit->durable p99 against fio's fdatasync p99 on written blocks: ${n}x" \
+  "$scratch/out/summary.md" || fail "no median for the service"
+echo "OK: $(grep '^Median' "$scratch/out/summary.md")"
