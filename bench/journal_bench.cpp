@@ -8,8 +8,8 @@
 //               durable bandwidth, to set beside fio's on the same file system.
 //   latency     one event at a time at a fixed rate, with the default flush policy, timed from
 //               its append to the moment durable_sequence() passes it: percentiles of
-//               append → durable latency, and
-//               given a file name, their HdrHistogram .hgrm distribution.
+//               append → durable latency, and given a file name, their HdrHistogram .hgrm
+//               distribution.
 //
 // One JSON line per part is printed last, for scripts/bench-run and scripts/durable-tail.
 #include "support/latency_histogram.hpp"
