@@ -1,9 +1,9 @@
 // journal_bench: what the journal costs and how fast it reaches the disk, on one thread.
 //
 //   append      80-byte events in runs of 4096 ring records (Journal::append_records) with the
-//               default flush policy: events/s, MB/s, and the page faults (minor and major) taken inside
-//               append_records (the hot path) apart from those of preparing pages ahead
-//               (flush_if_due), counted with getrusage around each call.
+//               default flush policy: events/s, MB/s, and the page faults (minor and major)
+//               taken inside append_records (the hot path) apart from those of preparing
+//               pages ahead (flush_if_due), counted with getrusage around each call.
 //   durable     the same with a flush every 1 ms, timed until sync() returns: the sustained
 //               durable bandwidth, to set beside fio's on the same file system.
 //   latency     one event at a time at a fixed rate, with the default flush policy, timed from

@@ -14,8 +14,9 @@
 // The housekeeper writes it once a segment is sealed (all durable, no more appends), off the
 // appending thread, from the entries the segment's writer collected as it appended (for a
 // segment continued after an open, from the open's own scan on), and removes it with the
-// segment; a journal opened again gets the indexes its sealed segments lack. It is a cache: missing, damaged, of an older format or written for another
-// file of the same name, it is ignored and the segment scanned instead.
+// segment; a journal opened again gets the indexes its sealed segments lack. It is a cache:
+// missing, damaged, of an older format or written for another file of the same name, it is
+// ignored and the segment scanned instead.
 #pragma once
 
 #include "journal/file/log_format.hpp"
